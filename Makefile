@@ -1,0 +1,59 @@
+# KalaKrut Creative. Two commands do everything on a fresh machine:
+#   make dev    run the platform locally (every function, Hosting, the stand-ins, demo data)
+#   make test   pass every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := node_modules/.installed
+
+.PHONY: dev test install seed openapi lint bench lock reset help
+
+help:
+	@echo "make dev     run the platform on loopback (Ctrl-C stops everything)"
+	@echo "make test    install what is needed and run every test"
+	@echo "make seed    load the demo data into a running 'make dev' stack"
+	@echo "make openapi regenerate public/openapi.json from the routes"
+	@echo "make bench   run the benchmarks (bench/)"
+	@echo "make reset   forget local state (.local/: database, emulator accounts, logs)"
+
+install: $(STAMP_PY) $(STAMP_NODE)
+
+$(STAMP_PY): requirements.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+$(STAMP_NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+dev: install
+	$(PY) -m local.stack
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+seed: install
+	$(PY) -m local.seed
+
+openapi: install
+	$(PY) -m shared.http.openapi
+
+bench: install
+	$(PY) bench/cold_start.py $(BENCH_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+lock: install
+	{ echo "# Full transitive pins, used with -c by make install (regenerate: make lock)."; \
+	  $(PY) -m pip freeze | grep -viE '^(pip|setuptools|wheel)=='; } > constraints.txt
+
+reset:
+	rm -rf .local

@@ -1,0 +1,133 @@
+"""Cold start of every HTTP function against two references measured in the same run.
+
+For each function: process start -> first 200 on a real, database-touching endpoint
+(median of N runs), and the import time of its module in a fresh interpreter. The
+references are a bare functions-framework hello-world and the database floor
+(functions-framework + SQLAlchemy/pg8000 answering SELECT 1).
+
+    python bench/cold_start.py [--quick] [--runs N]
+
+Target: every function <= 1.3x the database floor.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from local import postgres  # noqa: E402
+from local.processes import free_port, spawn  # noqa: E402
+from shared.manifest import load  # noqa: E402
+
+TARGET = 1.3
+BIN = Path(sys.executable).parent
+
+
+def first_response_seconds(source: Path, path: str, env: dict[str, str], logs: Path) -> float:
+    port = free_port()
+    started = time.perf_counter()
+    child = spawn(source.parent.name, [str(BIN / "functions-framework"), "--target", "handle", "--source", str(source),
+                                       "--host", "127.0.0.1", "--port", str(port)], env=env, log_dir=logs)
+    try:
+        while time.perf_counter() - started < 30:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+                if response.status_code == 200:
+                    return time.perf_counter() - started
+                raise RuntimeError(f"{source}: {path} answered {response.status_code}: {response.text[:200]}")
+            except requests.ConnectionError:
+                time.sleep(0.005)
+        raise TimeoutError(f"{source} did not answer within 30 s:\n{child.tail()}")
+    finally:
+        child.stop()
+
+
+def import_seconds(source: Path, env: dict[str, str]) -> tuple[float, list[tuple[str, float]]]:
+    """Wall time to import the module in a fresh interpreter, and its heaviest imports."""
+    code = (
+        "import importlib.util, time; t = time.perf_counter();"
+        f"spec = importlib.util.spec_from_file_location('main', {str(source)!r});"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m);"
+        "print(time.perf_counter() - t)"
+    )
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True,
+                            text=True, check=True)
+    heaviest = []
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+            if cumulative.isdigit() and not name.startswith(" "):
+                heaviest.append((name, int(cumulative) / 1e6))
+    top_level = sorted((h for h in heaviest), key=lambda item: -item[1])[:3]
+    return float(result.stdout.strip()), top_level
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 runs each (well under a minute)")
+    parser.add_argument("--runs", type=int, default=None)
+    args = parser.parse_args()
+    runs = args.runs or (3 if args.quick else 9)
+
+    with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
+        pg = postgres.start(Path(tmp) / "pg", keep=False)
+        try:
+            url = pg.ensure_database("bench")
+            postgres.migrate(url)
+            user_id = uuid.uuid4()
+            pg.server.psql(
+                "\\c bench\n"
+                f"INSERT INTO users (id, firebase_uid, role, display_name) VALUES ('{user_id}', 'bench', 'artist', 'Bench');"
+            )
+            env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "PYTHONPATH": str(REPO),
+                   "GOOGLE_CLOUD_PROJECT": "demo-bench", "DATABASE_URL": url}
+            logs = Path(tmp) / "logs"
+            endpoints = {"registration": f"/api/users/{user_id}", "proposals": "/api/proposals?limit=20"}
+            subjects = [("hello-world", REPO / "bench/reference/hello/main.py", "/"),
+                        ("db-floor", REPO / "bench/reference/db_floor/main.py", "/")]
+            subjects += [(f.name, f.main, endpoints[f.name]) for f in load().http_functions()]
+
+            results = {}
+            for name, source, path in subjects:
+                first_response_seconds(source, path, env, logs)  # warm the OS file cache once
+                times = [first_response_seconds(source, path, env, logs) for _ in range(runs)]
+                imported, heaviest = import_seconds(source, env)
+                results[name] = (statistics.median(times), imported, heaviest)
+        finally:
+            pg.stop()
+
+    hello, floor = results["hello-world"][0], results["db-floor"][0]
+    print(f"\ncold start: process start -> first 200, median of {runs} runs\n")
+    print(f"{'function':<14}{'first 200':>11}{'import':>9}{'x hello':>9}{'x floor':>9}  heaviest imports")
+    metrics = []
+    for name, (first, imported, heaviest) in results.items():
+        ratio_floor = first / floor
+        heavy = ", ".join(f"{module} {seconds * 1000:.0f}ms" for module, seconds in heaviest)
+        print(f"{name:<14}{first * 1000:>9.0f}ms{imported * 1000:>7.0f}ms{first / hello:>8.2f}x{ratio_floor:>8.2f}x  {heavy}")
+        if name not in ("hello-world", "db-floor"):
+            metrics.append({"name": f"{name}.first_response", "value": round(first * 1000, 1), "unit": "ms",
+                            "baseline": round(floor * 1000, 1), "ratio": round(ratio_floor, 3), "target": TARGET})
+            metrics.append({"name": f"{name}.vs_hello_world", "value": round(first * 1000, 1), "unit": "ms",
+                            "baseline": round(hello * 1000, 1), "ratio": round(first / hello, 3), "target": None})
+            metrics.append({"name": f"{name}.import", "value": round(imported * 1000, 1), "unit": "ms",
+                            "baseline": round(results["db-floor"][1] * 1000, 1),
+                            "ratio": round(imported / results["db-floor"][1], 3), "target": None})
+    print(f"\nfloor / hello-world = {floor / hello:.2f}x; target: every function <= {TARGET}x the floor")
+    print(json.dumps({"bench": "cold_start", "metrics": metrics}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

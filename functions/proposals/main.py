@@ -1,0 +1,64 @@
+"""proposals: artists' funding proposals and their lifecycle."""
+from __future__ import annotations
+
+from shared import proposals
+from shared.http.api import Api, Call, Reply
+from shared.proposal_states import HTTP_ACTIONS
+
+api = Api("proposals")
+
+
+def _reply(proposal, name, status: int = 200, **headers: str) -> Reply:
+    return Reply(proposals.to_out(proposal, name), status=status,
+                 headers={"ETag": proposals.etag(proposal), **headers})
+
+
+@api.route("POST", "/api/proposals", summary="Create a draft proposal (artists only)", auth="user",
+           body=proposals.ProposalIn, response=proposals.ProposalOut, status=201)
+def create(call: Call) -> Reply:
+    proposal = proposals.create(call.session, call.user, call.body)
+    return _reply(proposal, call.user.display_name, 201, Location=f"/api/proposals/{proposal.id}")
+
+
+@api.route("GET", "/api/proposals", summary="List proposals with filters, sort and a cursor",
+           auth="public", query=proposals.ProposalQuery, response=proposals.ProposalPage)
+def list_proposals(call: Call) -> proposals.ProposalPage:
+    return proposals.list_page(call.session, call.optional_user, call.query)
+
+
+@api.route("GET", "/api/proposals/<uuid:proposal_id>", summary="One proposal", auth="public",
+           response=proposals.ProposalOut, also={304: None})
+def detail(call: Call) -> Reply:
+    proposal, name = proposals.get(call.session, call.path["proposal_id"], call.optional_user)
+    if call.request.headers.get("If-None-Match") == proposals.etag(proposal):
+        return Reply(status=304, headers={"ETag": proposals.etag(proposal)})
+    return _reply(proposal, name)
+
+
+@api.route("PATCH", "/api/proposals/<uuid:proposal_id>", summary="Edit a proposal (owner only, If-Match)",
+           auth="user", body=proposals.ProposalPatch, response=proposals.ProposalOut, errors=(409, 412, 428))
+def update(call: Call) -> Reply:
+    proposal, name = proposals.get(call.session, call.path["proposal_id"], call.user, for_update=True)
+    proposals.check_if_match(proposal, call.request.headers.get("If-Match"))
+    proposals.update(call.session, call.user, proposal, call.body)
+    return _reply(proposal, name)
+
+
+def _transition_route(action: str) -> None:
+    @api.route("POST", f"/api/proposals/<uuid:proposal_id>/{action}", summary=f"{action.capitalize()} a proposal",
+               auth="user", response=proposals.ProposalOut, errors=(409, 412))
+    def change_state(call: Call) -> Reply:
+        proposal, name = proposals.get(call.session, call.path["proposal_id"], call.user, for_update=True)
+        if call.request.headers.get("If-Match"):
+            proposals.check_if_match(proposal, call.request.headers["If-Match"])
+        proposals.transition(call.session, call.user, proposal, action)
+        return _reply(proposal, name)
+
+
+for _action in HTTP_ACTIONS:
+    _transition_route(_action)
+
+
+def handle(request):
+    """functions-framework entry point."""
+    return api(request)

@@ -1,0 +1,64 @@
+"""registration: sign-up, the caller's own profile, public profiles and follows."""
+from __future__ import annotations
+
+from shared import users
+from shared.auth import get_firebase
+from shared.http.api import Api, Call, Reply
+
+api = Api("registration")
+
+
+@api.route("POST", "/api/register", summary="Create the caller's profile (idempotent per account)",
+           auth="token", body=users.RegisterIn, response=users.MyProfile, status=201,
+           also={200: users.MyProfile}, errors=(409,))
+def register(call: Call) -> Reply:
+    user, created = users.register(call.session, call.claims, call.body)
+    return Reply(users.my_profile(call.session, user), status=201 if created else 200,
+                 headers={"Location": "/api/me"})
+
+
+@api.route("GET", "/api/me", summary="The caller's own profile", auth="user", response=users.MyProfile)
+def me(call: Call) -> users.MyProfile:
+    return users.my_profile(call.session, call.user)
+
+
+@api.route("PATCH", "/api/me", summary="Change display name, bio or links", auth="user",
+           body=users.ProfilePatch, response=users.MyProfile)
+def update_me(call: Call) -> users.MyProfile:
+    users.update_profile(call.session, call.user, call.body)
+    return users.my_profile(call.session, call.user)
+
+
+@api.route("DELETE", "/api/me", summary="Erase the caller's personal data and sign-in account",
+           auth="user", response=None, status=204, errors=(503,))
+def delete_me(call: Call) -> None:
+    uid = users.erase(call.session, call.user)
+    call.session.flush()
+    # Inside the transaction: if Firebase refuses, nothing is erased and the client retries.
+    get_firebase().delete_account(uid)
+
+
+@api.route("GET", "/api/users/<uuid:user_id>", summary="A public profile", auth="public",
+           response=users.PublicProfile)
+def profile(call: Call) -> users.PublicProfile:
+    return users.public_profile(call.session, call.path["user_id"])
+
+
+@api.route("POST", "/api/users/<uuid:user_id>/follow", summary="Follow a user (idempotent)",
+           auth="user", response=None, status=204, errors=(422,))
+def follow(call: Call) -> None:
+    users.follow(call.session, call.user, call.path["user_id"])
+
+
+@api.route("DELETE", "/api/users/<uuid:user_id>/follow", summary="Stop following a user (idempotent)",
+           auth="user", response=None, status=204)
+def unfollow(call: Call) -> None:
+    users.unfollow(call.session, call.user, call.path["user_id"])
+
+
+def handle(request):
+    """functions-framework entry point."""
+    return api(request)
+
+
+

@@ -1,0 +1,1 @@
+"""The local stack: real stand-ins for every cloud service, on loopback."""

@@ -1,0 +1,205 @@
+"""Run the whole platform on loopback: `python -m local.stack` (what `make dev` runs).
+
+Order: embedded PostgreSQL -> Alembic migrations -> one functions-framework process
+per HTTP function -> the router (Cloud Run stand-in) -> Firebase Auth + Hosting
+emulators -> demo data through the public API. Ctrl-C stops everything it started.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local import postgres
+from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
+from local.processes import Child, free_port, port_open, spawn
+from local.router import Router, RouterServer
+from shared.manifest import REPO, load
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass
+class StackConfig:
+    project: str = "demo-kalakrut"
+    state_dir: Path = REPO / ".local"
+    database: str = "kalakrut"
+    hosting_port: int | None = 5000
+    auth_port: int = 9099
+    router_port: int = 8080
+    hub_port: int = 4400
+    logging_port: int = 4500
+    function_ports: dict[str, int] = field(default_factory=dict)
+    persist_auth: bool = True
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        return cls(
+            hosting_port=_env_int("HOSTING_PORT", 5000),
+            auth_port=_env_int("AUTH_EMULATOR_PORT", 9099),
+            router_port=_env_int("ROUTER_PORT", 8080),
+            hub_port=_env_int("EMULATOR_HUB_PORT", 4400),
+            logging_port=_env_int("EMULATOR_LOGGING_PORT", 4500),
+        )
+
+    @classmethod
+    def ephemeral(cls, state_dir: Path, *, hosting: bool = True) -> StackConfig:
+        """Free ports and a throwaway state dir: for tests and benchmarks."""
+        return cls(
+            state_dir=state_dir,
+            hosting_port=free_port() if hosting else None,
+            auth_port=free_port(),
+            router_port=free_port(),
+            hub_port=free_port(),
+            logging_port=free_port(),
+            persist_auth=False,
+        )
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.manifest = load()
+        self.pg: postgres.EmbeddedPostgres | None = None
+        self.children: list[Child] = []
+        self.router: RouterServer | None = None
+        self.database_url = ""
+
+    @property
+    def router_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.router_port}"
+
+    @property
+    def hosting_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.hosting_port}"
+
+    @property
+    def auth_host(self) -> str:
+        return f"127.0.0.1:{self.config.auth_port}"
+
+    def auth(self) -> AuthEmulator:
+        return AuthEmulator(self.auth_host, self.config.project)
+
+    def function_env(self, name: str) -> dict[str, str]:
+        origins = [f"http://{host}:{self.config.hosting_port}" for host in ("127.0.0.1", "localhost")]
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "PYTHONPATH": str(REPO),
+            "K_SERVICE": name,
+            "GOOGLE_CLOUD_PROJECT": self.config.project,
+            "DATABASE_URL": self.database_url,
+            "FIREBASE_AUTH_EMULATOR_HOST": self.auth_host,
+            "CORS_ALLOWED_ORIGINS": ",".join(origins),
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        }
+
+    def start(self) -> Stack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _check_ports(self) -> None:
+        c = self.config
+        wanted = {"HOSTING_PORT": c.hosting_port, "AUTH_EMULATOR_PORT": c.auth_port, "ROUTER_PORT": c.router_port,
+                  "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port}
+        busy = [f"{name}={port}" for name, port in wanted.items() if port and port_open(port)]
+        if busy:
+            raise SystemExit(f"ports already in use: {', '.join(busy)} (is another stack running? set these variables to move)")
+
+    def _start(self) -> None:
+        self._check_ports()
+        state = self.config.state_dir
+        logs = state / "logs"
+        self.pg = postgres.start(state / "pgdata")
+        self.database_url = self.pg.ensure_database(self.config.database)
+        postgres.migrate(self.database_url)
+
+        for function in self.manifest.http_functions():
+            port = self.config.function_ports.get(function.name) or free_port()
+            self.config.function_ports[function.name] = port
+            child = spawn(
+                function.name,
+                [str(VENV_BIN / "functions-framework"), "--target", function.entry_point,
+                 "--source", str(function.main), "--host", "127.0.0.1", "--port", str(port)],
+                env=self.function_env(function.name),
+                log_dir=logs,
+                cwd=REPO,
+            )
+            self.children.append(child)
+
+        self.router = RouterServer(Router(self.manifest, self.config.function_ports, self.router_url), self.config.router_port)
+        self.router.start()
+
+        ports = EmulatorPorts(self.config.auth_port, self.config.hosting_port, self.config.hub_port, self.config.logging_port)
+        self.children.append(start_emulators(
+            self.config.project, ports, state / "firebase", router_url=self.router_url,
+            persist_dir=state / "auth-data" if self.config.persist_auth else None,
+        ))
+        for child, function in zip(self.children, self.manifest.http_functions(), strict=False):
+            port = self.config.function_ports[function.name]
+            child.wait_until(lambda port=port: port_open(port), 30)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        if self.router:
+            self.router.stop()
+            self.router = None
+        if self.pg:
+            self.pg.stop()
+            self.pg = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__.splitlines()[0])
+    parser.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    stack = Stack(StackConfig.from_env())
+    print("starting the local stack (PostgreSQL, functions, router, Firebase emulators)…", flush=True)
+    with stack:
+        if not args.no_seed:
+            from local.seed import seed
+
+            print(seed(stack.hosting_url, stack.auth()), flush=True)
+        print(
+            f"\nKalaKrut is running:\n"
+            f"  site + API (Hosting)  {stack.hosting_url}\n"
+            f"  OpenAPI               {stack.hosting_url}/api/openapi.json\n"
+            f"  Auth emulator         http://{stack.auth_host}\n"
+            f"  router (Cloud Run)    {stack.router_url}\n"
+            f"  database              {stack.database_url}\n"
+            f"  logs                  {stack.config.state_dir / 'logs'}\n"
+            f"Press Ctrl-C to stop.",
+            flush=True,
+        )
+        stop.wait()
+        print("stopping…", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""KalaKrut's common library: every function imports from here and nowhere else."""

@@ -1,0 +1,24 @@
+"""The append-only audit log: who did what to which entity."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.models import AuditEntry
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from shared.models import User
+
+
+def record(session: Session, actor: User | None, action: str, entity_type: str, entity_id: Any, **details: Any) -> None:
+    """Append an entry in the caller's transaction, so it commits with the change."""
+    session.add(
+        AuditEntry(
+            actor_id=actor.id if actor else None,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            details=details,
+        )
+    )

@@ -1,0 +1,88 @@
+"""Database engine and transactions.
+
+The engine is built on first use, never at import: a function's cold start pays
+for it only when a request needs the database. Locally the URL points at the
+embedded PostgreSQL's unix socket; in the cloud the Cloud SQL connector (IAM
+database auth, lazy refresh) hands pg8000 its connections.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from shared.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+
+def build_engine(settings: Settings) -> Engine:
+    from sqlalchemy import create_engine
+
+    # Serverless: each instance serves few concurrent requests; a small pool keeps
+    # max_instances x pool within Cloud SQL's connection limit.
+    pool = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+    }
+    if settings.database_url:
+        return create_engine(settings.database_url, **pool)
+    return create_engine("postgresql+pg8000://", creator=_cloud_sql_creator(settings), **pool)
+
+
+def _cloud_sql_creator(settings: Settings):
+    from google.cloud.sql.connector import Connector, IPTypes
+
+    connector = Connector(refresh_strategy="lazy")
+    ip_type = IPTypes.PRIVATE if settings.db_private_ip else IPTypes.PUBLIC
+
+    def connect():
+        return connector.connect(
+            settings.cloud_sql_instance,
+            "pg8000",
+            user=settings.db_iam_user,
+            db=settings.db_name,
+            enable_iam_auth=True,
+            ip_type=ip_type,
+        )
+
+    return connect
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> Engine:
+    return build_engine(get_settings())
+
+
+@lru_cache(maxsize=1)
+def _session_factory():
+    from sqlalchemy.orm import sessionmaker
+
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    session = _session_factory()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def reset() -> None:
+    """Forget the engine (tests and the local stack switch databases)."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    get_engine.cache_clear()
+    _session_factory.cache_clear()

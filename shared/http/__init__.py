@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every HTTP function: routing, models, errors, OpenAPI."""

@@ -1,0 +1,254 @@
+"""A small declarative router for one function: routes carry their models, so the
+same table drives dispatch, validation and the OpenAPI document.
+
+A function's ``main.py`` builds an :class:`Api`, declares routes with
+:meth:`Api.route`, and exposes the Api itself as the functions-framework target.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Response
+
+from shared import log
+from shared.config import get_settings
+from shared.http import problems
+
+if TYPE_CHECKING:
+    from flask import Request
+    from sqlalchemy.orm import Session
+
+    from shared.auth import Claims
+    from shared.models import User
+
+logger = logging.getLogger(__name__)
+
+# public: a token is optional (but verified when sent); token: a valid token, the
+# profile may not exist yet; user: a valid token of a registered, active profile.
+Auth = Literal["public", "token", "user"]
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    rule: str
+    handler: Callable[[Call], Any]
+    summary: str
+    auth: Auth
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+
+    @property
+    def problem_statuses(self) -> list[int]:
+        """Every error status this route can answer with, for the OpenAPI document."""
+        statuses = {401, 500, *self.errors}
+        if self.auth == "user":
+            statuses.add(403)
+        if "<" in self.rule:
+            statuses.add(404)
+        if self.body is not None:
+            statuses |= {400, 413, 415, 422}
+        if self.query is not None:
+            statuses |= {400, 422}
+        return sorted(statuses)
+
+
+@dataclass
+class Reply:
+    """A handler's answer when it needs a status or headers besides the body."""
+
+    body: BaseModel | None = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """Everything a handler may use: parsed input, the caller, one DB session."""
+
+    request: Request
+    session: Session
+    path: dict[str, Any]
+    body: Any
+    query: Any
+    claims: Claims | None
+    _user: User | None = None
+
+    @property
+    def user(self) -> User:
+        """The caller's profile (routes with auth='user' always have one)."""
+        if self._user is None:
+            raise problems.RegistrationRequired()
+        return self._user
+
+    @property
+    def optional_user(self) -> User | None:
+        return self._user
+
+
+class Api:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.routes: list[Route] = []
+        self._map: Map | None = None
+
+    def route(
+        self,
+        method: str,
+        rule: str,
+        *,
+        summary: str,
+        auth: Auth,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        also: dict[int, type[BaseModel] | None] | None = None,
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
+        def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
+            responses = {status: response, **(also or {})}
+            self.routes.append(
+                Route(method, rule, handler, summary, auth, body, query, responses, errors)
+            )
+            self._map = None
+            return handler
+
+        return register
+
+    @property
+    def url_map(self) -> Map:
+        if self._map is None:
+            rules = [Rule(r.rule, methods=[r.method], endpoint=i) for i, r in enumerate(self.routes)]
+            self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+        return self._map
+
+    def __call__(self, request: Request) -> Response:
+        settings = get_settings()
+        log.configure(settings.log_level)
+        log.set_trace(
+            request.headers.get("X-Cloud-Trace-Context") or request.headers.get("traceparent"),
+            settings.google_cloud_project,
+        )
+        origin = request.headers.get("Origin")
+        allowed_origin = origin if origin and origin in settings.cors_allowed_origins else None
+        try:
+            if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+                response = self._preflight(allowed_origin)
+            else:
+                response = self._dispatch(request, settings.max_body_bytes)
+        except problems.Problem as problem:
+            response = problem_response(problem, request.path)
+        except Exception:
+            logger.exception("unhandled error", extra={"path": request.path})
+            response = problem_response(problems.Problem(), request.path)
+        if allowed_origin:
+            response.headers["Access-Control-Allow-Origin"] = allowed_origin
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Location, Retry-After"
+        response.vary.add("Origin")
+        return response
+
+    def _preflight(self, allowed_origin: str | None) -> Response:
+        if allowed_origin is None:
+            raise problems.Forbidden("this origin may not call the API")
+        return Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, If-None-Match",
+                "Access-Control-Max-Age": "600",
+            },
+        )
+
+    def _dispatch(self, request: Request, max_body: int) -> Response:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            index, path_args = adapter.match()
+        except WerkzeugMethodNotAllowed as error:
+            allow = ", ".join(sorted(error.valid_methods or []))
+            raise problems.MethodNotAllowed(headers={"Allow": allow}) from None
+        except WerkzeugNotFound:
+            raise problems.NotFound(f"no route for {request.path}") from None
+        route = self.routes[index]
+
+        from shared import auth
+        from shared.db import transaction
+
+        # Who before what: an anonymous caller learns nothing about input validation.
+        claims = auth.claims_from_header(request.headers.get("Authorization"), required=route.auth != "public")
+        query = _parse_query(route.query, request) if route.query else None
+        body = _parse_body(route.body, request, max_body) if route.body else None
+        with transaction() as session:
+            user = auth.load_user(session, claims) if claims else None
+            if route.auth == "user" and user is None:
+                raise problems.RegistrationRequired()
+            call = Call(request, session, path_args, body, query, claims, user)
+            result = route.handler(call)
+        return _render(route, result)
+
+
+def _render(route: Route, result: Any) -> Response:
+    reply = result if isinstance(result, Reply) else Reply(body=result)
+    status = reply.status or next(iter(route.responses))
+    if reply.body is None:
+        return Response(status=status, headers=reply.headers)
+    return Response(reply.body.model_dump_json(), status=status, headers=reply.headers, mimetype=JSON)
+
+
+def problem_response(problem: problems.Problem, path: str) -> Response:
+    body = problem.details(instance=path).model_dump_json(exclude_none=True)
+    headers = dict(problem.headers)
+    if problem.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="kalakrut"')
+    return Response(body, status=problem.status, headers=headers, mimetype=problems.PROBLEM_JSON)
+
+
+def _validation_errors(error: ValidationError, where: str) -> list[dict[str, Any]]:
+    return [
+        {"location": [where, *item["loc"]], "message": item["msg"], "type": item["type"]}
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def _parse_query(model: type[BaseModel], request: Request) -> BaseModel:
+    raw = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise problems.ValidationFailed(
+            "the query parameters are not valid", errors=_validation_errors(error, "query")
+        ) from None
+
+
+def _parse_body(model: type[BaseModel], request: Request, max_body: int) -> BaseModel:
+    if request.content_length is not None and request.content_length > max_body:
+        raise problems.PayloadTooLarge(f"the body may be at most {max_body} bytes")
+    raw = request.stream.read(max_body + 1)
+    if len(raw) > max_body:
+        raise problems.PayloadTooLarge(f"the body may be at most {max_body} bytes")
+    mimetype = request.mimetype or ""
+    if raw and not (mimetype == JSON or mimetype.endswith("+json")):
+        raise problems.UnsupportedMediaType(f"got {mimetype or 'no content type'}")
+    try:
+        data = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        raise problems.MalformedJson() from None
+    if data is None:
+        raise problems.MalformedJson("this request needs a JSON object body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise problems.ValidationFailed(
+            "the request body is not valid", errors=_validation_errors(error, "body")
+        ) from None

@@ -1,0 +1,261 @@
+"""Funding proposals: create, edit, the lifecycle, and keyset-paginated listing."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Select, or_, select, true, tuple_
+
+from shared import audit
+from shared.auth import require_owner, require_owner_or_admin, require_role
+from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.http.problems import (
+    Conflict,
+    InvalidCursor,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+)
+from shared.models import Proposal, User
+from shared.proposal_states import EDITABLE, TRANSITIONS, target_of
+from shared.types import CURRENCY_EXPONENTS, AmountIn, AmountOut, Line, Slug
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+Status = Literal["draft", "open", "funded", "closed", "cancelled"]
+Currency = Literal[tuple(CURRENCY_EXPONENTS)]  # type: ignore[valid-type]
+Title = Annotated[Line, Field(max_length=140)]
+Description = Annotated[str, Field(max_length=10_000)]
+Tags = Annotated[list[Slug], Field(max_length=10)]
+Sort = Literal["newest", "deadline", "most_funded"]
+
+
+def _future(value: datetime) -> datetime:
+    if value <= datetime.now(UTC):
+        raise ValueError("the deadline must be in the future")
+    return value
+
+
+def _unique(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+class ProposalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Description = ""
+    category: Slug | None = None
+    tags: Tags = []
+    goal: AmountIn
+    currency: Currency
+    deadline: AwareDatetime
+
+    _check_deadline = field_validator("deadline")(_future)
+    _dedupe_tags = field_validator("tags")(_unique)
+
+    @field_validator("goal")
+    @classmethod
+    def _positive(cls, goal: int) -> int:
+        if goal <= 0:
+            raise ValueError("the goal must be greater than zero")
+        return goal
+
+
+class ProposalPatch(BaseModel):
+    """Fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    category: Slug | None = None
+    tags: Tags | None = None
+    goal: AmountIn | None = None
+    currency: Currency | None = None
+    deadline: AwareDatetime | None = None
+
+    _check_deadline = field_validator("deadline")(lambda v: v if v is None else _future(v))
+    _dedupe_tags = field_validator("tags")(lambda v: v if v is None else _unique(v))
+
+
+class ProposalOut(BaseModel):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    owner_name: str | None
+    title: str
+    description: str
+    category: str | None
+    tags: list[str]
+    goal: AmountOut
+    currency: str
+    deadline: AwareDatetime
+    status: Status
+    raised_total: AmountOut
+    version: int
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    published_at: AwareDatetime | None
+
+
+class ProposalQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    category: Slug | None = None
+    tag: Slug | None = None
+    owner: uuid.UUID | None = None
+    sort: Sort = "newest"
+    cursor: Annotated[str, Field(max_length=512)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+
+
+class ProposalPage(BaseModel):
+    items: list[ProposalOut]
+    next_cursor: str | None
+
+
+def etag(proposal: Proposal) -> str:
+    return f'"{proposal.version}"'
+
+
+def to_out(proposal: Proposal, owner_name: str | None) -> ProposalOut:
+    return ProposalOut.model_validate(
+        {**{c: getattr(proposal, c) for c in ProposalOut.model_fields if c != "owner_name"}, "owner_name": owner_name}
+    )
+
+
+def _visible(viewer: User | None):
+    if viewer is not None and viewer.is_admin:
+        return true()
+    if viewer is None:
+        return Proposal.status != "draft"
+    return or_(Proposal.status != "draft", Proposal.owner_id == viewer.id)
+
+
+def get(session: Session, proposal_id: uuid.UUID, viewer: User | None, *, for_update: bool = False) -> tuple[Proposal, str | None]:
+    query = (
+        select(Proposal, User.display_name)
+        .join(User, User.id == Proposal.owner_id)
+        .where(Proposal.id == proposal_id, _visible(viewer))
+    )
+    if for_update:
+        query = query.with_for_update(of=Proposal)
+    row = session.execute(query).one_or_none()
+    if row is None:
+        raise NotFound("no such proposal")
+    return row[0], row[1]
+
+
+def create(session: Session, owner: User, data: ProposalIn) -> Proposal:
+    require_role(owner, "artist")
+    proposal = Proposal(owner_id=owner.id, **data.model_dump())
+    session.add(proposal)
+    session.flush()
+    session.refresh(proposal)
+    audit.record(session, owner, "proposal.created", "proposal", proposal.id)
+    return proposal
+
+
+def check_if_match(proposal: Proposal, if_match: str | None) -> None:
+    """Optimistic concurrency: writes must name the version they were based on."""
+    if if_match is None:
+        raise PreconditionRequired()
+    tags = {tag.strip() for tag in if_match.split(",")}
+    if "*" not in tags and etag(proposal) not in tags:
+        raise PreconditionFailed(f"the current version is {proposal.version}")
+
+
+def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatch) -> Proposal:
+    require_owner(user, proposal.owner_id)
+    changes = patch.model_dump(exclude_unset=True)
+    for field in ("title", "description", "tags", "goal", "currency", "deadline"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be cleared")
+    frozen = set(changes) - EDITABLE.get(proposal.status, frozenset())
+    if frozen:
+        raise Conflict(f"a proposal that is {proposal.status} cannot change {', '.join(sorted(frozen))}")
+    if not changes:
+        return proposal
+    for field, value in changes.items():
+        setattr(proposal, field, value)
+    _flush_versioned(session, proposal)
+    audit.record(session, user, "proposal.updated", "proposal", proposal.id, fields=sorted(changes))
+    return proposal
+
+
+def transition(session: Session, user: User, proposal: Proposal, action: str) -> Proposal:
+    spec = TRANSITIONS[action]
+    if spec.actor == "owner":
+        require_owner(user, proposal.owner_id)
+    else:
+        require_owner_or_admin(user, proposal.owner_id)
+    target = target_of(action, proposal.status)
+    if target is None:
+        raise InvalidTransition(f"cannot {action} a proposal that is {proposal.status}")
+    if action == "publish" and proposal.deadline <= datetime.now(UTC):
+        raise InvalidTransition("the deadline has passed: move it before publishing")
+    previous = proposal.status
+    proposal.status = target
+    if target == "open":
+        proposal.published_at = datetime.now(UTC)
+    _flush_versioned(session, proposal)
+    audit.record(session, user, f"proposal.{action}", "proposal", proposal.id, previous=previous, status=target)
+    return proposal
+
+
+def _flush_versioned(session: Session, proposal: Proposal) -> None:
+    from sqlalchemy.orm.exc import StaleDataError
+
+    try:
+        session.flush()
+    except StaleDataError:
+        raise PreconditionFailed("the proposal changed meanwhile; read it again") from None
+    session.refresh(proposal)
+
+
+# Keyset pagination: each sort is an index-backed (key, id) order and the cursor
+# carries the last row's pair, so deep pages cost the same as the first.
+_SORTS = {
+    "newest": (Proposal.created_at, True, datetime.fromisoformat),
+    "deadline": (Proposal.deadline, False, datetime.fromisoformat),
+    "most_funded": (Proposal.raised_total, True, int),
+}
+
+
+def _cursor_key(proposal: Proposal, sort: Sort) -> list:
+    column, _, _ = _SORTS[sort]
+    value = getattr(proposal, column.key)
+    return [value.isoformat() if isinstance(value, datetime) else str(value), str(proposal.id)]
+
+
+def list_page(session: Session, viewer: User | None, q: ProposalQuery) -> ProposalPage:
+    column, descending, parse = _SORTS[q.sort]
+    query: Select = (
+        select(Proposal, User.display_name).join(User, User.id == Proposal.owner_id).where(_visible(viewer))
+    )
+    if q.status:
+        query = query.where(Proposal.status == q.status)
+    if q.category:
+        query = query.where(Proposal.category == q.category)
+    if q.tag:
+        query = query.where(Proposal.tags.contains([q.tag]))
+    if q.owner:
+        query = query.where(Proposal.owner_id == q.owner)
+    if q.cursor:
+        key, last_id = decode_cursor(q.cursor, q.sort, [parse, uuid.UUID])
+        if isinstance(key, datetime) and key.tzinfo is None:
+            raise InvalidCursor("the cursor is not one this API issued")
+        boundary = tuple_(column, Proposal.id)
+        query = query.where(boundary < tuple_(key, last_id) if descending else boundary > tuple_(key, last_id))
+    order = (column.desc(), Proposal.id.desc()) if descending else (column.asc(), Proposal.id.asc())
+    rows = session.execute(query.order_by(*order).limit(q.limit + 1)).all()
+    items = [to_out(p, name) for p, name in rows[: q.limit]]
+    next_cursor = encode_cursor(q.sort, _cursor_key(rows[q.limit - 1][0], q.sort)) if len(rows) > q.limit else None
+    return ProposalPage(items=items, next_cursor=next_cursor)
+

@@ -1,0 +1,37 @@
+"""Field types shared by the API models."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
+
+UINT256_MAX = 2**256 - 1
+
+# Minor-unit exponent of each accepted currency: amounts are integers in these units.
+CURRENCY_EXPONENTS = {"ETH": 18, "USD": 2, "EUR": 2, "GBP": 2}
+
+
+def _parse_amount(value: object) -> int:
+    # Strings only: JSON numbers lose precision past 2**53 in browsers, wei amounts do not fit.
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 78:
+        raise ValueError("amounts are strings of decimal digits in minor units (e.g. wei or cents)")
+    amount = int(value)
+    if amount > UINT256_MAX:
+        raise ValueError("amount exceeds uint256")
+    return amount
+
+
+_AMOUNT_SCHEMA = WithJsonSchema({
+    "type": "string",
+    "pattern": "^[0-9]{1,78}$",
+    "description": "Integer amount in minor units (wei for ETH, cents for fiat), as a decimal string.",
+})
+
+# What clients send: a digit string, checked. What the API returns: an int from the
+# database, written as a digit string.
+AmountIn = Annotated[int, BeforeValidator(_parse_amount), _AMOUNT_SCHEMA]
+AmountOut = Annotated[int, PlainSerializer(str, return_type=str), _AMOUNT_SCHEMA]
+
+# One line of human text: no control characters, trimmed.
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=32)]

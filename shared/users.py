@@ -1,0 +1,190 @@
+"""Profiles and follows: registration, the caller's own profile, public profiles."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+
+from shared import audit
+from shared.http.problems import Conflict, NotFound, ValidationFailed
+from shared.models import Follow, Proposal, User
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from shared.auth import Claims
+
+from shared.types import Line
+
+Role = Literal["artist", "investor", "collector"]
+DisplayName = Annotated[Line, Field(max_length=80)]
+Bio = Annotated[str, Field(max_length=2000)]
+Links = Annotated[list[Annotated[HttpUrl, Field(max_length=200)]], Field(max_length=5)]
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    display_name: DisplayName | None = None
+    bio: Bio | None = None
+
+
+class ProfilePatch(BaseModel):
+    """Fields left out stay as they are; ``null`` clears bio and links."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: DisplayName | None = None
+    bio: Bio | None = None
+    links: Links | None = None
+
+
+class PublicProfile(BaseModel):
+    id: uuid.UUID
+    display_name: str | None
+    role: Role
+    bio: str | None
+    links: list[str]
+    avatar_url: str | None
+    wallet_address: str | None
+    followers: int
+    following: int
+    created_at: AwareDatetime
+
+
+class MyProfile(PublicProfile):
+    email: str | None
+    is_admin: bool
+    updated_at: AwareDatetime
+
+
+def _counts(session: Session, user_id: uuid.UUID) -> tuple[int, int]:
+    followers = select(func.count()).where(Follow.followee_id == user_id).scalar_subquery()
+    following = select(func.count()).where(Follow.follower_id == user_id).scalar_subquery()
+    return session.execute(select(followers, following)).one()
+
+
+def _public_fields(session: Session, user: User) -> dict:
+    followers, following = _counts(session, user.id)
+    return {
+        "id": user.id,
+        "display_name": user.display_name,
+        "role": user.role,
+        "bio": user.bio,
+        "links": user.links,
+        "avatar_url": user.avatar_url,
+        "wallet_address": user.wallet_address,
+        "followers": followers,
+        "following": following,
+        "created_at": user.created_at,
+    }
+
+
+def my_profile(session: Session, user: User) -> MyProfile:
+    session.flush()
+    session.refresh(user)
+    return MyProfile(
+        **_public_fields(session, user), email=user.email, is_admin=user.is_admin, updated_at=user.updated_at
+    )
+
+
+def public_profile(session: Session, user_id: uuid.UUID) -> PublicProfile:
+    return PublicProfile(**_public_fields(session, get_active(session, user_id)))
+
+
+def get_active(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotFound("no such user")
+    return user
+
+
+def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, bool]:
+    """Create the caller's profile; repeating the same registration is harmless.
+
+    Returns the profile and whether it was created now.
+    """
+    default_name = claims.name or (claims.email.split("@", 1)[0] if claims.email else None)
+    inserted = session.execute(
+        insert(User)
+        .values(
+            id=uuid.uuid4(),
+            firebase_uid=claims.uid,
+            email=claims.email,
+            display_name=data.display_name or default_name,
+            role=data.role,
+            bio=data.bio,
+        )
+        .on_conflict_do_nothing(index_elements=["firebase_uid"])
+        .returning(User.id)
+    ).scalar_one_or_none()
+    user = session.scalars(select(User).where(User.firebase_uid == claims.uid)).one()
+    if inserted is None:
+        if user.deleted_at is not None:
+            raise Conflict("this account was deleted")
+        if user.role != data.role:
+            raise Conflict(f"already registered as {user.role}")
+        return user, False
+    audit.record(session, user, "user.registered", "user", user.id, role=user.role)
+    return user, True
+
+
+def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    if "display_name" in changes and changes["display_name"] is None:
+        raise ValidationFailed("display_name cannot be cleared")
+    if "links" in changes and changes["links"] is None:
+        changes["links"] = []
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes:
+        audit.record(session, user, "user.updated", "user", user.id, fields=sorted(changes))
+    return user
+
+
+def erase(session: Session, user: User) -> str:
+    """Erase personal data, keeping the row that financial history refers to.
+
+    Returns the Firebase uid so the caller can delete the sign-in account within
+    the same transaction; the uid itself is forgotten here.
+    """
+    uid = user.firebase_uid
+    session.execute(delete(Follow).where(or_(Follow.follower_id == user.id, Follow.followee_id == user.id)))
+    session.execute(delete(Proposal).where(Proposal.owner_id == user.id, Proposal.status == "draft"))
+    user.firebase_uid = None
+    user.email = None
+    user.display_name = None
+    user.bio = None
+    user.links = []
+    user.avatar_url = None
+    user.deleted_at = datetime.now(UTC)
+    audit.record(session, user, "user.erased", "user", user.id)
+    return uid
+
+
+def follow(session: Session, user: User, target_id: uuid.UUID) -> None:
+    if target_id == user.id:
+        raise ValidationFailed("you cannot follow yourself")
+    get_active(session, target_id)
+    created = session.execute(
+        insert(Follow)
+        .values(follower_id=user.id, followee_id=target_id)
+        .on_conflict_do_nothing()
+        .returning(Follow.follower_id)
+    ).scalar_one_or_none()
+    if created:
+        audit.record(session, user, "follow.created", "user", target_id)
+
+
+def unfollow(session: Session, user: User, target_id: uuid.UUID) -> None:
+    get_active(session, target_id)
+    removed = session.execute(
+        delete(Follow).where(Follow.follower_id == user.id, Follow.followee_id == target_id)
+    ).rowcount
+    if removed:
+        audit.record(session, user, "follow.deleted", "user", target_id)

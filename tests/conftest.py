@@ -1,0 +1,67 @@
+"""Session-wide real services for the tests: embedded PostgreSQL and the Firebase
+Auth emulator, on loopback, started once and stopped by the fixtures."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from local import postgres
+from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
+from local.processes import free_port
+
+PROJECT = "demo-kalakrut-test"
+
+
+def reset_caches() -> None:
+    from shared import auth, db
+    from shared.config import get_settings
+
+    get_settings.cache_clear()
+    db.reset()
+    auth.get_firebase.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> Iterator[postgres.EmbeddedPostgres]:
+    server = postgres.start(tmp_path_factory.mktemp("pg"), keep=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server) -> str:
+    url = postgres_server.ensure_database("kalakrut_test")
+    postgres.migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def auth_emulator(tmp_path_factory) -> Iterator[AuthEmulator]:
+    ports = EmulatorPorts(auth=free_port(), hosting=None, hub=free_port(), logging=free_port())
+    child = start_emulators(PROJECT, ports, tmp_path_factory.mktemp("firebase"), router_url=None)
+    yield AuthEmulator(f"127.0.0.1:{ports.auth}", PROJECT)
+    child.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(database_url, auth_emulator) -> Iterator[None]:
+    """The environment a deployed function would have, pointed at the local services."""
+    values = {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "DATABASE_URL": database_url,
+        "FIREBASE_AUTH_EMULATOR_HOST": auth_emulator.base.removeprefix("http://"),
+        "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:5000, http://localhost:5000",
+        "MAX_BODY_BYTES": "16384",
+    }
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    reset_caches()
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    reset_caches()

@@ -1,0 +1,86 @@
+"""End to end: the whole local stack (PostgreSQL, function processes, router, Auth and
+Hosting emulators), driven through Hosting's /api/** rewrites as a browser would."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import requests
+
+from local.seed import seed
+from local.stack import Stack, StackConfig
+from shared.manifest import REPO
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = Stack(StackConfig.ephemeral(tmp_path_factory.mktemp("stack")))
+    with stack:
+        yield stack
+    # Everything the stack started is gone: no orphans.
+    assert stack.children == []
+
+
+def _alive(group: int) -> bool:
+    """Is any process of this process group (a child and all it started) still there?"""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sign_up_register_create_publish_through_hosting(stack):
+    base = stack.hosting_url
+    _, token = stack.auth().sign_up("e2e-artist@example.test", display_name="E2E Artist")
+    auth = {"Authorization": f"Bearer {token}"}
+
+    registered = requests.post(f"{base}/api/register", json={"role": "artist"}, headers=auth, timeout=30)
+    assert registered.status_code == 201, registered.text
+    me = requests.get(f"{base}/api/me", headers=auth, timeout=30).json()
+    assert me["email"] == "e2e-artist@example.test" and me["display_name"] == "E2E Artist"
+
+    body = {"title": "Through Hosting", "goal": "1000", "currency": "EUR", "deadline": "2099-01-01T00:00:00Z"}
+    created = requests.post(f"{base}/api/proposals", json=body, headers=auth, timeout=30)
+    assert created.status_code == 201, created.text
+    proposal_id = created.json()["id"]
+    published = requests.post(f"{base}/api/proposals/{proposal_id}/publish", headers=auth, timeout=30)
+    assert published.status_code == 200 and published.json()["status"] == "open"
+
+    listed = requests.get(f"{base}/api/proposals", params={"status": "open"}, timeout=30)
+    assert proposal_id in [p["id"] for p in listed.json()["items"]]
+    # firebase.json's headers apply to API answers too.
+    assert listed.headers["Cache-Control"] == "private, no-store"
+
+
+def test_errors_arrive_as_problem_json_through_hosting(stack):
+    response = requests.post(f"{stack.hosting_url}/api/proposals", data="{", timeout=30,
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 401
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_openapi_and_site_are_static(stack):
+    served = requests.get(f"{stack.hosting_url}/api/openapi.json", timeout=30)
+    assert served.status_code == 200
+    assert served.json() == json.loads((REPO / "public" / "openapi.json").read_text())
+    page = requests.get(f"{stack.hosting_url}/", timeout=30)
+    assert page.status_code == 200 and "KalaKrut Creative" in page.text
+
+
+def test_demo_seed_is_idempotent(stack):
+    first = seed(stack.hosting_url, stack.auth())
+    again = seed(stack.hosting_url, stack.auth())
+    assert "4 new proposals" in first and "0 new proposals" in again
+    titles = {p["title"] for p in requests.get(f"{stack.hosting_url}/api/proposals?limit=100", timeout=30).json()["items"]}
+    assert {"Woven Cities", "Resonant Forest", "Indigo Futures"} <= titles
+    assert "Tape Loops" not in titles  # a draft stays private
+
+
+def test_stop_leaves_no_process_behind(tmp_path):
+    stack = Stack(StackConfig.ephemeral(tmp_path, hosting=False)).start()
+    pids = [child.process.pid for child in stack.children]
+    assert pids and all(_alive(pid) for pid in pids)
+    stack.stop()
+    assert not any(_alive(pid) for pid in pids)

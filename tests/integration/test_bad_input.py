@@ -1,0 +1,115 @@
+"""Bad input gets a 4xx problem+json with a stable code, and changes nothing."""
+import pytest
+
+from tests.integration.conftest import proposal_body, snapshot
+
+INJECTION = "'; DROP TABLE users; --"
+
+
+@pytest.fixture
+def artist(people):
+    return people("artist")
+
+
+def _assert_problem(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    assert body["code"] == code and body["type"] == f"/problems/{code}" and body["status"] == status
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("raw", "content_type", "status", "code"), [
+    (b"{", "application/json", 400, "malformed-json"),
+    (b"", "application/json", 400, "malformed-json"),
+    (b"\xff\xfe", "application/json", 400, "malformed-json"),
+    (b"null", "application/json", 400, "malformed-json"),
+    (b"[]", "application/json", 422, "validation-error"),
+    (b'{"title": "x"}', "text/plain", 415, "unsupported-media-type"),
+    (b"title=x", "application/x-www-form-urlencoded", 415, "unsupported-media-type"),
+])
+def test_unparseable_bodies(raw, content_type, status, code, api, artist, db):
+    before = snapshot(db)
+    response = api.post("/api/proposals", token=artist.token, data=raw, content_type=content_type)
+    _assert_problem(response, status, code)
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("override", [
+    {"goal": 1000},                      # amounts are strings, never JSON numbers
+    {"goal": "-5"},
+    {"goal": "0"},
+    {"goal": "1" * 79},
+    {"currency": "DOGE"},
+    {"title": ""},
+    {"title": "x" * 141},
+    {"title": "line\nbreak"},
+    {"tags": ["Not A Slug"]},
+    {"tags": [f"t{i}" for i in range(11)]},
+    {"category": INJECTION},
+    {"deadline": "tomorrow"},
+    {"unknown_field": 1},
+    {"raised_total": "999"},             # derived from the chain, never from clients
+    {"status": "open"},
+])
+def test_invalid_fields(override, api, artist, db):
+    before = snapshot(db)
+    response = api.post("/api/proposals", token=artist.token, json=proposal_body(**override))
+    _assert_problem(response, 422, "validation-error")
+    assert response.get_json()["errors"]
+    assert snapshot(db) == before
+
+
+def test_oversize_body(api, artist, db):
+    before = snapshot(db)
+    response = api.post("/api/proposals", token=artist.token, json=proposal_body(description="x" * 20_000))
+    _assert_problem(response, 413, "payload-too-large")
+    assert snapshot(db) == before
+
+
+def test_injection_strings_are_just_text(api, artist, db):
+    response = api.post("/api/proposals", token=artist.token, json=proposal_body(title=INJECTION, description=INJECTION))
+    assert response.status_code == 201
+    assert response.get_json()["title"] == INJECTION
+    assert api.get(f"/api/proposals?owner={artist.id}", token=artist.token).get_json()["items"][0]["title"] == INJECTION
+
+
+@pytest.mark.parametrize(("query", "status", "code"), [
+    ("cursor=garbage", 400, "invalid-cursor"),
+    (f"cursor={INJECTION}", 400, "invalid-cursor"),
+    ("sort=price", 422, "validation-error"),
+    ("status=deleted", 422, "validation-error"),
+    ("owner=1%20OR%201=1", 422, "validation-error"),
+    (f"category={INJECTION}", 422, "validation-error"),
+    ("limit=ten", 422, "validation-error"),
+    ("unknown=1", 422, "validation-error"),
+])
+def test_bad_queries(query, status, code, api):
+    _assert_problem(api.get(f"/api/proposals?{query}"), status, code)
+
+
+def test_cursor_from_another_sort(api, people, make_proposal):
+    ada = people("artist")
+    for _ in range(3):
+        make_proposal(ada, publish=True)
+    cursor = api.get("/api/proposals?sort=deadline&limit=1").get_json()["next_cursor"]
+    _assert_problem(api.get(f"/api/proposals?sort=newest&cursor={cursor}"), 400, "invalid-cursor")
+
+
+def test_bad_path_ids_and_unknown_routes(api, function_clients):
+    client = function_clients["proposals"]
+    not_uuid = client.get("/api/proposals/not-a-uuid")
+    assert not_uuid.status_code == 404 and not_uuid.content_type == "application/problem+json"
+    wrong_method = client.put("/api/proposals")
+    assert wrong_method.status_code == 405 and "POST" in wrong_method.headers["Allow"]
+    assert wrong_method.get_json()["code"] == "method-not-allowed"
+
+
+def test_profile_patch_validation(api, people, db):
+    ada = people("artist")
+    before = snapshot(db)
+    for body in ({"display_name": None}, {"links": ["javascript:alert(1)"]}, {"links": ["https://a.example"] * 6},
+                 {"role": "investor"}, {"bio": "x" * 2001}):
+        response = api.patch("/api/me", token=ada.token, json=body)
+        assert response.status_code == 422, body
+    assert snapshot(db) == before

@@ -1,0 +1,94 @@
+from sqlalchemy import text
+
+from tests.integration.conftest import snapshot
+
+
+def test_register_is_idempotent_and_takes_email_from_the_token(api, auth_emulator, db):
+    uid, token = auth_emulator.sign_up("ada@example.test", display_name="Ada")
+    first = api.post("/api/register", token=token, json={"role": "artist", "bio": "Textiles."})
+    assert first.status_code == 201
+    assert first.headers["Location"] == "/api/me"
+    profile = first.get_json()
+    assert profile["email"] == "ada@example.test"
+    assert profile["display_name"] == "Ada"
+    assert profile["role"] == "artist" and profile["is_admin"] is False
+
+    again = api.post("/api/register", token=token, json={"role": "artist"})
+    assert again.status_code == 200 and again.get_json()["id"] == profile["id"]
+    assert db.execute(text("SELECT count(*) FROM users WHERE firebase_uid = :u"), {"u": uid}).scalar() == 1
+
+
+def test_email_in_the_body_is_refused(api, auth_emulator, db):
+    _, token = auth_emulator.sign_up("real@example.test")
+    response = api.post("/api/register", token=token, json={"role": "investor", "email": "fake@example.test"})
+    assert response.status_code == 422
+    assert db.execute(text("SELECT count(*) FROM users")).scalar() == 0
+
+
+def test_registering_again_with_another_role_conflicts(api, people, db):
+    person = people("collector")
+    before = snapshot(db)
+    response = api.post("/api/register", token=person.token, json={"role": "artist"})
+    assert response.status_code == 409 and response.get_json()["code"] == "conflict"
+    assert snapshot(db) == before
+
+
+def test_me_requires_registration(api, auth_emulator):
+    _, token = auth_emulator.sign_up("new@example.test")
+    response = api.get("/api/me", token=token)
+    assert response.status_code == 403
+    assert response.get_json()["code"] == "registration-required"
+
+
+def test_patch_me(api, people):
+    person = people("artist")
+    response = api.patch("/api/me", token=person.token, json={
+        "display_name": "  Ada O.  ", "bio": "Weaver", "links": ["https://ada.example/portfolio"]})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["display_name"] == "Ada O."
+    assert body["bio"] == "Weaver" and body["links"] == ["https://ada.example/portfolio"]
+    cleared = api.patch("/api/me", token=person.token, json={"bio": None, "links": None}).get_json()
+    assert cleared["bio"] is None and cleared["links"] == [] and cleared["display_name"] == "Ada O."
+
+
+def test_public_profile_and_follows(api, people):
+    ada, ivan = people("artist"), people("investor")
+    assert api.post(f"/api/users/{ada.id}/follow", token=ivan.token).status_code == 204
+    assert api.post(f"/api/users/{ada.id}/follow", token=ivan.token).status_code == 204  # idempotent
+    public = api.get(f"/api/users/{ada.id}").get_json()
+    assert public["followers"] == 1 and public["following"] == 0
+    assert "email" not in public
+    assert api.get(f"/api/users/{ivan.id}").get_json()["following"] == 1
+    assert api.delete(f"/api/users/{ada.id}/follow", token=ivan.token).status_code == 204
+    assert api.delete(f"/api/users/{ada.id}/follow", token=ivan.token).status_code == 204
+    assert api.get(f"/api/users/{ada.id}").get_json()["followers"] == 0
+
+
+def test_following_yourself_or_nobody(api, people, db):
+    ada = people("artist")
+    before = snapshot(db)
+    assert api.post(f"/api/users/{ada.id}/follow", token=ada.token).status_code == 422
+    assert api.post("/api/users/00000000-0000-0000-0000-000000000000/follow", token=ada.token).status_code == 404
+    assert snapshot(db) == before
+
+
+def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_proposal, auth_emulator, db):
+    ada, ivan = people("artist"), people("investor")
+    published = make_proposal(ada, publish=True)
+    draft = make_proposal(ada, title="Unfinished")
+    api.post(f"/api/users/{ada.id}/follow", token=ivan.token)
+
+    assert api.delete("/api/me", token=ada.token).status_code == 204
+
+    row = db.execute(text("SELECT firebase_uid, email, display_name, bio, deleted_at FROM users WHERE id = :id"),
+                     {"id": ada.id}).one()
+    assert row[:4] == (None, None, None, None) and row.deleted_at is not None
+    ids = {r[0] for r in db.execute(text("SELECT id::text FROM proposals")).all()}
+    assert published["id"] in ids and draft["id"] not in ids  # funded history stays, drafts go
+    assert db.execute(text("SELECT count(*) FROM follows")).scalar() == 0
+    assert api.get(f"/api/users/{ada.id}").status_code == 404
+    # The sign-in account is gone too: the old token no longer authenticates.
+    assert api.get("/api/me", token=ada.token).status_code == 401
+    actions = [r[0] for r in db.execute(text("SELECT action FROM audit_log WHERE entity_id = :id"), {"id": ada.id})]
+    assert "user.erased" in actions

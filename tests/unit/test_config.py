@@ -1,0 +1,67 @@
+import pytest
+
+from shared.config import ConfigError, Settings, get_settings
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for name in ("GOOGLE_CLOUD_PROJECT", "DATABASE_URL", "CLOUD_SQL_INSTANCE", "DB_NAME", "DB_IAM_USER", "MAX_BODY_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_missing_variables_are_named(env):
+    with pytest.raises(ConfigError) as error:
+        get_settings()
+    assert "GOOGLE_CLOUD_PROJECT" in str(error.value)
+
+
+def test_exactly_one_database_path(env):
+    env.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    with pytest.raises(ConfigError, match="exactly one of DATABASE_URL or CLOUD_SQL_INSTANCE"):
+        get_settings()
+    env.setenv("DATABASE_URL", "postgresql+pg8000://x")
+    env.setenv("CLOUD_SQL_INSTANCE", "proj:region:inst")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="exactly one"):
+        get_settings()
+
+
+def test_cloud_sql_needs_iam_user_and_database(env):
+    env.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    env.setenv("CLOUD_SQL_INSTANCE", "proj:europe-west1:main")
+    with pytest.raises(ConfigError, match="DB_NAME and DB_IAM_USER"):
+        get_settings()
+    env.setenv("DB_NAME", "kalakrut")
+    env.setenv("DB_IAM_USER", "fn-registration@proj.iam")
+    get_settings.cache_clear()
+    settings = get_settings()
+    assert settings.cloud_sql_instance == "proj:europe-west1:main" and settings.db_private_ip
+
+
+def test_malformed_values_are_named(env):
+    env.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    env.setenv("CLOUD_SQL_INSTANCE", "not-a-connection-name")
+    env.setenv("MAX_BODY_BYTES", "lots")
+    with pytest.raises(ConfigError) as error:
+        get_settings()
+    assert "CLOUD_SQL_INSTANCE" in str(error.value) and "MAX_BODY_BYTES" in str(error.value)
+
+
+def test_settings_are_read_once(env):
+    env.setenv("GOOGLE_CLOUD_PROJECT", "first")
+    env.setenv("DATABASE_URL", "postgresql+pg8000://x")
+    assert get_settings().google_cloud_project == "first"
+    env.setenv("GOOGLE_CLOUD_PROJECT", "second")
+    assert get_settings().google_cloud_project == "first"
+    assert isinstance(get_settings(), Settings)
+
+
+def test_lists_are_comma_separated_and_empty_means_unset(env):
+    env.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    env.setenv("DATABASE_URL", "postgresql+pg8000://x")
+    env.setenv("CLOUD_SQL_INSTANCE", "")
+    env.setenv("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example,")
+    assert get_settings().cors_allowed_origins == ["https://a.example", "https://b.example"]

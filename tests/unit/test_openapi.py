@@ -1,0 +1,23 @@
+"""The OpenAPI document is generated from the routes, and the committed copy is current."""
+from shared.http.openapi import OUTPUT, build, load_apis, openapi_path, render
+
+
+def test_committed_document_is_current():
+    assert OUTPUT.read_text() == render(build()), "run `make openapi` and commit public/openapi.json"
+
+
+def test_every_route_is_documented_and_nothing_else():
+    document = build()
+    routes = {(openapi_path(r.rule), r.method.lower()) for api in load_apis() for r in api.routes}
+    documented = {(path, method) for path, ops in document["paths"].items() for method in ops}
+    assert routes == documented
+
+
+def test_errors_are_problem_json_and_writes_need_a_token():
+    for path, operations in build()["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], (path, method, status)
+            if method != "get":
+                assert operation["security"] == [{"firebase": []}], (path, method)

@@ -1,0 +1,40 @@
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.http.pagination import decode_cursor, encode_cursor
+from shared.http.problems import InvalidCursor
+
+PARSERS = [datetime.fromisoformat, uuid.UUID]
+
+
+def test_round_trip():
+    when, ident = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), uuid.uuid4()
+    cursor = encode_cursor("newest", [when.isoformat(), str(ident)])
+    assert decode_cursor(cursor, "newest", PARSERS) == [when, ident]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not base64 at all!",
+        "",
+        base64.urlsafe_b64encode(b"{not json").decode(),
+        base64.urlsafe_b64encode(json.dumps(["newest", "yesterday", "x"]).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps(["newest"]).encode()).decode(),
+        base64.urlsafe_b64encode(json.dumps({"a": 1}).encode()).decode(),
+        "' OR 1=1 --",
+    ],
+)
+def test_garbage_is_rejected(cursor):
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor, "newest", PARSERS)
+
+
+def test_cursor_of_another_sort_is_rejected():
+    cursor = encode_cursor("most_funded", ["5", str(uuid.uuid4())])
+    with pytest.raises(InvalidCursor, match="another query"):
+        decode_cursor(cursor, "newest", PARSERS)

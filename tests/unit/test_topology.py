@@ -1,0 +1,73 @@
+"""functions.yaml, firebase.json, the functions' own routes and requirements agree."""
+import json
+import re
+
+import pytest
+
+from shared.http.openapi import load_apis
+from shared.manifest import REPO, glob_matches, load
+
+MANIFEST = load()
+FIREBASE = json.loads((REPO / "firebase.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("/api/proposals", "/api/proposals", True),
+        ("/api/proposals", "/api/proposals/1", False),
+        ("/api/proposals/**", "/api/proposals/1/publish", True),
+        ("/api/users/*", "/api/users/1", True),
+        ("/api/users/*", "/api/users/1/follow", False),
+        ("/api/me/**", "/api/meet", False),
+    ],
+)
+def test_glob_semantics(pattern, path, expected):
+    assert glob_matches(pattern, path) is expected
+
+
+def test_firebase_rewrites_match_the_manifest():
+    rewrites = FIREBASE["hosting"]["rewrites"]
+    run = {(r["source"], r["run"]["serviceId"], r["run"]["region"]) for r in rewrites if "run" in r}
+    expected = {(p, f.name, f.region) for f in MANIFEST.http_functions() for p in f.http_paths}
+    assert run == expected
+    static = {r["source"]: r["destination"] for r in rewrites if "destination" in r}
+    assert static == MANIFEST.static_rewrites
+    # Hosting takes the first match: static files must come before the function globs.
+    sources = [r["source"] for r in rewrites]
+    assert all(sources.index(s) < sources.index(r) for s in static for r in (x[0] for x in run))
+
+
+def test_emulators_run_offline():
+    assert FIREBASE["emulators"]["ui"] == {"enabled": False}
+
+
+def test_every_route_is_served_by_its_own_function_only():
+    for function, api in zip(MANIFEST.http_functions(), load_apis(), strict=True):
+        assert api.name == function.name
+        for route in api.routes:
+            sample = re.sub(r"<[^>]+>", "00000000-0000-0000-0000-000000000000", route.rule)
+            owners = [f.name for f in MANIFEST.http_functions() if f.serves(sample)]
+            assert owners == [function.name], f"{route.rule} is served by {owners}"
+
+
+def test_function_requirements_are_pinned_like_the_root():
+    root = dict(
+        line.split("==") for line in (REPO / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    root = {name.split("[")[0].lower(): version for name, version in root.items()}
+    for function in MANIFEST.functions:
+        lines = [line for line in (REPO / function.source / "requirements.txt").read_text().splitlines()
+                 if line and not line.startswith("#")]
+        assert lines, f"{function.name} has an empty requirements.txt"
+        for line in lines:
+            name, _, version = line.partition("==")
+            assert version, f"{function.name}: {line} is not pinned"
+            assert root.get(name.split("[")[0].lower()) == version, f"{function.name}: {line} differs from the root pin"
+
+
+def test_function_names_are_cloud_run_ids():
+    for function in MANIFEST.functions:
+        assert re.fullmatch(r"[a-z][a-z0-9-]{0,48}[a-z0-9]", function.name)
+        assert function.main.exists()
