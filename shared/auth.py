@@ -128,8 +128,3 @@ def require_owner(user: User, owner_id: uuid.UUID) -> None:
 def require_owner_or_admin(user: User, owner_id: uuid.UUID) -> None:
     if user.id != owner_id and not user.is_admin:
         raise Forbidden("only the owner or an administrator may do this")
-
-
-def require_admin(user: User) -> None:
-    if not user.is_admin:
-        raise Forbidden("only administrators may do this")

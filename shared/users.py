@@ -12,13 +12,12 @@ from sqlalchemy.dialects.postgresql import insert
 from shared import audit
 from shared.http.problems import Conflict, NotFound, ValidationFailed
 from shared.models import Follow, Proposal, User
+from shared.types import Line
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from shared.auth import Claims
-
-from shared.types import Line
 
 Role = Literal["artist", "investor", "collector"]
 DisplayName = Annotated[Line, Field(max_length=80)]

@@ -18,15 +18,15 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
-from shared import log
+from shared import auth, log
 from shared.config import get_settings
+from shared.db import transaction
 from shared.http import problems
 
 if TYPE_CHECKING:
     from flask import Request
     from sqlalchemy.orm import Session
 
-    from shared.auth import Claims
     from shared.models import User
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Call:
     path: dict[str, Any]
     body: Any
     query: Any
-    claims: Claims | None
+    claims: auth.Claims | None
     _user: User | None = None
 
     @property
@@ -181,9 +181,6 @@ class Api:
         except WerkzeugNotFound:
             raise problems.NotFound(f"no route for {request.path}") from None
         route = self.routes[index]
-
-        from shared import auth
-        from shared.db import transaction
 
         # Who before what: an anonymous caller learns nothing about input validation.
         claims = auth.claims_from_header(request.headers.get("Authorization"), required=route.auth != "public")

@@ -134,3 +134,17 @@ def test_deadline_must_be_future_and_timezone_aware(api, people, db):
     naive = datetime.now().replace(microsecond=0).isoformat()
     assert api.post("/api/proposals", token=ada.token, json=proposal_body(deadline=naive)).status_code == 422
     assert snapshot(db) == before
+
+
+def test_patch_validates_like_create(api, people, make_proposal, db):
+    ada = people("artist")
+    proposal = make_proposal(ada)
+    url = f"/api/proposals/{proposal['id']}"
+    before = snapshot(db)
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    for body in ({"deadline": past}, {"goal": 5}, {"tags": ["A B"]}, {"title": None}, {"owner_id": ada.id}):
+        response = api.patch(url, token=ada.token, json=body, headers={"If-Match": '"1"'})
+        assert response.status_code == 422, body
+    assert snapshot(db) == before
+    deduped = api.patch(url, token=ada.token, json={"tags": ["a", "a", "b"]}, headers={"If-Match": '"1"'})
+    assert deduped.get_json()["tags"] == ["a", "b"]
