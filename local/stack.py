@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local import postgres
+from local.broker import PushBroker, Subscription
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.processes import Child, free_port, port_open, spawn
+from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
 from local.router import Router, RouterServer
+from local.scheduler import Scheduler
 from shared.manifest import REPO, load
 
 VENV_BIN = Path(sys.executable).parent
@@ -37,6 +40,10 @@ class StackConfig:
     router_port: int = 8080
     hub_port: int = 4400
     logging_port: int = 4500
+    pubsub_port: int = 8085
+    # "emulator" (the Cloud SDK's, when installed) or "broker" (the local push broker).
+    pubsub: str = "emulator"
+    schedule_interval: float = 60.0
     function_ports: dict[str, int] = field(default_factory=dict)
     persist_auth: bool = True
 
@@ -48,18 +55,24 @@ class StackConfig:
             router_port=_env_int("ROUTER_PORT", 8080),
             hub_port=_env_int("EMULATOR_HUB_PORT", 4400),
             logging_port=_env_int("EMULATOR_LOGGING_PORT", 4500),
+            pubsub_port=_env_int("PUBSUB_EMULATOR_PORT", 8085),
+            pubsub=os.environ.get("LOCAL_PUBSUB", "emulator"),
         )
 
     @classmethod
-    def ephemeral(cls, state_dir: Path, *, hosting: bool = True) -> StackConfig:
+    def ephemeral(cls, state_dir: Path, *, hosting: bool = True, pubsub: str = "emulator",
+                  schedule_interval: float = 60.0) -> StackConfig:
         """Free ports and a throwaway state dir: for tests and benchmarks."""
         return cls(
+            pubsub=pubsub,
+            schedule_interval=schedule_interval,
             state_dir=state_dir,
             hosting_port=free_port() if hosting else None,
             auth_port=free_port(),
             router_port=free_port(),
             hub_port=free_port(),
             logging_port=free_port(),
+            pubsub_port=free_port(),
             persist_auth=False,
         )
 
@@ -70,8 +83,12 @@ class Stack:
         self.manifest = load()
         self.pg: postgres.EmbeddedPostgres | None = None
         self.children: list[Child] = []
+        self._function_children: dict[str, Child] = {}
         self.router: RouterServer | None = None
         self.database_url = ""
+        self.pubsub_host: str | None = None
+        self.broker: PushBroker | None = None
+        self.scheduler: Scheduler | None = None
 
     @property
     def router_url(self) -> str:
@@ -90,7 +107,7 @@ class Stack:
 
     def function_env(self, name: str) -> dict[str, str]:
         origins = [f"http://{host}:{self.config.hosting_port}" for host in ("127.0.0.1", "localhost")]
-        return {
+        env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
             "PYTHONPATH": str(REPO),
@@ -101,6 +118,11 @@ class Stack:
             "CORS_ALLOWED_ORIGINS": ",".join(origins),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
+        if self.pubsub_host:
+            env["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
+        else:
+            env["LOCAL_PUBSUB_URL"] = f"http://127.0.0.1:{self.config.pubsub_port}"
+        return env
 
     def start(self) -> Stack:
         try:
@@ -113,7 +135,8 @@ class Stack:
     def _check_ports(self) -> None:
         c = self.config
         wanted = {"HOSTING_PORT": c.hosting_port, "AUTH_EMULATOR_PORT": c.auth_port, "ROUTER_PORT": c.router_port,
-                  "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port}
+                  "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port,
+            "PUBSUB_EMULATOR_PORT": c.pubsub_port}
         busy = [f"{name}={port}" for name, port in wanted.items() if port and port_open(port)]
         if busy:
             raise SystemExit(f"ports already in use: {', '.join(busy)} (is another stack running? set these variables to move)")
@@ -126,20 +149,45 @@ class Stack:
         self.database_url = self.pg.ensure_database(self.config.database)
         postgres.migrate(self.database_url)
 
-        for function in self.manifest.http_functions():
+        if self.config.pubsub == "emulator" and emulator_binary() is not None:
+            self.children.append(start_emulator(self.config.pubsub_port, logs))
+            self.pubsub_host = f"127.0.0.1:{self.config.pubsub_port}"
+        else:
+            print("Pub/Sub: the local push broker delivers events (no Cloud SDK emulator, or LOCAL_PUBSUB=broker)",
+                  flush=True)
+
+        for function in self.manifest.functions:
             port = self.config.function_ports.get(function.name) or free_port()
             self.config.function_ports[function.name] = port
+            signature = "http" if function.http_paths else "cloudevent"
             child = spawn(
                 function.name,
                 [str(VENV_BIN / "functions-framework"), "--target", function.entry_point,
-                 "--source", str(function.main), "--host", "127.0.0.1", "--port", str(port)],
+                 "--source", str(function.main), "--signature-type", signature,
+                 "--host", "127.0.0.1", "--port", str(port)],
                 env=self.function_env(function.name),
                 log_dir=logs,
                 cwd=REPO,
             )
             self.children.append(child)
+            self._function_children[function.name] = child
 
-        self.router = RouterServer(Router(self.manifest, self.config.function_ports, self.router_url), self.config.router_port)
+        push_urls = {f.name: f"http://127.0.0.1:{self.config.function_ports[f.name]}/"
+                     for f in self.manifest.event_functions()}
+        if self.pubsub_host:
+            provision(self.pubsub_host, self.config.project, self.manifest, push_urls)
+            publish = emulator_publish(self.pubsub_host, self.config.project)
+        else:
+            subscriptions = [Subscription(f"{f.topic}-{f.name}", f.topic, push_urls[f.name], f.dead_letter_topic,
+                                          f.max_delivery_attempts) for f in self.manifest.event_functions()]
+            self.broker = PushBroker(self.config.project, subscriptions, state / "dead-letters.jsonl")
+            self.broker.start(self.config.pubsub_port)
+            publish = self.broker.publish
+        self.scheduler = Scheduler(publish, self.manifest, self.config.schedule_interval)
+        self.scheduler.start()
+
+        http_ports = {f.name: self.config.function_ports[f.name] for f in self.manifest.http_functions()}
+        self.router = RouterServer(Router(self.manifest, http_ports, self.router_url), self.config.router_port)
         self.router.start()
 
         ports = EmulatorPorts(self.config.auth_port, self.config.hosting_port, self.config.hub_port, self.config.logging_port)
@@ -147,11 +195,17 @@ class Stack:
             self.config.project, ports, state / "firebase", router_url=self.router_url,
             persist_dir=state / "auth-data" if self.config.persist_auth else None,
         ))
-        for child, function in zip(self.children, self.manifest.http_functions(), strict=False):
-            port = self.config.function_ports[function.name]
+        for name, child in self._function_children.items():
+            port = self.config.function_ports[name]
             child.wait_until(lambda port=port: port_open(port), 30)
 
     def stop(self) -> None:
+        if self.scheduler:
+            self.scheduler.stop()
+            self.scheduler = None
+        if self.broker:
+            self.broker.stop()
+            self.broker = None
         for child in reversed(self.children):
             child.stop()
         self.children.clear()

@@ -39,6 +39,8 @@ class Settings(BaseModel):
     db_pool_size: int = Field(default=2, ge=1, le=10)
     db_max_overflow: int = Field(default=2, ge=0, le=10)
 
+    # Local development without the Pub/Sub emulator: the stack's push broker.
+    local_pubsub_url: str | None = None
     auth_check_revoked: bool = True
     cors_allowed_origins: Annotated[list[str], BeforeValidator(_comma_list)] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=32 * 1024 * 1024)

@@ -68,7 +68,11 @@ def _session_factory():
 
 @contextmanager
 def transaction() -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
+    """One unit of work: commit on success, roll back on any exception.
+
+    Callables in ``session.info["after_commit"]`` run once the commit succeeded
+    (the outbox's fast path publishes there).
+    """
     session = _session_factory()()
     try:
         yield session
@@ -77,7 +81,10 @@ def transaction() -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        after_commit = session.info.pop("after_commit", [])
         session.close()
+    for callback in after_commit:
+        callback()
 
 
 def reset() -> None:

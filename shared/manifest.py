@@ -26,6 +26,13 @@ class Function:
     concurrency: int = 1
     env: tuple[str, ...] = ()
     secrets: tuple[str, ...] = field(default_factory=tuple)
+    publishes: tuple[str, ...] = ()
+    # Pub/Sub deliveries of one message before it moves to the dead-letter topic.
+    max_delivery_attempts: int = 5
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.name}-dead-letter"
 
     @property
     def main(self) -> Path:
@@ -52,6 +59,16 @@ class Manifest:
     def by_name(self, name: str) -> Function:
         return next(f for f in self.functions if f.name == name)
 
+    def event_functions(self) -> list[Function]:
+        return [f for f in self.functions if f.topic]
+
+    def topics(self) -> list[str]:
+        """Every topic a function consumes or publishes, and each consumer's dead-letter topic."""
+        names = {t for f in self.functions for t in f.publishes}
+        for function in self.event_functions():
+            names |= {function.topic, function.dead_letter_topic}
+        return sorted(names)
+
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,48}[a-z0-9]$")
 
@@ -76,6 +93,7 @@ def load(path: Path = MANIFEST) -> Manifest:
                 schedule=trigger.get("schedule"),
                 env=tuple(merged.pop("env", ())),
                 secrets=tuple(merged.pop("secrets", ())),
+                publishes=tuple(merged.pop("publishes", ())),
                 **merged,
             )
         )

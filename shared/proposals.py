@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, or_, select, true, tuple_
 
-from shared import audit
+from shared import audit, events
 from shared.auth import require_owner, require_owner_or_admin, require_role
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import (
@@ -138,6 +138,22 @@ def _visible(viewer: User | None):
     return or_(Proposal.status != "draft", Proposal.owner_id == viewer.id)
 
 
+def proposal_payload(proposal: Proposal) -> dict:
+    """The event view of a proposal; amounts as decimal strings, like the API."""
+    return {
+        "id": str(proposal.id),
+        "owner_id": str(proposal.owner_id),
+        "title": proposal.title,
+        "category": proposal.category,
+        "tags": list(proposal.tags),
+        "status": proposal.status,
+        "goal": str(proposal.goal),
+        "currency": proposal.currency,
+        "deadline": proposal.deadline.isoformat(),
+        "version": proposal.version,
+    }
+
+
 def get(session: Session, proposal_id: uuid.UUID, viewer: User | None, *, for_update: bool = False) -> tuple[Proposal, str | None]:
     query = (
         select(Proposal, User.display_name)
@@ -159,6 +175,7 @@ def create(session: Session, owner: User, data: ProposalIn) -> Proposal:
     session.flush()
     session.refresh(proposal)
     audit.record(session, owner, "proposal.created", "proposal", proposal.id)
+    events.emit(session, "proposal.created", "proposal", proposal.id, proposal_payload(proposal))
     return proposal
 
 
@@ -186,6 +203,7 @@ def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatc
         setattr(proposal, field, value)
     _flush_versioned(session, proposal)
     audit.record(session, user, "proposal.updated", "proposal", proposal.id, fields=sorted(changes))
+    events.emit(session, "proposal.updated", "proposal", proposal.id, proposal_payload(proposal))
     return proposal
 
 
@@ -206,6 +224,8 @@ def transition(session: Session, user: User, proposal: Proposal, action: str) ->
         proposal.published_at = datetime.now(UTC)
     _flush_versioned(session, proposal)
     audit.record(session, user, f"proposal.{action}", "proposal", proposal.id, previous=previous, status=target)
+    events.emit(session, "proposal.state_changed", "proposal", proposal.id,
+                {**proposal_payload(proposal), "previous_status": previous, "action": action})
     return proposal
 
 

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
-from shared import audit
+from shared import audit, events
 from shared.http.problems import Conflict, NotFound, ValidationFailed
 from shared.models import Follow, Proposal, User
 from shared.types import Line
@@ -103,6 +103,15 @@ def get_active(session: Session, user_id: uuid.UUID) -> User:
     return user
 
 
+def user_payload(user: User) -> dict:
+    """What other systems (the graph) may know of a user: no email, no bio."""
+    return {"id": str(user.id), "role": user.role, "display_name": user.display_name}
+
+
+def _follow_payload(follower_id: uuid.UUID, followee_id: uuid.UUID) -> dict:
+    return {"follower_id": str(follower_id), "followee_id": str(followee_id)}
+
+
 def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, bool]:
     """Create the caller's profile; repeating the same registration is harmless.
 
@@ -130,6 +139,7 @@ def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, 
             raise Conflict(f"already registered as {user.role}")
         return user, False
     audit.record(session, user, "user.registered", "user", user.id, role=user.role)
+    events.emit(session, "user.registered", "user", user.id, user_payload(user))
     return user, True
 
 
@@ -143,6 +153,7 @@ def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
         setattr(user, field, value)
     if changes:
         audit.record(session, user, "user.updated", "user", user.id, fields=sorted(changes))
+        events.emit(session, "user.updated", "user", user.id, user_payload(user))
     return user
 
 
@@ -163,6 +174,7 @@ def erase(session: Session, user: User) -> str:
     user.avatar_url = None
     user.deleted_at = datetime.now(UTC)
     audit.record(session, user, "user.erased", "user", user.id)
+    events.emit(session, "user.deleted", "user", user.id, {"id": str(user.id)})
     return uid
 
 
@@ -178,6 +190,7 @@ def follow(session: Session, user: User, target_id: uuid.UUID) -> None:
     ).scalar_one_or_none()
     if created:
         audit.record(session, user, "follow.created", "user", target_id)
+        events.emit(session, "follow.created", "follow", f"{user.id}:{target_id}", _follow_payload(user.id, target_id))
 
 
 def unfollow(session: Session, user: User, target_id: uuid.UUID) -> None:
@@ -187,3 +200,4 @@ def unfollow(session: Session, user: User, target_id: uuid.UUID) -> None:
     ).rowcount
     if removed:
         audit.record(session, user, "follow.deleted", "user", target_id)
+        events.emit(session, "follow.deleted", "follow", f"{user.id}:{target_id}", _follow_payload(user.id, target_id))

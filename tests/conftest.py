@@ -15,12 +15,13 @@ PROJECT = "demo-kalakrut-test"
 
 
 def reset_caches() -> None:
-    from shared import auth, db
+    from shared import auth, db, pubsub
     from shared.config import get_settings
 
     get_settings.cache_clear()
     db.reset()
     auth.get_firebase.cache_clear()
+    pubsub.get_publisher.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +47,21 @@ def auth_emulator(tmp_path_factory) -> Iterator[AuthEmulator]:
 
 
 @pytest.fixture(scope="session")
-def app_env(database_url, auth_emulator) -> Iterator[None]:
+def pubsub_emulator(tmp_path_factory) -> Iterator[str]:
+    """The Cloud SDK Pub/Sub emulator with every topic of functions.yaml; yields its host."""
+    from local.pubsub import provision, start_emulator
+    from shared.manifest import load
+
+    port = free_port()
+    child = start_emulator(port, tmp_path_factory.mktemp("pubsub"))
+    host = f"127.0.0.1:{port}"
+    provision(host, PROJECT, load(), push_urls={})
+    yield host
+    child.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(database_url, auth_emulator, pubsub_emulator) -> Iterator[None]:
     """The environment a deployed function would have, pointed at the local services."""
     values = {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -54,6 +69,7 @@ def app_env(database_url, auth_emulator) -> Iterator[None]:
         "FIREBASE_AUTH_EMULATOR_HOST": auth_emulator.base.removeprefix("http://"),
         "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:5000, http://localhost:5000",
         "MAX_BODY_BYTES": "16384",
+        "PUBSUB_EMULATOR_HOST": pubsub_emulator,
     }
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

@@ -11,11 +11,12 @@ import requests
 from local.seed import seed
 from local.stack import Stack, StackConfig
 from shared.manifest import REPO
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack(StackConfig.ephemeral(tmp_path_factory.mktemp("stack")))
+    stack = Stack(StackConfig.ephemeral(tmp_path_factory.mktemp("stack"), schedule_interval=2))
     with stack:
         yield stack
     # Everything the stack started is gone: no orphans.
@@ -84,3 +85,35 @@ def test_stop_leaves_no_process_behind(tmp_path):
     assert pids and all(_alive(pid) for pid in pids)
     stack.stop()
     assert not any(_alive(pid) for pid in pids)
+
+
+def _outbox(stack: Stack, sql: str):
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(stack.database_url)
+    try:
+        with engine.begin() as connection:
+            return connection.execute(text(sql)).all()
+    finally:
+        engine.dispose()
+
+
+def test_scheduled_relay_publishes_what_the_fast_path_missed(stack):
+    """Scheduler tick -> Pub/Sub push -> outbox-relay function -> published."""
+    event_id = "00000000-0000-4000-8000-00000000e2e1"
+    envelope = json.dumps({"event_id": event_id, "type": "test.missed", "occurred_at": "2026-01-01T00:00:00+00:00",
+                           "aggregate_type": "thing", "aggregate_id": "1", "schema_version": 1, "payload": {}})
+    _outbox(stack, "INSERT INTO outbox (event_id, topic, type, occurred_at, envelope) VALUES "
+                   f"('{event_id}', 'domain-events', 'test.missed', now() - interval '1 minute', '{envelope}') RETURNING id")
+    assert wait_for(lambda: _outbox(stack, f"SELECT published_at FROM outbox WHERE event_id = '{event_id}'")[0][0], 30)
+
+
+def test_without_the_emulator_the_broker_delivers(tmp_path):
+    with Stack(StackConfig.ephemeral(tmp_path, hosting=False, pubsub="broker")) as stack:
+        assert stack.broker is not None and stack.pubsub_host is None
+        _, token = stack.auth().sign_up("broker@example.test")
+        response = requests.post(f"{stack.router_url}/api/register", json={"role": "collector"},
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert response.status_code == 201
+        rows = _outbox(stack, "SELECT type, published_at FROM outbox")
+        assert [(t, p is not None) for t, p in rows] == [("user.registered", True)]

@@ -3,6 +3,8 @@ create_app(...).test_client(), against the real PostgreSQL and Auth emulator."""
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from shared.manifest import load
+from local.processes import free_port, port_open, spawn
+from shared.manifest import REPO, load
 from tests.support.openapi_client import ApiClient, OpenApiChecker
 
-TABLES = ("audit_log", "follows", "proposals", "users")
+TABLES = ("audit_log", "follows", "proposals", "users", "outbox", "processed_events")
 _emails = itertools.count()
+CONSUMER = REPO / "tests" / "support" / "consumer_fn" / "main.py"
 
 
 @pytest.fixture(scope="session")
@@ -125,3 +129,23 @@ def make_proposal(api):
         return proposal
 
     return make
+
+
+@pytest.fixture(scope="session")
+def consumer_url(app_env, tmp_path_factory) -> Iterator[str]:
+    """The test consumer (tests/support/consumer_fn) as its own functions-framework process."""
+    port = free_port()
+    child = spawn("test-consumer", [os.path.join(os.path.dirname(sys.executable), "functions-framework"),
+                                    "--target", "handle", "--source", str(CONSUMER), "--signature-type", "cloudevent",
+                                    "--host", "127.0.0.1", "--port", str(port)],
+                  env={**os.environ, "PYTHONPATH": str(REPO), "K_SERVICE": "test-consumer"},
+                  log_dir=tmp_path_factory.mktemp("consumer"))
+    child.wait_until(lambda: port_open(port), 30)
+    yield f"http://127.0.0.1:{port}/"
+    child.stop()
+
+
+def effects(db) -> int:
+    """How many events the test consumer has applied."""
+    db.rollback()
+    return db.execute(text("SELECT count(*) FROM audit_log WHERE action = 'test.consumed'")).scalar()

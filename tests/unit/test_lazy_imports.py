@@ -7,10 +7,10 @@ import pytest
 
 from shared.manifest import REPO, load
 
-HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "web3", "neo4j", "PIL")
+HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "web3", "neo4j", "PIL")
 
 
-@pytest.mark.parametrize("function", load().http_functions(), ids=lambda f: f.name)
+@pytest.mark.parametrize("function", load().functions, ids=lambda f: f.name)
 def test_importing_a_function_loads_no_heavy_module(function):
     code = (
         "import importlib.util, json, sys\n"

@@ -71,3 +71,24 @@ def test_function_names_are_cloud_run_ids():
     for function in MANIFEST.functions:
         assert re.fullmatch(r"[a-z][a-z0-9-]{0,48}[a-z0-9]", function.name)
         assert function.main.exists()
+
+
+def test_event_functions_are_cloudevent_targets_with_dead_letters():
+    import importlib.util
+
+    from functions_framework import _function_registry
+
+    for function in MANIFEST.event_functions():
+        assert not function.http_paths and function.max_delivery_attempts >= 5
+        assert function.dead_letter_topic in MANIFEST.topics()
+        spec = importlib.util.spec_from_file_location(f"check_{function.name.replace('-', '_')}", function.main)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        entry = getattr(module, function.entry_point)
+        assert _function_registry.REGISTRY_MAP[entry.__name__] == "cloudevent"
+
+
+def test_topics_include_everything_published_and_consumed():
+    published = {t for f in MANIFEST.functions for t in f.publishes}
+    consumed = {f.topic for f in MANIFEST.event_functions()}
+    assert published | consumed <= set(MANIFEST.topics())

@@ -1,0 +1,56 @@
+"""Idempotent Pub/Sub consumers for CloudEvent functions.
+
+``consume`` parses the push CloudEvent into an EventEnvelope and applies it in one
+transaction together with a ``processed_events`` row for (consumer, event_id): a
+redelivered event finds its row and changes nothing. Any failure, including a
+message that cannot be parsed, raises: Pub/Sub retries it and, after the
+subscription's maximum attempts, moves it to the dead-letter topic. Nothing is
+half-applied because the transaction rolls back.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.dialects.postgresql import insert
+
+from shared.db import transaction
+from shared.events import EventEnvelope
+from shared.models import ProcessedEvent
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+
+class PoisonMessage(ValueError):
+    """A message no retry can fix; raised so that it ends in the dead-letter topic."""
+
+
+def envelope_from(cloud_event: Any) -> EventEnvelope:
+    """The envelope inside a Pub/Sub push CloudEvent (``data.message.data``, base64)."""
+    try:
+        message = cloud_event.data["message"]
+        return EventEnvelope.model_validate_json(base64.b64decode(message["data"], validate=True))
+    except (KeyError, TypeError, ValueError) as error:
+        raise PoisonMessage(f"not an event envelope: {error}") from error
+
+
+def consume(cloud_event: Any, consumer: str, apply: Callable[[Session, EventEnvelope], None]) -> bool:
+    """Apply the event once per consumer; returns False for a duplicate delivery."""
+    envelope = envelope_from(cloud_event)
+    with transaction() as session:
+        first_time = session.execute(
+            insert(ProcessedEvent)
+            .values(consumer=consumer, event_id=envelope.event_id)
+            .on_conflict_do_nothing()
+            .returning(ProcessedEvent.event_id)
+        ).scalar_one_or_none()
+        if first_time is None:
+            logger.info("duplicate delivery ignored", extra={"event_id": str(envelope.event_id)})
+            return False
+        apply(session, envelope)
+    return True
