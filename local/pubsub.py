@@ -102,15 +102,15 @@ def create_topics(host: str, project: str, topics: list[str]) -> None:
                     name=subscriber.subscription_path(project, inspect_subscription(topic)))
 
 
-def emulator_publish(host: str, project: str) -> Callable[[str, bytes], None]:
-    """A plain publish(topic, data) against the emulator."""
+def emulator_publish(host: str, project: str) -> Callable[..., None]:
+    """A plain publish(topic, data, attributes) against the emulator."""
     from google.cloud import pubsub_v1
 
     with emulator_env(host):
         publisher = pubsub_v1.PublisherClient()
 
-    def publish(topic: str, data: bytes) -> None:
-        publisher.publish(publisher.topic_path(project, topic), data).result(timeout=10)
+    def publish(topic: str, data: bytes, attributes: dict[str, str] | None = None) -> None:
+        publisher.publish(publisher.topic_path(project, topic), data, **(attributes or {})).result(timeout=10)
 
     return publish
 

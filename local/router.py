@@ -53,27 +53,33 @@ class Router:
         return Response(json.dumps(body), mimetype="application/json")
 
     def _proxy(self, request: Request, service: str, path: str) -> Response:
-        target = path + (f"?{request.query_string.decode()}" if request.query_string else "")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        connection = http.client.HTTPConnection("127.0.0.1", self.ports[service], timeout=60)
-        try:
-            connection.request(request.method, target, body=request.get_data(), headers=headers)
-            upstream = connection.getresponse()
-            body = upstream.read()
-        except OSError as error:
-            return Response(json.dumps({"error": f"{service} is unreachable: {error}"}), 502, mimetype="application/json")
-        finally:
-            connection.close()
-        kept = [(k, v) for k, v in upstream.getheaders() if k.lower() not in _HOP_BY_HOP | _SET_HERE]
-        return Response(body, status=upstream.status, headers=kept)
+        return forward(request, self.ports[service], path)
 
 
-class RouterServer:
-    """The router on a background thread of the stack's own process."""
+def forward(request: Request, port: int, path: str) -> Response:
+    """Send ``request`` on to 127.0.0.1:``port`` at ``path`` and relay the answer."""
+    target = path + (f"?{request.query_string.decode()}" if request.query_string else "")
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(request.method, target, body=request.get_data(), headers=headers)
+        upstream = connection.getresponse()
+        body = upstream.read()
+    except OSError as error:
+        return Response(json.dumps({"error": f"127.0.0.1:{port} is unreachable: {error}"}), 502,
+                        mimetype="application/json")
+    finally:
+        connection.close()
+    kept = [(k, v) for k, v in upstream.getheaders() if k.lower() not in _HOP_BY_HOP | _SET_HERE]
+    return Response(body, status=upstream.status, headers=kept)
 
-    def __init__(self, router: Router, port: int) -> None:
-        self._server = make_server("127.0.0.1", port, router, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="router", daemon=True)
+
+class ThreadedServer:
+    """A WSGI app served on a background thread of the stack's own process."""
+
+    def __init__(self, app, port: int, name: str) -> None:
+        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()

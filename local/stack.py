@@ -19,8 +19,10 @@ from local.broker import PushBroker, Subscription
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.processes import Child, free_port, port_open, spawn
 from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
-from local.router import Router, RouterServer
+from local.router import Router, ThreadedServer
 from local.scheduler import Scheduler
+from local.storage import StorageFront, create_buckets, write_signing_key
+from local.storage import start_emulator as start_storage
 from shared.manifest import REPO, load
 
 VENV_BIN = Path(sys.executable).parent
@@ -43,6 +45,10 @@ class StackConfig:
     pubsub_port: int = 8085
     # "emulator" (the Cloud SDK's, when installed) or "broker" (the local push broker).
     pubsub: str = "emulator"
+    storage_port: int = 9023
+    storage_front_port: int = 9024
+    uploads_bucket: str = "kalakrut-uploads"
+    media_bucket: str = "kalakrut-media"
     schedule_interval: float = 60.0
     function_ports: dict[str, int] = field(default_factory=dict)
     persist_auth: bool = True
@@ -57,6 +63,8 @@ class StackConfig:
             logging_port=_env_int("EMULATOR_LOGGING_PORT", 4500),
             pubsub_port=_env_int("PUBSUB_EMULATOR_PORT", 8085),
             pubsub=os.environ.get("LOCAL_PUBSUB", "emulator"),
+            storage_port=_env_int("STORAGE_EMULATOR_PORT", 9023),
+            storage_front_port=_env_int("STORAGE_FRONT_PORT", 9024),
         )
 
     @classmethod
@@ -73,6 +81,8 @@ class StackConfig:
             hub_port=free_port(),
             logging_port=free_port(),
             pubsub_port=free_port(),
+            storage_port=free_port(),
+            storage_front_port=free_port(),
             persist_auth=False,
         )
 
@@ -84,7 +94,8 @@ class Stack:
         self.pg: postgres.EmbeddedPostgres | None = None
         self.children: list[Child] = []
         self._function_children: dict[str, Child] = {}
-        self.router: RouterServer | None = None
+        self.router: ThreadedServer | None = None
+        self.storage_front: ThreadedServer | None = None
         self.database_url = ""
         self.pubsub_host: str | None = None
         self.broker: PushBroker | None = None
@@ -93,6 +104,10 @@ class Stack:
     @property
     def router_url(self) -> str:
         return f"http://127.0.0.1:{self.config.router_port}"
+
+    @property
+    def storage_front_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.storage_front_port}"
 
     @property
     def hosting_url(self) -> str:
@@ -117,6 +132,12 @@ class Stack:
             "FIREBASE_AUTH_EMULATOR_HOST": self.auth_host,
             "CORS_ALLOWED_ORIGINS": ",".join(origins),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.config.storage_port}",
+            "UPLOADS_BUCKET": self.config.uploads_bucket,
+            "MEDIA_BUCKET": self.config.media_bucket,
+            "MEDIA_PUBLIC_URL": f"http://127.0.0.1:{self.config.storage_port}/{self.config.media_bucket}",
+            "SIGNED_URL_ENDPOINT": self.storage_front_url,
+            "SIGNING_KEY_FILE": str(self.config.state_dir / "signing-key.json"),
         }
         if self.pubsub_host:
             env["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
@@ -136,7 +157,8 @@ class Stack:
         c = self.config
         wanted = {"HOSTING_PORT": c.hosting_port, "AUTH_EMULATOR_PORT": c.auth_port, "ROUTER_PORT": c.router_port,
                   "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port,
-            "PUBSUB_EMULATOR_PORT": c.pubsub_port}
+            "PUBSUB_EMULATOR_PORT": c.pubsub_port, "STORAGE_EMULATOR_PORT": c.storage_port,
+            "STORAGE_FRONT_PORT": c.storage_front_port}
         busy = [f"{name}={port}" for name, port in wanted.items() if port and port_open(port)]
         if busy:
             raise SystemExit(f"ports already in use: {', '.join(busy)} (is another stack running? set these variables to move)")
@@ -155,6 +177,10 @@ class Stack:
         else:
             print("Pub/Sub: the local push broker delivers events (no Cloud SDK emulator, or LOCAL_PUBSUB=broker)",
                   flush=True)
+
+        self.children.append(start_storage(self.config.storage_port, state / "storage", logs))
+        create_buckets(self.config.storage_port, self.config.project, [self.config.uploads_bucket, self.config.media_bucket])
+        write_signing_key(state / "signing-key.json", self.config.project)
 
         for function in self.manifest.functions:
             port = self.config.function_ports.get(function.name) or free_port()
@@ -185,9 +211,13 @@ class Stack:
             publish = self.broker.publish
         self.scheduler = Scheduler(publish, self.manifest, self.config.schedule_interval)
         self.scheduler.start()
+        # GCS would notify media-uploads of every finished upload; the emulator cannot.
+        front = StorageFront(self.config.storage_port, {self.config.uploads_bucket: "media-uploads"}, publish)
+        self.storage_front = ThreadedServer(front, self.config.storage_front_port, "storage-front")
+        self.storage_front.start()
 
         http_ports = {f.name: self.config.function_ports[f.name] for f in self.manifest.http_functions()}
-        self.router = RouterServer(Router(self.manifest, http_ports, self.router_url), self.config.router_port)
+        self.router = ThreadedServer(Router(self.manifest, http_ports, self.router_url), self.config.router_port, "router")
         self.router.start()
 
         ports = EmulatorPorts(self.config.auth_port, self.config.hosting_port, self.config.hub_port, self.config.logging_port)
@@ -209,9 +239,10 @@ class Stack:
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
-        if self.router:
-            self.router.stop()
-            self.router = None
+        for server in (self.router, self.storage_front):
+            if server:
+                server.stop()
+        self.router = self.storage_front = None
         if self.pg:
             self.pg.stop()
             self.pg = None
@@ -245,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  OpenAPI               {stack.hosting_url}/api/openapi.json\n"
             f"  Auth emulator         http://{stack.auth_host}\n"
             f"  router (Cloud Run)    {stack.router_url}\n"
+            f"  storage emulator      http://127.0.0.1:{stack.config.storage_port} (uploads via {stack.storage_front_url})\n"
             f"  database              {stack.database_url}\n"
             f"  logs                  {stack.config.state_dir / 'logs'}\n"
             f"Press Ctrl-C to stop.",

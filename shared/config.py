@@ -41,6 +41,18 @@ class Settings(BaseModel):
 
     # Local development without the Pub/Sub emulator: the stack's push broker.
     local_pubsub_url: str | None = None
+    # Media: a private bucket for uploads, a public one for processed variants.
+    uploads_bucket: str | None = None
+    media_bucket: str | None = None
+    # Base URL clients load variants from (default: the public GCS URL of media_bucket).
+    media_public_url: str | None = None
+    # Where signed upload URLs point (default: GCS itself; locally the stack's storage front).
+    signed_url_endpoint: str | None = None
+    # Development only: a service-account key file to sign upload URLs with. In the cloud
+    # the function's own service account signs through the IAM signBlob API.
+    signing_key_file: str | None = None
+    upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=50_000_000, ge=1_000_000)
     auth_check_revoked: bool = True
     cors_allowed_origins: Annotated[list[str], BeforeValidator(_comma_list)] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=32 * 1024 * 1024)
@@ -53,6 +65,12 @@ class Settings(BaseModel):
         if self.cloud_sql_instance and not (self.db_name and self.db_iam_user):
             raise ValueError("CLOUD_SQL_INSTANCE needs DB_NAME and DB_IAM_USER")
         return self
+
+    def require(self, *names: str) -> None:
+        """For settings only some functions need: fail clearly where they are used."""
+        missing = [name.upper() for name in names if not getattr(self, name)]
+        if missing:
+            raise ConfigError(f"invalid configuration: {', '.join(missing)} must be set for this function")
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | os._Environ = os.environ) -> Settings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,18 +40,23 @@ def envelope_from(cloud_event: Any) -> EventEnvelope:
         raise PoisonMessage(f"not an event envelope: {error}") from error
 
 
-def consume(cloud_event: Any, consumer: str, apply: Callable[[Session, EventEnvelope], None]) -> bool:
-    """Apply the event once per consumer; returns False for a duplicate delivery."""
-    envelope = envelope_from(cloud_event)
+def apply_once(consumer: str, event_id: uuid.UUID, apply: Callable[[Session], None]) -> bool:
+    """Run ``apply`` and record (consumer, event_id) in one transaction; False if done before."""
     with transaction() as session:
         first_time = session.execute(
             insert(ProcessedEvent)
-            .values(consumer=consumer, event_id=envelope.event_id)
+            .values(consumer=consumer, event_id=event_id)
             .on_conflict_do_nothing()
             .returning(ProcessedEvent.event_id)
         ).scalar_one_or_none()
         if first_time is None:
-            logger.info("duplicate delivery ignored", extra={"event_id": str(envelope.event_id)})
+            logger.info("duplicate delivery ignored", extra={"event_id": str(event_id)})
             return False
-        apply(session, envelope)
+        apply(session)
     return True
+
+
+def consume(cloud_event: Any, consumer: str, apply: Callable[[Session, EventEnvelope], None]) -> bool:
+    """Apply a domain event once per consumer; returns False for a duplicate delivery."""
+    envelope = envelope_from(cloud_event)
+    return apply_once(consumer, envelope.event_id, lambda session: apply(session, envelope))

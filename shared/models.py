@@ -93,6 +93,9 @@ class User(Base):
     bio: Mapped[str | None] = mapped_column(Text)
     links: Mapped[list[str]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     avatar_url: Mapped[str | None] = mapped_column(Text)
+    avatar_media_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("media.id", ondelete="SET NULL", use_alter=True)
+    )
     wallet_address: Mapped[str | None] = mapped_column(String(42), unique=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
@@ -147,6 +150,7 @@ class Proposal(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cover_media_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -193,3 +197,37 @@ class ProcessedEvent(Base):
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     processed_at: Mapped[datetime] = _created()
+
+
+MEDIA_STATUSES = ("pending", "ready", "rejected")
+MEDIA_PURPOSES = ("avatar", "cover")
+
+
+class Media(Base):
+    """An uploaded image: the private original and, once processed, its public variants."""
+
+    __tablename__ = "media"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", MEDIA_STATUSES), name="status"),
+        CheckConstraint(_one_of("purpose", MEDIA_PURPOSES), name="purpose"),
+        Index("ix_media_owner", "owner_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)
+    object_name: Mapped[str] = mapped_column(String(256), nullable=False, unique=True)
+    declared_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    max_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default=text("'pending'"))
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    generation: Mapped[int | None] = mapped_column(BigInteger)
+    format: Mapped[str | None] = mapped_column(String(16))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    dominant_color: Mapped[str | None] = mapped_column(String(7))
+    placeholder: Mapped[str | None] = mapped_column(Text)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()

@@ -28,8 +28,8 @@ TRANSITIONS: dict[str, Transition] = {
 # What the owner may still change in each state: the terms backers agreed to
 # (goal, currency, deadline) are frozen once a proposal is open.
 EDITABLE: dict[str, frozenset[str]] = {
-    "draft": frozenset({"title", "description", "category", "tags", "goal", "currency", "deadline"}),
-    "open": frozenset({"title", "description", "category", "tags"}),
+    "draft": frozenset({"title", "description", "category", "tags", "goal", "currency", "deadline", "cover_media_id"}),
+    "open": frozenset({"title", "description", "category", "tags", "cover_media_id"}),
 }
 
 HTTP_ACTIONS = tuple(name for name, t in TRANSITIONS.items() if t.actor != "system")

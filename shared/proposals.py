@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, or_, select, true, tuple_
 
-from shared import audit, events
+from shared import audit, events, media
 from shared.auth import require_owner, require_owner_or_admin, require_role
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import (
@@ -79,6 +79,7 @@ class ProposalPatch(BaseModel):
     goal: AmountIn | None = None
     currency: Currency | None = None
     deadline: AwareDatetime | None = None
+    cover_media_id: uuid.UUID | None = Field(default=None, description="a processed cover upload of yours; null removes it")
 
     _check_deadline = field_validator("deadline")(lambda v: v if v is None else _future(v))
     _dedupe_tags = field_validator("tags")(lambda v: v if v is None else _unique(v))
@@ -101,6 +102,7 @@ class ProposalOut(BaseModel):
     created_at: AwareDatetime
     updated_at: AwareDatetime
     published_at: AwareDatetime | None
+    cover_media_id: uuid.UUID | None
 
 
 class ProposalQuery(BaseModel):
@@ -199,6 +201,8 @@ def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatc
         raise Conflict(f"a proposal that is {proposal.status} cannot change {', '.join(sorted(frozen))}")
     if not changes:
         return proposal
+    if changes.get("cover_media_id"):
+        media.attachable(session, user, changes["cover_media_id"], "cover")
     for field, value in changes.items():
         setattr(proposal, field, value)
     _flush_versioned(session, proposal)

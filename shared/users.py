@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
-from shared import audit, events
+from shared import audit, events, media
 from shared.http.problems import Conflict, NotFound, ValidationFailed
 from shared.models import Follow, Proposal, User
 from shared.types import Line
@@ -41,6 +41,7 @@ class ProfilePatch(BaseModel):
     display_name: DisplayName | None = None
     bio: Bio | None = None
     links: Links | None = None
+    avatar_media_id: uuid.UUID | None = Field(default=None, description="a processed avatar upload of yours; null removes it")
 
 
 class PublicProfile(BaseModel):
@@ -149,6 +150,10 @@ def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
         raise ValidationFailed("display_name cannot be cleared")
     if "links" in changes and changes["links"] is None:
         changes["links"] = []
+    if "avatar_media_id" in changes:
+        avatar = patch.avatar_media_id and media.attachable(session, user, patch.avatar_media_id, "avatar")
+        changes["avatar_media_id"] = avatar.id if avatar else None
+        changes["avatar_url"] = media.variant_url(avatar, 256) if avatar else None
     for field, value in changes.items():
         setattr(user, field, value)
     if changes:

@@ -10,18 +10,21 @@ import pytest
 from local import postgres
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.processes import free_port
+from local.storage import write_signing_key
 
 PROJECT = "demo-kalakrut-test"
+UPLOADS, MEDIA = "test-uploads", "test-media"
 
 
 def reset_caches() -> None:
-    from shared import auth, db, pubsub
+    from shared import auth, db, pubsub, storage
     from shared.config import get_settings
 
     get_settings.cache_clear()
     db.reset()
     auth.get_firebase.cache_clear()
     pubsub.get_publisher.cache_clear()
+    storage.client.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +64,20 @@ def pubsub_emulator(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_env(database_url, auth_emulator, pubsub_emulator) -> Iterator[None]:
+def storage_emulator(tmp_path_factory) -> Iterator[int]:
+    """gcp-storage-emulator with the uploads and media buckets; yields its port."""
+    from local.storage import create_buckets, start_emulator
+
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("storage")
+    child = start_emulator(port, workdir / "data", workdir)
+    create_buckets(port, PROJECT, [UPLOADS, MEDIA])
+    yield port
+    child.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(database_url, auth_emulator, pubsub_emulator, storage_emulator, tmp_path_factory) -> Iterator[None]:
     """The environment a deployed function would have, pointed at the local services."""
     values = {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -70,6 +86,13 @@ def app_env(database_url, auth_emulator, pubsub_emulator) -> Iterator[None]:
         "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:5000, http://localhost:5000",
         "MAX_BODY_BYTES": "16384",
         "PUBSUB_EMULATOR_HOST": pubsub_emulator,
+        "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{storage_emulator}",
+        "UPLOADS_BUCKET": UPLOADS,
+        "MEDIA_BUCKET": MEDIA,
+        "MEDIA_PUBLIC_URL": f"http://127.0.0.1:{storage_emulator}/{MEDIA}",
+        "SIGNING_KEY_FILE": str(write_signing_key(tmp_path_factory.mktemp("keys") / "signer.json", PROJECT)),
+        "UPLOAD_MAX_BYTES": str(8 * 1024 * 1024),
+        "MAX_IMAGE_PIXELS": "30000000",
     }
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

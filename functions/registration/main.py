@@ -22,8 +22,8 @@ def me(call: Call) -> users.MyProfile:
     return users.my_profile(call.session, call.user)
 
 
-@api.route("PATCH", "/api/me", summary="Change display name, bio or links", auth="user",
-           body=users.ProfilePatch, response=users.MyProfile)
+@api.route("PATCH", "/api/me", summary="Change display name, bio, links or avatar", auth="user",
+           body=users.ProfilePatch, response=users.MyProfile, errors=(404, 409))
 def update_me(call: Call) -> users.MyProfile:
     users.update_profile(call.session, call.user, call.body)
     return users.my_profile(call.session, call.user)

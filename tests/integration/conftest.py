@@ -2,7 +2,9 @@
 create_app(...).test_client(), against the real PostgreSQL and Auth emulator."""
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -13,10 +15,12 @@ import pytest
 from sqlalchemy import text
 
 from local.processes import free_port, port_open, spawn
+from shared import storage
 from shared.manifest import REPO, load
+from tests.conftest import UPLOADS
 from tests.support.openapi_client import ApiClient, OpenApiChecker
 
-TABLES = ("audit_log", "follows", "proposals", "users", "outbox", "processed_events")
+TABLES = ("audit_log", "follows", "proposals", "media", "users", "outbox", "processed_events")
 _emails = itertools.count()
 CONSUMER = REPO / "tests" / "support" / "consumer_fn" / "main.py"
 
@@ -149,3 +153,53 @@ def effects(db) -> int:
     """How many events the test consumer has applied."""
     db.rollback()
     return db.execute(text("SELECT count(*) FROM audit_log WHERE action = 'test.consumed'")).scalar()
+
+
+# -- media ---------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def processor(app_env):
+    """The image-processing function, served by functions-framework's test client."""
+    from functions_framework import create_app
+
+    function = load().by_name("image-processing")
+    return create_app(target="handle", source=str(function.main), signature_type="cloudevent").test_client()
+
+
+def request_upload(api, person, data: bytes, *, purpose="avatar", content_type="image/jpeg", size=None) -> dict:
+    response = api.post("/api/media/uploads", token=person.token,
+                        json={"purpose": purpose, "content_type": content_type, "size": size or max(len(data), 1)})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def notify(processor, name: str) -> int:
+    """What GCS sends for a finished upload: the object resource, JSON_API_V1."""
+    blob = storage.client().bucket(UPLOADS).get_blob(name)
+    resource = {"bucket": UPLOADS, "name": name, "generation": str(blob.generation or 1), "size": str(blob.size),
+                "contentType": blob.content_type}
+    body = {"subscription": "projects/p/subscriptions/media-uploads-image-processing",
+            "message": {"data": base64.b64encode(json.dumps(resource).encode()).decode(), "messageId": "1",
+                        "publishTime": "2026-11-22T00:00:00Z",
+                        "attributes": {"eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1"}}}
+    return processor.post("/", json=body).status_code
+
+
+def upload(api, processor, person, data: bytes, **kwargs) -> dict:
+    ticket = request_upload(api, person, data, **kwargs)
+    name = f"uploads/{person.id}/{ticket['media']['id']}"
+    storage.client().bucket(UPLOADS).blob(name).upload_from_string(data, content_type="image/jpeg")
+    assert notify(processor, name) == 200
+    return api.get(f"/api/media/{ticket['media']['id']}", token=person.token).get_json()
+
+
+
+@pytest.fixture
+def processor_upload(api, processor):
+    """Factory: a processed (ready) avatar of ``person``; returns its id."""
+    from tests.support import images
+
+    def make(person) -> str:
+        return upload(api, processor, person, images.jpeg((400, 300)))["id"]
+
+    return make

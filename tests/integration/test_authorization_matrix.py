@@ -69,3 +69,22 @@ def test_profile_writes_act_only_on_the_caller(method, path, body, actor, api, p
         assert response.status_code == 409  # already an investor: no silent role change, even for admins
     else:
         assert response.status_code in (200, 204)
+
+
+@pytest.mark.parametrize(("actor", "expected"), [("owner", 204), ("other", 403), ("anonymous", 401), ("admin", 403)])
+def test_media_delete(actor, expected, api, cast, db, processor_upload):
+    media_id = processor_upload(cast["owner"])
+    who = cast[actor]
+    before = snapshot(db)
+    response = api.delete(f"/api/media/{media_id}", token=who.token if who else None)
+    assert response.status_code == expected
+    if expected >= 400:
+        assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(("role", "expected"), [("artist", 201), ("investor", 201), ("collector", 201), (None, 401)])
+def test_anyone_registered_may_upload(role, expected, api, people, db):
+    person = people(role) if role else None
+    response = api.post("/api/media/uploads", token=person.token if person else None,
+                        json={"purpose": "avatar", "content_type": "image/png", "size": 100})
+    assert response.status_code == expected

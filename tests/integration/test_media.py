@@ -1,0 +1,135 @@
+"""Media: the upload API, the image-processing job on real Storage, and attaching images."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from sqlalchemy import text
+
+from shared import storage
+from tests.conftest import MEDIA, UPLOADS
+from tests.integration.conftest import notify, request_upload, snapshot, upload
+from tests.support import images
+
+
+def media_objects(media_id: str) -> list[str]:
+    return [blob.name for blob in storage.client().list_blobs(MEDIA, prefix=f"media/{media_id}/")]
+
+
+def test_upload_ticket_is_a_signed_put_bound_to_type_and_size(api, people, db):
+    ada = people("artist")
+    ticket = request_upload(api, ada, b"x" * 5000)
+    url = urlparse(ticket["upload_url"])
+    query = parse_qs(url.query)
+    assert url.path == f"/{UPLOADS}/uploads/{ada.id}/{ticket['media']['id']}"
+    assert query["X-Goog-Algorithm"] == ["GOOG4-RSA-SHA256"] and query["X-Goog-Signature"]
+    assert "content-type" in query["X-Goog-SignedHeaders"][0] and "x-goog-content-length-range" in query["X-Goog-SignedHeaders"][0]
+    assert ticket["headers"] == {"Content-Type": "image/jpeg", "x-goog-content-length-range": "0,5000"}
+    assert ticket["media"]["status"] == "pending"
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({"purpose": "avatar", "content_type": "text/plain", "size": 10}, 422),
+    ({"purpose": "avatar", "content_type": "image/gif", "size": 10}, 422),
+    ({"purpose": "banner", "content_type": "image/png", "size": 10}, 422),
+    ({"purpose": "avatar", "content_type": "image/png", "size": 0}, 422),
+    ({"purpose": "avatar", "content_type": "image/png", "size": 9 * 1024 * 1024}, 413),
+])
+def test_bad_upload_requests(api, people, db, body, status):
+    ada = people("artist")
+    before = snapshot(db)
+    assert api.post("/api/media/uploads", token=ada.token, json=body).status_code == status
+    assert snapshot(db) == before
+
+
+def test_media_visibility_and_deletion_rights(api, people, processor):
+    ada, bela = people("artist"), people("artist")
+    pending = request_upload(api, ada, b"x")["media"]
+    assert api.get(f"/api/media/{pending['id']}").status_code == 404
+    assert api.get(f"/api/media/{pending['id']}", token=bela.token).status_code == 404
+    assert api.delete(f"/api/media/{pending['id']}", token=bela.token).status_code == 404
+    assert api.post("/api/media/uploads", json={"purpose": "avatar", "content_type": "image/png", "size": 1}).status_code == 401
+    ready = upload(api, processor, ada, images.jpeg())
+    assert api.get(f"/api/media/{ready['id']}").status_code == 200  # processed images are public
+    assert api.delete(f"/api/media/{ready['id']}", token=bela.token).status_code == 403
+    assert api.delete(f"/api/media/{ready['id']}").status_code == 401
+
+
+def test_processing_makes_cached_variants_and_an_event(api, people, processor, db):
+    ada = people("artist")
+    done = upload(api, processor, ada, images.jpeg((1600, 1200)))
+    assert done["status"] == "ready" and (done["width"], done["height"]) == (1600, 1200)
+    assert sorted((v["format"], v["width"]) for v in done["variants"]) == [
+        ("avif", 256), ("avif", 1024), ("avif", 1600), ("webp", 256), ("webp", 1024), ("webp", 1600)]
+    objects = media_objects(done["id"])
+    assert len(objects) == 6
+    blob = storage.client().bucket(MEDIA).get_blob(objects[0])
+    assert blob.cache_control == "public, max-age=31536000, immutable"
+    types = db.execute(text("SELECT type FROM outbox WHERE envelope->>'aggregate_id' = :id"), {"id": done["id"]}).scalars().all()
+    assert types == ["media.processed"]
+
+
+def test_same_generation_is_processed_once(api, people, processor, db):
+    ada = people("artist")
+    ticket = request_upload(api, ada, images.png())
+    name = f"uploads/{ada.id}/{ticket['media']['id']}"
+    storage.client().bucket(UPLOADS).blob(name).upload_from_string(images.png(), content_type="image/png")
+    for _ in range(3):
+        assert notify(processor, name) == 200
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM processed_events WHERE consumer = 'image-processing'")).scalar() == 1
+    assert db.execute(text("SELECT count(*) FROM outbox WHERE type = 'media.processed'")).scalar() == 1
+    assert len(media_objects(ticket["media"]["id"])) == 4  # 256 and 640, in two formats
+
+
+@pytest.mark.parametrize(("name", "data", "reason"), [
+    ("decompression bomb", images.png_bomb(), "too many pixels"),
+    ("truncated JPEG", images.jpeg()[:5000], "corrupt or truncated"),
+    ("text file named .jpg", b"GIF89a? no: plain text pretending", "not an image"),
+    ("zero bytes", b"", "empty"),
+    ("PNG with a huge ancillary chunk", images.png_with_huge_chunk(), "chunk"),
+])
+def test_hostile_uploads_are_rejected_and_nothing_is_kept(api, people, processor, db, name, data, reason):
+    ada = people("artist")
+    done = upload(api, processor, ada, data)
+    assert done["status"] == "rejected" and reason in done["reject_reason"], done
+    assert done["variants"] == [] and media_objects(done["id"]) == []
+    assert storage.client().bucket(UPLOADS).get_blob(f"uploads/{ada.id}/{done['id']}") is None
+    db.rollback()
+    assert db.execute(text("SELECT type FROM outbox WHERE envelope->>'aggregate_id' = :id"),
+                      {"id": done["id"]}).scalars().all() == ["media.rejected"]
+
+
+def test_upload_larger_than_announced_is_rejected(api, people, processor):
+    ada = people("artist")
+    data = images.jpeg()
+    done = upload(api, processor, ada, data, size=len(data) // 2)
+    assert done["status"] == "rejected" and "announced" in done["reject_reason"]
+
+
+def test_attaching_media(api, people, processor, make_proposal, db):
+    ada, bela = people("artist"), people("artist")
+    avatar = upload(api, processor, ada, images.jpeg())
+    cover = upload(api, processor, ada, images.jpeg(), purpose="cover")
+    pending = request_upload(api, ada, b"x")["media"]
+
+    me = api.patch("/api/me", token=ada.token, json={"avatar_media_id": avatar["id"]}).get_json()
+    assert me["avatar_url"] == next(v["url"] for v in avatar["variants"] if v["format"] == "webp" and v["width"] == 256)
+    before = snapshot(db)
+    assert api.patch("/api/me", token=ada.token, json={"avatar_media_id": pending["id"]}).status_code == 409
+    assert api.patch("/api/me", token=ada.token, json={"avatar_media_id": cover["id"]}).status_code == 409
+    assert api.patch("/api/me", token=bela.token, json={"avatar_media_id": avatar["id"]}).status_code == 404
+    assert snapshot(db) == before
+
+    proposal = make_proposal(ada)
+    url, etag = f"/api/proposals/{proposal['id']}", {"If-Match": f'"{proposal["version"]}"'}
+    assert api.patch(url, token=ada.token, json={"cover_media_id": avatar["id"]}, headers=etag).status_code == 409
+    updated = api.patch(url, token=ada.token, json={"cover_media_id": cover["id"]}, headers=etag)
+    assert updated.status_code == 200 and updated.get_json()["cover_media_id"] == cover["id"]
+
+    # Deleting media removes its objects and detaches it.
+    assert api.delete(f"/api/media/{avatar['id']}", token=ada.token).status_code == 204
+    assert media_objects(avatar["id"]) == []
+    assert api.get("/api/me", token=ada.token).get_json()["avatar_url"] is None
+    db.rollback()
+    assert db.execute(text("SELECT avatar_media_id FROM users WHERE id = :id"), {"id": ada.id}).scalar() is None
