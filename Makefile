@@ -15,7 +15,7 @@ help:
 	@echo "make test    install what is needed and run every test"
 	@echo "make seed    load the demo data into a running 'make dev' stack"
 	@echo "make openapi regenerate public/openapi.json from the routes"
-	@echo "make bench   run the benchmarks (bench/)"
+	@echo "make bench   run the benchmarks (bench/; BENCH_ARGS=--quick for a short run)"
 	@echo "make reset   forget local state (.local/: database, emulator accounts, logs)"
 
 install: $(STAMP_PY) $(STAMP_NODE)
@@ -46,6 +46,8 @@ openapi: install
 
 bench: install
 	$(PY) bench/cold_start.py $(BENCH_ARGS)
+	$(PY) bench/outbox_relay.py $(BENCH_ARGS)
+	$(PY) bench/images.py $(BENCH_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
