@@ -12,6 +12,7 @@ Target: every function <= 1.3x the database floor.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import statistics
@@ -35,15 +36,18 @@ TARGET = 1.3
 BIN = Path(sys.executable).parent
 
 
-def first_response_seconds(source: Path, path: str, env: dict[str, str], logs: Path) -> float:
+def first_response_seconds(source: Path, request: tuple[str, str, dict | None], env: dict[str, str], logs: Path,
+                           signature: str = "http") -> float:
+    method, path, body = request
     port = free_port()
     started = time.perf_counter()
     child = spawn(source.parent.name, [str(BIN / "functions-framework"), "--target", "handle", "--source", str(source),
-                                       "--host", "127.0.0.1", "--port", str(port)], env=env, log_dir=logs)
+                                       "--signature-type", signature, "--host", "127.0.0.1", "--port", str(port)],
+                  env=env, log_dir=logs)
     try:
         while time.perf_counter() - started < 30:
             try:
-                response = requests.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+                response = requests.request(method, f"http://127.0.0.1:{port}{path}", json=body, timeout=5)
                 if response.status_code == 200:
                     return time.perf_counter() - started
                 raise RuntimeError(f"{source}: {path} answered {response.status_code}: {response.text[:200]}")
@@ -52,6 +56,14 @@ def first_response_seconds(source: Path, path: str, env: dict[str, str], logs: P
         raise TimeoutError(f"{source} did not answer within 30 s:\n{child.tail()}")
     finally:
         child.stop()
+
+
+def pubsub_push(data: dict, **attributes: str) -> dict:
+    """A Pub/Sub push body, as a push subscription sends it to an event function."""
+    encoded = base64.b64encode(json.dumps(data).encode()).decode()
+    return {"subscription": "projects/demo-bench/subscriptions/bench",
+            "message": {"data": encoded, "messageId": "1", "publishTime": "2026-01-01T00:00:00Z",
+                        "attributes": attributes}}
 
 
 def import_seconds(source: Path, env: dict[str, str]) -> tuple[float, list[tuple[str, float]]]:
@@ -91,18 +103,37 @@ def main() -> int:
                 "\\c bench\n"
                 f"INSERT INTO users (id, firebase_uid, role, display_name) VALUES ('{user_id}', 'bench', 'artist', 'Bench');"
             )
+            media_id = uuid.uuid4()
+            pg.server.psql(
+                "\\c bench\n"
+                f"INSERT INTO media (id, owner_id, purpose, object_name, declared_type, max_bytes, status) VALUES "
+                f"('{media_id}', '{user_id}', 'avatar', 'uploads/bench', 'image/png', 1, 'ready');"
+            )
             env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "PYTHONPATH": str(REPO),
-                   "GOOGLE_CLOUD_PROJECT": "demo-bench", "DATABASE_URL": url}
+                   "GOOGLE_CLOUD_PROJECT": "demo-bench", "DATABASE_URL": url, "UPLOADS_BUCKET": "bench-uploads",
+                   "MEDIA_BUCKET": "bench-media",
+                   # Constructing a publisher needs a target; the sweep finds nothing to publish.
+                   "PUBSUB_EMULATOR_HOST": "127.0.0.1:9"}
             logs = Path(tmp) / "logs"
-            endpoints = {"registration": f"/api/users/{user_id}", "proposals": "/api/proposals?limit=20"}
-            subjects = [("hello-world", REPO / "bench/reference/hello/main.py", "/"),
-                        ("db-floor", REPO / "bench/reference/db_floor/main.py", "/")]
-            subjects += [(f.name, f.main, endpoints[f.name]) for f in load().http_functions()]
+            # A real request per function, touching the database; event functions get a push.
+            finalize = pubsub_push({"bucket": "bench-uploads", "name": "uploads/none", "generation": "1", "size": "1"},
+                                   eventType="OBJECT_FINALIZE")
+            requests_by_function = {
+                "registration": ("GET", f"/api/users/{user_id}", None),
+                "proposals": ("GET", "/api/proposals?limit=20", None),
+                "media": ("GET", f"/api/media/{media_id}", None),
+                "image-processing": ("POST", "/", finalize),
+                "outbox-relay": ("POST", "/", pubsub_push({})),
+            }
+            subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
+                        ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]
+            subjects += [(f.name, f.main, requests_by_function[f.name], "http" if f.http_paths else "cloudevent")
+                         for f in load().functions]
 
             results = {}
-            for name, source, path in subjects:
-                first_response_seconds(source, path, env, logs)  # warm the OS file cache once
-                times = [first_response_seconds(source, path, env, logs) for _ in range(runs)]
+            for name, source, request, signature in subjects:
+                first_response_seconds(source, request, env, logs, signature)  # warm the OS file cache once
+                times = [first_response_seconds(source, request, env, logs, signature) for _ in range(runs)]
                 imported, heaviest = import_seconds(source, env)
                 results[name] = (statistics.median(times), imported, heaviest)
         finally:

@@ -91,7 +91,7 @@ def main() -> int:
             results = []
             for batch in (100, 500, 2000):
                 started = time.perf_counter()
-                published = relay(publisher, batch_size=batch, min_age=timedelta(0), budget_seconds=3600)
+                published = relay(lambda: publisher, batch_size=batch, min_age=timedelta(0), budget_seconds=3600)
                 seconds = time.perf_counter() - started
                 assert published == rows, (published, rows)
                 results.append((batch, published / seconds))

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 DOMAIN_EVENTS = "domain-events"
 SCHEMA_VERSION = 1
+# The fast path runs inside the client's request: past this, the relay takes over.
+FAST_PATH_TIMEOUT = 5.0
 
 
 class EventEnvelope(BaseModel):
@@ -77,7 +79,7 @@ def publish_after_commit(pending: list[tuple[str, EventEnvelope]]) -> None:
 
     try:
         publisher = get_publisher()
-        publisher.publish_many([(topic, envelope) for topic, envelope in pending])
+        publisher.publish_many([(topic, envelope) for topic, envelope in pending], timeout=FAST_PATH_TIMEOUT)
         mark_published([envelope.event_id for _, envelope in pending])
     except Exception:
         logger.warning("fast-path publish failed; the outbox relay will publish these events",

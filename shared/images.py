@@ -12,6 +12,7 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import BinaryIO
 
 SOURCE_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF")
 LONG_EDGES = (256, 1024, 2048)
@@ -46,29 +47,31 @@ class Processed:
     dominant_color: str
 
 
-def _check_png_chunks(data: bytes) -> None:
+def _check_png_chunks(stream: BinaryIO) -> None:
     """Refuse PNGs carrying huge ancillary chunks (metadata we would strip anyway)."""
-    offset = len(_PNG_SIGNATURE)
-    while offset + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+    stream.seek(len(_PNG_SIGNATURE))
+    while len(header := stream.read(8)) == 8:
+        length, kind = struct.unpack(">I4s", header)
         if kind[:1].islower() and length > MAX_ANCILLARY_CHUNK:
             raise Rejected(f"the PNG carries a {length}-byte {kind.decode('latin-1')} chunk")
         if kind == b"IEND":
             return
-        offset += 12 + length
+        stream.seek(length + 4, io.SEEK_CUR)
 
 
-def _open(data: bytes, max_pixels: int):
+def _open(stream: BinaryIO, max_pixels: int):
     from PIL import Image, UnidentifiedImageError
 
-    if not data:
+    head = stream.read(len(_PNG_SIGNATURE))
+    if not head:
         raise Rejected("the file is empty")
-    if data.startswith(_PNG_SIGNATURE):
-        _check_png_chunks(data)
+    if head == _PNG_SIGNATURE:
+        _check_png_chunks(stream)
+    stream.seek(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data), formats=SOURCE_FORMATS)
+            image = Image.open(stream, formats=SOURCE_FORMATS)
         except UnidentifiedImageError:
             raise Rejected("not an image in an accepted format (JPEG, PNG, WebP, AVIF)") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -118,10 +121,12 @@ def _placeholder(image) -> str:
     return "data:image/webp;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def process(data: bytes, *, max_pixels: int, formats: tuple[str, ...] = ("webp", "avif")) -> Processed:
+def process(source: bytes | BinaryIO, *, max_pixels: int, formats: tuple[str, ...] = ("webp", "avif")) -> Processed:
+    """``source`` is the upload's bytes or a seekable binary file (streamed, never held whole)."""
     from PIL import Image, ImageOps
 
-    image, (width, height) = _open(data, max_pixels)
+    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    image, (width, height) = _open(stream, max_pixels)
     source_format = image.format
     decoded = image.size
     ImageOps.exif_transpose(image, in_place=True)  # no second copy of a 24 MP bitmap

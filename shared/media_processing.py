@@ -65,9 +65,10 @@ def process_object(session: Session, resource: dict[str, Any]) -> None:
         _reject(session, media, f"the upload is {resource['size']} bytes; {media.max_bytes} were announced")
         return
     blob = storage.client().bucket(resource["bucket"]).blob(resource["name"], generation=resource["generation"])
-    data = blob.download_as_bytes()
     try:
-        result = images.process(data, max_pixels=settings.max_image_pixels)
+        # Streamed in 1 MiB ranges: the compressed upload is never held in memory whole.
+        with blob.open("rb", chunk_size=1024 * 1024) as upload:
+            result = images.process(upload, max_pixels=settings.max_image_pixels)
     except images.Rejected as rejection:
         _reject(session, media, str(rejection))
         return
@@ -83,7 +84,7 @@ def process_object(session: Session, resource: dict[str, Any]) -> None:
                          "bytes": len(rendition.data), "url": storage.public_url(name), "object": name})
     media.status = "ready"
     media.format = result.source_format.lower()
-    media.width, media.height, media.bytes = result.width, result.height, len(data)
+    media.width, media.height, media.bytes = result.width, result.height, resource["size"]
     media.dominant_color, media.placeholder, media.variants = result.dominant_color, result.placeholder, variants
     events.emit(session, "media.processed", "media", media.id, {
         "id": str(media.id), "owner_id": str(media.owner_id), "purpose": media.purpose,

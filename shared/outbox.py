@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -32,11 +32,16 @@ def mark_published(event_ids: Sequence[uuid.UUID]) -> None:
         )
 
 
-def relay(publisher: Publisher, *, batch_size: int = 500, min_age: timedelta = timedelta(seconds=10),
-          budget_seconds: float = 45.0) -> int:
-    """Publish unpublished rows in batches until none are left or the budget is spent."""
+def relay(publisher_factory: Callable[[], Publisher], *, batch_size: int = 500,
+          min_age: timedelta = timedelta(seconds=10), budget_seconds: float = 45.0) -> int:
+    """Publish unpublished rows in batches until none are left or the budget is spent.
+
+    The publisher is made only when there is something to publish: most sweeps find
+    nothing (the fast path did its job) and need not load the Pub/Sub client at all.
+    """
     deadline = time.monotonic() + budget_seconds
     published = 0
+    publisher: Publisher | None = None
     while time.monotonic() < deadline:
         failure: Exception | None = None
         with transaction() as session:
@@ -51,6 +56,7 @@ def relay(publisher: Publisher, *, batch_size: int = 500, min_age: timedelta = t
             if not rows:
                 break
             try:
+                publisher = publisher or publisher_factory()
                 publisher.publish_many([(topic, EventEnvelope.model_validate(envelope)) for _, topic, envelope in rows])
             except Exception as error:
                 failure = error

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, or_, select, true, tuple_
 
-from shared import audit, events, media
+from shared import audit, events
 from shared.auth import require_owner, require_owner_or_admin, require_role
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import (
@@ -202,6 +202,8 @@ def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatc
     if not changes:
         return proposal
     if changes.get("cover_media_id"):
+        from shared import media  # only this path needs it: keeps the function's import small
+
         media.attachable(session, user, changes["cover_media_id"], "cover")
     for field, value in changes.items():
         setattr(proposal, field, value)

@@ -17,7 +17,7 @@ Message = tuple[str, "EventEnvelope"]  # (topic, envelope)
 
 
 class Publisher(Protocol):
-    def publish_many(self, messages: Sequence[Message]) -> None:
+    def publish_many(self, messages: Sequence[Message], *, timeout: float = 30.0) -> None:
         """Publish every message or raise; returns once all are acknowledged."""
 
 
@@ -30,14 +30,14 @@ class PubSubPublisher:
         batching = pubsub_v1.types.BatchSettings(max_messages=1000, max_bytes=4 * 1024 * 1024, max_latency=0.01)
         self._client = pubsub_v1.PublisherClient(batch_settings=batching)
 
-    def publish_many(self, messages: Sequence[Message]) -> None:
+    def publish_many(self, messages: Sequence[Message], *, timeout: float = 30.0) -> None:
         futures = [
             self._client.publish(self._client.topic_path(self._project, topic),
                                  envelope.model_dump_json().encode(), **envelope.attributes())
             for topic, envelope in messages
         ]
         for future in futures:
-            future.result(timeout=30)
+            future.result(timeout=timeout)
 
 
 class BrokerPublisher:
@@ -47,7 +47,7 @@ class BrokerPublisher:
         self._base = base_url.rstrip("/")
         self._project = project
 
-    def publish_many(self, messages: Sequence[Message]) -> None:
+    def publish_many(self, messages: Sequence[Message], *, timeout: float = 30.0) -> None:
         import requests
 
         by_topic: dict[str, list[dict]] = {}
@@ -58,7 +58,7 @@ class BrokerPublisher:
             })
         for topic, batch in by_topic.items():
             url = f"{self._base}/v1/projects/{self._project}/topics/{topic}:publish"
-            requests.post(url, json={"messages": batch}, timeout=10).raise_for_status()
+            requests.post(url, json={"messages": batch}, timeout=timeout).raise_for_status()
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
-from shared import audit, events, media
+from shared import audit, events
 from shared.http.problems import Conflict, NotFound, ValidationFailed
 from shared.models import Follow, Proposal, User
 from shared.types import Line
@@ -151,6 +151,8 @@ def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
     if "links" in changes and changes["links"] is None:
         changes["links"] = []
     if "avatar_media_id" in changes:
+        from shared import media  # only this path needs it: keeps the function's import small
+
         avatar = patch.avatar_media_id and media.attachable(session, user, patch.avatar_media_id, "avatar")
         changes["avatar_media_id"] = avatar.id if avatar else None
         changes["avatar_url"] = media.variant_url(avatar, 256) if avatar else None

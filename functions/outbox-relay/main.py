@@ -8,4 +8,4 @@ from shared.pubsub import get_publisher
 @functions_framework.cloud_event
 def handle(cloud_event) -> None:
     # The tick carries nothing: every sweep publishes whatever is due.
-    relay(get_publisher())
+    relay(get_publisher)

@@ -24,7 +24,7 @@ def domain_events(pubsub_emulator):
 
 
 class FailingPublisher:
-    def publish_many(self, messages):
+    def publish_many(self, messages, *, timeout=30.0):
         raise ConnectionError("Pub/Sub is unreachable")
 
 
@@ -33,7 +33,7 @@ class CountingPublisher:
         self.published: list = []
         self.lock = threading.Lock()
 
-    def publish_many(self, messages):
+    def publish_many(self, messages, *, timeout=30.0):
         with self.lock:
             self.published += [envelope.event_id for _, envelope in messages]
 
@@ -87,10 +87,10 @@ def test_crash_between_commit_and_publish_is_repaired_by_the_relay(api, auth_emu
     assert row.published_at is None
     assert domain_events.pull(expect=1, timeout=2) == []
 
-    assert relay(pubsub.get_publisher(), min_age=timedelta(0)) == 1
+    assert relay(pubsub.get_publisher, min_age=timedelta(0)) == 1
     delivered = domain_events.envelopes(expect=2, timeout=3)
     assert [e["event_id"] for e in delivered] == [str(row.event_id)]
-    assert relay(pubsub.get_publisher(), min_age=timedelta(0)) == 0
+    assert relay(pubsub.get_publisher, min_age=timedelta(0)) == 0
     db.rollback()
     assert db.execute(text("SELECT publish_attempts FROM outbox")).scalar() == 1
 
@@ -98,14 +98,14 @@ def test_crash_between_commit_and_publish_is_repaired_by_the_relay(api, auth_emu
 def test_relay_leaves_young_rows_to_the_fast_path(app_env, clean_state, monkeypatch):
     emit_unpublished(monkeypatch)
     counting = CountingPublisher()
-    assert relay(counting, min_age=timedelta(minutes=5)) == 0
-    assert relay(counting, min_age=timedelta(0)) == 1
+    assert relay(lambda: counting, min_age=timedelta(minutes=5)) == 0
+    assert relay(lambda: counting, min_age=timedelta(0)) == 1
 
 
 def test_relay_failure_is_recorded_and_raised(app_env, clean_state, db, monkeypatch):
     emit_unpublished(monkeypatch)
     with pytest.raises(ConnectionError):
-        relay(FailingPublisher(), min_age=timedelta(0))
+        relay(FailingPublisher, min_age=timedelta(0))
     row = db.execute(text("SELECT published_at, publish_attempts, last_error FROM outbox")).one()
     assert row.published_at is None and row.publish_attempts == 1
     assert "unreachable" in row.last_error
@@ -114,7 +114,7 @@ def test_relay_failure_is_recorded_and_raised(app_env, clean_state, db, monkeypa
 def test_concurrent_relays_publish_each_row_once(app_env, clean_state, monkeypatch):
     emit_unpublished(monkeypatch, 300)
     counting = CountingPublisher()
-    threads = [threading.Thread(target=relay, args=(counting,), kwargs={"batch_size": 25, "min_age": timedelta(0)})
+    threads = [threading.Thread(target=relay, args=(lambda: counting,), kwargs={"batch_size": 25, "min_age": timedelta(0)})
                for _ in range(3)]
     for thread in threads:
         thread.start()
