@@ -138,12 +138,14 @@ def process(source: bytes | BinaryIO, *, max_pixels: int, formats: tuple[str, ..
         image = image.convert(wanted)
     image.info = {}  # no EXIF, GPS, XMP or ICC profile reaches a variant
 
+    # Sizes come from the full image; pixels from the previous, larger variant (far less
+    # work), and the full bitmap is let go as soon as the first variant exists.
+    full_width, full_height = image.size
+    long_edge = max(full_width, full_height)
+    current, image = image, None
     renditions = []
-    current = image
-    for edge in _targets(max(image.size)):
-        # Sizes come from the full image; pixels from the previous, larger variant (far less work).
-        scale = edge / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    for edge in _targets(long_edge):
+        size = (max(1, round(full_width * edge / long_edge)), max(1, round(full_height * edge / long_edge)))
         if size != current.size:
             current = current.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
         for fmt in formats:
