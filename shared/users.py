@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shared import audit, events
 from shared.http.problems import Conflict, NotFound, ValidationFailed
-from shared.models import Follow, Proposal, User
+from shared.models import Follow, Media, Proposal, User
 from shared.types import Line
 
 if TYPE_CHECKING:
@@ -165,12 +165,17 @@ def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
 
 
 def erase(session: Session, user: User) -> str:
-    """Erase personal data, keeping the row that financial history refers to.
+    """Erase personal data (profile, follows, drafts, avatar images), keeping the row
+    that financial history refers to.
 
     Returns the Firebase uid so the caller can delete the sign-in account within
     the same transaction; the uid itself is forgotten here.
     """
+    from shared import media  # storage is needed on this path only
+
     uid = user.firebase_uid
+    for avatar in session.scalars(select(Media).where(Media.owner_id == user.id, Media.purpose == "avatar")):
+        media.delete(session, user, avatar)  # a picture of a person is personal data
     session.execute(delete(Follow).where(or_(Follow.follower_id == user.id, Follow.followee_id == user.id)))
     session.execute(delete(Proposal).where(Proposal.owner_id == user.id, Proposal.status == "draft"))
     user.firebase_uid = None

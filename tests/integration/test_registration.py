@@ -1,5 +1,7 @@
 from sqlalchemy import text
 
+from shared import storage
+from tests.conftest import MEDIA
 from tests.integration.conftest import snapshot
 
 
@@ -73,8 +75,10 @@ def test_following_yourself_or_nobody(api, people, db):
     assert snapshot(db) == before
 
 
-def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_proposal, auth_emulator, db):
+def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_proposal, processor_upload, db):
     ada, ivan = people("artist"), people("investor")
+    avatar = processor_upload(ada)
+    assert api.patch("/api/me", token=ada.token, json={"avatar_media_id": avatar}).status_code == 200
     published = make_proposal(ada, publish=True)
     draft = make_proposal(ada, title="Unfinished")
     api.post(f"/api/users/{ada.id}/follow", token=ivan.token)
@@ -87,6 +91,8 @@ def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_prop
     ids = {r[0] for r in db.execute(text("SELECT id::text FROM proposals")).all()}
     assert published["id"] in ids and draft["id"] not in ids  # funded history stays, drafts go
     assert db.execute(text("SELECT count(*) FROM follows")).scalar() == 0
+    assert db.execute(text("SELECT count(*) FROM media")).scalar() == 0
+    assert list(storage.client().list_blobs(MEDIA, prefix=f"media/{avatar}/")) == []
     assert api.get(f"/api/users/{ada.id}").status_code == 404
     # The sign-in account is gone too: the old token no longer authenticates.
     assert api.get("/api/me", token=ada.token).status_code == 401
