@@ -16,6 +16,7 @@ from pathlib import Path
 
 from local import postgres
 from local.broker import PushBroker, Subscription
+from local.chain import Deployment, Rpc, deploy_platform, start_anvil
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.processes import Child, free_port, port_open, spawn
 from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
@@ -47,6 +48,7 @@ class StackConfig:
     pubsub: str = "emulator"
     storage_port: int = 9023
     storage_front_port: int = 9024
+    anvil_port: int = 8545
     uploads_bucket: str = "kalakrut-uploads"
     media_bucket: str = "kalakrut-media"
     schedule_interval: float = 60.0
@@ -65,6 +67,7 @@ class StackConfig:
             pubsub=os.environ.get("LOCAL_PUBSUB", "emulator"),
             storage_port=_env_int("STORAGE_EMULATOR_PORT", 9023),
             storage_front_port=_env_int("STORAGE_FRONT_PORT", 9024),
+            anvil_port=_env_int("ANVIL_PORT", 8545),
         )
 
     @classmethod
@@ -83,6 +86,7 @@ class StackConfig:
             pubsub_port=free_port(),
             storage_port=free_port(),
             storage_front_port=free_port(),
+            anvil_port=free_port(),
             persist_auth=False,
         )
 
@@ -96,6 +100,7 @@ class Stack:
         self._function_children: dict[str, Child] = {}
         self.router: ThreadedServer | None = None
         self.storage_front: ThreadedServer | None = None
+        self.contracts: Deployment | None = None
         self.database_url = ""
         self.pubsub_host: str | None = None
         self.broker: PushBroker | None = None
@@ -104,6 +109,10 @@ class Stack:
     @property
     def router_url(self) -> str:
         return f"http://127.0.0.1:{self.config.router_port}"
+
+    @property
+    def chain_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.anvil_port}"
 
     @property
     def storage_front_url(self) -> str:
@@ -158,7 +167,7 @@ class Stack:
         wanted = {"HOSTING_PORT": c.hosting_port, "AUTH_EMULATOR_PORT": c.auth_port, "ROUTER_PORT": c.router_port,
                   "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port,
             "PUBSUB_EMULATOR_PORT": c.pubsub_port, "STORAGE_EMULATOR_PORT": c.storage_port,
-            "STORAGE_FRONT_PORT": c.storage_front_port}
+            "STORAGE_FRONT_PORT": c.storage_front_port, "ANVIL_PORT": c.anvil_port}
         busy = [f"{name}={port}" for name, port in wanted.items() if port and port_open(port)]
         if busy:
             raise SystemExit(f"ports already in use: {', '.join(busy)} (is another stack running? set these variables to move)")
@@ -177,6 +186,10 @@ class Stack:
         else:
             print("Pub/Sub: the local push broker delivers events (no Cloud SDK emulator, or LOCAL_PUBSUB=broker)",
                   flush=True)
+
+        # A fresh chain each run: anvil keeps no state, so the contracts are deployed anew.
+        self.children.append(start_anvil(self.config.anvil_port, logs))
+        self.contracts = deploy_platform(Rpc(self.chain_url))
 
         self.children.append(start_storage(self.config.storage_port, state / "storage", logs))
         create_buckets(self.config.storage_port, self.config.project, [self.config.uploads_bucket, self.config.media_bucket])
@@ -277,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  Auth emulator         http://{stack.auth_host}\n"
             f"  router (Cloud Run)    {stack.router_url}\n"
             f"  storage emulator      http://127.0.0.1:{stack.config.storage_port} (uploads via {stack.storage_front_url})\n"
+            f"  chain (anvil)         {stack.chain_url}  funding {stack.contracts.funding}  artwork {stack.contracts.artwork}\n"
             f"  database              {stack.database_url}\n"
             f"  logs                  {stack.config.state_dir / 'logs'}\n"
             f"Press Ctrl-C to stop.",

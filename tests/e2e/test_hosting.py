@@ -117,3 +117,14 @@ def test_without_the_emulator_the_broker_delivers(tmp_path):
         assert response.status_code == 201
         rows = _outbox(stack, "SELECT type, published_at FROM outbox")
         assert [(t, p is not None) for t, p in rows] == [("user.registered", True)]
+
+
+def test_the_stack_runs_a_chain_with_the_contracts(stack):
+    from local.chain import Rpc, artifact, encode_call
+
+    rpc = Rpc(stack.chain_url)
+    assert rpc.call("eth_chainId") == hex(31337)
+    assert rpc.call("eth_getCode", stack.contracts.artwork, "latest") == artifact("ArtworkToken")["deployedBytecode"]
+    # ProposalFunding's operator is an immutable, written into its code at deployment.
+    operator = rpc.call("eth_call", {"to": stack.contracts.funding, "data": encode_call("operator()")}, "latest")
+    assert int(operator, 16) == int(stack.contracts.operator, 16)
