@@ -27,8 +27,10 @@ $(STAMP_PY): requirements.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $@
 
+# npm install, not npm ci: the lock pins every version, but npm ci refuses a lock that
+# omits other platforms' optional packages (anvil ships one binary package per platform).
 $(STAMP_NODE): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 dev: install

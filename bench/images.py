@@ -83,7 +83,7 @@ def measure(argv: list[str], runs: int, cwd: Path | None = None) -> tuple[float,
 
 def ensure_sharp() -> None:
     if not (NODE_DIR / "node_modules" / "sharp").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR, check=True)
 
 
 def main() -> int:

@@ -147,6 +147,9 @@ class Stack:
             "MEDIA_PUBLIC_URL": f"http://127.0.0.1:{self.config.storage_port}/{self.config.media_bucket}",
             "SIGNED_URL_ENDPOINT": self.storage_front_url,
             "SIGNING_KEY_FILE": str(self.config.state_dir / "signing-key.json"),
+            "SIWE_DOMAIN": f"127.0.0.1:{self.config.hosting_port}",
+            "SIWE_URI": f"http://127.0.0.1:{self.config.hosting_port}",
+            "CHAIN_ID": "31337",
         }
         if self.pubsub_host:
             env["PUBSUB_EMULATOR_HOST"] = self.pubsub_host

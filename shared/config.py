@@ -53,6 +53,10 @@ class Settings(BaseModel):
     signing_key_file: str | None = None
     upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=50_000_000, ge=1_000_000)
+    # Sign-In with Ethereum: what the signed message must name (EIP-4361).
+    siwe_domain: str | None = None
+    siwe_uri: str | None = None
+    chain_id: int | None = Field(default=None, ge=1)
     auth_check_revoked: bool = True
     cors_allowed_origins: Annotated[list[str], BeforeValidator(_comma_list)] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=32 * 1024 * 1024)

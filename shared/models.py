@@ -231,3 +231,18 @@ class Media(Base):
     variants: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+
+
+class WalletChallenge(Base):
+    """A single-use Sign-In with Ethereum nonce issued to one user for one address."""
+
+    __tablename__ = "wallet_challenges"
+    __table_args__ = (Index("ix_wallet_challenges_user", "user_id", "issued_at"),)
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    address: Mapped[str] = mapped_column(String(42), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

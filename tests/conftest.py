@@ -93,6 +93,9 @@ def app_env(database_url, auth_emulator, pubsub_emulator, storage_emulator, tmp_
         "SIGNING_KEY_FILE": str(write_signing_key(tmp_path_factory.mktemp("keys") / "signer.json", PROJECT)),
         "UPLOAD_MAX_BYTES": str(8 * 1024 * 1024),
         "MAX_IMAGE_PIXELS": "30000000",
+        "SIWE_DOMAIN": "kalakrut.test",
+        "SIWE_URI": "https://kalakrut.test",
+        "CHAIN_ID": "31337",
     }
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

@@ -1,7 +1,7 @@
 """registration: sign-up, the caller's own profile, public profiles and follows."""
 from __future__ import annotations
 
-from shared import users
+from shared import users, wallets
 from shared.auth import get_firebase
 from shared.http.api import Api, Call, Reply
 
@@ -36,6 +36,18 @@ def delete_me(call: Call) -> None:
     call.session.flush()
     # Inside the transaction: if Firebase refuses, nothing is erased and the client retries.
     get_firebase().delete_account(uid)
+
+
+@api.route("POST", "/api/me/wallet/challenge", summary="A single-use Sign-In with Ethereum message to sign",
+           auth="user", body=wallets.ChallengeRequest, response=wallets.Challenge, status=201)
+def wallet_challenge(call: Call) -> Reply:
+    return Reply(wallets.challenge(call.session, call.user, call.body), status=201)
+
+
+@api.route("POST", "/api/me/wallet", summary="Link the wallet that signed a challenge", auth="user",
+           body=wallets.LinkRequest, response=wallets.WalletOut, errors=(400, 409))
+def link_wallet(call: Call) -> wallets.WalletOut:
+    return wallets.WalletOut(wallet_address=wallets.link(call.session, call.user, call.body).wallet_address)
 
 
 @api.route("GET", "/api/users/<uuid:user_id>", summary="A public profile", auth="public",

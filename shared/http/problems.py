@@ -73,5 +73,6 @@ PreconditionFailed = _problem(412, "precondition-failed", "The resource changed 
 PayloadTooLarge = _problem(413, "payload-too-large", "The request body is too large")
 UnsupportedMediaType = _problem(415, "unsupported-media-type", "Send the body as application/json")
 ValidationFailed = _problem(422, "validation-error", "The request is not valid")
+SignatureRejected = _problem(400, "signature-rejected", "The signed message was not accepted")
 PreconditionRequired = _problem(428, "precondition-required", "Send If-Match with the ETag you read")
 ServiceUnavailable = _problem(503, "unavailable", "A dependency is unavailable; retry later")

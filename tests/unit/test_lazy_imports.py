@@ -7,7 +7,7 @@ import pytest
 
 from shared.manifest import REPO, load
 
-HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "web3", "neo4j", "PIL")
+HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "eth_account", "web3", "neo4j", "PIL")
 
 
 @pytest.mark.parametrize("function", load().functions, ids=lambda f: f.name)
