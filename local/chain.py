@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,13 +52,23 @@ class Rpc:
         return body["result"]
 
     def transact(self, sender: str, to: str | None, data: str, value: int = 0) -> dict[str, Any]:
-        """Send from an unlocked account and return the receipt (anvil mines at once)."""
+        """Send from an unlocked account and return the mined receipt; raise if it reverted."""
         tx = {"from": sender, "data": data, "value": hex(value), "gas": hex(5_000_000)}
         if to:
             tx["to"] = to
-        receipt = self.call("eth_getTransactionReceipt", self.call("eth_sendTransaction", tx))
+        tx_hash = self.call("eth_sendTransaction", tx)
+        receipt = self.wait_for_receipt(tx_hash)
         if int(receipt["status"], 16) != 1:
             raise RpcError({"message": f"transaction reverted: {receipt['transactionHash']}"})
+        return receipt
+
+    def wait_for_receipt(self, tx_hash: str, timeout: float = 15.0) -> dict[str, Any]:
+        """Automine usually has it at once, but not always (a reverted call, a busy node)."""
+        deadline = time.monotonic() + timeout
+        while (receipt := self.call("eth_getTransactionReceipt", tx_hash)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no receipt for {tx_hash} after {timeout:.0f}s")
+            time.sleep(0.01)
         return receipt
 
 
