@@ -12,9 +12,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, ConfigDict
 
 from shared.models import OutboxEntry
+from shared.types import ApiModel
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ SCHEMA_VERSION = 1
 FAST_PATH_TIMEOUT = 5.0
 
 
-class EventEnvelope(BaseModel):
+class EventEnvelope(ApiModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_id: uuid.UUID

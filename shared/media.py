@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 from sqlalchemy import update
 
 from shared import audit, events, storage
@@ -13,6 +13,7 @@ from shared.auth import require_owner
 from shared.config import get_settings
 from shared.http.problems import Conflict, NotFound, PayloadTooLarge
 from shared.models import Media, User
+from shared.types import ApiModel
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ UPLOAD_URL_LIFETIME = timedelta(minutes=15)
 Purpose = Literal["avatar", "cover"]
 
 
-class UploadRequest(BaseModel):
+class UploadRequest(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     purpose: Purpose
@@ -30,7 +31,7 @@ class UploadRequest(BaseModel):
     size: Annotated[int, Field(gt=0, description="bytes the client will upload")]
 
 
-class Variant(BaseModel):
+class Variant(ApiModel):
     format: Literal["webp", "avif"]
     width: int
     height: int
@@ -38,7 +39,7 @@ class Variant(BaseModel):
     url: str
 
 
-class MediaOut(BaseModel):
+class MediaOut(ApiModel):
     id: uuid.UUID
     owner_id: uuid.UUID
     purpose: Purpose
@@ -53,7 +54,7 @@ class MediaOut(BaseModel):
     updated_at: AwareDatetime
 
 
-class UploadTicket(BaseModel):
+class UploadTicket(ApiModel):
     media: MediaOut
     upload_url: str
     method: Literal["PUT"] = "PUT"

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 from sqlalchemy import Select, or_, select, true, tuple_
 
 from shared import audit, events
@@ -22,7 +22,7 @@ from shared.http.problems import (
 )
 from shared.models import Proposal, User
 from shared.proposal_states import EDITABLE, TRANSITIONS, target_of
-from shared.types import CURRENCY_EXPONENTS, AmountIn, AmountOut, Line, Slug
+from shared.types import CURRENCY_EXPONENTS, AmountIn, AmountOut, ApiModel, Line, Slug
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ def _unique(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-class ProposalIn(BaseModel):
+class ProposalIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title
@@ -67,7 +67,7 @@ class ProposalIn(BaseModel):
         return goal
 
 
-class ProposalPatch(BaseModel):
+class ProposalPatch(ApiModel):
     """Fields left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
@@ -85,7 +85,7 @@ class ProposalPatch(BaseModel):
     _dedupe_tags = field_validator("tags")(lambda v: v if v is None else _unique(v))
 
 
-class ProposalOut(BaseModel):
+class ProposalOut(ApiModel):
     id: uuid.UUID
     owner_id: uuid.UUID
     owner_name: str | None
@@ -105,7 +105,7 @@ class ProposalOut(BaseModel):
     cover_media_id: uuid.UUID | None
 
 
-class ProposalQuery(BaseModel):
+class ProposalQuery(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Status | None = None
@@ -117,7 +117,7 @@ class ProposalQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
 
 
-class ProposalPage(BaseModel):
+class ProposalPage(ApiModel):
     items: list[ProposalOut]
     next_cursor: str | None
 

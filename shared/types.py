@@ -1,9 +1,9 @@
-"""Field types shared by the API models."""
+"""The base of the API models, and field types they share."""
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, StringConstraints, WithJsonSchema
 
 UINT256_MAX = 2**256 - 1
 
@@ -35,3 +35,10 @@ AmountOut = Annotated[int, PlainSerializer(str, return_type=str), _AMOUNT_SCHEMA
 # One line of human text: no control characters, trimmed.
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=32)]
+
+
+class ApiModel(BaseModel):
+    """Base of request/response models: validators are built on first use, not at import,
+    so a cold start pays only for the models its first request touches."""
+
+    model_config = ConfigDict(defer_build=True)

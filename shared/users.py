@@ -5,14 +5,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, ConfigDict, Field, HttpUrl
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from shared import audit, events
 from shared.http.problems import Conflict, NotFound, ValidationFailed
 from shared.models import Follow, Media, Proposal, User
-from shared.types import Line
+from shared.types import ApiModel, Line
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ Bio = Annotated[str, Field(max_length=2000)]
 Links = Annotated[list[Annotated[HttpUrl, Field(max_length=200)]], Field(max_length=5)]
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
@@ -33,7 +33,7 @@ class RegisterIn(BaseModel):
     bio: Bio | None = None
 
 
-class ProfilePatch(BaseModel):
+class ProfilePatch(ApiModel):
     """Fields left out stay as they are; ``null`` clears bio and links."""
 
     model_config = ConfigDict(extra="forbid")
@@ -44,7 +44,7 @@ class ProfilePatch(BaseModel):
     avatar_media_id: uuid.UUID | None = Field(default=None, description="a processed avatar upload of yours; null removes it")
 
 
-class PublicProfile(BaseModel):
+class PublicProfile(ApiModel):
     id: uuid.UUID
     display_name: str | None
     role: Role

@@ -12,13 +12,14 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from shared import audit, events
 from shared.config import get_settings
 from shared.http.problems import Conflict, SignatureRejected
 from shared.models import User, WalletChallenge
+from shared.types import ApiModel
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -27,26 +28,26 @@ CHALLENGE_LIFETIME = timedelta(minutes=10)
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
-class ChallengeRequest(BaseModel):
+class ChallengeRequest(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     address: Address
 
 
-class Challenge(BaseModel):
+class Challenge(ApiModel):
     message: str = Field(description="sign exactly this text with personal_sign (EIP-191)")
     nonce: str
     expires_at: AwareDatetime
 
 
-class LinkRequest(BaseModel):
+class LinkRequest(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     message: Annotated[str, Field(max_length=2000)]
     signature: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
 
 
-class WalletOut(BaseModel):
+class WalletOut(ApiModel):
     wallet_address: str
 
 
