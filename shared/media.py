@@ -97,6 +97,7 @@ def get(session: Session, media_id: uuid.UUID, viewer: User | None) -> Media:
 def delete(session: Session, user: User, media: Media) -> None:
     require_owner(user, media.owner_id)
     settings = get_settings()
+    settings.require("uploads_bucket", "media_bucket")  # never leave objects behind unnoticed
     names = [(settings.uploads_bucket, media.object_name)]
     names += [(settings.media_bucket, variant["object"]) for variant in media.variants]
     session.execute(update(User).where(User.avatar_media_id == media.id).values(avatar_url=None))
@@ -107,12 +108,10 @@ def delete(session: Session, user: User, media: Media) -> None:
     _delete_objects(names)
 
 
-def _delete_objects(names: list[tuple[str | None, str]]) -> None:
+def _delete_objects(names: list[tuple[str, str]]) -> None:
     from google.api_core.exceptions import NotFound as ObjectMissing
 
     for bucket, name in names:
-        if not bucket:
-            continue
         try:
             storage.client().bucket(bucket).blob(name).delete()
         except ObjectMissing:
