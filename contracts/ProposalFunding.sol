@@ -31,6 +31,8 @@ contract ProposalFunding is ReentrancyGuard {
     error InvalidCampaign();
     error FundingClosed(uint256 proposalId);
     error ZeroAmount();
+    error LengthMismatch();
+    error ValueMismatch(uint256 value, uint256 total);
     error NotArtist();
     error GoalNotMet(uint256 proposalId);
     error AlreadyWithdrawn(uint256 proposalId);
@@ -50,12 +52,18 @@ contract ProposalFunding is ReentrancyGuard {
     }
 
     function fund(uint256 proposalId) external payable {
-        Campaign storage campaign = _campaign(proposalId);
-        if (block.timestamp >= campaign.deadline || campaign.withdrawn) revert FundingClosed(proposalId);
-        if (msg.value == 0) revert ZeroAmount();
-        campaign.raised += msg.value;
-        contributions[proposalId][msg.sender] += msg.value;
-        emit Funded(proposalId, msg.sender, msg.value);
+        _fund(proposalId, msg.value);
+    }
+
+    /// @notice Back several proposals in one transaction; `msg.value` must equal the sum.
+    function fundMany(uint256[] calldata proposalIds, uint256[] calldata amounts) external payable {
+        if (proposalIds.length != amounts.length) revert LengthMismatch();
+        uint256 total;
+        for (uint256 i; i < proposalIds.length; ++i) {
+            _fund(proposalIds[i], amounts[i]);
+            total += amounts[i];
+        }
+        if (total != msg.value) revert ValueMismatch(msg.value, total);
     }
 
     /// @notice The artist takes the funds once the goal is met (before or after the deadline).
@@ -80,6 +88,15 @@ contract ProposalFunding is ReentrancyGuard {
         contributions[proposalId][msg.sender] = 0;
         emit Refunded(proposalId, msg.sender, amount);
         _send(msg.sender, amount);
+    }
+
+    function _fund(uint256 proposalId, uint256 amount) private {
+        Campaign storage campaign = _campaign(proposalId);
+        if (block.timestamp >= campaign.deadline || campaign.withdrawn) revert FundingClosed(proposalId);
+        if (amount == 0) revert ZeroAmount();
+        campaign.raised += amount;
+        contributions[proposalId][msg.sender] += amount;
+        emit Funded(proposalId, msg.sender, amount);
     }
 
     function _campaign(uint256 proposalId) private view returns (Campaign storage campaign) {

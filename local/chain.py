@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from local.processes import Child, port_open, spawn
+from shared.chain_rpc import JsonRpc, RpcError
 from shared.manifest import REPO
 
 ARTIFACTS = REPO / "contracts" / "artifacts"
@@ -34,32 +33,19 @@ def start_anvil(port: int, workdir: Path, *, chain_id: int = 31337) -> Child:
     return child
 
 
-class RpcError(RuntimeError):
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(error.get("message", str(error)))
-        self.error = error
+class Rpc(JsonRpc):
+    """The node client of shared/, plus what development and tests do: send transactions."""
 
-
-@dataclass
-class Rpc:
-    url: str
-
-    def call(self, method: str, *params: Any) -> Any:
-        body = requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
-                             timeout=30).json()
-        if "error" in body:
-            raise RpcError(body["error"])
-        return body["result"]
-
-    def transact(self, sender: str, to: str | None, data: str, value: int = 0) -> dict[str, Any]:
+    def transact(self, sender: str, to: str | None, data: str, value: int = 0,
+                 gas: int = 5_000_000) -> dict[str, Any]:
         """Send from an unlocked account and return the mined receipt; raise if it reverted."""
-        tx = {"from": sender, "data": data, "value": hex(value), "gas": hex(5_000_000)}
+        tx = {"from": sender, "data": data, "value": hex(value), "gas": hex(gas)}
         if to:
             tx["to"] = to
         tx_hash = self.call("eth_sendTransaction", tx)
         receipt = self.wait_for_receipt(tx_hash)
         if int(receipt["status"], 16) != 1:
-            raise RpcError({"message": f"transaction reverted: {receipt['transactionHash']}"})
+            raise RpcError({"message": f"transaction reverted: {receipt['transactionHash']}"}, "eth_sendTransaction")
         return receipt
 
     def wait_for_receipt(self, tx_hash: str, timeout: float = 15.0) -> dict[str, Any]:
@@ -110,3 +96,49 @@ def deploy_platform(rpc: Rpc) -> Deployment:
     funding = deploy(rpc, "ProposalFunding", operator, ["address"], [operator])
     artwork = deploy(rpc, "ArtworkToken", operator, ["address"], [operator])
     return Deployment(funding, artwork, operator)
+
+
+def chain_time(rpc: Rpc) -> int:
+    return int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What the platform and its users do on chain, as development and tests need it."""
+
+    rpc: Rpc
+    deployment: Deployment
+
+    def open_campaign(self, proposal_id: int, artist: str, goal: int, seconds: int = 86_400) -> dict[str, Any]:
+        return self.rpc.transact(self.deployment.operator, self.deployment.funding,
+                                 encode_call("openCampaign(uint256,address,uint256,uint64)", proposal_id, artist,
+                                             goal, chain_time(self.rpc) + seconds))
+
+    def fund(self, backer: str, proposal_id: int, amount: int) -> dict[str, Any]:
+        return self.rpc.transact(backer, self.deployment.funding, encode_call("fund(uint256)", proposal_id), amount)
+
+    def fund_many(self, backer: str, pledges: list[tuple[int, int]], gas: int = 29_000_000) -> dict[str, Any]:
+        """One transaction, one Funded event per (proposal id, amount)."""
+        ids, amounts = [p for p, _ in pledges], [a for _, a in pledges]
+        return self.rpc.transact(backer, self.deployment.funding,
+                                 encode_call("fundMany(uint256[],uint256[])", ids, amounts), sum(amounts), gas=gas)
+
+    def refund(self, backer: str, proposal_id: int) -> dict[str, Any]:
+        return self.rpc.transact(backer, self.deployment.funding, encode_call("refund(uint256)", proposal_id))
+
+    def withdraw(self, artist: str, proposal_id: int) -> dict[str, Any]:
+        return self.rpc.transact(artist, self.deployment.funding, encode_call("withdraw(uint256)", proposal_id))
+
+    def mint(self, to: str, token_id: int, uri: str = "") -> dict[str, Any]:
+        return self.rpc.transact(self.deployment.operator, self.deployment.artwork,
+                                 encode_call("mint(address,uint256,string)", to, token_id, uri))
+
+    def transfer(self, owner: str, to: str, token_id: int) -> dict[str, Any]:
+        return self.rpc.transact(owner, self.deployment.artwork,
+                                 encode_call("transferFrom(address,address,uint256)", owner, to, token_id))
+
+    def read(self, contract: str, signature: str, types: list[str], *args: Any) -> tuple[Any, ...]:
+        from eth_abi import decode
+
+        answer = self.rpc.call("eth_call", {"to": contract, "data": encode_call(signature, *args)}, "latest")
+        return decode(types, bytes.fromhex(answer[2:]))

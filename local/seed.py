@@ -5,10 +5,13 @@ and an artist's proposals are created only if that artist has none yet.
 """
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import requests
 
+from local.chain import Deployment, Platform, Rpc
 from local.firebase import AuthEmulator
 
 ARTISTS = [
@@ -17,7 +20,7 @@ ARTISTS = [
         ("Indigo Futures", "Natural-dye workshop series for young weavers.", "education", ["workshop"], "450000", "EUR", True),
     ]),
     ("bela@demo.kalakrut.dev", "Bela Horváth", "Generative sound sculpture.", [
-        ("Resonant Forest", "Twenty solar-powered sound sculptures in a beech wood.", "sound", ["sculpture", "generative"], "1800000", "EUR", True),
+        ("Resonant Forest", "Twenty solar-powered sound sculptures in a beech wood.", "sound", ["sculpture", "generative"], "1800000000000000000", "ETH", True),
         ("Tape Loops", "An album recorded on salvaged tape machines.", "music", ["album"], "300000", "USD", False),
     ]),
 ]
@@ -48,10 +51,15 @@ def _account(auth: AuthEmulator, email: str, name: str) -> str:
         return auth.sign_up(email, display_name=name)[1]
 
 
-def seed(base_url: str, auth: AuthEmulator) -> str:
+# (backer account index on the dev chain, share of the goal in percent) per published ETH proposal.
+PLEDGES = [(2, 30), (3, 25), (4, 10)]
+
+
+def seed(base_url: str, auth: AuthEmulator, chain: Platform | None = None) -> str:
     deadline = (datetime.now(UTC) + timedelta(days=45)).isoformat()
     people: dict[str, tuple[Client, str]] = {}
     created = 0
+    campaigns: list[dict] = []
     for email, name, bio, proposals in ARTISTS:
         client = Client(base_url, _account(auth, email, name))
         me = client.call("POST", "/api/register", json={"role": "artist", "display_name": name, "bio": bio}).json()
@@ -65,13 +73,30 @@ def seed(base_url: str, auth: AuthEmulator) -> str:
             created += 1
             if publish:
                 client.call("POST", f"/api/proposals/{proposal['id']}/publish")
+                if currency == "ETH":
+                    campaigns.append(proposal)
     for email, name, role in BACKERS:
         client = Client(base_url, _account(auth, email, name))
         me = client.call("POST", "/api/register", json={"role": role, "display_name": name}).json()
         people[email] = (client, me["id"])
         for artist_email, *_ in ARTISTS:
             client.call("POST", f"/api/users/{people[artist_email][1]}/follow")
-    return f"demo data: {len(people)} people (password 'password123'), {created} new proposals"
+    funded = fund_on_chain(chain, campaigns) if chain else 0
+    return (f"demo data: {len(people)} people (password 'password123'), {created} new proposals, "
+            f"{funded} on-chain fundings")
+
+
+def fund_on_chain(chain: Platform, proposals: list[dict]) -> int:
+    """The platform opens a campaign per published ETH proposal; dev accounts back it."""
+    accounts = chain.rpc.call("eth_accounts")
+    fundings = 0
+    for proposal in proposals:
+        proposal_id, goal = uuid.UUID(proposal["id"]).int, int(proposal["goal"])
+        chain.open_campaign(proposal_id, accounts[1], goal, seconds=45 * 86_400)
+        for account, percent in PLEDGES:
+            chain.fund(accounts[account], proposal_id, goal * percent // 100)
+            fundings += 1
+    return fundings
 
 
 def main() -> int:
@@ -80,7 +105,12 @@ def main() -> int:
 
     config = StackConfig.from_env()
     auth = AuthEmulator(f"127.0.0.1:{config.auth_port}", config.project)
-    print(seed(f"http://127.0.0.1:{config.hosting_port}", auth))
+    chain_file = config.state_dir / "chain.json"
+    chain = None
+    if chain_file.exists():
+        deployed = json.loads(chain_file.read_text())
+        chain = Platform(Rpc(deployed.pop("url")), Deployment(**deployed))
+    print(seed(f"http://127.0.0.1:{config.hosting_port}", auth, chain))
     return 0
 
 

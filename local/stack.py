@@ -7,16 +7,17 @@ emulators -> demo data through the public API. Ctrl-C stops everything it starte
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from local import postgres
 from local.broker import PushBroker, Subscription
-from local.chain import Deployment, Rpc, deploy_platform, start_anvil
+from local.chain import Deployment, Platform, Rpc, deploy_platform, start_anvil
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.processes import Child, free_port, port_open, spawn
 from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
@@ -150,6 +151,10 @@ class Stack:
             "SIWE_DOMAIN": f"127.0.0.1:{self.config.hosting_port}",
             "SIWE_URI": f"http://127.0.0.1:{self.config.hosting_port}",
             "CHAIN_ID": "31337",
+            "INDEXER_CHAINS": json.dumps([{
+                "chain_id": 31337, "rpc_url": self.chain_url, "confirmations": 0,
+                "funding_contract": self.contracts.funding, "artwork_contract": self.contracts.artwork,
+            }]),
         }
         if self.pubsub_host:
             env["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
@@ -193,6 +198,7 @@ class Stack:
         # A fresh chain each run: anvil keeps no state, so the contracts are deployed anew.
         self.children.append(start_anvil(self.config.anvil_port, logs))
         self.contracts = deploy_platform(Rpc(self.chain_url))
+        (state / "chain.json").write_text(json.dumps({"url": self.chain_url, **asdict(self.contracts)}))
 
         self.children.append(start_storage(self.config.storage_port, state / "storage", logs))
         create_buckets(self.config.storage_port, self.config.project, [self.config.uploads_bucket, self.config.media_bucket])
@@ -285,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_seed:
             from local.seed import seed
 
-            print(seed(stack.hosting_url, stack.auth()), flush=True)
+            print(seed(stack.hosting_url, stack.auth(), Platform(Rpc(stack.chain_url), stack.contracts)), flush=True)
+            if stack.scheduler:
+                stack.scheduler.tick("indexer-tick")  # index the demo fundings now, not in a minute
         print(
             f"\nKalaKrut is running:\n"
             f"  site + API (Hosting)  {stack.hosting_url}\n"

@@ -1,8 +1,8 @@
 """Alembic environment: migrates the database the shared config points at."""
 from alembic import context
 
+from shared.chain_models import Base  # also registers the chain tables on Base
 from shared.db import get_engine
-from shared.models import Base
 
 target_metadata = Base.metadata
 

@@ -6,6 +6,7 @@ every missing or malformed variable.
 """
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from typing import Annotated, Self
@@ -17,10 +18,48 @@ class ConfigError(RuntimeError):
     """The environment does not describe a usable configuration."""
 
 
+def _json(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError as error:
+            raise ValueError(f"not JSON: {error}") from None
+    return value
+
+
 def _comma_list(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+
+
+class ChainConfig(BaseModel):
+    """One chain the indexer follows (an element of the INDEXER_CHAINS JSON list)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chain_id: int = Field(ge=1)
+    rpc_url: str = Field(pattern=r"^https?://")
+    # Blocks newer than head - confirmations are not read yet: most reorgs stay above it.
+    confirmations: int = Field(default=12, ge=0, le=10_000)
+    start_block: int = Field(default=0, ge=0)
+    funding_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
+    artwork_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
+    initial_range: int = Field(default=2_000, ge=1)
+    max_range: int = Field(default=10_000, ge=1)
+    # How far back block hashes are kept; a reorg deeper than this re-indexes from start_block.
+    reorg_window: int = Field(default=256, ge=1, le=100_000)
+    rpc_batch_size: int = Field(default=100, ge=1, le=1_000)
+    rpc_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @model_validator(mode="after")
+    def _has_contracts(self) -> Self:
+        if not (self.funding_contract or self.artwork_contract):
+            raise ValueError("a chain needs funding_contract or artwork_contract")
+        return self
 
 
 # pydantic-settings would cost ~90 ms of every cold start; the variables are few and flat.
@@ -57,6 +96,9 @@ class Settings(BaseModel):
     siwe_domain: str | None = None
     siwe_uri: str | None = None
     chain_id: int | None = Field(default=None, ge=1)
+    # The chain indexer: the chains it follows, and how long one tick may run.
+    indexer_chains: Annotated[list[ChainConfig], BeforeValidator(_json)] = Field(default_factory=list)
+    indexer_budget_seconds: float = Field(default=50.0, gt=0)
     auth_check_revoked: bool = True
     cors_allowed_origins: Annotated[list[str], BeforeValidator(_comma_list)] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=32 * 1024 * 1024)

@@ -1,7 +1,8 @@
-"""proposals: artists' funding proposals and their lifecycle."""
+"""proposals: artists' funding proposals and their lifecycle, and the chain status their totals come from."""
 from __future__ import annotations
 
 from shared import proposals
+from shared.chain_status import ChainStatusPage, chain_status
 from shared.http.api import Api, Call, Reply
 from shared.proposal_states import HTTP_ACTIONS
 
@@ -57,6 +58,12 @@ def _transition_route(action: str) -> None:
 
 for _action in HTTP_ACTIONS:
     _transition_route(_action)
+
+
+@api.route("GET", "/api/chain/status", summary="Indexer checkpoint, last seen head and lag per chain",
+           auth="public", response=ChainStatusPage)
+def status(call: Call) -> ChainStatusPage:
+    return chain_status(call.session)
 
 
 def handle(request):

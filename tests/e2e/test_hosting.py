@@ -70,13 +70,27 @@ def test_openapi_and_site_are_static(stack):
     assert page.status_code == 200 and "KalaKrut Creative" in page.text
 
 
-def test_demo_seed_is_idempotent(stack):
-    first = seed(stack.hosting_url, stack.auth())
-    again = seed(stack.hosting_url, stack.auth())
-    assert "4 new proposals" in first and "0 new proposals" in again
-    titles = {p["title"] for p in requests.get(f"{stack.hosting_url}/api/proposals?limit=100", timeout=30).json()["items"]}
+def _proposals(stack) -> dict[str, dict]:
+    items = requests.get(f"{stack.hosting_url}/api/proposals?limit=100", timeout=30).json()["items"]
+    return {p["title"]: p for p in items}
+
+
+def test_demo_seed_is_idempotent_and_its_fundings_reach_the_api_through_the_indexer(stack):
+    from local.chain import Platform, Rpc
+
+    chain = Platform(Rpc(stack.chain_url), stack.contracts)
+    first = seed(stack.hosting_url, stack.auth(), chain)
+    again = seed(stack.hosting_url, stack.auth(), chain)
+    assert "4 new proposals" in first and "6 on-chain fundings" in first
+    assert "0 new proposals" in again and "0 on-chain fundings" in again
+    titles = set(_proposals(stack))
     assert {"Woven Cities", "Resonant Forest", "Indigo Futures"} <= titles
     assert "Tape Loops" not in titles  # a draft stays private
+    # Scheduler tick -> Pub/Sub -> chain-indexer -> PostgreSQL -> proposals API.
+    woven = int(_proposals(stack)["Woven Cities"]["goal"])
+    assert wait_for(lambda: _proposals(stack)["Woven Cities"]["raised_total"] == str(woven * 65 // 100), 60)
+    status = requests.get(f"{stack.hosting_url}/api/chain/status", timeout=30).json()["chains"][0]
+    assert status["chain_id"] == 31337 and status["checkpoint"] <= status["head"]
 
 
 def test_stop_leaves_no_process_behind(tmp_path):

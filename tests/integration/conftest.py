@@ -20,7 +20,8 @@ from shared.manifest import REPO, load
 from tests.conftest import UPLOADS
 from tests.support.openapi_client import ApiClient, OpenApiChecker
 
-TABLES = ("audit_log", "follows", "proposals", "media", "wallet_challenges", "users", "outbox", "processed_events")
+TABLES = ("audit_log", "follows", "proposals", "media", "wallet_challenges", "users", "outbox", "processed_events",
+          "web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens")
 _emails = itertools.count()
 CONSUMER = REPO / "tests" / "support" / "consumer_fn" / "main.py"
 

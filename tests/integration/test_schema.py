@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from local import postgres
-from shared.models import Base
+from shared.chain_models import Base  # the chain tables too
 
 
 def test_models_match_the_migrated_database(database_url):

@@ -1,0 +1,106 @@
+"""A small JSON-RPC client for EVM nodes: single calls and batches over one
+keep-alive HTTP session. No web3: its import alone costs about a second of cold
+start, and its result formatting is what makes it slow on the indexer's hot path.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Call = tuple[str, Sequence[Any]]
+# Transport failures worth another try: the provider is busy or briefly unreachable.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class RpcError(RuntimeError):
+    """The node answered with a JSON-RPC error object."""
+
+    def __init__(self, error: dict[str, Any], method: str = "") -> None:
+        self.code = error.get("code")
+        self.message = str(error.get("message", error))
+        self.data = error.get("data")
+        self.method = method
+        super().__init__(f"{method}: {self.message}" if method else self.message)
+
+
+class RpcUnavailable(RuntimeError):
+    """No usable answer: timeout, connection failure, HTTP error, or not JSON-RPC."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+@dataclass
+class JsonRpc:
+    url: str
+    timeout: float = 20.0
+    attempts: int = 3
+
+    def __post_init__(self) -> None:
+        import requests
+
+        self._session = requests.Session()
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, *params: Any) -> Any:
+        (result,) = self.batch([(method, params)], raise_errors=True)
+        return result
+
+    def batch(self, calls: Sequence[Call], *, raise_errors: bool = True) -> list[Any]:
+        """Results in call order; an error entry raises, or is returned as RpcError."""
+        if not calls:
+            return []
+        requests_ = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": list(p)} for m, p in calls]
+        body = requests_[0] if len(requests_) == 1 else requests_
+        answer = self._post(body)
+        replies = answer if isinstance(answer, list) else [answer]
+        by_id = {reply.get("id"): reply for reply in replies if isinstance(reply, dict)}
+        results = []
+        for request in requests_:
+            reply = by_id.get(request["id"])
+            if reply is None:
+                # Some providers answer a whole failed batch with one id-less error.
+                lone = replies[0] if len(replies) == 1 and isinstance(replies[0], dict) else {}
+                if "error" not in lone:
+                    raise RpcUnavailable(f"no reply to {request['method']} in the batch")
+                reply = lone
+            if "error" in reply:
+                error = RpcError(reply["error"], request["method"])
+                if raise_errors:
+                    raise error
+                results.append(error)
+            else:
+                results.append(reply.get("result"))
+        return results
+
+    def _post(self, body: Any) -> Any:
+        import requests
+
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self._session.post(self.url, json=body, timeout=self.timeout)
+            except requests.Timeout as error:
+                # A slow answer is usually a query too large: the caller decides, not a retry.
+                raise RpcUnavailable(f"{self.url} did not answer in {self.timeout:g}s", timeout=True) from error
+            except requests.ConnectionError as error:
+                if attempt == self.attempts:
+                    raise RpcUnavailable(f"cannot reach {self.url}: {error}") from error
+            else:
+                if response.status_code in RETRY_STATUSES and attempt < self.attempts:
+                    pass
+                else:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        raise RpcUnavailable(
+                            f"{self.url} answered HTTP {response.status_code} without JSON-RPC") from None
+            time.sleep(0.2 * 2 ** (attempt - 1))
+        raise RpcUnavailable(f"{self.url} kept failing")  # pragma: no cover - loop always returns or raises
+
+
+def hex_int(value: str) -> int:
+    return int(value, 16)

@@ -1,0 +1,246 @@
+"""The indexer's writes: events in bulk, the rows derived from them, and reorg rollback.
+
+Everything for one block range is one transaction on the connection that holds
+the chain's advisory lock: the events, the derived investments, raised totals and
+artwork owners, the outbox events, the block hashes and the checkpoint. A crash
+at any point leaves either all of it or none of it.
+
+Derived rows change by the delta of the events that were actually inserted
+(``ON CONFLICT DO NOTHING ... RETURNING``), so a range delivered twice changes
+nothing, and a rollback subtracts exactly what the removed events had added.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+# One advisory-lock namespace for the indexer; the second key is the chain id.
+LOCK_NAMESPACE = 0x6B6B  # "kk"
+STAGING_COLUMNS = ("chain_id", "block_number", "block_hash", "block_time", "tx_hash", "log_index", "contract",
+                   "event", "args", "amount", "proposal_id")
+FLOW = "('Funded', 'Refunded')"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    number: int
+    hash: str | None
+    range_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    number: int
+    hash: str
+    parent_hash: str
+
+
+def try_lock(conn: Connection, chain_id: int) -> bool:
+    locked = conn.execute(text("SELECT pg_try_advisory_lock(:ns, :chain)"),
+                          {"ns": LOCK_NAMESPACE, "chain": chain_id}).scalar_one()
+    conn.commit()
+    return bool(locked)
+
+
+def unlock(conn: Connection, chain_id: int) -> None:
+    conn.execute(text("SELECT pg_advisory_unlock(:ns, :chain)"), {"ns": LOCK_NAMESPACE, "chain": chain_id})
+    conn.commit()
+
+
+def load_checkpoint(conn: Connection, chain_id: int, start_block: int) -> Checkpoint:
+    row = conn.execute(text("SELECT block_number, block_hash, range_size FROM indexer_checkpoints "
+                            "WHERE chain_id = :chain"), {"chain": chain_id}).one_or_none()
+    if row is None:
+        conn.execute(text("INSERT INTO indexer_checkpoints (chain_id, block_number) VALUES (:chain, :number) "
+                          "ON CONFLICT DO NOTHING"), {"chain": chain_id, "number": start_block - 1})
+        return Checkpoint(start_block - 1, None)
+    return Checkpoint(*row)
+
+
+def record_head(conn: Connection, chain_id: int, head: int, error: str | None = None) -> None:
+    conn.execute(text("UPDATE indexer_checkpoints SET head_block = :head, head_seen_at = now(), "
+                      "last_error = :error, updated_at = now() WHERE chain_id = :chain"),
+                 {"chain": chain_id, "head": head, "error": error})
+
+
+def recent_blocks(conn: Connection, chain_id: int, limit: int) -> list[Block]:
+    """Stored block hashes, newest first."""
+    rows = conn.execute(text("SELECT number, hash, parent_hash FROM chain_blocks WHERE chain_id = :chain "
+                             "ORDER BY number DESC LIMIT :limit"), {"chain": chain_id, "limit": limit})
+    return [Block(*row) for row in rows]
+
+
+def _csv(rows: Sequence[Sequence[object]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def _stage(conn: Connection, rows: Sequence[Sequence[object]]) -> None:
+    conn.execute(text(
+        "CREATE TEMP TABLE IF NOT EXISTS web3_staging (chain_id bigint, block_number bigint, block_hash text, "
+        "block_time timestamptz, tx_hash text, log_index int, contract text, event text, args jsonb, "
+        "amount numeric(78,0), proposal_id uuid) ON COMMIT DELETE ROWS"))
+    if rows:
+        cursor = conn.connection.dbapi_connection.cursor()
+        # One COPY message: pg8000 sends each item of an iterable as a CopyData frame.
+        cursor.execute(f"COPY web3_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+                       stream=[_csv(rows)])
+        cursor.close()
+
+
+def _outbox(source: str, type_sql: str) -> str:
+    """INSERT the domain events for the rows of CTE ``source`` (the envelope of docs/events.md).
+
+    The envelope says when the block was made; the outbox row says when it was written,
+    which is what the relay's age check is about (block clocks may run ahead of ours).
+    """
+    return f"""
+    INSERT INTO outbox (event_id, topic, type, occurred_at, envelope)
+    SELECT e.event_id, 'domain-events', e.type, now(), jsonb_build_object(
+        'event_id', e.event_id, 'type', e.type,
+        'occurred_at', to_char(e.block_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        'aggregate_type', CASE WHEN e.event = 'Transfer' THEN 'artwork' ELSE 'proposal' END,
+        'aggregate_id', CASE WHEN e.event = 'Transfer' THEN e.contract || ':' || (e.args->>'tokenId')
+                             ELSE coalesce(e.proposal_id::text, e.args->>'proposalId') END,
+        'schema_version', 1,
+        'payload', jsonb_build_object(
+            'chain_id', e.chain_id, 'block_number', e.block_number, 'block_hash', e.block_hash,
+            'tx_hash', e.tx_hash, 'log_index', e.log_index, 'contract', e.contract, 'event', e.event,
+            'args', e.args, 'proposal_id', e.proposal_id))
+    FROM (SELECT gen_random_uuid() AS event_id, {type_sql} AS type, s.* FROM {source} s
+          WHERE (s.contract = :funding AND s.event IN {FLOW}) OR (s.contract = :artwork AND s.event = 'Transfer')) e
+    """
+
+
+_FLOW_SUMS = f"""
+    SELECT chain_id, (args->>'proposalId')::numeric AS onchain_id, args->>'backer' AS backer, proposal_id,
+           coalesce(sum(amount) FILTER (WHERE event = 'Funded'), 0) AS funded,
+           coalesce(sum(amount) FILTER (WHERE event = 'Refunded'), 0) AS refunded,
+           count(*) AS events
+    FROM {{source}} WHERE contract = :funding AND event IN {FLOW}
+    GROUP BY 1, 2, 3, 4
+"""
+_RAISED = """
+    UPDATE proposals p SET raised_total = p.raised_total {sign} d.delta
+    FROM (SELECT proposal_id, sum(funded - refunded) AS delta FROM {flows} WHERE proposal_id IS NOT NULL
+          GROUP BY proposal_id) d
+    WHERE p.id = d.proposal_id
+"""
+_LATEST_OWNERS = """
+    SELECT DISTINCT ON (contract, (args->>'tokenId')::numeric)
+           chain_id, contract, (args->>'tokenId')::numeric AS token_id, args->>'to' AS owner, block_number, log_index
+    FROM {source} WHERE contract = :artwork AND event = 'Transfer' {extra}
+    ORDER BY contract, (args->>'tokenId')::numeric, block_number DESC, log_index DESC
+"""
+
+_APPLY = f"""
+WITH inserted AS (
+    INSERT INTO web3_transactions ({', '.join(STAGING_COLUMNS)})
+    SELECT {', '.join(STAGING_COLUMNS)} FROM web3_staging
+    ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+    RETURNING {', '.join(STAGING_COLUMNS)}
+), flows AS ({_FLOW_SUMS.format(source="inserted")}
+), investments_up AS (
+    INSERT INTO investments (chain_id, onchain_proposal_id, backer, proposal_id, funded, refunded, events)
+    SELECT chain_id, onchain_id, backer, proposal_id, funded, refunded, events FROM flows
+    ON CONFLICT (chain_id, onchain_proposal_id, backer) DO UPDATE SET
+        funded = investments.funded + excluded.funded, refunded = investments.refunded + excluded.refunded,
+        events = investments.events + excluded.events
+), raised AS ({_RAISED.format(sign="+", flows="flows")}
+), owners AS (
+    INSERT INTO artwork_tokens (chain_id, contract, token_id, owner, block_number, log_index)
+    {_LATEST_OWNERS.format(source="inserted", extra="")}
+    ON CONFLICT (chain_id, contract, token_id) DO UPDATE SET
+        owner = excluded.owner, block_number = excluded.block_number, log_index = excluded.log_index
+    WHERE (artwork_tokens.block_number, artwork_tokens.log_index) < (excluded.block_number, excluded.log_index)
+), announced AS ({_outbox("inserted", "CASE s.event WHEN 'Funded' THEN 'chain.funded' WHEN 'Refunded' "
+                          "THEN 'chain.refunded' ELSE 'chain.transfer' END")}
+)
+SELECT count(*) FROM inserted
+"""
+
+_REMOVE = f"""
+WITH removed AS (
+    DELETE FROM web3_transactions WHERE chain_id = :chain AND block_number > :ancestor
+    RETURNING {', '.join(STAGING_COLUMNS)}
+), flows AS ({_FLOW_SUMS.format(source="removed")}
+), investments_down AS (
+    UPDATE investments i SET funded = i.funded - f.funded, refunded = i.refunded - f.refunded,
+                             events = i.events - f.events
+    FROM flows f
+    WHERE i.chain_id = f.chain_id AND i.onchain_proposal_id = f.onchain_id AND i.backer = f.backer
+), raised AS ({_RAISED.format(sign="-", flows="flows")}
+), announced AS ({_outbox("removed", "'chain.reverted'")}
+)
+SELECT DISTINCT (args->>'tokenId')::numeric FROM removed WHERE contract = :artwork AND event = 'Transfer'
+"""
+
+
+def store_range(conn: Connection, chain_id: int, rows: Sequence[Sequence[object]], blocks: Sequence[Block],
+                checkpoint: Checkpoint, *, funding: str | None, artwork: str | None, keep_blocks: int) -> int:
+    """Commit one block range; returns how many events were new."""
+    with conn.begin():
+        _stage(conn, rows)
+        inserted = conn.execute(text(_APPLY), {"funding": funding, "artwork": artwork}).scalar_one() if rows else 0
+        _save_blocks(conn, chain_id, blocks)
+        conn.execute(text("DELETE FROM chain_blocks WHERE chain_id = :chain AND number < :oldest"),
+                     {"chain": chain_id, "oldest": checkpoint.number - keep_blocks})
+        conn.execute(text("UPDATE indexer_checkpoints SET block_number = :number, block_hash = :hash, "
+                          "range_size = :size, last_error = NULL, updated_at = now() WHERE chain_id = :chain"),
+                     {"chain": chain_id, "number": checkpoint.number, "hash": checkpoint.hash,
+                      "size": checkpoint.range_size})
+    return inserted
+
+
+def _save_blocks(conn: Connection, chain_id: int, blocks: Sequence[Block]) -> None:
+    if not blocks:
+        return
+    conn.execute(text(
+        "INSERT INTO chain_blocks (chain_id, number, hash, parent_hash) "
+        "SELECT :chain, * FROM unnest(CAST(:numbers AS bigint[]), CAST(:hashes AS text[]), CAST(:parents AS text[])) "
+        "ON CONFLICT (chain_id, number) DO UPDATE SET hash = excluded.hash, parent_hash = excluded.parent_hash"),
+        {"chain": chain_id, "numbers": [b.number for b in blocks], "hashes": [b.hash for b in blocks],
+         "parents": [b.parent_hash for b in blocks]})
+
+
+def roll_back(conn: Connection, chain_id: int, ancestor: Checkpoint, *, funding: str | None,
+              artwork: str | None) -> None:
+    """Forget everything after ``ancestor``: events, their derived effects, block hashes."""
+    params = {"chain": chain_id, "ancestor": ancestor.number, "funding": funding, "artwork": artwork}
+    with conn.begin():
+        tokens = [row[0] for row in conn.execute(text(_REMOVE), params)]
+        conn.execute(text("DELETE FROM investments WHERE chain_id = :chain AND events = 0"), params)
+        if tokens:
+            _recompute_owners(conn, chain_id, artwork, tokens)
+        conn.execute(text("DELETE FROM chain_blocks WHERE chain_id = :chain AND number > :ancestor"), params)
+        conn.execute(text("UPDATE indexer_checkpoints SET block_number = :ancestor, block_hash = :hash, "
+                          "reorgs = reorgs + 1, updated_at = now() WHERE chain_id = :chain"),
+                     {**params, "hash": ancestor.hash})
+
+
+def _recompute_owners(conn: Connection, chain_id: int, artwork: str | None, tokens: list[Decimal]) -> None:
+    """A removed Transfer may have been the latest: take the owner from what remains."""
+    params = {"chain": chain_id, "artwork": artwork, "tokens": [str(token) for token in tokens]}
+    conn.execute(text("DELETE FROM artwork_tokens WHERE chain_id = :chain AND contract = :artwork "
+                      "AND token_id = ANY(CAST(:tokens AS numeric[]))"), params)
+    latest = _LATEST_OWNERS.format(
+        source="web3_transactions",
+        extra="AND chain_id = :chain AND (args->>'tokenId')::numeric = ANY(CAST(:tokens AS numeric[]))")
+    conn.execute(text(f"INSERT INTO artwork_tokens (chain_id, contract, token_id, owner, block_number, log_index) "
+                      f"{latest}"), params)
+
+
+def record_error(conn: Connection, chain_id: int, message: str) -> None:
+    with conn.begin():
+        conn.execute(text("UPDATE indexer_checkpoints SET last_error = :error, updated_at = now() "
+                          "WHERE chain_id = :chain"), {"chain": chain_id, "error": message[:2000]})

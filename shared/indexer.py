@@ -1,0 +1,326 @@
+"""The chain indexer: one tick follows each configured chain from its checkpoint
+to head - confirmations, range by range, and stops before its time budget.
+
+Per range: read the bounding headers, eth_getLogs, then the headers of every
+block that has logs and of the range end again (one JSON-RPC batch). The range
+is committed only if it continues the checkpoint (parent hash), every log's block
+hash is the node's, and the range end did not change while the logs were read;
+otherwise the chain moved under us and the tick looks for the common ancestor.
+
+Reorg handling: the stored hashes of recent blocks are compared with the node's,
+newest first; the newest that still matches is the common ancestor, everything
+after it is rolled back (events and their derived rows) and indexed again. A
+node whose head is behind the checkpoint (lagging, or another node behind a load
+balancer) is waited for, never taken for a reorg.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.chain_abi import EventSpec, checksum, json_args
+from shared.chain_events import amount_of, artwork_specs, funding_specs, proposal_uuid
+from shared.chain_ranges import RangePolicy
+from shared.chain_rpc import JsonRpc, RpcError, RpcUnavailable, hex_int
+from shared.chain_store import (
+    Block,
+    Checkpoint,
+    load_checkpoint,
+    recent_blocks,
+    record_error,
+    record_head,
+    roll_back,
+    store_range,
+    try_lock,
+    unlock,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+    from shared.config import ChainConfig
+
+logger = logging.getLogger(__name__)
+
+
+class ChainMoved(Exception):
+    """The node's chain changed while a range was read: find the common ancestor."""
+
+
+class NodeBehind(Exception):
+    """The node does not have blocks the indexer already has: wait for it."""
+
+
+@dataclass
+class TickReport:
+    chain_id: int
+    locked: bool = True
+    checkpoint: int | None = None
+    head: int | None = None
+    events: int = 0
+    ranges: int = 0
+    reorgs: int = 0
+    stopped: str = "caught-up"
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Contracts:
+    """What to ask eth_getLogs for, and how to decode what comes back."""
+
+    funding: str | None
+    artwork: str | None
+    specs: dict[tuple[str, str], tuple[EventSpec, bool]]
+
+    @classmethod
+    def of(cls, chain: ChainConfig) -> Contracts:
+        funding = checksum(chain.funding_contract) if chain.funding_contract else None
+        artwork = checksum(chain.artwork_contract) if chain.artwork_contract else None
+        specs: dict[tuple[str, str], tuple[EventSpec, bool]] = {}
+        for address, table, is_funding in ((funding, funding_specs(), True), (artwork, artwork_specs(), False)):
+            if address:
+                specs.update({(address.lower(), topic0): (spec, is_funding) for topic0, spec in table.items()})
+        return cls(funding, artwork, specs)
+
+    def log_filter(self, first: int, last: int) -> dict[str, Any]:
+        addresses = sorted({address for address, _ in self.specs})
+        topics = sorted({topic0 for _, topic0 in self.specs})
+        return {"fromBlock": hex(first), "toBlock": hex(last), "address": addresses, "topics": [topics]}
+
+
+def decode_logs(chain_id: int, contracts: Contracts, logs: Sequence[dict[str, Any]],
+                block_times: dict[int, str]) -> list[tuple[object, ...]]:
+    """Rows for web3_staging (see chain_store.STAGING_COLUMNS); '' is NULL in CSV."""
+    import json
+
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    rows = []
+    for log in logs:
+        topics = log["topics"]
+        found = contracts.specs.get((log["address"].lower(), topics[0] if topics else ""))
+        if found is None:
+            continue  # the filter asked only for known events; a node may still send others
+        spec, is_funding = found
+        args = spec.decode(topics, log["data"])
+        number = hex_int(log["blockNumber"])
+        amount = amount_of(args)
+        proposal = proposal_uuid(args["proposalId"]) if is_funding and "proposalId" in args else None
+        rows.append((chain_id, number, log["blockHash"], block_times[number], log["transactionHash"],
+                     hex_int(log["logIndex"]), checksum(log["address"]), spec.name, dumps(json_args(args)),
+                     "" if amount is None else amount, "" if proposal is None else proposal))
+    return rows
+
+
+def _header_calls(numbers: Sequence[int]) -> list[tuple[str, list[Any]]]:
+    return [("eth_getBlockByNumber", [hex(number), False]) for number in numbers]
+
+
+@dataclass
+class ChainIndexer:
+    conn: Connection
+    chain: ChainConfig
+    rpc: JsonRpc
+    deadline: float
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.contracts = Contracts.of(self.chain)
+        self.report = TickReport(self.chain.chain_id)
+
+    # -- node reads -------------------------------------------------------------
+
+    def headers(self, numbers: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Headers by number, in batches; NodeBehind if the node lacks any of them."""
+        found: dict[int, dict[str, Any]] = {}
+        unique = sorted(set(numbers))
+        size = self.chain.rpc_batch_size
+        for start in range(0, len(unique), size):
+            chunk = unique[start:start + size]
+            for number, header in zip(chunk, self.rpc.batch(_header_calls(chunk)), strict=True):
+                if header is None:
+                    raise NodeBehind(f"the node has no block {number}")
+                found[number] = header
+        return found
+
+    def head(self) -> int:
+        return hex_int(self.rpc.call("eth_blockNumber"))
+
+    # -- the tick ---------------------------------------------------------------
+
+    def run(self) -> TickReport:
+        chain_id = self.chain.chain_id
+        with self.conn.begin():
+            checkpoint = load_checkpoint(self.conn, chain_id, self.chain.start_block)
+        policy = RangePolicy(checkpoint.range_size or self.chain.initial_range, self.chain.max_range)
+        head: int | None = None
+        try:
+            head = self.head()
+            checkpoint = self.verify_tip(checkpoint, head)
+            last_range_seconds = 0.0
+            while True:
+                target = head - self.chain.confirmations
+                if checkpoint.number >= target:
+                    head = self.head()
+                    if checkpoint.number >= head - self.chain.confirmations:
+                        self.report.stopped = "caught-up"
+                        break
+                    continue
+                if self.clock() + 1.5 * last_range_seconds > self.deadline:
+                    self.report.stopped = "budget"
+                    break
+                started = self.clock()
+                first = checkpoint.number + 1
+                last = min(target, first + policy.size - 1)
+                try:
+                    checkpoint = self.index_range(checkpoint, first, last, policy)
+                except ChainMoved as moved:
+                    logger.warning("chain moved while reading", extra={"chain_id": chain_id, "reason": str(moved)})
+                    checkpoint = self.recover(checkpoint)
+                    head = self.head()
+                last_range_seconds = self.clock() - started
+        except NodeBehind as behind:
+            self.report.stopped = "node-behind"
+            logger.warning("waiting for a lagging node", extra={"chain_id": chain_id, "reason": str(behind)})
+        except (RpcError, RpcUnavailable) as error:
+            self.report.stopped = "rpc-error"
+            self.report.errors.append(str(error))
+            logger.error("chain node failed", extra={"chain_id": chain_id, "error": str(error)})
+        finally:
+            self.report.checkpoint = checkpoint.number
+            self.report.head = head
+            with self.conn.begin():
+                if head is not None:
+                    record_head(self.conn, chain_id, head, self.report.errors[-1] if self.report.errors else None)
+            if self.report.errors and head is None:
+                record_error(self.conn, chain_id, self.report.errors[-1])
+        return self.report
+
+    def verify_tip(self, checkpoint: Checkpoint, head: int) -> Checkpoint:
+        """Is the block we stopped at still the node's? (A reorg may have come while we were away.)"""
+        if checkpoint.hash is None:
+            return checkpoint
+        if head < checkpoint.number:
+            raise NodeBehind(f"head {head} is behind the checkpoint {checkpoint.number}")
+        tip = self.headers([checkpoint.number])[checkpoint.number]
+        return checkpoint if tip["hash"] == checkpoint.hash else self.recover(checkpoint)
+
+    def index_range(self, checkpoint: Checkpoint, first: int, last: int, policy: RangePolicy) -> Checkpoint:
+        bounds = self.headers([first, last])
+        if checkpoint.hash is not None and bounds[first]["parentHash"] != checkpoint.hash:
+            raise ChainMoved(f"block {first} does not continue the checkpoint {checkpoint.number}")
+        try:
+            logs = self.rpc.call("eth_getLogs", self.contracts.log_filter(first, last))
+        except (RpcError, RpcUnavailable) as error:
+            if isinstance(error, RpcUnavailable) and not error.timeout:
+                raise
+            span = last - first + 1
+            if span == 1:
+                raise
+            size = policy.shrink(str(error), span)
+            logger.info("block range shrunk", extra={"chain_id": self.chain.chain_id, "span": span, "size": size,
+                                                     "reason": str(error)[:200]})
+            return checkpoint
+        log_blocks = {hex_int(log["blockNumber"]) for log in logs}
+        after = self.headers(sorted(log_blocks | {last}))
+        if after[last]["hash"] != bounds[last]["hash"]:
+            raise ChainMoved(f"block {last} changed while its logs were read")
+        for log in logs:
+            if after[hex_int(log["blockNumber"])]["hash"] != log["blockHash"]:
+                raise ChainMoved(f"a log of block {hex_int(log['blockNumber'])} is from another fork")
+        times = {number: _iso(after[number]["timestamp"]) for number in log_blocks}
+        rows = decode_logs(self.chain.chain_id, self.contracts, logs, times)
+        kept = {**after, first: bounds[first]}
+        blocks = [Block(number, header["hash"], header["parentHash"]) for number, header in kept.items()]
+        size = policy.grow()
+        done = Checkpoint(last, after[last]["hash"], size)
+        inserted = store_range(self.conn, self.chain.chain_id, rows, blocks, done, funding=self.contracts.funding,
+                               artwork=self.contracts.artwork, keep_blocks=self.chain.reorg_window)
+        self.report.events += inserted
+        self.report.ranges += 1
+        return done
+
+    def recover(self, checkpoint: Checkpoint) -> Checkpoint:
+        """Roll back to the newest stored block the node still has; re-index from there."""
+        head = self.head()
+        if head < checkpoint.number:
+            raise NodeBehind(f"head {head} is behind the checkpoint {checkpoint.number}")
+        with self.conn.begin():
+            stored = recent_blocks(self.conn, self.chain.chain_id, self.chain.reorg_window + 1)
+        ancestor = None
+        size = self.chain.rpc_batch_size
+        for start in range(0, len(stored), size):
+            chunk = stored[start:start + size]
+            # headers() raises NodeBehind for a block the node lacks: a lagging node is no reorg.
+            answers = self.headers([block.number for block in chunk])
+            match = next((block for block in chunk if answers[block.number]["hash"] == block.hash), None)
+            if match is not None:
+                ancestor = Checkpoint(match.number, match.hash, checkpoint.range_size)
+                break
+        if ancestor is None:
+            # Deeper than the blocks we keep: nothing stored can be trusted, index again from the start.
+            logger.error("reorg deeper than the kept blocks: re-indexing from the start block",
+                         extra={"chain_id": self.chain.chain_id})
+            ancestor = Checkpoint(self.chain.start_block - 1, None, checkpoint.range_size)
+        if ancestor.number == checkpoint.number and ancestor.hash == checkpoint.hash:
+            return checkpoint
+        logger.warning("reorg: rolling back", extra={"chain_id": self.chain.chain_id, "from": checkpoint.number,
+                                                     "to": ancestor.number})
+        roll_back(self.conn, self.chain.chain_id, ancestor, funding=self.contracts.funding,
+                  artwork=self.contracts.artwork)
+        self.report.reorgs += 1
+        return ancestor
+
+
+def _iso(timestamp: str) -> str:
+    return datetime.fromtimestamp(hex_int(timestamp), UTC).isoformat()
+
+
+def index_chain(engine: Engine, chain: ChainConfig, deadline: float) -> TickReport:
+    """One tick for one chain, under its advisory lock; another tick holding it means skip."""
+    with engine.connect() as conn:
+        if not try_lock(conn, chain.chain_id):
+            logger.info("another tick holds the chain", extra={"chain_id": chain.chain_id})
+            return TickReport(chain.chain_id, locked=False, stopped="locked")
+        try:
+            rpc = JsonRpc(chain.rpc_url, timeout=chain.rpc_timeout_seconds)
+            return ChainIndexer(conn, chain, rpc, deadline).run()
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            unlock(conn, chain.chain_id)
+
+
+def tick(budget_seconds: float | None = None) -> list[TickReport]:
+    """Every configured chain, within the tick's budget."""
+    from shared.config import get_settings
+    from shared.db import get_engine
+
+    settings = get_settings()
+    if not settings.indexer_chains:
+        from shared.config import ConfigError
+
+        raise ConfigError("invalid configuration: INDEXER_CHAINS must list at least one chain for this function")
+    deadline = time.monotonic() + (budget_seconds or settings.indexer_budget_seconds)
+    reports = [index_chain(get_engine(), chain, deadline) for chain in settings.indexer_chains]
+    for report in reports:
+        logger.info("indexer tick", extra={"report": report.__dict__})
+    if any(report.events or report.reorgs for report in reports):
+        _announce(deadline)
+    return reports
+
+
+def _announce(deadline: float) -> None:
+    """Publish the new chain events now rather than at the outbox-relay's next sweep
+    (the graph should not wait a minute); whatever is left, the relay publishes."""
+    from datetime import timedelta
+
+    from shared.outbox import relay
+    from shared.pubsub import get_publisher
+
+    remaining = deadline - time.monotonic()
+    if remaining > 1:
+        relay(get_publisher, min_age=timedelta(0), budget_seconds=min(remaining, 10.0))
