@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,19 +24,14 @@ class Web3Transaction(Base):
     """One decoded contract log; (chain_id, tx_hash, log_index) identifies it on a chain."""
 
     __tablename__ = "web3_transactions"
-    __table_args__ = (
-        UniqueConstraint("chain_id", "tx_hash", "log_index"),
-        Index("ix_web3_transactions_chain_block", "chain_id", "block_number"),
-        Index("ix_web3_transactions_proposal", "proposal_id", "block_number"),
-    )
+    __table_args__ = (Index("ix_web3_transactions_chain_block", "chain_id", "block_number"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    chain_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger, nullable=False)
     block_hash: Mapped[str] = mapped_column(HASH, nullable=False)
     block_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    tx_hash: Mapped[str] = mapped_column(HASH, nullable=False)
-    log_index: Mapped[int] = mapped_column(Integer, nullable=False)
     contract: Mapped[str] = mapped_column(ADDRESS, nullable=False)
     event: Mapped[str] = mapped_column(String(64), nullable=False)
     # uint256 arguments as decimal strings: JSON numbers would lose precision.

@@ -11,8 +11,6 @@ nothing, and a rollback subtracts exactly what the removed events had added.
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,8 +23,11 @@ if TYPE_CHECKING:
 
 # One advisory-lock namespace for the indexer; the second key is the chain id.
 LOCK_NAMESPACE = 0x6B6B  # "kk"
-STAGING_COLUMNS = ("chain_id", "block_number", "block_hash", "block_time", "tx_hash", "log_index", "contract",
-                   "event", "args", "amount", "proposal_id")
+# web3_transactions' columns, in COPY order.
+EVENT_COLUMNS = ("chain_id", "block_number", "block_hash", "block_time", "tx_hash", "log_index", "contract",
+                 "event", "args", "amount", "proposal_id")
+# Staged per log besides: the outbox event announcing it, if it is announced.
+STAGING_COLUMNS = (*EVENT_COLUMNS, "event_id", "announce", "envelope")
 FLOW = "('Funded', 'Refunded')"
 
 
@@ -79,45 +80,36 @@ def recent_blocks(conn: Connection, chain_id: int, limit: int) -> list[Block]:
     return [Block(*row) for row in rows]
 
 
-def _csv(rows: Sequence[Sequence[object]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue().encode()
-
-
-def _stage(conn: Connection, rows: Sequence[Sequence[object]]) -> None:
+def _stage(conn: Connection, copy_text: bytes) -> None:
     conn.execute(text(
         "CREATE TEMP TABLE IF NOT EXISTS web3_staging (chain_id bigint, block_number bigint, block_hash text, "
         "block_time timestamptz, tx_hash text, log_index int, contract text, event text, args jsonb, "
-        "amount numeric(78,0), proposal_id uuid) ON COMMIT DELETE ROWS"))
-    if rows:
+        "amount numeric(78,0), proposal_id uuid, event_id uuid, announce text, envelope jsonb) "
+        "ON COMMIT DELETE ROWS"))
+    if copy_text:
         cursor = conn.connection.dbapi_connection.cursor()
         # One COPY message: pg8000 sends each item of an iterable as a CopyData frame.
-        cursor.execute(f"COPY web3_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
-                       stream=[_csv(rows)])
+        cursor.execute(f"COPY web3_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN", stream=[copy_text])
         cursor.close()
 
 
-def _outbox(source: str, type_sql: str) -> str:
-    """INSERT the domain events for the rows of CTE ``source`` (the envelope of docs/events.md).
-
-    The envelope says when the block was made; the outbox row says when it was written,
-    which is what the relay's age check is about (block clocks may run ahead of ours).
-    """
+def _reverted_events(source: str) -> str:
+    """INSERT a chain.reverted event per announced row of CTE ``source`` (envelope as in chain_rows)."""
     return f"""
     INSERT INTO outbox (event_id, topic, type, occurred_at, envelope)
-    SELECT e.event_id, 'domain-events', e.type, now(), jsonb_build_object(
-        'event_id', e.event_id, 'type', e.type,
-        'occurred_at', to_char(e.block_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    SELECT e.event_id, 'domain-events', 'chain.reverted', now(), jsonb_build_object(
+        'event_id', e.event_id, 'type', 'chain.reverted',
+        'occurred_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
         'aggregate_type', CASE WHEN e.event = 'Transfer' THEN 'artwork' ELSE 'proposal' END,
         'aggregate_id', CASE WHEN e.event = 'Transfer' THEN e.contract || ':' || (e.args->>'tokenId')
                              ELSE coalesce(e.proposal_id::text, e.args->>'proposalId') END,
         'schema_version', 1,
         'payload', jsonb_build_object(
             'chain_id', e.chain_id, 'block_number', e.block_number, 'block_hash', e.block_hash,
+            'block_time', to_char(e.block_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
             'tx_hash', e.tx_hash, 'log_index', e.log_index, 'contract', e.contract, 'event', e.event,
             'args', e.args, 'proposal_id', e.proposal_id))
-    FROM (SELECT gen_random_uuid() AS event_id, {type_sql} AS type, s.* FROM {source} s
+    FROM (SELECT gen_random_uuid() AS event_id, s.* FROM {source} s
           WHERE (s.contract = :funding AND s.event IN {FLOW}) OR (s.contract = :artwork AND s.event = 'Transfer')) e
     """
 
@@ -145,10 +137,10 @@ _LATEST_OWNERS = """
 
 _APPLY = f"""
 WITH inserted AS (
-    INSERT INTO web3_transactions ({', '.join(STAGING_COLUMNS)})
-    SELECT {', '.join(STAGING_COLUMNS)} FROM web3_staging
+    INSERT INTO web3_transactions ({', '.join(EVENT_COLUMNS)})
+    SELECT {', '.join(EVENT_COLUMNS)} FROM web3_staging
     ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
-    RETURNING {', '.join(STAGING_COLUMNS)}
+    RETURNING {', '.join(EVENT_COLUMNS)}
 ), flows AS ({_FLOW_SUMS.format(source="inserted")}
 ), investments_up AS (
     INSERT INTO investments (chain_id, onchain_proposal_id, backer, proposal_id, funded, refunded, events)
@@ -163,8 +155,12 @@ WITH inserted AS (
     ON CONFLICT (chain_id, contract, token_id) DO UPDATE SET
         owner = excluded.owner, block_number = excluded.block_number, log_index = excluded.log_index
     WHERE (artwork_tokens.block_number, artwork_tokens.log_index) < (excluded.block_number, excluded.log_index)
-), announced AS ({_outbox("inserted", "CASE s.event WHEN 'Funded' THEN 'chain.funded' WHEN 'Refunded' "
-                          "THEN 'chain.refunded' ELSE 'chain.transfer' END")}
+), announced AS (
+    -- Only logs new to the table are announced: a range delivered twice says nothing twice.
+    INSERT INTO outbox (event_id, topic, type, occurred_at, envelope)
+    SELECT s.event_id, 'domain-events', s.announce, now(), s.envelope
+    FROM inserted i JOIN web3_staging s USING (chain_id, tx_hash, log_index)
+    WHERE s.announce IS NOT NULL
 )
 SELECT count(*) FROM inserted
 """
@@ -172,7 +168,7 @@ SELECT count(*) FROM inserted
 _REMOVE = f"""
 WITH removed AS (
     DELETE FROM web3_transactions WHERE chain_id = :chain AND block_number > :ancestor
-    RETURNING {', '.join(STAGING_COLUMNS)}
+    RETURNING {', '.join(EVENT_COLUMNS)}
 ), flows AS ({_FLOW_SUMS.format(source="removed")}
 ), investments_down AS (
     UPDATE investments i SET funded = i.funded - f.funded, refunded = i.refunded - f.refunded,
@@ -180,18 +176,19 @@ WITH removed AS (
     FROM flows f
     WHERE i.chain_id = f.chain_id AND i.onchain_proposal_id = f.onchain_id AND i.backer = f.backer
 ), raised AS ({_RAISED.format(sign="-", flows="flows")}
-), announced AS ({_outbox("removed", "'chain.reverted'")}
+), announced AS ({_reverted_events("removed")}
 )
 SELECT DISTINCT (args->>'tokenId')::numeric FROM removed WHERE contract = :artwork AND event = 'Transfer'
 """
 
 
-def store_range(conn: Connection, chain_id: int, rows: Sequence[Sequence[object]], blocks: Sequence[Block],
+def store_range(conn: Connection, chain_id: int, copy_text: bytes, blocks: Sequence[Block],
                 checkpoint: Checkpoint, *, funding: str | None, artwork: str | None, keep_blocks: int) -> int:
-    """Commit one block range; returns how many events were new."""
+    """Commit one block range (its logs as chain_rows COPY text); returns how many events were new."""
     with conn.begin():
-        _stage(conn, rows)
-        inserted = conn.execute(text(_APPLY), {"funding": funding, "artwork": artwork}).scalar_one() if rows else 0
+        _stage(conn, copy_text)
+        params = {"funding": funding, "artwork": artwork}
+        inserted = conn.execute(text(_APPLY), params).scalar_one() if copy_text else 0
         _save_blocks(conn, chain_id, blocks)
         conn.execute(text("DELETE FROM chain_blocks WHERE chain_id = :chain AND number < :oldest"),
                      {"chain": chain_id, "oldest": checkpoint.number - keep_blocks})

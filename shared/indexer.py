@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.chain_abi import EventSpec, checksum, json_args
-from shared.chain_events import amount_of, artwork_specs, funding_specs, proposal_uuid
+from shared.chain_abi import checksum
+from shared.chain_events import artwork_specs, funding_specs
 from shared.chain_ranges import RangePolicy
+from shared.chain_rows import EventSource, copy_lines, sources_for
 from shared.chain_rpc import JsonRpc, RpcError, RpcUnavailable, hex_int
 from shared.chain_store import (
     Block,
@@ -74,45 +75,18 @@ class Contracts:
 
     funding: str | None
     artwork: str | None
-    specs: dict[tuple[str, str], tuple[EventSpec, bool]]
+    sources: dict[tuple[str, str], EventSource]
 
     @classmethod
     def of(cls, chain: ChainConfig) -> Contracts:
         funding = checksum(chain.funding_contract) if chain.funding_contract else None
         artwork = checksum(chain.artwork_contract) if chain.artwork_contract else None
-        specs: dict[tuple[str, str], tuple[EventSpec, bool]] = {}
-        for address, table, is_funding in ((funding, funding_specs(), True), (artwork, artwork_specs(), False)):
-            if address:
-                specs.update({(address.lower(), topic0): (spec, is_funding) for topic0, spec in table.items()})
-        return cls(funding, artwork, specs)
+        return cls(funding, artwork, sources_for([(funding, funding_specs(), True), (artwork, artwork_specs(), False)]))
 
     def log_filter(self, first: int, last: int) -> dict[str, Any]:
-        addresses = sorted({address for address, _ in self.specs})
-        topics = sorted({topic0 for _, topic0 in self.specs})
+        addresses = sorted({address for address, _ in self.sources})
+        topics = sorted({topic0 for _, topic0 in self.sources})
         return {"fromBlock": hex(first), "toBlock": hex(last), "address": addresses, "topics": [topics]}
-
-
-def decode_logs(chain_id: int, contracts: Contracts, logs: Sequence[dict[str, Any]],
-                block_times: dict[int, str]) -> list[tuple[object, ...]]:
-    """Rows for web3_staging (see chain_store.STAGING_COLUMNS); '' is NULL in CSV."""
-    import json
-
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    rows = []
-    for log in logs:
-        topics = log["topics"]
-        found = contracts.specs.get((log["address"].lower(), topics[0] if topics else ""))
-        if found is None:
-            continue  # the filter asked only for known events; a node may still send others
-        spec, is_funding = found
-        args = spec.decode(topics, log["data"])
-        number = hex_int(log["blockNumber"])
-        amount = amount_of(args)
-        proposal = proposal_uuid(args["proposalId"]) if is_funding and "proposalId" in args else None
-        rows.append((chain_id, number, log["blockHash"], block_times[number], log["transactionHash"],
-                     hex_int(log["logIndex"]), checksum(log["address"]), spec.name, dumps(json_args(args)),
-                     "" if amount is None else amount, "" if proposal is None else proposal))
-    return rows
 
 
 def _header_calls(numbers: Sequence[int]) -> list[tuple[str, list[Any]]]:
@@ -232,12 +206,12 @@ class ChainIndexer:
             if after[hex_int(log["blockNumber"])]["hash"] != log["blockHash"]:
                 raise ChainMoved(f"a log of block {hex_int(log['blockNumber'])} is from another fork")
         times = {number: _iso(after[number]["timestamp"]) for number in log_blocks}
-        rows = decode_logs(self.chain.chain_id, self.contracts, logs, times)
+        copy_text, _ = copy_lines(self.chain.chain_id, self.contracts.sources, logs, times)
         kept = {**after, first: bounds[first]}
         blocks = [Block(number, header["hash"], header["parentHash"]) for number, header in kept.items()]
         size = policy.grow()
         done = Checkpoint(last, after[last]["hash"], size)
-        inserted = store_range(self.conn, self.chain.chain_id, rows, blocks, done, funding=self.contracts.funding,
+        inserted = store_range(self.conn, self.chain.chain_id, copy_text, blocks, done, funding=self.contracts.funding,
                                artwork=self.contracts.artwork, keep_blocks=self.chain.reorg_window)
         self.report.events += inserted
         self.report.ranges += 1

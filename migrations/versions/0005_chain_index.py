@@ -20,7 +20,6 @@ ADDRESS = sa.String(42)
 def upgrade() -> None:
     op.create_table(
         "web3_transactions",
-        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
         sa.Column("chain_id", sa.BigInteger, nullable=False),
         sa.Column("block_number", sa.BigInteger, nullable=False),
         sa.Column("block_hash", HASH, nullable=False),
@@ -32,11 +31,10 @@ def upgrade() -> None:
         sa.Column("args", pg.JSONB, nullable=False),
         sa.Column("amount", UINT256, nullable=True),
         sa.Column("proposal_id", pg.UUID(as_uuid=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_web3_transactions")),
-        sa.UniqueConstraint("chain_id", "tx_hash", "log_index", name=op.f("uq_web3_transactions_chain_id")),
+        # The log's identity on its chain is the key: no surrogate id, one index less to write.
+        sa.PrimaryKeyConstraint("chain_id", "tx_hash", "log_index", name=op.f("pk_web3_transactions")),
     )
     op.create_index("ix_web3_transactions_chain_block", "web3_transactions", ["chain_id", "block_number"])
-    op.create_index("ix_web3_transactions_proposal", "web3_transactions", ["proposal_id", "block_number"])
     op.create_table(
         "chain_blocks",
         sa.Column("chain_id", sa.BigInteger, nullable=False),
