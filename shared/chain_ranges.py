@@ -66,6 +66,14 @@ class RangePolicy:
             self.size = max(1, span // 2)
         return self.size
 
+    def adapt(self, span: int, events: int, max_events: int) -> int:
+        """After a successful read: aim at ranges of at most ``max_events`` events (memory
+        stays bounded in busy stretches), otherwise grow back."""
+        if events > 2 * max_events:
+            self.size = max(1, span * max_events // events)
+            return self.size
+        return self.grow()
+
     def grow(self) -> int:
         limit = min(self.max_size, self.ceiling or self.max_size)
         self.size = max(1, min(limit, self.size * 2))

@@ -1,8 +1,8 @@
 """Decoded logs as PostgreSQL COPY text: the indexer's hot path.
 
-One line per log for the ``web3_staging`` table (chain_store.STAGING_COLUMNS),
-including, for the events announced to other systems, the outbox envelope of
-docs/events.md. Strings are assembled directly rather than through csv and
+One line per log for web3_transactions and, for the events announced to other
+systems, one line for the outbox with the envelope of docs/events.md
+(column orders: chain_store.EVENT_COLUMNS and OUTBOX_COLUMNS). Strings are assembled directly rather than through csv and
 per-row JSON documents: at tens of thousands of events per range, that is where
 the time goes. Every field is a number, a hex string, a UUID, a timestamp or JSON
 made by json.dumps; only a backslash needs escaping in COPY's text format.
@@ -20,10 +20,17 @@ from typing import Any
 from shared.chain_abi import EventSpec, checksum
 from shared.chain_events import ANNOUNCED, amount_of, proposal_uuid
 from shared.chain_rpc import hex_int
+from shared.events import DOMAIN_EVENTS
 
 NULL = "\\N"
-QUOTE = '"'
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class CopyBatch:
+    events: bytes
+    announcements: bytes
+    count: int
 
 
 @dataclass(frozen=True)
@@ -63,10 +70,11 @@ def _args_json(args: dict[str, Any]) -> str:
 
 
 def copy_lines(chain_id: int, sources: dict[tuple[str, str], EventSource], logs: Iterable[dict[str, Any]],
-               block_times: dict[int, str], indexed_at: datetime | None = None) -> tuple[bytes, int]:
-    """COPY text for the logs (and how many lines); logs of unknown events are skipped."""
+               block_times: dict[int, str], indexed_at: datetime | None = None) -> CopyBatch:
+    """COPY text for the logs; logs of unknown events are skipped."""
     occurred = (indexed_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     lines: list[str] = []
+    announcements: list[str] = []
     for log in logs:
         topics = log["topics"]
         source = sources.get((log["address"].lower(), topics[0] if topics else ""))
@@ -91,19 +99,15 @@ def copy_lines(chain_id: int, sources: dict[tuple[str, str], EventSource], logs:
             envelope = (
                 f'{{"event_id":"{event_id}","type":"{announce}","occurred_at":"{occurred}",'
                 f'"aggregate_type":{aggregate},"schema_version":1,"payload":{{"chain_id":{chain_id},'
-                f'"block_number":{number},"block_hash":"{block_hash}","block_time":"{block_time}",'
-                f'"tx_hash":"{tx_hash}","log_index":{log_index},"contract":"{source.contract}",'
-                f'"event":"{spec.name}","args":{args_json},'
-                f'"proposal_id":{f"{QUOTE}{proposal}{QUOTE}" if proposal else "null"}}}}}'
+                f'"block_number":{number},"block_time":"{block_time}","tx_hash":"{tx_hash}",'
+                f'"log_index":{log_index},"contract":"{source.contract}","event":"{spec.name}","args":{args_json}}}}}'
             )
-            announced = f"{event_id}\t{announce}\t{envelope}"
-        else:
-            announced = f"{NULL}\t{NULL}\t{NULL}"
+            announcements.append(f"{event_id}\t{DOMAIN_EVENTS}\t{announce}\t{occurred}\t{envelope}\n")
         lines.append(
             f"{chain_id}\t{number}\t{block_hash}\t{block_time}\t{tx_hash}\t{log_index}\t{source.contract}\t"
-            f"{spec.name}\t{args_json}\t{NULL if amount is None else amount}\t{proposal or NULL}\t{announced}\n"
+            f"{spec.name}\t{args_json}\t{NULL if amount is None else amount}\t{proposal or NULL}\n"
         )
-    return "".join(lines).encode(), len(lines)
+    return CopyBatch("".join(lines).encode(), "".join(announcements).encode(), len(lines))
 
 
 def sources_for(contracts: Sequence[tuple[str | None, dict[str, EventSpec], bool]]

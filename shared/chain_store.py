@@ -21,13 +21,15 @@ from sqlalchemy import text
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from shared.chain_rows import CopyBatch
+
 # One advisory-lock namespace for the indexer; the second key is the chain id.
 LOCK_NAMESPACE = 0x6B6B  # "kk"
-# web3_transactions' columns, in COPY order.
+# web3_transactions' and outbox's columns, in the order of chain_rows' COPY text.
 EVENT_COLUMNS = ("chain_id", "block_number", "block_hash", "block_time", "tx_hash", "log_index", "contract",
                  "event", "args", "amount", "proposal_id")
-# Staged per log besides: the outbox event announcing it, if it is announced.
-STAGING_COLUMNS = (*EVENT_COLUMNS, "event_id", "announce", "envelope")
+OUTBOX_COLUMNS = ("event_id", "topic", "type", "occurred_at", "envelope")
+COPY_FRAME = 1 << 20
 FLOW = "('Funded', 'Refunded')"
 
 
@@ -80,17 +82,21 @@ def recent_blocks(conn: Connection, chain_id: int, limit: int) -> list[Block]:
     return [Block(*row) for row in rows]
 
 
-def _stage(conn: Connection, copy_text: bytes) -> None:
-    conn.execute(text(
-        "CREATE TEMP TABLE IF NOT EXISTS web3_staging (chain_id bigint, block_number bigint, block_hash text, "
-        "block_time timestamptz, tx_hash text, log_index int, contract text, event text, args jsonb, "
-        "amount numeric(78,0), proposal_id uuid, event_id uuid, announce text, envelope jsonb) "
-        "ON COMMIT DELETE ROWS"))
-    if copy_text:
-        cursor = conn.connection.dbapi_connection.cursor()
-        # One COPY message: pg8000 sends each item of an iterable as a CopyData frame.
-        cursor.execute(f"COPY web3_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN", stream=[copy_text])
+def _copy(conn: Connection, table: str, columns: Sequence[str], data: bytes) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()
+    view = memoryview(data)
+    # pg8000 sends each item as one CopyData frame; 1 MiB frames let the server parse
+    # while the rest arrives (frames need not end at line ends).
+    frames = (view[start:start + COPY_FRAME] for start in range(0, len(view), COPY_FRAME))
+    try:
+        cursor.execute(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream=frames)
+    finally:
         cursor.close()
+
+
+def _is_unique_violation(error: Exception) -> bool:
+    details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    return details.get("C") == "23505"
 
 
 def _reverted_events(source: str) -> str:
@@ -105,10 +111,10 @@ def _reverted_events(source: str) -> str:
                              ELSE coalesce(e.proposal_id::text, e.args->>'proposalId') END,
         'schema_version', 1,
         'payload', jsonb_build_object(
-            'chain_id', e.chain_id, 'block_number', e.block_number, 'block_hash', e.block_hash,
+            'chain_id', e.chain_id, 'block_number', e.block_number,
             'block_time', to_char(e.block_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
             'tx_hash', e.tx_hash, 'log_index', e.log_index, 'contract', e.contract, 'event', e.event,
-            'args', e.args, 'proposal_id', e.proposal_id))
+            'args', e.args))::json
     FROM (SELECT gen_random_uuid() AS event_id, s.* FROM {source} s
           WHERE (s.contract = :funding AND s.event IN {FLOW}) OR (s.contract = :artwork AND s.event = 'Transfer')) e
     """
@@ -135,12 +141,8 @@ _LATEST_OWNERS = """
     ORDER BY contract, (args->>'tokenId')::numeric, block_number DESC, log_index DESC
 """
 
-_APPLY = f"""
-WITH inserted AS (
-    INSERT INTO web3_transactions ({', '.join(EVENT_COLUMNS)})
-    SELECT {', '.join(EVENT_COLUMNS)} FROM web3_staging
-    ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
-    RETURNING {', '.join(EVENT_COLUMNS)}
+_DERIVE = f"""
+WITH inserted AS ({{inserted}}
 ), flows AS ({_FLOW_SUMS.format(source="inserted")}
 ), investments_up AS (
     INSERT INTO investments (chain_id, onchain_proposal_id, backer, proposal_id, funded, refunded, events)
@@ -155,15 +157,24 @@ WITH inserted AS (
     ON CONFLICT (chain_id, contract, token_id) DO UPDATE SET
         owner = excluded.owner, block_number = excluded.block_number, log_index = excluded.log_index
     WHERE (artwork_tokens.block_number, artwork_tokens.log_index) < (excluded.block_number, excluded.log_index)
-), announced AS (
-    -- Only logs new to the table are announced: a range delivered twice says nothing twice.
-    INSERT INTO outbox (event_id, topic, type, occurred_at, envelope)
-    SELECT s.event_id, 'domain-events', s.announce, now(), s.envelope
-    FROM inserted i JOIN web3_staging s USING (chain_id, tx_hash, log_index)
-    WHERE s.announce IS NOT NULL
-)
+){{announce}}
 SELECT count(*) FROM inserted
 """
+_COPIED = f"""
+    SELECT {', '.join(EVENT_COLUMNS)} FROM web3_transactions
+    WHERE chain_id = :chain AND block_number BETWEEN :first AND :last"""
+_INSERT_STAGED = f"""
+    INSERT INTO web3_transactions ({', '.join(EVENT_COLUMNS)})
+    SELECT {', '.join(EVENT_COLUMNS)} FROM web3_staging
+    ON CONFLICT (chain_id, tx_hash, log_index) DO NOTHING
+    RETURNING {', '.join(EVENT_COLUMNS)}"""
+# Only logs new to the table are announced: a range delivered twice says nothing twice.
+_ANNOUNCE_STAGED = f""", announced AS (
+    INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)})
+    SELECT {', '.join('o.' + column for column in OUTBOX_COLUMNS)} FROM outbox_staging o
+    JOIN inserted i ON i.tx_hash = o.envelope->'payload'->>'tx_hash'
+                   AND i.log_index = (o.envelope->'payload'->>'log_index')::int
+)"""
 
 _REMOVE = f"""
 WITH removed AS (
@@ -182,13 +193,19 @@ SELECT DISTINCT (args->>'tokenId')::numeric FROM removed WHERE contract = :artwo
 """
 
 
-def store_range(conn: Connection, chain_id: int, copy_text: bytes, blocks: Sequence[Block],
+def store_range(conn: Connection, chain_id: int, batch: CopyBatch, first_block: int, blocks: Sequence[Block],
                 checkpoint: Checkpoint, *, funding: str | None, artwork: str | None, keep_blocks: int) -> int:
-    """Commit one block range (its logs as chain_rows COPY text); returns how many events were new."""
+    """Commit the logs of blocks ``first_block`` .. ``checkpoint.number``; returns how many were new."""
+    params = {"chain": chain_id, "first": first_block, "last": checkpoint.number,
+              "funding": funding, "artwork": artwork}
     with conn.begin():
-        _stage(conn, copy_text)
-        params = {"funding": funding, "artwork": artwork}
-        inserted = conn.execute(text(_APPLY), params).scalar_one() if copy_text else 0
+        # The inserted rows feed several statements: keep them (and the joins) in memory.
+        conn.execute(text("SET LOCAL work_mem = '64MB'"))
+        inserted = 0
+        if batch.count:
+            inserted = _copy_new(conn, batch, params)
+            if inserted is None:
+                inserted = _insert_idempotently(conn, batch, params)
         _save_blocks(conn, chain_id, blocks)
         conn.execute(text("DELETE FROM chain_blocks WHERE chain_id = :chain AND number < :oldest"),
                      {"chain": chain_id, "oldest": checkpoint.number - keep_blocks})
@@ -197,6 +214,46 @@ def store_range(conn: Connection, chain_id: int, copy_text: bytes, blocks: Seque
                      {"chain": chain_id, "number": checkpoint.number, "hash": checkpoint.hash,
                       "size": checkpoint.range_size})
     return inserted
+
+
+class _NotAllNew(Exception):
+    pass
+
+
+def _copy_new(conn: Connection, batch: CopyBatch, params: dict[str, object]) -> int | None:
+    """The usual case, blocks seen for the first time: COPY straight into the tables.
+    None (and nothing written) if any of the logs is already there."""
+    try:
+        with conn.begin_nested():
+            _copy(conn, "web3_transactions", EVENT_COLUMNS, batch.events)
+            present = conn.execute(text(f"SELECT count(*) FROM ({_COPIED}) c"), params).scalar_one()
+            if present != batch.count:
+                raise _NotAllNew  # the blocks held other logs (a rewound checkpoint): take the careful path
+            if batch.announcements:
+                _copy(conn, "outbox", OUTBOX_COLUMNS, batch.announcements)
+            conn.execute(text(_DERIVE.format(inserted=_COPIED, announce="")), params)
+    except _NotAllNew:
+        return None
+    except Exception as error:
+        if not _is_unique_violation(error):
+            raise
+        return None
+    return batch.count
+
+
+def _insert_idempotently(conn: Connection, batch: CopyBatch, params: dict[str, object]) -> int:
+    """Some logs were stored before (a range delivered again): insert and announce only the others."""
+    conn.execute(text(
+        "CREATE TEMP TABLE IF NOT EXISTS web3_staging (LIKE web3_transactions INCLUDING DEFAULTS) "
+        "ON COMMIT DELETE ROWS"))
+    conn.execute(text(
+        "CREATE TEMP TABLE IF NOT EXISTS outbox_staging (event_id uuid, topic text, type text, "
+        "occurred_at timestamptz, envelope json) ON COMMIT DELETE ROWS"))
+    _copy(conn, "web3_staging", EVENT_COLUMNS, batch.events)
+    if batch.announcements:
+        _copy(conn, "outbox_staging", OUTBOX_COLUMNS, batch.announcements)
+    return conn.execute(text(_DERIVE.format(inserted=_INSERT_STAGED, announce=_ANNOUNCE_STAGED)),
+                        params).scalar_one()
 
 
 def _save_blocks(conn: Connection, chain_id: int, blocks: Sequence[Block]) -> None:

@@ -52,6 +52,8 @@ class ChainConfig(BaseModel):
     max_range: int = Field(default=10_000, ge=1)
     # How far back block hashes are kept; a reorg deeper than this re-indexes from start_block.
     reorg_window: int = Field(default=256, ge=1, le=100_000)
+    # Events per commit, and the range size aims at no more than twice as many per read.
+    max_events_per_range: int = Field(default=5_000, ge=1)
     rpc_batch_size: int = Field(default=100, ge=1, le=1_000)
     rpc_timeout_seconds: float = Field(default=20.0, gt=0)
 
