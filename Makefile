@@ -50,6 +50,7 @@ bench: install
 	$(PY) bench/cold_start.py $(BENCH_ARGS)
 	$(PY) bench/outbox_relay.py $(BENCH_ARGS)
 	$(PY) bench/images.py $(BENCH_ARGS)
+	$(PY) bench/indexer.py $(BENCH_ARGS)
 
 lint: install
 	$(PY) -m ruff check .

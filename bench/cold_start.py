@@ -1,4 +1,4 @@
-"""Cold start of every HTTP function against two references measured in the same run.
+"""Cold start of every function against two references measured in the same run.
 
 For each function: process start -> first 200 on a real, database-touching endpoint
 (median of N runs), and the import time of its module in a fresh interpreter. The
@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from local import postgres  # noqa: E402
+from local.chain import start_anvil  # noqa: E402
 from local.processes import free_port, spawn  # noqa: E402
 from shared.manifest import load  # noqa: E402
 
@@ -95,6 +96,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
         pg = postgres.start(Path(tmp) / "pg", keep=False)
+        anvil_port = free_port()
+        anvil = start_anvil(anvil_port, Path(tmp))
         try:
             url = pg.ensure_database("bench")
             postgres.migrate(url)
@@ -113,7 +116,10 @@ def main() -> int:
                    "GOOGLE_CLOUD_PROJECT": "demo-bench", "DATABASE_URL": url, "UPLOADS_BUCKET": "bench-uploads",
                    "MEDIA_BUCKET": "bench-media",
                    # Constructing a publisher needs a target; the sweep finds nothing to publish.
-                   "PUBSUB_EMULATOR_HOST": "127.0.0.1:9"}
+                   "PUBSUB_EMULATOR_HOST": "127.0.0.1:9",
+                   # An empty chain: the tick reads the head, finds nothing, moves its checkpoint.
+                   "INDEXER_CHAINS": json.dumps([{"chain_id": 31337, "rpc_url": f"http://127.0.0.1:{anvil_port}",
+                                                  "confirmations": 0, "funding_contract": "0x" + "11" * 20}])}
             logs = Path(tmp) / "logs"
             # A real request per function, touching the database; event functions get a push.
             finalize = pubsub_push({"bucket": "bench-uploads", "name": "uploads/none", "generation": "1", "size": "1"},
@@ -124,6 +130,7 @@ def main() -> int:
                 "media": ("GET", f"/api/media/{media_id}", None),
                 "image-processing": ("POST", "/", finalize),
                 "outbox-relay": ("POST", "/", pubsub_push({})),
+                "chain-indexer": ("POST", "/", pubsub_push({})),
             }
             subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]
@@ -137,6 +144,7 @@ def main() -> int:
                 imported, heaviest = import_seconds(source, env)
                 results[name] = (statistics.median(times), imported, heaviest)
         finally:
+            anvil.stop()
             pg.stop()
 
     hello, floor = results["hello-world"][0], results["db-floor"][0]

@@ -17,11 +17,21 @@ from typing import Any
 _WORD = re.compile(r"^(u?int(\d*)|address|bool|bytes([1-9]|[12]\d|3[0-2]))$")
 
 
+def keccak(data: bytes) -> bytes:
+    # eth-hash alone: eth_utils would add ~120 ms to the indexer's cold start.
+    from eth_hash.auto import keccak as _keccak
+
+    return _keccak(data)
+
+
 @lru_cache(maxsize=65_536)
 def checksum(address: str) -> str:
-    from eth_utils import to_checksum_address
-
-    return to_checksum_address(address)
+    """EIP-55 mixed-case address (tests compare it with eth_utils.to_checksum_address)."""
+    hex_address = address.lower().removeprefix("0x")
+    if len(hex_address) != 40 or not all(c in "0123456789abcdef" for c in hex_address):
+        raise ValueError(f"not an address: {address!r}")
+    digest = keccak(hex_address.encode()).hex()
+    return "0x" + "".join(c.upper() if d in "89abcdef" else c for c, d in zip(hex_address, digest[:40], strict=True))
 
 
 def _word_decoder(abi_type: str):
@@ -55,12 +65,10 @@ class Param:
 
 class EventSpec:
     def __init__(self, name: str, params: Iterable[Param]) -> None:
-        from eth_utils import keccak
-
         self.name = name
         self.params = tuple(params)
         self.signature = f"{name}({','.join(p.type for p in self.params)})"
-        self.topic0 = "0x" + keccak(text=self.signature).hex()
+        self.topic0 = "0x" + keccak(self.signature.encode()).hex()
         indexed = [p for p in self.params if p.indexed]
         self._topic_decoders = [(p.name, _word_decoder(p.type) or (lambda word: "0x" + word)) for p in indexed]
         data_params = [p for p in self.params if not p.indexed]

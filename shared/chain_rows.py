@@ -20,7 +20,7 @@ from typing import Any
 from shared.chain_abi import EventSpec, checksum
 from shared.chain_events import ANNOUNCED, amount_of, proposal_uuid
 from shared.chain_rpc import hex_int
-from shared.events import DOMAIN_EVENTS
+from shared.topics import DOMAIN_EVENTS
 
 NULL = "\\N"
 _dumps = json.JSONEncoder(separators=(",", ":")).encode

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import AwareDatetime, ConfigDict
 
 from shared.models import OutboxEntry
+from shared.topics import DOMAIN_EVENTS
 from shared.types import ApiModel
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DOMAIN_EVENTS = "domain-events"
 SCHEMA_VERSION = 1
 # The fast path runs inside the client's request: past this, the relay takes over.
 FAST_PATH_TIMEOUT = 5.0

@@ -405,3 +405,54 @@ def test_chain_status_reports_checkpoint_head_and_lag(chain, engine, api):
     assert body == {"chains": [{"chain_id": CHAIN_ID, "checkpoint": chain.head() - 2, "head": chain.head(),
                                 "lag": 2, "head_seen_at": body["chains"][0]["head_seen_at"], "reorgs": 0,
                                 "last_error": None}]}
+
+
+def test_the_function_indexes_on_a_tick_and_publishes_the_chain_events(chain, engine, app_env, pubsub_emulator,
+                                                                        monkeypatch):
+    """Scheduler tick (Pub/Sub push) -> chain-indexer -> PostgreSQL and outbox -> domain-events at once."""
+    from functions_framework import create_app
+
+    from shared.config import get_settings
+    from shared.manifest import load
+    from tests.support.pubsub import Observer
+
+    ids = open_campaigns(chain, engine)
+    activity(chain, ids, transactions=3)
+    monkeypatch.setenv("INDEXER_CHAINS", json.dumps([config(chain).model_dump()]))
+    get_settings.cache_clear()
+    observer = Observer(pubsub_emulator, "domain-events")
+    try:
+        function = load().by_name("chain-indexer")
+        client = create_app(target="handle", source=str(function.main), signature_type="cloudevent").test_client()
+        tick = {"subscription": "projects/p/subscriptions/indexer-tick-chain-indexer",
+                "message": {"data": "e30=", "messageId": "1", "publishTime": "2026-11-22T00:00:00Z"}}
+        assert client.post("/", json=tick).status_code == 200
+        published = observer.envelopes(3)
+    finally:
+        get_settings.cache_clear()
+    assert sorted(e["type"] for e in published) == ["chain.funded"] * 3
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one() == 0
+        assert conn.execute(text("SELECT block_number FROM indexer_checkpoints")).scalar_one() == chain.head()
+
+
+def test_reverted_events_are_announced(chain, engine):
+    ids = open_campaigns(chain, engine)
+    activity(chain, ids, transactions=4)
+    cfg = config(chain)
+    index(engine, cfg)
+    chain.reorg(2)
+    index(engine, cfg)
+    with engine.connect() as conn:
+        envelopes = [EventEnvelope.model_validate(row[0]) for row in conn.execute(text(
+            "SELECT envelope FROM outbox WHERE type = 'chain.reverted' ORDER BY id"))]
+        funded = [EventEnvelope.model_validate(row[0]) for row in conn.execute(text(
+            "SELECT envelope FROM outbox WHERE type = 'chain.funded' ORDER BY id"))]
+    assert len(envelopes) == 2
+    # The same shape as the announcement it takes back, so a consumer can undo it.
+    originals = {(e.payload["tx_hash"], e.payload["log_index"]): e for e in funded}
+    for reverted in envelopes:
+        original = originals[(reverted.payload["tx_hash"], reverted.payload["log_index"])]
+        assert reverted.payload.keys() == original.payload.keys()
+        assert (reverted.aggregate_type, reverted.aggregate_id) == (original.aggregate_type, original.aggregate_id)
+        assert reverted.payload["args"] == original.payload["args"]

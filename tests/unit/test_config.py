@@ -65,3 +65,28 @@ def test_lists_are_comma_separated_and_empty_means_unset(env):
     env.setenv("CLOUD_SQL_INSTANCE", "")
     env.setenv("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example,")
     assert get_settings().cors_allowed_origins == ["https://a.example", "https://b.example"]
+
+
+CHAIN = '{"chain_id": 1, "rpc_url": "https://rpc.example", "funding_contract": "0x5FbDB2315678afecb367f032d93F642f64180aa3"}'
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("[{", "INDEXER_CHAINS: Value error, not JSON"),
+    ('[{"chain_id": 1, "rpc_url": "https://rpc.example"}]', "needs funding_contract or artwork_contract"),
+    (f'[{CHAIN[:-1]}, "confirmations": -1}}]', "INDEXER_CHAINS_0_CONFIRMATIONS"),
+    ('[{"chain_id": 1, "rpc_url": "ftp://x", "artwork_contract": "0x00"}]', "INDEXER_CHAINS_0_RPC_URL"),
+])
+def test_indexer_chains_are_validated(env, value, message):
+    env.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    env.setenv("DATABASE_URL", "postgresql+pg8000://x")
+    env.setenv("INDEXER_CHAINS", value)
+    with pytest.raises(ConfigError, match=message):
+        get_settings()
+
+
+def test_indexer_chains_defaults(env):
+    env.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    env.setenv("DATABASE_URL", "postgresql+pg8000://x")
+    env.setenv("INDEXER_CHAINS", f"[{CHAIN}]")
+    (chain,) = get_settings().indexer_chains
+    assert (chain.confirmations, chain.start_block, chain.reorg_window, chain.artwork_contract) == (12, 0, 256, None)
