@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from datetime import datetime
 
 import pytest
 from eth_abi import encode
@@ -121,6 +122,7 @@ def test_copy_lines_carry_exact_amounts_and_announce_only_flows():
     assert (parsed.aggregate_type, parsed.aggregate_id) == ("proposal", str(proposal))
     assert parsed.payload["args"]["amount"] == str(UINT256_MAX) and parsed.payload["log_index"] == 1
     assert uuid.UUID(event_id).version == 4
+    assert parsed.occurred_at == datetime.fromisoformat(occurred) and parsed.occurred_at.tzinfo is not None
 
 
 def test_copy_text_escapes_backslashes():
