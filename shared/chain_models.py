@@ -1,5 +1,5 @@
-"""Tables the chain indexer owns: raw events, recent block hashes, checkpoints, and
-the rows derived from events (investments, artwork ownership).
+"""Tables of the background jobs: the chain indexer's raw events, recent block hashes,
+checkpoints and derived rows (investments, artwork ownership), and the graph sync's state.
 
 Kept apart from shared/models.py so that the HTTP functions, which never touch
 these tables through the ORM, do not pay for building them at cold start.
@@ -83,6 +83,8 @@ class Investment(Base):
     funded: Mapped[int] = mapped_column(Amount, nullable=False)
     refunded: Mapped[int] = mapped_column(Amount, nullable=False)
     events: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The backer's latest Funded transaction in this campaign.
+    last_tx_hash: Mapped[str | None] = mapped_column(HASH)
 
 
 class ArtworkToken(Base):
@@ -97,3 +99,16 @@ class ArtworkToken(Base):
     owner: Mapped[str] = mapped_column(ADDRESS, nullable=False)
     block_number: Mapped[int] = mapped_column(BigInteger, nullable=False)
     log_index: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class GraphSyncState(Base):
+    """The graph reconcile's progress: a watermark per synced table, and the last full run."""
+
+    __tablename__ = "graph_sync_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    watermark_id: Mapped[str | None] = mapped_column(String(64))
+    full_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    updated_at: Mapped[datetime] = _updated()

@@ -124,7 +124,9 @@ _FLOW_SUMS = f"""
     SELECT chain_id, (args->>'proposalId')::numeric AS onchain_id, args->>'backer' AS backer, proposal_id,
            coalesce(sum(amount) FILTER (WHERE event = 'Funded'), 0) AS funded,
            coalesce(sum(amount) FILTER (WHERE event = 'Refunded'), 0) AS refunded,
-           count(*) AS events
+           count(*) AS events,
+           (array_agg(tx_hash ORDER BY block_number DESC, log_index DESC) FILTER (WHERE event = 'Funded'))[1]
+               AS last_tx_hash
     FROM {{source}} WHERE contract = :funding AND event IN {FLOW}
     GROUP BY 1, 2, 3, 4
 """
@@ -145,11 +147,13 @@ _DERIVE = f"""
 WITH inserted AS ({{inserted}}
 ), flows AS ({_FLOW_SUMS.format(source="inserted")}
 ), investments_up AS (
-    INSERT INTO investments (chain_id, onchain_proposal_id, backer, proposal_id, funded, refunded, events)
-    SELECT chain_id, onchain_id, backer, proposal_id, funded, refunded, events FROM flows
+    INSERT INTO investments (chain_id, onchain_proposal_id, backer, proposal_id, funded, refunded, events,
+                             last_tx_hash)
+    SELECT chain_id, onchain_id, backer, proposal_id, funded, refunded, events, last_tx_hash FROM flows
     ON CONFLICT (chain_id, onchain_proposal_id, backer) DO UPDATE SET
         funded = investments.funded + excluded.funded, refunded = investments.refunded + excluded.refunded,
-        events = investments.events + excluded.events
+        events = investments.events + excluded.events,
+        last_tx_hash = coalesce(excluded.last_tx_hash, investments.last_tx_hash)
 ), raised AS ({_RAISED.format(sign="+", flows="flows")}
 ), owners AS (
     INSERT INTO artwork_tokens (chain_id, contract, token_id, owner, block_number, log_index)
@@ -274,12 +278,25 @@ def roll_back(conn: Connection, chain_id: int, ancestor: Checkpoint, *, funding:
     with conn.begin():
         tokens = [row[0] for row in conn.execute(text(_REMOVE), params)]
         conn.execute(text("DELETE FROM investments WHERE chain_id = :chain AND events = 0"), params)
+        conn.execute(text(_RECOMPUTE_LAST_TX), params)
         if tokens:
             _recompute_owners(conn, chain_id, artwork, tokens)
         conn.execute(text("DELETE FROM chain_blocks WHERE chain_id = :chain AND number > :ancestor"), params)
         conn.execute(text("UPDATE indexer_checkpoints SET block_number = :ancestor, block_hash = :hash, "
                           "reorgs = reorgs + 1, updated_at = now() WHERE chain_id = :chain"),
                      {**params, "hash": ancestor.hash})
+
+
+# Positions whose latest funding was just rolled back: take the latest that remains.
+_RECOMPUTE_LAST_TX = """
+    UPDATE investments i SET last_tx_hash = (
+        SELECT w.tx_hash FROM web3_transactions w
+        WHERE w.chain_id = i.chain_id AND w.contract = :funding AND w.event = 'Funded'
+          AND (w.args->>'proposalId')::numeric = i.onchain_proposal_id AND w.args->>'backer' = i.backer
+        ORDER BY w.block_number DESC, w.log_index DESC LIMIT 1)
+    WHERE i.chain_id = :chain AND i.last_tx_hash IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM web3_transactions w WHERE w.chain_id = i.chain_id AND w.tx_hash = i.last_tx_hash)
+"""
 
 
 def _recompute_owners(conn: Connection, chain_id: int, artwork: str | None, tokens: list[Decimal]) -> None:

@@ -98,6 +98,10 @@ class Settings(BaseModel):
     siwe_domain: str | None = None
     siwe_uri: str | None = None
     chain_id: int | None = Field(default=None, ge=1)
+    # The graph store (shared/graph.py): falkordb://host:port/graph or neo4j[+s]://host.
+    graph_url: str | None = Field(default=None, pattern=r"^(falkordb|neo4j|neo4j\+s|neo4j\+ssc|bolt|bolt\+s)://")
+    neo4j_user: str | None = None
+    neo4j_password: str | None = None
     # The chain indexer: the chains it follows, and how long one tick may run.
     indexer_chains: Annotated[list[ChainConfig], BeforeValidator(_json)] = Field(default_factory=list)
     indexer_budget_seconds: float = Field(default=50.0, gt=0)

@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("funded", UINT256, nullable=False),
         sa.Column("refunded", UINT256, nullable=False),
         sa.Column("events", sa.Integer, nullable=False),
+        sa.Column("last_tx_hash", HASH, nullable=True),
         sa.PrimaryKeyConstraint("chain_id", "onchain_proposal_id", "backer", name=op.f("pk_investments")),
     )
     op.create_index("ix_investments_proposal", "investments", ["proposal_id"])
