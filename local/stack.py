@@ -19,6 +19,7 @@ from local import postgres
 from local.broker import PushBroker, Subscription
 from local.chain import Deployment, Platform, Rpc, deploy_platform, start_anvil
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
+from local.graph import start_falkordb
 from local.processes import Child, free_port, port_open, spawn
 from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
 from local.router import Router, ThreadedServer
@@ -50,6 +51,7 @@ class StackConfig:
     storage_port: int = 9023
     storage_front_port: int = 9024
     anvil_port: int = 8545
+    graph_port: int = 6379
     uploads_bucket: str = "kalakrut-uploads"
     media_bucket: str = "kalakrut-media"
     schedule_interval: float = 60.0
@@ -69,6 +71,7 @@ class StackConfig:
             storage_port=_env_int("STORAGE_EMULATOR_PORT", 9023),
             storage_front_port=_env_int("STORAGE_FRONT_PORT", 9024),
             anvil_port=_env_int("ANVIL_PORT", 8545),
+            graph_port=_env_int("FALKORDB_PORT", 6379),
         )
 
     @classmethod
@@ -88,6 +91,7 @@ class StackConfig:
             storage_port=free_port(),
             storage_front_port=free_port(),
             anvil_port=free_port(),
+            graph_port=free_port(),
             persist_auth=False,
         )
 
@@ -151,6 +155,7 @@ class Stack:
             "SIWE_DOMAIN": f"127.0.0.1:{self.config.hosting_port}",
             "SIWE_URI": f"http://127.0.0.1:{self.config.hosting_port}",
             "CHAIN_ID": "31337",
+            "GRAPH_URL": f"falkordb://127.0.0.1:{self.config.graph_port}/kalakrut",
             "INDEXER_CHAINS": json.dumps([{
                 "chain_id": 31337, "rpc_url": self.chain_url, "confirmations": 0,
                 "funding_contract": self.contracts.funding, "artwork_contract": self.contracts.artwork,
@@ -175,7 +180,7 @@ class Stack:
         wanted = {"HOSTING_PORT": c.hosting_port, "AUTH_EMULATOR_PORT": c.auth_port, "ROUTER_PORT": c.router_port,
                   "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port,
             "PUBSUB_EMULATOR_PORT": c.pubsub_port, "STORAGE_EMULATOR_PORT": c.storage_port,
-            "STORAGE_FRONT_PORT": c.storage_front_port, "ANVIL_PORT": c.anvil_port}
+            "STORAGE_FRONT_PORT": c.storage_front_port, "ANVIL_PORT": c.anvil_port, "FALKORDB_PORT": c.graph_port}
         busy = [f"{name}={port}" for name, port in wanted.items() if port and port_open(port)]
         if busy:
             raise SystemExit(f"ports already in use: {', '.join(busy)} (is another stack running? set these variables to move)")
@@ -199,6 +204,9 @@ class Stack:
         self.children.append(start_anvil(self.config.anvil_port, logs))
         self.contracts = deploy_platform(Rpc(self.chain_url))
         (state / "chain.json").write_text(json.dumps({"url": self.chain_url, **asdict(self.contracts)}))
+
+        # The graph starts empty each run: graph-reconcile fills it from PostgreSQL on its first tick.
+        self.children.append(start_falkordb(self.config.graph_port, state / "graph"))
 
         self.children.append(start_storage(self.config.storage_port, state / "storage", logs))
         create_buckets(self.config.storage_port, self.config.project, [self.config.uploads_bucket, self.config.media_bucket])
@@ -302,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  router (Cloud Run)    {stack.router_url}\n"
             f"  storage emulator      http://127.0.0.1:{stack.config.storage_port} (uploads via {stack.storage_front_url})\n"
             f"  chain (anvil)         {stack.chain_url}  funding {stack.contracts.funding}  artwork {stack.contracts.artwork}\n"
+            f"  graph (FalkorDB)      redis://127.0.0.1:{stack.config.graph_port} graph 'kalakrut'\n"
             f"  database              {stack.database_url}\n"
             f"  logs                  {stack.config.state_dir / 'logs'}\n"
             f"Press Ctrl-C to stop.",

@@ -120,6 +120,11 @@ def require_role(user: User, *roles: str) -> None:
         raise Forbidden(f"only {' or '.join(roles)} accounts may do this")
 
 
+def require_admin(user: User) -> None:
+    if not user.is_admin:
+        raise Forbidden("only an administrator may do this")
+
+
 def require_owner(user: User, owner_id: uuid.UUID) -> None:
     if user.id != owner_id:
         raise Forbidden("only the owner may do this")

@@ -102,6 +102,8 @@ class Settings(BaseModel):
     graph_url: str | None = Field(default=None, pattern=r"^(falkordb|neo4j|neo4j\+s|neo4j\+ssc|bolt|bolt\+s)://")
     neo4j_user: str | None = None
     neo4j_password: str | None = None
+    graph_reconcile_budget_seconds: float = Field(default=50.0, gt=0)
+    graph_full_reconcile_minutes: int = Field(default=60, ge=1)
     # The chain indexer: the chains it follows, and how long one tick may run.
     indexer_chains: Annotated[list[ChainConfig], BeforeValidator(_json)] = Field(default_factory=list)
     indexer_budget_seconds: float = Field(default=50.0, gt=0)

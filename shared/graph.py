@@ -13,6 +13,8 @@ GRAPH_URL selects the adapter: ``falkordb://host:port/graph`` or
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -42,21 +44,29 @@ class Graph(Protocol):
     def close(self) -> None: ...
 
 
+@contextmanager
+def _falkordb_reachable() -> Iterator[None]:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        raise GraphUnavailable(f"FalkorDB: {error}") from error
+
+
 class FalkorGraph:
     def __init__(self, host: str, port: int, name: str, *, timeout: float = 10.0) -> None:
         from falkordb import FalkorDB
 
-        self._db = FalkorDB(host=host, port=port, socket_timeout=timeout, socket_connect_timeout=min(timeout, 3.0))
+        with _falkordb_reachable():  # the client talks to the server as it is made
+            self._db = FalkorDB(host=host, port=port, socket_timeout=timeout,
+                                socket_connect_timeout=min(timeout, 3.0))
         self._graph = self._db.select_graph(name)
 
     def _run(self, query: str, params: dict[str, Any] | None, *, read_only: bool) -> list[Row]:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        try:
+        with _falkordb_reachable():
             result = (self._graph.ro_query if read_only else self._graph.query)(query, params)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
-            raise GraphUnavailable(f"FalkorDB: {error}") from error
         names = [column[1].decode() if isinstance(column[1], bytes) else column[1] for column in result.header]
         return [dict(zip(names, row, strict=True)) for row in result.result_set]
 
@@ -67,16 +77,19 @@ class FalkorGraph:
         return self._run(query, params, read_only=True)
 
     def ensure_schema(self) -> None:
-        existing = {(c["label"], tuple(c["properties"])) for c in self._constraints()}
-        for label in LABELS:
-            if (label, ("id",)) not in existing:
-                # Creates the range index it needs, then the constraint (asynchronously).
-                self._graph.create_node_unique_constraint(label, "id")
+        with _falkordb_reachable():
+            existing = {(c["label"], tuple(c["properties"])) for c in self._constraints()}
+            for label in LABELS:
+                if (label, ("id",)) not in existing:
+                    # Creates the range index it needs, then the constraint (asynchronously).
+                    self._graph.create_node_unique_constraint(label, "id")
 
     def _constraints(self) -> list[dict[str, Any]]:
+        from redis.exceptions import ResponseError
+
         try:
             return self._graph.list_constraints()
-        except Exception:  # an empty graph has no schema yet  # noqa: BLE001
+        except ResponseError:  # a graph that does not exist yet has no schema
             return []
 
     def drop_all(self) -> None:

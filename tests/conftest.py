@@ -17,7 +17,7 @@ UPLOADS, MEDIA = "test-uploads", "test-media"
 
 
 def reset_caches() -> None:
-    from shared import auth, db, pubsub, storage
+    from shared import auth, db, graph, pubsub, storage
     from shared.config import get_settings
 
     get_settings.cache_clear()
@@ -25,6 +25,7 @@ def reset_caches() -> None:
     auth.get_firebase.cache_clear()
     pubsub.get_publisher.cache_clear()
     storage.client.cache_clear()
+    graph.get_graph.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +78,19 @@ def storage_emulator(tmp_path_factory) -> Iterator[int]:
 
 
 @pytest.fixture(scope="session")
-def app_env(database_url, auth_emulator, pubsub_emulator, storage_emulator, tmp_path_factory) -> Iterator[None]:
+def graph_url(tmp_path_factory) -> Iterator[str]:
+    """FalkorDB (the local graph engine) on loopback; yields GRAPH_URL."""
+    from local.graph import start_falkordb
+
+    port = free_port()
+    child = start_falkordb(port, tmp_path_factory.mktemp("graph"))
+    yield f"falkordb://127.0.0.1:{port}/kalakrut_test"
+    child.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(database_url, auth_emulator, pubsub_emulator, storage_emulator, graph_url,
+            tmp_path_factory) -> Iterator[None]:
     """The environment a deployed function would have, pointed at the local services."""
     values = {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -96,6 +109,7 @@ def app_env(database_url, auth_emulator, pubsub_emulator, storage_emulator, tmp_
         "SIWE_DOMAIN": "kalakrut.test",
         "SIWE_URI": "https://kalakrut.test",
         "CHAIN_ID": "31337",
+        "GRAPH_URL": graph_url,
     }
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

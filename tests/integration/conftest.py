@@ -21,7 +21,7 @@ from tests.conftest import UPLOADS
 from tests.support.openapi_client import ApiClient, OpenApiChecker
 
 TABLES = ("audit_log", "follows", "proposals", "media", "wallet_challenges", "users", "outbox", "processed_events",
-          "web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens")
+          "web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens", "graph_sync_state")
 _emails = itertools.count()
 CONSUMER = REPO / "tests" / "support" / "consumer_fn" / "main.py"
 

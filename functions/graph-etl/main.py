@@ -1,0 +1,14 @@
+"""graph-etl: each domain event refreshes what it changed in the graph (idempotently)."""
+import functions_framework
+
+from shared.consumer import envelope_from
+
+
+@functions_framework.cloud_event
+def handle(cloud_event) -> None:
+    from shared.db import get_engine
+    from shared.graph import get_graph
+    from shared.graph_etl import consume_batch
+
+    # A failure (the graph is down) raises: Pub/Sub retries, then dead-letters.
+    consume_batch(get_engine(), get_graph(), [envelope_from(cloud_event)])

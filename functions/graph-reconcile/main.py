@@ -1,0 +1,16 @@
+"""graph-reconcile: on each scheduler tick, sync what events missed; a full comparison when due."""
+from datetime import timedelta
+
+import functions_framework
+
+
+@functions_framework.cloud_event
+def handle(cloud_event) -> None:
+    from shared.config import get_settings
+    from shared.db import get_engine
+    from shared.graph import get_graph
+    from shared.graph_reconcile import reconcile
+
+    settings = get_settings()
+    reconcile(get_engine(), get_graph(), budget_seconds=settings.graph_reconcile_budget_seconds,
+              full_every=timedelta(minutes=settings.graph_full_reconcile_minutes))

@@ -1,0 +1,68 @@
+"""network: graph reads for people and proposals: suggestions, ego network, paths, insights."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from shared import network
+from shared.auth import require_admin
+from shared.http import problems
+from shared.http.api import Api, Call
+
+api = Api("network")
+T = TypeVar("T")
+RETRY_AFTER_SECONDS = "30"
+
+
+def _read(query: Callable[..., T], *args: Any) -> T:
+    """Run a graph read; an unreachable graph is a 503 the client may retry, never a 500."""
+    from shared.graph import GraphUnavailable, get_graph
+
+    try:
+        return query(get_graph(), *args)
+    except GraphUnavailable as error:
+        get_graph.cache_clear()  # reconnect on the next request
+        raise problems.ServiceUnavailable("the graph store is unreachable",
+                                          headers={"Retry-After": RETRY_AFTER_SECONDS}) from error
+
+
+@api.route("GET", "/api/network/people-you-may-know", summary="People you may know, with the reasons",
+           auth="user", query=network.SuggestionQuery, response=network.PeoplePage, errors=(503,))
+def people(call: Call) -> network.PeoplePage:
+    return _read(network.people_you_may_know, call.user.id, call.query.limit)
+
+
+@api.route("GET", "/api/network/proposals-for-you", summary="Open proposals backed by people who back what you back",
+           auth="user", query=network.SuggestionQuery, response=network.ProposalSuggestions, errors=(503,))
+def proposals(call: Call) -> network.ProposalSuggestions:
+    return _read(network.proposals_for_you, call.user.id, call.query.limit)
+
+
+@api.route("GET", "/api/network/ego", summary="Your network to depth 1 or 2, as nodes and edges (capped)",
+           auth="user", query=network.EgoQuery, response=network.Network, errors=(503,))
+def ego(call: Call) -> network.Network:
+    return _read(network.ego, call.user.id, call.query.depth)
+
+
+@api.route("GET", "/api/network/path", summary="Shortest connection from you (admins: from anyone) to a user",
+           auth="user", query=network.PathQuery, response=network.ConnectionPath, errors=(404, 503))
+def path(call: Call) -> network.ConnectionPath:
+    start = call.query.from_ or call.user.id
+    if start != call.user.id:
+        require_admin(call.user)
+    found = _read(network.connection_path, start, call.query.to)
+    if found is None:
+        raise problems.NotFound(f"no connection within {network.PATH_MAX_DEPTH} steps")
+    return found
+
+
+@api.route("GET", "/api/network/insights", summary="Top connectors, most-backed artists, communities (admins)",
+           auth="user", response=network.Insights, errors=(503,))
+def insights(call: Call) -> network.Insights:
+    require_admin(call.user)
+    return _read(network.insights)
+
+
+def handle(request):
+    """functions-framework entry point."""
+    return api(request)

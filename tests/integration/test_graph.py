@@ -1,0 +1,275 @@
+"""PostgreSQL -> graph (FalkorDB, the local engine): the ETL from real outbox events,
+idempotence, order, deletes, chain fundings, reconcile, outages; the network API."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from shared.events import EventEnvelope
+from shared.graph import connect
+from shared.graph_etl import consume_batch
+from shared.graph_reconcile import full, incremental
+
+ETHER = 10**18
+
+
+@pytest.fixture
+def graph(graph_url, app_env):
+    store = connect(graph_url)
+    store.drop_all()
+    store.ensure_schema()
+    yield store
+    store.drop_all()
+    store.close()
+
+
+@pytest.fixture
+def engine(app_env):
+    from shared.db import get_engine
+
+    return get_engine()
+
+
+def outbox_events(db, after: int = 0) -> list[EventEnvelope]:
+    db.rollback()
+    return [EventEnvelope.model_validate(row[0]) for row in db.execute(
+        text("SELECT envelope FROM outbox WHERE id > :after ORDER BY id"), {"after": after})]
+
+
+def last_outbox_id(db) -> int:
+    db.rollback()
+    return db.execute(text("SELECT coalesce(max(id), 0) FROM outbox")).scalar_one()
+
+
+def snapshot(graph) -> dict[str, list]:
+    return {
+        "nodes": sorted((row["label"], row["id"], repr(row["props"])) for row in graph.read(
+            "MATCH (n) RETURN labels(n)[0] AS label, n.id AS id, properties(n) AS props")),
+        "edges": sorted((row["type"], row["a"], row["b"], repr(row["props"])) for row in graph.read(
+            "MATCH (a)-[r]->(b) RETURN type(r) AS type, a.id AS a, b.id AS b, properties(r) AS props")),
+    }
+
+
+def edges(graph, kind: str) -> set[tuple[str, str]]:
+    return {(r["a"], r["b"]) for r in graph.read(f"MATCH (a)-[:{kind}]->(b) RETURN a.id AS a, b.id AS b")}
+
+
+def test_events_build_the_graph_and_applying_them_again_changes_nothing(api, db, people, make_proposal, graph,
+                                                                       engine):
+    ada, bela, cleo = people("artist", name="Ada"), people("investor", name="Bela"), people("collector")
+    api.post(f"/api/users/{bela.id}/follow", token=ada.token)
+    api.post(f"/api/users/{ada.id}/follow", token=bela.token)
+    api.post(f"/api/users/{bela.id}/follow", token=cleo.token)
+    proposal = make_proposal(ada, publish=True, tags=["textile", "lagos"], category="craft")
+    make_proposal(ada)  # a draft stays out of the graph
+    events = outbox_events(db)
+    assert consume_batch(engine, graph, events) == len(events)
+
+    assert edges(graph, "FOLLOWS") == {(ada.id, bela.id), (bela.id, ada.id), (cleo.id, bela.id)}
+    assert edges(graph, "CREATED") == {(ada.id, proposal["id"])}
+    assert edges(graph, "TAGGED") == {(proposal["id"], "textile"), (proposal["id"], "lagos"),
+                                      (proposal["id"], "craft")}
+    users = {r["id"]: (r["name"], r["role"]) for r in graph.read("MATCH (u:User) RETURN u.id AS id, "
+                                                                  "u.name AS name, u.role AS role")}
+    assert users[ada.id] == ("Ada", "artist") and users[bela.id] == ("Bela", "investor") and len(users) == 3
+    before = snapshot(graph)
+
+    assert consume_batch(engine, graph, events) == 0  # recorded: skipped
+    db.execute(text("DELETE FROM processed_events"))
+    db.commit()
+    assert consume_batch(engine, graph, events) == len(events)  # applied again: same graph
+    assert snapshot(graph) == before
+
+
+def test_out_of_order_events_end_in_the_current_state(api, db, people, make_proposal, graph, engine):
+    ada, bela = people("artist"), people("investor")
+    start = last_outbox_id(db)
+    api.post(f"/api/users/{ada.id}/follow", token=bela.token)
+    api.delete(f"/api/users/{ada.id}/follow", token=bela.token)
+    proposal = make_proposal(ada, publish=True, title="First title")
+    api.patch(f"/api/proposals/{proposal['id']}", token=ada.token, json={"title": "Second title"},
+              headers={"If-Match": api.get(f"/api/proposals/{proposal['id']}").headers["ETag"]})
+    events = outbox_events(db, start)
+    base = outbox_events(db)[: len(outbox_events(db)) - len(events)]
+    consume_batch(engine, graph, base)
+    for event in reversed(events):  # newest first
+        consume_batch(engine, graph, [event])
+    assert edges(graph, "FOLLOWS") == set()
+    assert graph.read("MATCH (p:Proposal) RETURN p.title AS title") == [{"title": "Second title"}]
+
+
+def test_an_erased_user_leaves_the_graph_with_their_relationships(api, db, people, graph, engine):
+    ada, bela = people("artist"), people("investor")
+    api.post(f"/api/users/{ada.id}/follow", token=bela.token)
+    consume_batch(engine, graph, outbox_events(db))
+    start = last_outbox_id(db)
+    assert api.delete("/api/me", token=bela.token).status_code == 204
+    consume_batch(engine, graph, outbox_events(db, start))
+    assert [r["id"] for r in graph.read("MATCH (u:User) RETURN u.id AS id")] == [ada.id]
+    assert edges(graph, "FOLLOWS") == set()
+
+
+def _chain_event(kind: str, proposal_id: str, backer: str, amount: int, tx: str) -> EventEnvelope:
+    return EventEnvelope(event_id=uuid.uuid4(), type=kind, occurred_at="2026-11-22T00:00:00Z",
+                         aggregate_type="proposal", aggregate_id=proposal_id,
+                         payload={"chain_id": 31337, "tx_hash": tx, "log_index": 0,
+                                  "event": "Funded" if kind == "chain.funded" else "Refunded",
+                                  "args": {"backer": backer, "amount": str(amount)}})
+
+
+def test_chain_fundings_become_funded_edges_of_the_wallets_owner(api, db, people, make_proposal, graph, engine):
+    ada, bela = people("artist"), people("investor")
+    proposal = make_proposal(ada, publish=True)
+    wallet = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+    db.execute(text("UPDATE users SET wallet_address = :w WHERE id = :id"), {"w": wallet, "id": bela.id})
+    db.execute(text("INSERT INTO investments (chain_id, onchain_proposal_id, backer, proposal_id, funded, refunded, "
+                    "events, last_tx_hash) VALUES (31337, :onchain, :w, :p, :amount, 0, 1, '0xabc')"),
+               {"onchain": uuid.UUID(proposal["id"]).int, "w": wallet, "p": proposal["id"], "amount": 3 * ETHER})
+    db.commit()
+    consume_batch(engine, graph, [*outbox_events(db), _chain_event("chain.funded", proposal["id"], wallet, 3 * ETHER, "0xabc")])
+    funded = graph.read("MATCH (u:User)-[f:FUNDED]->(p:Proposal) RETURN u.id AS u, p.id AS p, f.amount AS amount, "
+                        "f.tx_hash AS tx")
+    assert funded == [{"u": bela.id, "p": proposal["id"], "amount": str(3 * ETHER), "tx": "0xabc"}]
+    db.execute(text("UPDATE investments SET refunded = funded, events = 2"))
+    db.commit()
+    consume_batch(engine, graph, [_chain_event("chain.refunded", proposal["id"], wallet, 3 * ETHER, "0xdef")])
+    assert edges(graph, "FUNDED") == set()
+
+
+def test_full_reconcile_repairs_a_corrupted_graph(api, db, people, make_proposal, graph, engine):
+    ada, bela, cleo = people("artist", name="Ada"), people("investor"), people("collector")
+    api.post(f"/api/users/{ada.id}/follow", token=bela.token)
+    api.post(f"/api/users/{bela.id}/follow", token=cleo.token)
+    proposal = make_proposal(ada, publish=True, tags=["a", "b"])
+    consume_batch(engine, graph, outbox_events(db))
+    expected = snapshot(graph)
+    assert full(engine, graph).repaired == 0
+
+    graph.write("MATCH (:User {id: $a})-[f:FOLLOWS]->() DELETE f", {"a": bela.id})  # a lost edge
+    graph.write("MATCH (u:User {id: $a}) SET u.name = 'Mallory'", {"a": ada.id})  # stale content
+    graph.write("CREATE (:User {id: 'ghost', name: 'ghost'})")  # a node PostgreSQL never had
+    graph.write("MATCH (u:User {id: $c}), (p:Proposal {id: $p}) CREATE (u)-[:FUNDED {amount: '1'}]->(p)",
+                {"c": cleo.id, "p": proposal["id"]})  # a relationship PostgreSQL never had
+    graph.write("MATCH (:Proposal)-[t:TAGGED]->(:Tag {id: 'a'}) DELETE t")
+    report = full(engine, graph)
+    assert report.labels["User"].digest_equal is False and report.repaired == 5  # one per corruption
+    assert snapshot(graph) == expected
+    assert full(engine, graph).repaired == 0
+
+
+def test_incremental_sync_picks_up_rows_events_missed(db, people, graph, engine):
+    ada = people("artist")
+    db.execute(text("UPDATE users SET display_name = 'Renamed quietly' WHERE id = :id"), {"id": ada.id})
+    db.commit()
+    import time
+
+    assert incremental(engine, graph, deadline=time.monotonic() + 30)["users"] == 1
+    assert graph.read("MATCH (u:User) RETURN u.name AS name") == [{"name": "Renamed quietly"}]
+    assert incremental(engine, graph, deadline=time.monotonic() + 30)["users"] == 0  # watermark moved
+
+
+def test_a_graph_outage_loses_nothing(api, db, people, graph, engine):
+    from local.processes import free_port
+    from shared.graph import GraphUnavailable
+
+    ada, bela = people("artist"), people("investor")
+    api.post(f"/api/users/{ada.id}/follow", token=bela.token)
+    events = outbox_events(db)
+    with pytest.raises(GraphUnavailable):  # what graph-etl meets: the delivery fails, Pub/Sub retries
+        consume_batch(engine, connect(f"falkordb://127.0.0.1:{free_port()}/nowhere"), events)
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM processed_events WHERE consumer = 'graph-etl'")).scalar() == 0
+    assert consume_batch(engine, graph, events) == len(events)  # the retry applies everything
+    assert edges(graph, "FOLLOWS") == {(bela.id, ada.id)}
+
+
+# -- the network API on a fixture graph ------------------------------------------------
+
+@pytest.fixture
+def community(people, graph):
+    """me follows a, b; a and b follow c; b follows d. me, c and e backed p1; c and e backed p2 (open),
+    c backed p3 (closed)."""
+    me, a, b, c, d, e = (people("investor", name=n) for n in ("Me", "Ann", "Ben", "Cid", "Dot", "Eve"))
+    users = {"me": me, "a": a, "b": b, "c": c, "d": d, "e": e}
+    graph.write("UNWIND $rows AS r MERGE (u:User {id: r.id}) SET u.name = r.name, u.role = 'investor'",
+                {"rows": [{"id": p.id, "name": k} for k, p in users.items()]})
+    for x, y in (("me", "a"), ("me", "b"), ("a", "c"), ("b", "c"), ("b", "d")):
+        graph.write("MATCH (x:User {id: $x}), (y:User {id: $y}) CREATE (x)-[:FOLLOWS]->(y)",
+                    {"x": users[x].id, "y": users[y].id})
+    proposals = {name: str(uuid.uuid4()) for name in ("p1", "p2", "p3")}
+    for name, status in (("p1", "open"), ("p2", "open"), ("p3", "closed")):
+        graph.write("CREATE (:Proposal {id: $id, title: $title, status: $status})",
+                    {"id": proposals[name], "title": name, "status": status})
+    for who, what in (("me", "p1"), ("c", "p1"), ("e", "p1"), ("c", "p2"), ("e", "p2"), ("c", "p3")):
+        graph.write("MATCH (u:User {id: $u}), (p:Proposal {id: $p}) CREATE (u)-[:FUNDED {amount: '1'}]->(p)",
+                    {"u": users[who].id, "p": proposals[what]})
+    return users, proposals
+
+
+def test_people_you_may_know_ranks_with_reasons(api, community):
+    users, _ = community
+    body = api.get("/api/network/people-you-may-know", token=users["me"].token).get_json()
+    ranked = [(item["name"], item["score"], item["reasons"]) for item in body["items"]]
+    assert ranked == [
+        ("c", 4, ["followed by 2 people you follow", "backed the same proposal"]),
+        ("e", 2, ["backed the same proposal"]),
+        ("d", 1, ["followed by 1 person you follow"]),
+    ]
+
+
+def test_proposals_for_you_excludes_backed_and_closed(api, community):
+    users, proposals = community
+    body = api.get("/api/network/proposals-for-you", token=users["me"].token).get_json()
+    assert [(item["id"], item["co_investors"]) for item in body["items"]] == [(proposals["p2"], 2)]
+
+
+def test_ego_network_and_paths(api, community):
+    users, _ = community
+    me = users["me"]
+    one = api.get("/api/network/ego?depth=1", token=me.token).get_json()
+    assert {(e["source"], e["target"], e["type"]) for e in one["edges"]} >= {
+        (me.id, users["a"].id, "FOLLOWS"), (me.id, users["b"].id, "FOLLOWS")}
+    assert len(one["edges"]) == 3 and one["nodes"][0]["id"] == me.id
+    two = api.get("/api/network/ego?depth=2", token=me.token).get_json()
+    assert len(two["edges"]) > len(one["edges"])
+    assert api.get("/api/network/ego?depth=3", token=me.token).status_code == 422
+
+    path = api.get(f"/api/network/path?to={users['d'].id}", token=me.token).get_json()
+    assert [n["id"] for n in path["nodes"]] == [me.id, users["b"].id, users["d"].id] and path["length"] == 2
+    assert [(e["source"], e["target"]) for e in path["edges"]] == [(me.id, users["b"].id), (users["b"].id,
+                                                                                            users["d"].id)]
+    outsider = api.get(f"/api/network/path?to={uuid.uuid4()}", token=me.token)
+    assert outsider.status_code == 404
+    assert api.get(f"/api/network/path?to={users['d'].id}&from={users['a'].id}",
+                   token=me.token).status_code == 403
+
+
+def test_insights_are_for_admins(api, people, community):
+    users, _ = community
+    assert api.get("/api/network/insights", token=users["me"].token).status_code == 403
+    admin = people("investor", admin=True)
+    body = api.get("/api/network/insights", token=admin.token).get_json()
+    assert body["top_connectors"][0]["id"] in (users["b"].id, users["c"].id)
+    assert body["communities"][0]["size"] == 5
+
+
+def test_an_unreachable_graph_is_a_503_with_retry_after(api, people, monkeypatch):
+    from local.processes import free_port
+    from shared.config import get_settings
+    from shared.graph import get_graph
+
+    me = people("investor")
+    monkeypatch.setenv("GRAPH_URL", f"falkordb://127.0.0.1:{free_port()}/down")
+    get_settings.cache_clear()
+    get_graph.cache_clear()
+    try:
+        response = api.get("/api/network/people-you-may-know", token=me.token)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        get_graph.cache_clear()
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert json.loads(response.get_data())["code"] == "unavailable"
