@@ -7,13 +7,13 @@ unrecorded and Pub/Sub delivers it again; a duplicate delivery is skipped.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from shared.graph_sync import Changes, apply
+from shared.graph_sync import Changes, apply, joined
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -24,55 +24,88 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 CONSUMER = "graph-etl"
 FUNDING_EVENTS = {"Funded", "Refunded"}
+CHAIN_FLOWS = {"chain.funded", "chain.refunded", "chain.reverted"}
 
 
-def _is_uuid(value: object) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def changes_of(event: EventEnvelope) -> Changes:
-    """What an event tells the graph to refresh; events the graph does not show change nothing."""
-    changes, payload, kind = Changes(), event.payload, event.type
-    if kind.startswith("user."):
+def _is_uuid(value: str) -> bool:
+    # Campaign ids that are no platform UUID (someone else's campaign) have no proposal node.
+    return _UUID.match(value) is not None
+
+
+def collect(changes: Changes, event: EventEnvelope) -> Changes:
+    """Add what an event tells the graph to refresh; events the graph does not show add nothing."""
+    family, _, _ = event.type.partition(".")
+    if family == "user":
         changes.users.add(event.aggregate_id)
-        if kind == "user.wallet_linked" and payload.get("wallet_address"):
-            changes.backers.add(payload["wallet_address"])
-    elif kind.startswith("follow."):
-        changes.follows.add((str(payload["follower_id"]), str(payload["followee_id"])))
-    elif kind.startswith("proposal."):
+        if event.type == "user.wallet_linked" and event.payload.get("wallet_address"):
+            changes.backers.add(event.payload["wallet_address"])
+    elif family == "follow":
+        changes.follows.add((str(event.payload["follower_id"]), str(event.payload["followee_id"])))
+    elif family == "proposal":
         changes.proposals.add(event.aggregate_id)
-    elif (kind in ("chain.funded", "chain.refunded", "chain.reverted") and payload.get("event") in FUNDING_EVENTS
+    elif (event.type in CHAIN_FLOWS and event.payload.get("event") in FUNDING_EVENTS
           and event.aggregate_type == "proposal" and _is_uuid(event.aggregate_id)):
-        changes.fundings.add((event.aggregate_id, payload["args"]["backer"]))
+        changes.fundings.add((event.aggregate_id, event.payload["args"]["backer"]))
     return changes
 
 
 def unprocessed(engine: Engine, events: Sequence[EventEnvelope]) -> list[EventEnvelope]:
     with engine.connect() as conn:
         done = {row[0] for row in conn.execute(
-            text("SELECT event_id FROM processed_events WHERE consumer = :consumer AND event_id = ANY(:ids)"),
-            {"consumer": CONSUMER, "ids": [e.event_id for e in events]})}
+            text("SELECT event_id FROM processed_events WHERE consumer = :consumer "
+                 "AND event_id = ANY(CAST(string_to_array(:ids, ',') AS uuid[]))"),
+            {"consumer": CONSUMER, "ids": joined(e.event_id for e in events)})}
     return [e for e in events if e.event_id not in done]
 
 
-def consume_batch(engine: Engine, graph: Graph, events: Sequence[EventEnvelope]) -> int:
-    """Apply a batch of events to the graph; returns how many were new."""
-    fresh = unprocessed(engine, events)
-    if not fresh:
-        return 0
-    changes = Changes()
-    for event in fresh:
-        changes.update(changes_of(event))
-    with engine.connect() as conn:
-        counts = apply(conn, graph, changes)
-        conn.rollback()  # reads only
+def _record(engine: Engine, events: Sequence[EventEnvelope]) -> None:
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO processed_events (consumer, event_id) "
-                          "SELECT :consumer, unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING"),
-                     {"consumer": CONSUMER, "ids": [str(e.event_id) for e in fresh]})
-    logger.info("graph updated", extra={"events": len(fresh), "synced": counts})
-    return len(fresh)
+                          "SELECT :consumer, unnest(CAST(string_to_array(:ids, ',') AS uuid[])) ON CONFLICT DO NOTHING"),
+                     {"consumer": CONSUMER, "ids": joined(e.event_id for e in events)})
+
+
+def consume_stream(engine: Engine, graph: Graph, batches: Iterable[Sequence[EventEnvelope]]) -> int:
+    """Apply batches of events in order; returns how many were new.
+
+    While one batch is written to the graph, a helper thread records the previous one
+    as processed (only once the graph has taken it) and sorts out the next one's
+    duplicates: the database's work overlaps the graph's.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    applied = 0
+    batches = iter(batches)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-bookkeeping") as helper:
+        recording: Future[None] | None = None
+        upcoming: Future[list[EventEnvelope]] | None = None
+        first = next(batches, None)
+        if first is not None:
+            upcoming = helper.submit(unprocessed, engine, first)
+        while upcoming is not None:
+            fresh = upcoming.result()
+            following = next(batches, None)
+            upcoming = helper.submit(unprocessed, engine, following) if following is not None else None
+            if fresh:
+                changes = Changes()
+                for event in fresh:
+                    collect(changes, event)
+                with engine.connect() as conn:
+                    counts = apply(conn, graph, changes)
+                    conn.rollback()  # reads only
+                logger.info("graph updated", extra={"events": len(fresh), "synced": counts})
+                applied += len(fresh)
+            if recording is not None:
+                recording.result()
+            recording = helper.submit(_record, engine, fresh) if fresh else None
+        if recording is not None:
+            recording.result()
+    return applied
+
+
+def consume_batch(engine: Engine, graph: Graph, events: Sequence[EventEnvelope]) -> int:
+    """Apply one batch of events to the graph; returns how many were new."""
+    return consume_stream(engine, graph, [events])

@@ -10,9 +10,9 @@ subset shared by Neo4j and FalkorDB (see shared/graph.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import text
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shared.graph import Graph
 
 BATCH = 5_000
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,9 +38,12 @@ class Changes:
     def __bool__(self) -> bool:
         return any((self.users, self.proposals, self.follows, self.fundings, self.backers))
 
-    def update(self, other: Changes) -> None:
-        for name in ("users", "proposals", "follows", "fundings", "backers"):
-            getattr(self, name).update(getattr(other, name))
+
+def joined(keys: Iterable[object]) -> str:
+    """Keys as one comma-separated parameter (UUIDs and addresses have no commas): pg8000
+    turns a Python list into an array literal element by element, which at thousands of
+    keys costs more than the query itself."""
+    return ",".join(map(str, keys))
 
 
 def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
@@ -49,9 +53,12 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
 
 # -- nodes -----------------------------------------------------------------------
 
+# Rows come back as one JSON document: decoding it in C beats pg8000's row-by-row
+# parsing, which would compete for the GIL with the graph client's encoding.
 USER_ROWS = """
-    SELECT id::text AS id, role, coalesce(display_name, '') AS name FROM users
-    WHERE id::text = ANY(:ids) AND deleted_at IS NULL
+    SELECT coalesce(json_agg(json_build_object('id', id::text, 'role', role, 'name', coalesce(display_name, ''))),
+                    '[]')
+    FROM users WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND deleted_at IS NULL
 """
 UPSERT_USERS = "UNWIND $rows AS r MERGE (u:User {id: r.id}) SET u.role = r.role, u.name = r.name"
 DELETE_USERS = "UNWIND $ids AS id MATCH (u:User {id: id}) DETACH DELETE u"
@@ -59,7 +66,7 @@ DELETE_USERS = "UNWIND $ids AS id MATCH (u:User {id: id}) DETACH DELETE u"
 # Drafts are private: the graph holds proposals from publication on.
 PROPOSAL_ROWS = """
     SELECT id::text AS id, owner_id::text AS owner, title, status, coalesce(category, '') AS category,
-           tags FROM proposals WHERE id::text = ANY(:ids) AND status <> 'draft'
+           tags FROM proposals WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND status <> 'draft'
 """
 UPSERT_PROPOSALS = """
     UNWIND $rows AS r
@@ -75,44 +82,78 @@ LINK_CATEGORIES = ("UNWIND $rows AS r MATCH (p:Proposal {id: r.id}) MERGE (c:Cat
 DELETE_PROPOSALS = "UNWIND $ids AS id MATCH (p:Proposal {id: id}) DETACH DELETE p"
 
 
+def _pipelined(conn: Connection, graph: Graph, keys: Iterable[Any], read: Callable[[Connection, Sequence[Any]], T],
+               write: Callable[[Graph, Sequence[Any], T], None]) -> int:
+    """Chunk by chunk, reading chunk k+1 from PostgreSQL while chunk k is written to the
+    graph (both wait on sockets, so a thread overlaps them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = list(_chunks(sorted(set(keys))))
+    if not chunks:
+        return 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-read") as pool:
+        pending = pool.submit(read, conn, chunks[0])
+        for index, chunk in enumerate(chunks):
+            found = pending.result()
+            if index + 1 < len(chunks):
+                pending = pool.submit(read, conn, chunks[index + 1])
+            write(graph, chunk, found)
+    return sum(map(len, chunks))
+
+
+def _read_users(conn: Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
+    return _json_rows(conn.execute(text(USER_ROWS), {"ids": joined(ids)}).scalar_one())
+
+
+def _json_rows(value: Any) -> list[dict[str, Any]]:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _write_users(graph: Graph, ids: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        graph.write(UPSERT_USERS, {"rows": rows})
+    gone = sorted(set(ids) - {row["id"] for row in rows})
+    if gone:
+        graph.write(DELETE_USERS, {"ids": gone})
+
+
 def sync_users(conn: Connection, graph: Graph, ids: Iterable[str]) -> int:
-    ids = sorted(set(ids))
-    for chunk in _chunks(ids):
-        rows = [dict(row._mapping) for row in conn.execute(text(USER_ROWS), {"ids": list(chunk)})]
-        if rows:
-            graph.write(UPSERT_USERS, {"rows": rows})
-        gone = sorted(set(chunk) - {row["id"] for row in rows})
-        if gone:
-            graph.write(DELETE_USERS, {"ids": gone})
-    return len(ids)
+    return _pipelined(conn, graph, ids, _read_users, _write_users)
+
+
+def _read_proposals(conn: Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in conn.execute(text(PROPOSAL_ROWS), {"ids": joined(ids)})]
+
+
+def _write_proposals(graph: Graph, ids: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        graph.write(UPSERT_PROPOSALS, {"rows": [{k: r[k] for k in ("id", "owner", "title", "status")} for r in rows]})
+        graph.write(UNLINK_TAGS, {"ids": [r["id"] for r in rows]})
+        tags = [{"id": r["id"], "tag": tag} for r in rows for tag in r["tags"]]
+        if tags:
+            graph.write(LINK_TAGS, {"rows": tags})
+        categories = [{"id": r["id"], "category": r["category"]} for r in rows if r["category"]]
+        if categories:
+            graph.write(LINK_CATEGORIES, {"rows": categories})
+    gone = sorted(set(ids) - {row["id"] for row in rows})
+    if gone:
+        graph.write(DELETE_PROPOSALS, {"ids": gone})
 
 
 def sync_proposals(conn: Connection, graph: Graph, ids: Iterable[str]) -> int:
-    ids = sorted(set(ids))
-    for chunk in _chunks(ids):
-        rows = [dict(row._mapping) for row in conn.execute(text(PROPOSAL_ROWS), {"ids": list(chunk)})]
-        if rows:
-            graph.write(UPSERT_PROPOSALS, {"rows": [{k: r[k] for k in ("id", "owner", "title", "status")}
-                                                    for r in rows]})
-            graph.write(UNLINK_TAGS, {"ids": [r["id"] for r in rows]})
-            tags = [{"id": r["id"], "tag": tag} for r in rows for tag in r["tags"]]
-            if tags:
-                graph.write(LINK_TAGS, {"rows": tags})
-            categories = [{"id": r["id"], "category": r["category"]} for r in rows if r["category"]]
-            if categories:
-                graph.write(LINK_CATEGORIES, {"rows": categories})
-        gone = sorted(set(chunk) - {row["id"] for row in rows})
-        if gone:
-            graph.write(DELETE_PROPOSALS, {"ids": gone})
-    return len(ids)
+    return _pipelined(conn, graph, ids, _read_proposals, _write_proposals)
 
 
 # -- relationships -------------------------------------------------------------------
 
-FOLLOW_ROWS = """
-    SELECT f.follower_id::text AS follower, f.followee_id::text AS followee FROM follows f
-    JOIN unnest(CAST(:followers AS text[]), CAST(:followees AS text[])) AS k(follower, followee)
-      ON f.follower_id::text = k.follower AND f.followee_id::text = k.followee
+# Only the pairs PostgreSQL does not have come back: usually none.
+MISSING_FOLLOWS = """
+    SELECT k.follower::text AS follower, k.followee::text AS followee
+    FROM unnest(CAST(string_to_array(:followers, ',') AS uuid[]),
+                CAST(string_to_array(:followees, ',') AS uuid[])) AS k(follower, followee)
+    WHERE NOT EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = k.follower AND f.followee_id = k.followee)
 """
 UPSERT_FOLLOWS = """
     UNWIND $rows AS r
@@ -121,28 +162,34 @@ UPSERT_FOLLOWS = """
 DELETE_FOLLOWS = "UNWIND $rows AS r MATCH (:User {id: r.follower})-[f:FOLLOWS]->(:User {id: r.followee}) DELETE f"
 
 
+def _read_follows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    missing = conn.execute(text(MISSING_FOLLOWS), {"followers": joined(a for a, _ in pairs),
+                                                   "followees": joined(b for _, b in pairs)})
+    return set(pairs) - {(row.follower, row.followee) for row in missing}
+
+
+def _write_follows(graph: Graph, pairs: Sequence[tuple[str, str]], present: set[tuple[str, str]]) -> None:
+    if present:
+        graph.write(UPSERT_FOLLOWS, {"rows": [{"follower": a, "followee": b} for a, b in sorted(present)]})
+    gone = sorted(set(pairs) - present)
+    if gone:
+        graph.write(DELETE_FOLLOWS, {"rows": [{"follower": a, "followee": b} for a, b in gone]})
+
+
 def sync_follows(conn: Connection, graph: Graph, pairs: Iterable[tuple[str, str]]) -> int:
-    pairs = sorted(set(pairs))
-    for chunk in _chunks(pairs):
-        found = conn.execute(text(FOLLOW_ROWS), {"followers": [a for a, _ in chunk],
-                                                 "followees": [b for _, b in chunk]}).all()
-        present = {(row.follower, row.followee) for row in found}
-        if present:
-            graph.write(UPSERT_FOLLOWS, {"rows": [{"follower": a, "followee": b} for a, b in sorted(present)]})
-        gone = sorted(set(chunk) - present)
-        if gone:
-            graph.write(DELETE_FOLLOWS, {"rows": [{"follower": a, "followee": b} for a, b in gone]})
-    return len(pairs)
+    return _pipelined(conn, graph, pairs, _read_follows, _write_follows)
 
 
 # A position counts while money is in it; the backer is a user through their linked wallet.
 FUNDING_ROWS = """
-    SELECT k.proposal, k.backer, u.id::text AS user_id,
-           sum(i.funded - i.refunded)::text AS amount, max(i.last_tx_hash) AS tx_hash
-    FROM unnest(CAST(:proposals AS text[]), CAST(:backers AS text[])) AS k(proposal, backer)
-    JOIN users u ON u.wallet_address = k.backer AND u.deleted_at IS NULL
-    LEFT JOIN investments i ON i.proposal_id::text = k.proposal AND i.backer = k.backer
-    GROUP BY k.proposal, k.backer, u.id
+    SELECT coalesce(json_agg(json_build_object('proposal', proposal, 'user_id', user_id, 'amount', amount,
+                                               'tx_hash', tx_hash)), '[]')
+    FROM (SELECT k.proposal, u.id::text AS user_id,
+                 sum(i.funded - i.refunded)::text AS amount, max(i.last_tx_hash) AS tx_hash
+          FROM unnest(string_to_array(:proposals, ','), string_to_array(:backers, ',')) AS k(proposal, backer)
+          JOIN users u ON u.wallet_address = k.backer AND u.deleted_at IS NULL
+          LEFT JOIN investments i ON i.proposal_id = CAST(k.proposal AS uuid) AND i.backer = k.backer
+          GROUP BY k.proposal, k.backer, u.id) positions
 """
 UPSERT_FUNDINGS = """
     UNWIND $rows AS r
@@ -150,27 +197,31 @@ UPSERT_FUNDINGS = """
     MERGE (u)-[f:FUNDED]->(p) SET f.amount = r.amount, f.tx_hash = r.tx_hash
 """
 DELETE_FUNDINGS = "UNWIND $rows AS r MATCH (:User {id: r.user_id})-[f:FUNDED]->(:Proposal {id: r.proposal}) DELETE f"
-BACKER_FUNDINGS = "SELECT proposal_id::text AS proposal, backer FROM investments WHERE backer = ANY(:backers) " \
-                  "AND proposal_id IS NOT NULL"
+BACKER_FUNDINGS = ("SELECT proposal_id::text AS proposal, backer FROM investments "
+                   "WHERE backer = ANY(string_to_array(:backers, ',')) AND proposal_id IS NOT NULL")
+
+
+def _read_fundings(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    return _json_rows(conn.execute(text(FUNDING_ROWS), {"proposals": joined(p for p, _ in keys),
+                                                        "backers": joined(b for _, b in keys)}).scalar_one())
+
+
+def _write_fundings(graph: Graph, keys: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> None:
+    live = [r for r in rows if r["amount"] is not None and int(r["amount"]) > 0]
+    dead = [{"user_id": r["user_id"], "proposal": r["proposal"]} for r in rows
+            if r["amount"] is None or int(r["amount"]) <= 0]
+    if live:
+        graph.write(UPSERT_FUNDINGS, {"rows": live})
+    if dead:
+        graph.write(DELETE_FUNDINGS, {"rows": dead})
 
 
 def sync_fundings(conn: Connection, graph: Graph, keys: Iterable[tuple[str, str]]) -> int:
-    keys = sorted(set(keys))
-    for chunk in _chunks(keys):
-        rows = conn.execute(text(FUNDING_ROWS), {"proposals": [p for p, _ in chunk],
-                                                 "backers": [b for _, b in chunk]}).all()
-        live = [r for r in rows if r.amount is not None and int(r.amount) > 0]
-        dead = [r for r in rows if r.amount is None or int(r.amount) <= 0]
-        if live:
-            graph.write(UPSERT_FUNDINGS, {"rows": [{"user_id": r.user_id, "proposal": r.proposal, "amount": r.amount,
-                                                    "tx_hash": r.tx_hash} for r in live]})
-        if dead:
-            graph.write(DELETE_FUNDINGS, {"rows": [{"user_id": r.user_id, "proposal": r.proposal} for r in dead]})
-    return len(keys)
+    return _pipelined(conn, graph, keys, _read_fundings, _write_fundings)
 
 
 def backer_fundings(conn: Connection, backers: Iterable[str]) -> set[tuple[str, str]]:
-    return {(row.proposal, row.backer) for row in conn.execute(text(BACKER_FUNDINGS), {"backers": sorted(backers)})}
+    return {(row.proposal, row.backer) for row in conn.execute(text(BACKER_FUNDINGS), {"backers": joined(backers)})}
 
 
 def apply(conn: Connection, graph: Graph, changes: Changes) -> dict[str, int]:

@@ -7,7 +7,8 @@ import pytest
 
 from shared.manifest import REPO, load
 
-HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "eth_account", "web3", "neo4j", "PIL")
+HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "eth_account", "web3",
+         "neo4j", "falkordb", "redis", "PIL", "requests")
 
 
 @pytest.mark.parametrize("function", load().functions, ids=lambda f: f.name)
