@@ -7,13 +7,12 @@ unrecorded and Pub/Sub delivers it again; a duplicate delivery is skipped.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from shared.graph_sync import Changes, apply, joined
+from shared.graph_sync import Changes, apply, is_uuid, joined
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -27,14 +26,6 @@ FUNDING_EVENTS = {"Funded", "Refunded"}
 CHAIN_FLOWS = {"chain.funded", "chain.refunded", "chain.reverted"}
 
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-def _is_uuid(value: str) -> bool:
-    # Campaign ids that are no platform UUID (someone else's campaign) have no proposal node.
-    return _UUID.match(value) is not None
-
-
 def collect(changes: Changes, event: EventEnvelope) -> Changes:
     """Add what an event tells the graph to refresh; events the graph does not show add nothing."""
     family, _, _ = event.type.partition(".")
@@ -46,8 +37,9 @@ def collect(changes: Changes, event: EventEnvelope) -> Changes:
         changes.follows.add((str(event.payload["follower_id"]), str(event.payload["followee_id"])))
     elif family == "proposal":
         changes.proposals.add(event.aggregate_id)
+    # A campaign id that is no platform UUID (someone else's campaign) has no proposal node.
     elif (event.type in CHAIN_FLOWS and event.payload.get("event") in FUNDING_EVENTS
-          and event.aggregate_type == "proposal" and _is_uuid(event.aggregate_id)):
+          and event.aggregate_type == "proposal" and is_uuid(event.aggregate_id)):
         changes.fundings.add((event.aggregate_id, event.payload["args"]["backer"]))
     return changes
 

@@ -10,6 +10,7 @@ subset shared by Neo4j and FalkorDB (see shared/graph.py).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +38,13 @@ class Changes:
 
     def __bool__(self) -> bool:
         return any((self.users, self.proposals, self.follows, self.fundings, self.backers))
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def is_uuid(value: str) -> bool:
+    return _UUID.match(value) is not None
 
 
 def joined(keys: Iterable[object]) -> str:
@@ -102,7 +110,8 @@ def _pipelined(conn: Connection, graph: Graph, keys: Iterable[Any], read: Callab
 
 
 def _read_users(conn: Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
-    return _json_rows(conn.execute(text(USER_ROWS), {"ids": joined(ids)}).scalar_one())
+    # A key that is no UUID (a stray graph node) is in no table: it is removed as gone.
+    return _json_rows(conn.execute(text(USER_ROWS), {"ids": joined(filter(is_uuid, ids))}).scalar_one())
 
 
 def _json_rows(value: Any) -> list[dict[str, Any]]:
@@ -124,7 +133,7 @@ def sync_users(conn: Connection, graph: Graph, ids: Iterable[str]) -> int:
 
 
 def _read_proposals(conn: Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
-    return [dict(row._mapping) for row in conn.execute(text(PROPOSAL_ROWS), {"ids": joined(ids)})]
+    return [dict(row._mapping) for row in conn.execute(text(PROPOSAL_ROWS), {"ids": joined(filter(is_uuid, ids))})]
 
 
 def _write_proposals(graph: Graph, ids: Sequence[str], rows: list[dict[str, Any]]) -> None:
@@ -163,9 +172,10 @@ DELETE_FOLLOWS = "UNWIND $rows AS r MATCH (:User {id: r.follower})-[f:FOLLOWS]->
 
 
 def _read_follows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    missing = conn.execute(text(MISSING_FOLLOWS), {"followers": joined(a for a, _ in pairs),
-                                                   "followees": joined(b for _, b in pairs)})
-    return set(pairs) - {(row.follower, row.followee) for row in missing}
+    valid = [(a, b) for a, b in pairs if is_uuid(a) and is_uuid(b)]
+    missing = conn.execute(text(MISSING_FOLLOWS), {"followers": joined(a for a, _ in valid),
+                                                   "followees": joined(b for _, b in valid)})
+    return set(valid) - {(row.follower, row.followee) for row in missing}
 
 
 def _write_follows(graph: Graph, pairs: Sequence[tuple[str, str]], present: set[tuple[str, str]]) -> None:
@@ -202,8 +212,9 @@ BACKER_FUNDINGS = ("SELECT proposal_id::text AS proposal, backer FROM investment
 
 
 def _read_fundings(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    return _json_rows(conn.execute(text(FUNDING_ROWS), {"proposals": joined(p for p, _ in keys),
-                                                        "backers": joined(b for _, b in keys)}).scalar_one())
+    valid = [(p, b) for p, b in keys if is_uuid(p)]
+    return _json_rows(conn.execute(text(FUNDING_ROWS), {"proposals": joined(p for p, _ in valid),
+                                                        "backers": joined(b for _, b in valid)}).scalar_one())
 
 
 def _write_fundings(graph: Graph, keys: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> None:
