@@ -30,6 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from local import postgres  # noqa: E402
 from local.chain import start_anvil  # noqa: E402
+from local.firebase import AuthEmulator, EmulatorPorts, start_emulators  # noqa: E402
+from local.graph import start_falkordb  # noqa: E402
 from local.processes import free_port, spawn  # noqa: E402
 from shared.manifest import load  # noqa: E402
 
@@ -37,9 +39,11 @@ TARGET = 1.3
 BIN = Path(sys.executable).parent
 
 
-def first_response_seconds(source: Path, request: tuple[str, str, dict | None], env: dict[str, str], logs: Path,
+def first_response_seconds(source: Path, request: tuple, env: dict[str, str], logs: Path,
                            signature: str = "http") -> float:
-    method, path, body = request
+    """``request`` is (method, path, JSON body[, headers])."""
+    method, path, body, *rest = request
+    headers = rest[0] if rest else None
     port = free_port()
     started = time.perf_counter()
     child = spawn(source.parent.name, [str(BIN / "functions-framework"), "--target", "handle", "--source", str(source),
@@ -48,7 +52,8 @@ def first_response_seconds(source: Path, request: tuple[str, str, dict | None], 
     try:
         while time.perf_counter() - started < 30:
             try:
-                response = requests.request(method, f"http://127.0.0.1:{port}{path}", json=body, timeout=5)
+                response = requests.request(method, f"http://127.0.0.1:{port}{path}", json=body, headers=headers,
+                                            timeout=5)
                 if response.status_code == 200:
                     return time.perf_counter() - started
                 raise RuntimeError(f"{source}: {path} answered {response.status_code}: {response.text[:200]}")
@@ -96,15 +101,20 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
         pg = postgres.start(Path(tmp) / "pg", keep=False)
-        anvil_port = free_port()
+        anvil_port, graph_port = free_port(), free_port()
         anvil = start_anvil(anvil_port, Path(tmp))
+        falkordb = start_falkordb(graph_port, Path(tmp) / "graph")
+        # The network function answers signed-in users only: a real token from the Auth emulator.
+        auth_ports = EmulatorPorts(auth=free_port(), hosting=None, hub=free_port(), logging=free_port())
+        firebase = start_emulators("demo-bench", auth_ports, Path(tmp) / "firebase", router_url=None)
         try:
+            uid, token = AuthEmulator(f"127.0.0.1:{auth_ports.auth}", "demo-bench").sign_up("bench@example.test")
             url = pg.ensure_database("bench")
             postgres.migrate(url)
             user_id = uuid.uuid4()
             pg.server.psql(
                 "\\c bench\n"
-                f"INSERT INTO users (id, firebase_uid, role, display_name) VALUES ('{user_id}', 'bench', 'artist', 'Bench');"
+                f"INSERT INTO users (id, firebase_uid, role, display_name) VALUES ('{user_id}', '{uid}', 'artist', 'Bench');"
             )
             media_id = uuid.uuid4()
             pg.server.psql(
@@ -119,7 +129,12 @@ def main() -> int:
                    "PUBSUB_EMULATOR_HOST": "127.0.0.1:9",
                    # An empty chain: the tick reads the head, finds nothing, moves its checkpoint.
                    "INDEXER_CHAINS": json.dumps([{"chain_id": 31337, "rpc_url": f"http://127.0.0.1:{anvil_port}",
-                                                  "confirmations": 0, "funding_contract": "0x" + "11" * 20}])}
+                                                  "confirmations": 0, "funding_contract": "0x" + "11" * 20}]),
+                   "GRAPH_URL": f"falkordb://127.0.0.1:{graph_port}/bench",
+                   "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{auth_ports.auth}"}
+            registered = {"event_id": str(uuid.uuid4()), "type": "user.registered",
+                          "occurred_at": "2026-11-22T00:00:00Z", "aggregate_type": "user",
+                          "aggregate_id": str(user_id), "schema_version": 1, "payload": {"id": str(user_id)}}
             logs = Path(tmp) / "logs"
             # A real request per function, touching the database; event functions get a push.
             finalize = pubsub_push({"bucket": "bench-uploads", "name": "uploads/none", "generation": "1", "size": "1"},
@@ -131,6 +146,11 @@ def main() -> int:
                 "image-processing": ("POST", "/", finalize),
                 "outbox-relay": ("POST", "/", pubsub_push({})),
                 "chain-indexer": ("POST", "/", pubsub_push({})),
+                "network": ("GET", "/api/network/ego", None, {"Authorization": f"Bearer {token}"}),
+                # The same event each run: the first applies it, later ones find it processed
+                # (still connecting to the database and the graph).
+                "graph-etl": ("POST", "/", pubsub_push(registered)),
+                "graph-reconcile": ("POST", "/", pubsub_push({})),
             }
             subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]
@@ -144,6 +164,8 @@ def main() -> int:
                 imported, heaviest = import_seconds(source, env)
                 results[name] = (statistics.median(times), imported, heaviest)
         finally:
+            firebase.stop()
+            falkordb.stop()
             anvil.stop()
             pg.stop()
 

@@ -93,6 +93,23 @@ def test_demo_seed_is_idempotent_and_its_fundings_reach_the_api_through_the_inde
     assert status["chain_id"] == 31337 and status["checkpoint"] <= status["head"]
 
 
+def test_the_graph_follows_the_database_through_events(stack):
+    """Commit -> outbox -> Pub/Sub push -> graph-etl -> FalkorDB -> network API through Hosting."""
+    seed(stack.hosting_url, stack.auth())
+    token = stack.auth().sign_in("ivan@demo.kalakrut.dev")
+
+    def ego() -> dict:
+        response = requests.get(f"{stack.hosting_url}/api/network/ego", headers={"Authorization": f"Bearer {token}"},
+                                timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    # Ivan follows both demo artists (the seed): his ego network shows them.
+    assert wait_for(lambda: sum(e["type"] == "FOLLOWS" for e in ego()["edges"]) == 2, 30)
+    names = {n["name"] for n in ego()["nodes"]}
+    assert {"Ada Okafor", "Bela Horváth"} <= names
+
+
 def test_stop_leaves_no_process_behind(tmp_path):
     stack = Stack(StackConfig.ephemeral(tmp_path, hosting=False)).start()
     pids = [child.process.pid for child in stack.children]
