@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from shared.graph_sync import Changes, apply, is_uuid, joined
+from shared.threads import fast_thread_switches
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -60,31 +61,37 @@ def _record(engine: Engine, events: Sequence[EventEnvelope]) -> None:
                      {"consumer": CONSUMER, "ids": joined(e.event_id for e in events)})
 
 
+def _prepare(engine: Engine, events: Sequence[EventEnvelope]) -> tuple[list[EventEnvelope], Changes]:
+    fresh = unprocessed(engine, events)
+    changes = Changes()
+    for event in fresh:
+        collect(changes, event)
+    return fresh, changes
+
+
 def consume_stream(engine: Engine, graph: Graph, batches: Iterable[Sequence[EventEnvelope]]) -> int:
     """Apply batches of events in order; returns how many were new.
 
     While one batch is written to the graph, a helper thread records the previous one
-    as processed (only once the graph has taken it) and sorts out the next one's
-    duplicates: the database's work overlaps the graph's.
+    as processed (only once the graph has taken it) and prepares the next one (its
+    duplicates sorted out, its keys collected): the database's work and ours overlap
+    the graph's.
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
     applied = 0
     batches = iter(batches)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-bookkeeping") as helper:
+    with fast_thread_switches(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-prepare") as helper:
         recording: Future[None] | None = None
-        upcoming: Future[list[EventEnvelope]] | None = None
+        upcoming: Future[tuple[list[EventEnvelope], Changes]] | None = None
         first = next(batches, None)
         if first is not None:
-            upcoming = helper.submit(unprocessed, engine, first)
+            upcoming = helper.submit(_prepare, engine, first)
         while upcoming is not None:
-            fresh = upcoming.result()
+            fresh, changes = upcoming.result()
             following = next(batches, None)
-            upcoming = helper.submit(unprocessed, engine, following) if following is not None else None
+            upcoming = helper.submit(_prepare, engine, following) if following is not None else None
             if fresh:
-                changes = Changes()
-                for event in fresh:
-                    collect(changes, event)
                 with engine.connect() as conn:
                     counts = apply(conn, graph, changes)
                     conn.rollback()  # reads only

@@ -16,9 +16,9 @@ balancer) is waited for, never taken for a reorg.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ from shared.chain_store import (
     try_lock,
     unlock,
 )
+from shared.threads import fast_thread_switches
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -284,20 +285,17 @@ class Writer:
     """Commits ranges on one background thread, in order, one at a time: the database
     works on one range while this thread decodes the next one and reads the node."""
 
-    # The writer makes a dozen round trips per commit and needs the GIL after each,
-    # while the decoding thread holds it: at the default 5 ms switch interval those
-    # hand-overs alone cost a third of the throughput (bench/indexer.py). The
-    # chain-indexer process does nothing else during a tick.
-    SWITCH_INTERVAL = 0.0005
-
     def __init__(self, on_done: Callable[[int], None]) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-writer")
         self._pending: Future[int] | None = None
         self._on_done = on_done
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
+        # The writer makes a dozen round trips per commit and needs the GIL after each
+        # while this thread decodes: at the default switch interval those hand-overs
+        # alone cost a third of the throughput.
+        self._switches = ExitStack()
+        self._switches.enter_context(fast_thread_switches())
 
     def submit(self, fn: Callable[..., int], *args: Any, **kwargs: Any) -> None:
         self.wait()
@@ -314,7 +312,7 @@ class Writer:
             self.wait()
         finally:
             self._pool.shutdown(wait=True)
-            sys.setswitchinterval(self._switch_interval)
+            self._switches.close()
 
 
 def _iso(timestamp: str) -> str:

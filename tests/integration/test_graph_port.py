@@ -42,7 +42,7 @@ def test_unwind_merge_is_idempotent_and_reads_return_named_columns(store):
 
 def test_ids_are_unique_per_label(store):
     store.write("CREATE (:User {id: 'same'})")
-    with pytest.raises(Exception, match="(?i)constraint|already exists"):
+    with pytest.raises(Exception, match=r"(?i)constraint|already exists"):
         store.write("CREATE (:User {id: 'same'})")
     store.write("CREATE (:Proposal {id: 'same'})")  # another label may reuse it
 
