@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from shared.graph import Graph
 
 BATCH = 5_000
-T = TypeVar("T")
 
 
 @dataclass
@@ -90,28 +89,39 @@ LINK_CATEGORIES = ("UNWIND $rows AS r MATCH (p:Proposal {id: r.id}) MERGE (c:Cat
 DELETE_PROPOSALS = "UNWIND $ids AS id MATCH (p:Proposal {id: id}) DETACH DELETE p"
 
 
-def _pipelined(conn: Connection, graph: Graph, keys: Iterable[Any], read: Callable[[Connection, Sequence[Any]], T],
-               write: Callable[[Graph, Sequence[Any], T], None]) -> int:
-    """Chunk by chunk, reading chunk k+1 from PostgreSQL while chunk k is written to the
-    graph (both wait on sockets, so a thread overlaps them)."""
+Writes = list[tuple[str, dict[str, Any]]]
+
+
+def _nonempty(*writes: tuple[str, dict[str, Any]]) -> Writes:
+    """The writes that have something to UNWIND."""
+    return [(query, params) for query, params in writes if all(params.values())]
+
+
+def _pipelined(conn: Connection, graph: Graph, keys: Iterable[Any],
+               plan: Callable[[Connection, Sequence[Any]], Writes]) -> int:
+    """Chunk by chunk: a helper thread reads chunk k+1 from PostgreSQL and prepares its
+    graph writes while this thread sends chunk k's (both mostly wait on sockets)."""
     from concurrent.futures import ThreadPoolExecutor
 
     chunks = list(_chunks(sorted(set(keys))))
     if not chunks:
         return 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-read") as pool:
-        pending = pool.submit(read, conn, chunks[0])
-        for index, chunk in enumerate(chunks):
-            found = pending.result()
+        pending = pool.submit(plan, conn, chunks[0])
+        for index in range(len(chunks)):
+            writes = pending.result()
             if index + 1 < len(chunks):
-                pending = pool.submit(read, conn, chunks[index + 1])
-            write(graph, chunk, found)
+                pending = pool.submit(plan, conn, chunks[index + 1])
+            for query, params in writes:
+                graph.write(query, params)
     return sum(map(len, chunks))
 
 
-def _read_users(conn: Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
+def _plan_users(conn: Connection, ids: Sequence[str]) -> Writes:
     # A key that is no UUID (a stray graph node) is in no table: it is removed as gone.
-    return _json_rows(conn.execute(text(USER_ROWS), {"ids": joined(filter(is_uuid, ids))}).scalar_one())
+    rows = _json_rows(conn.execute(text(USER_ROWS), {"ids": joined(filter(is_uuid, ids))}).scalar_one())
+    gone = sorted(set(ids) - {row["id"] for row in rows})
+    return _nonempty((UPSERT_USERS, {"rows": rows}), (DELETE_USERS, {"ids": gone}))
 
 
 def _json_rows(value: Any) -> list[dict[str, Any]]:
@@ -120,39 +130,31 @@ def _json_rows(value: Any) -> list[dict[str, Any]]:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _write_users(graph: Graph, ids: Sequence[str], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        graph.write(UPSERT_USERS, {"rows": rows})
-    gone = sorted(set(ids) - {row["id"] for row in rows})
-    if gone:
-        graph.write(DELETE_USERS, {"ids": gone})
-
-
 def sync_users(conn: Connection, graph: Graph, ids: Iterable[str]) -> int:
-    return _pipelined(conn, graph, ids, _read_users, _write_users)
+    return _pipelined(conn, graph, ids, _plan_users)
 
 
-def _read_proposals(conn: Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
-    return [dict(row._mapping) for row in conn.execute(text(PROPOSAL_ROWS), {"ids": joined(filter(is_uuid, ids))})]
-
-
-def _write_proposals(graph: Graph, ids: Sequence[str], rows: list[dict[str, Any]]) -> None:
+def _plan_proposals(conn: Connection, ids: Sequence[str]) -> Writes:
+    rows = [dict(row._mapping) for row in conn.execute(text(PROPOSAL_ROWS), {"ids": joined(filter(is_uuid, ids))})]
+    writes: Writes = []
     if rows:
-        graph.write(UPSERT_PROPOSALS, {"rows": [{k: r[k] for k in ("id", "owner", "title", "status")} for r in rows]})
-        graph.write(UNLINK_TAGS, {"ids": [r["id"] for r in rows]})
+        writes.append((UPSERT_PROPOSALS, {"rows": [{k: r[k] for k in ("id", "owner", "title", "status")}
+                                                   for r in rows]}))
+        writes.append((UNLINK_TAGS, {"ids": [r["id"] for r in rows]}))
         tags = [{"id": r["id"], "tag": tag} for r in rows for tag in r["tags"]]
         if tags:
-            graph.write(LINK_TAGS, {"rows": tags})
+            writes.append((LINK_TAGS, {"rows": tags}))
         categories = [{"id": r["id"], "category": r["category"]} for r in rows if r["category"]]
         if categories:
-            graph.write(LINK_CATEGORIES, {"rows": categories})
+            writes.append((LINK_CATEGORIES, {"rows": categories}))
     gone = sorted(set(ids) - {row["id"] for row in rows})
     if gone:
-        graph.write(DELETE_PROPOSALS, {"ids": gone})
+        writes.append((DELETE_PROPOSALS, {"ids": gone}))
+    return writes
 
 
 def sync_proposals(conn: Connection, graph: Graph, ids: Iterable[str]) -> int:
-    return _pipelined(conn, graph, ids, _read_proposals, _write_proposals)
+    return _pipelined(conn, graph, ids, _plan_proposals)
 
 
 # -- relationships -------------------------------------------------------------------
@@ -171,23 +173,17 @@ UPSERT_FOLLOWS = """
 DELETE_FOLLOWS = "UNWIND $rows AS r MATCH (:User {id: r.follower})-[f:FOLLOWS]->(:User {id: r.followee}) DELETE f"
 
 
-def _read_follows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+def _plan_follows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Writes:
     valid = [(a, b) for a, b in pairs if is_uuid(a) and is_uuid(b)]
-    missing = conn.execute(text(MISSING_FOLLOWS), {"followers": joined(a for a, _ in valid),
-                                                   "followees": joined(b for _, b in valid)})
-    return set(valid) - {(row.follower, row.followee) for row in missing}
-
-
-def _write_follows(graph: Graph, pairs: Sequence[tuple[str, str]], present: set[tuple[str, str]]) -> None:
-    if present:
-        graph.write(UPSERT_FOLLOWS, {"rows": [{"follower": a, "followee": b} for a, b in sorted(present)]})
-    gone = sorted(set(pairs) - present)
-    if gone:
-        graph.write(DELETE_FOLLOWS, {"rows": [{"follower": a, "followee": b} for a, b in gone]})
+    missing = {(row.follower, row.followee) for row in conn.execute(
+        text(MISSING_FOLLOWS), {"followers": joined(a for a, _ in valid), "followees": joined(b for _, b in valid)})}
+    present = [{"follower": a, "followee": b} for a, b in valid if (a, b) not in missing]
+    gone = [{"follower": a, "followee": b} for a, b in pairs if (a, b) in missing or not (is_uuid(a) and is_uuid(b))]
+    return _nonempty((UPSERT_FOLLOWS, {"rows": present}), (DELETE_FOLLOWS, {"rows": gone}))
 
 
 def sync_follows(conn: Connection, graph: Graph, pairs: Iterable[tuple[str, str]]) -> int:
-    return _pipelined(conn, graph, pairs, _read_follows, _write_follows)
+    return _pipelined(conn, graph, pairs, _plan_follows)
 
 
 # A position counts while money is in it; the backer is a user through their linked wallet.
@@ -211,24 +207,18 @@ BACKER_FUNDINGS = ("SELECT proposal_id::text AS proposal, backer FROM investment
                    "WHERE backer = ANY(string_to_array(:backers, ',')) AND proposal_id IS NOT NULL")
 
 
-def _read_fundings(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+def _plan_fundings(conn: Connection, keys: Sequence[tuple[str, str]]) -> Writes:
     valid = [(p, b) for p, b in keys if is_uuid(p)]
-    return _json_rows(conn.execute(text(FUNDING_ROWS), {"proposals": joined(p for p, _ in valid),
+    rows = _json_rows(conn.execute(text(FUNDING_ROWS), {"proposals": joined(p for p, _ in valid),
                                                         "backers": joined(b for _, b in valid)}).scalar_one())
-
-
-def _write_fundings(graph: Graph, keys: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> None:
     live = [r for r in rows if r["amount"] is not None and int(r["amount"]) > 0]
     dead = [{"user_id": r["user_id"], "proposal": r["proposal"]} for r in rows
             if r["amount"] is None or int(r["amount"]) <= 0]
-    if live:
-        graph.write(UPSERT_FUNDINGS, {"rows": live})
-    if dead:
-        graph.write(DELETE_FUNDINGS, {"rows": dead})
+    return _nonempty((UPSERT_FUNDINGS, {"rows": live}), (DELETE_FUNDINGS, {"rows": dead}))
 
 
 def sync_fundings(conn: Connection, graph: Graph, keys: Iterable[tuple[str, str]]) -> int:
-    return _pipelined(conn, graph, keys, _read_fundings, _write_fundings)
+    return _pipelined(conn, graph, keys, _plan_fundings)
 
 
 def backer_fundings(conn: Connection, backers: Iterable[str]) -> set[tuple[str, str]]:
