@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from shared.bulk import copy_rows, is_unique_violation
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
@@ -29,7 +31,6 @@ LOCK_NAMESPACE = 0x6B6B  # "kk"
 EVENT_COLUMNS = ("chain_id", "block_number", "block_hash", "block_time", "tx_hash", "log_index", "contract",
                  "event", "args", "amount", "proposal_id")
 OUTBOX_COLUMNS = ("event_id", "topic", "type", "occurred_at", "envelope")
-COPY_FRAME = 1 << 20
 FLOW = "('Funded', 'Refunded')"
 
 
@@ -80,23 +81,6 @@ def recent_blocks(conn: Connection, chain_id: int, limit: int) -> list[Block]:
     rows = conn.execute(text("SELECT number, hash, parent_hash FROM chain_blocks WHERE chain_id = :chain "
                              "ORDER BY number DESC LIMIT :limit"), {"chain": chain_id, "limit": limit})
     return [Block(*row) for row in rows]
-
-
-def _copy(conn: Connection, table: str, columns: Sequence[str], data: bytes) -> None:
-    cursor = conn.connection.dbapi_connection.cursor()
-    view = memoryview(data)
-    # pg8000 sends each item as one CopyData frame; 1 MiB frames let the server parse
-    # while the rest arrives (frames need not end at line ends).
-    frames = (view[start:start + COPY_FRAME] for start in range(0, len(view), COPY_FRAME))
-    try:
-        cursor.execute(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream=frames)
-    finally:
-        cursor.close()
-
-
-def _is_unique_violation(error: Exception) -> bool:
-    details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
-    return details.get("C") == "23505"
 
 
 def _reverted_events(source: str) -> str:
@@ -229,17 +213,17 @@ def _copy_new(conn: Connection, batch: CopyBatch, params: dict[str, object]) -> 
     None (and nothing written) if any of the logs is already there."""
     try:
         with conn.begin_nested():
-            _copy(conn, "web3_transactions", EVENT_COLUMNS, batch.events)
+            copy_rows(conn, "web3_transactions", EVENT_COLUMNS, batch.events)
             present = conn.execute(text(f"SELECT count(*) FROM ({_COPIED}) c"), params).scalar_one()
             if present != batch.count:
                 raise _NotAllNew  # the blocks held other logs (a rewound checkpoint): take the careful path
             if batch.announcements:
-                _copy(conn, "outbox", OUTBOX_COLUMNS, batch.announcements)
+                copy_rows(conn, "outbox", OUTBOX_COLUMNS, batch.announcements)
             conn.execute(text(_DERIVE.format(inserted=_COPIED, announce="")), params)
     except _NotAllNew:
         return None
     except Exception as error:
-        if not _is_unique_violation(error):
+        if not is_unique_violation(error):
             raise
         return None
     return batch.count
@@ -253,9 +237,9 @@ def _insert_idempotently(conn: Connection, batch: CopyBatch, params: dict[str, o
     conn.execute(text(
         "CREATE TEMP TABLE IF NOT EXISTS outbox_staging (event_id uuid, topic text, type text, "
         "occurred_at timestamptz, envelope json) ON COMMIT DELETE ROWS"))
-    _copy(conn, "web3_staging", EVENT_COLUMNS, batch.events)
+    copy_rows(conn, "web3_staging", EVENT_COLUMNS, batch.events)
     if batch.announcements:
-        _copy(conn, "outbox_staging", OUTBOX_COLUMNS, batch.announcements)
+        copy_rows(conn, "outbox_staging", OUTBOX_COLUMNS, batch.announcements)
     return conn.execute(text(_DERIVE.format(inserted=_INSERT_STAGED, announce=_ANNOUNCE_STAGED)),
                         params).scalar_one()
 

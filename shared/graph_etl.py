@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from shared.graph_sync import Changes, apply, is_uuid, joined
+from shared.bulk import copy_rows, is_unique_violation
+from shared.graph_sync import Changes, apply, is_uuid
 from shared.threads import fast_thread_switches
 
 if TYPE_CHECKING:
@@ -45,28 +46,40 @@ def collect(changes: Changes, event: EventEnvelope) -> Changes:
     return changes
 
 
-def unprocessed(engine: Engine, events: Sequence[EventEnvelope]) -> list[EventEnvelope]:
+def unprocessed(engine: Engine, events: Sequence[EventEnvelope]) -> list[tuple[str, EventEnvelope]]:
+    """The events not applied before, each with its id as text (made once: it is used twice)."""
+    keyed = [(str(event.event_id), event) for event in events]
     with engine.connect() as conn:
         done = {row[0] for row in conn.execute(
-            text("SELECT event_id FROM processed_events WHERE consumer = :consumer "
-                 "AND event_id = ANY(CAST(string_to_array(:ids, ',') AS uuid[]))"),
-            {"consumer": CONSUMER, "ids": joined(e.event_id for e in events)})}
-    return [e for e in events if e.event_id not in done]
+            text("SELECT k.id FROM unnest(string_to_array(:ids, ',')) AS k(id) WHERE EXISTS ("
+                 "SELECT 1 FROM processed_events p WHERE p.consumer = :consumer AND p.event_id = CAST(k.id AS uuid))"),
+            {"consumer": CONSUMER, "ids": ",".join(key for key, _ in keyed)})}
+    return [(key, event) for key, event in keyed if key not in done]
 
 
-def _record(engine: Engine, events: Sequence[EventEnvelope]) -> None:
+def _record(engine: Engine, ids: Sequence[str]) -> None:
+    """Mark events processed: COPY (they were checked unprocessed just before); if another
+    delivery recorded one meanwhile, the careful INSERT ... ON CONFLICT instead."""
     with engine.begin() as conn:
+        try:
+            with conn.begin_nested():
+                copy_rows(conn, "processed_events", ("consumer", "event_id"),
+                          "".join(f"{CONSUMER}\t{key}\n" for key in ids).encode())
+                return
+        except Exception as error:
+            if not is_unique_violation(error):
+                raise
         conn.execute(text("INSERT INTO processed_events (consumer, event_id) "
                           "SELECT :consumer, unnest(CAST(string_to_array(:ids, ',') AS uuid[])) ON CONFLICT DO NOTHING"),
-                     {"consumer": CONSUMER, "ids": joined(e.event_id for e in events)})
+                     {"consumer": CONSUMER, "ids": ",".join(ids)})
 
 
-def _prepare(engine: Engine, events: Sequence[EventEnvelope]) -> tuple[list[EventEnvelope], Changes]:
+def _prepare(engine: Engine, events: Sequence[EventEnvelope]) -> tuple[list[str], Changes]:
     fresh = unprocessed(engine, events)
     changes = Changes()
-    for event in fresh:
+    for _, event in fresh:
         collect(changes, event)
-    return fresh, changes
+    return [key for key, _ in fresh], changes
 
 
 def consume_stream(engine: Engine, graph: Graph, batches: Iterable[Sequence[EventEnvelope]]) -> int:
@@ -83,7 +96,7 @@ def consume_stream(engine: Engine, graph: Graph, batches: Iterable[Sequence[Even
     batches = iter(batches)
     with fast_thread_switches(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-prepare") as helper:
         recording: Future[None] | None = None
-        upcoming: Future[tuple[list[EventEnvelope], Changes]] | None = None
+        upcoming: Future[tuple[list[str], Changes]] | None = None
         first = next(batches, None)
         if first is not None:
             upcoming = helper.submit(_prepare, engine, first)

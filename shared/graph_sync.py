@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from sqlalchemy import Connection
 
     from shared.graph import Graph
 
 BATCH = 5_000
+# Chunks in flight to the graph at once.
+WRITERS = 3
 
 
 @dataclass
@@ -97,23 +101,35 @@ def _nonempty(*writes: tuple[str, dict[str, Any]]) -> Writes:
     return [(query, params) for query, params in writes if all(params.values())]
 
 
+def _run(graph: Graph, writes: Writes) -> None:
+    for query, params in writes:  # in order: a chunk's writes may depend on each other
+        graph.write(query, params)
+
+
 def _pipelined(conn: Connection, graph: Graph, keys: Iterable[Any],
                plan: Callable[[Connection, Sequence[Any]], Writes]) -> int:
-    """Chunk by chunk: a helper thread reads chunk k+1 from PostgreSQL and prepares its
-    graph writes while this thread sends chunk k's (both mostly wait on sockets)."""
+    """Chunk by chunk: one helper thread reads chunk k+1 from PostgreSQL and plans its
+    graph writes while chunk k's are sent, WRITERS chunks at a time, so that the graph
+    executes one while the client encodes the next. Chunks hold different keys, so
+    their order does not matter; all are done before the next kind starts."""
     from concurrent.futures import ThreadPoolExecutor
 
     chunks = list(_chunks(sorted(set(keys))))
     if not chunks:
         return 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-read") as pool:
-        pending = pool.submit(plan, conn, chunks[0])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-read") as reader, \
+            ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="graph-write") as writers:
+        planned = reader.submit(plan, conn, chunks[0])
+        in_flight: list[Future[None]] = []
         for index in range(len(chunks)):
-            writes = pending.result()
+            writes = planned.result()
             if index + 1 < len(chunks):
-                pending = pool.submit(plan, conn, chunks[index + 1])
-            for query, params in writes:
-                graph.write(query, params)
+                planned = reader.submit(plan, conn, chunks[index + 1])
+            if len(in_flight) >= WRITERS:
+                in_flight.pop(0).result()
+            in_flight.append(writers.submit(_run, graph, writes))
+        for future in in_flight:
+            future.result()
     return sum(map(len, chunks))
 
 
