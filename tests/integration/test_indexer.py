@@ -81,6 +81,14 @@ def chain(tmp_path):
     child.stop()
 
 
+@pytest.fixture
+def proxy(chain):
+    """A difficult provider in front of the chain (tests/support/rpc_proxy.py)."""
+    difficult = RpcProxy(chain.url)
+    yield difficult
+    difficult.close()
+
+
 def _clean(engine) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(CHAIN_TABLES)} CASCADE"))
@@ -277,67 +285,55 @@ def test_a_reorg_deeper_than_the_kept_blocks_reindexes_from_the_start(chain, eng
     assert_matches_fresh_index(engine, chain, cfg)
 
 
-def test_provider_range_and_result_limits_shrink_the_range_then_it_grows_back(chain, engine):
+def test_provider_range_and_result_limits_shrink_the_range_then_it_grows_back(chain, engine, proxy):
     ids = open_campaigns(chain, engine)
     activity(chain, ids, transactions=12)
-    proxy = RpcProxy(chain.url)
-    try:
-        proxy.max_span = 4
-        cfg = config(chain, url=proxy.url, initial_range=1_000)
-        report = index(engine, cfg)
-        assert proxy.rejected >= 1
-        assert report.checkpoint == chain.head()
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT range_size FROM indexer_checkpoints")).scalar_one() <= 4
-        proxy.max_span, proxy.max_results, proxy.rejected = None, 5, 0
-        activity(chain, ids, transactions=10, seed=3)
-        chain.platform.fund_many(chain.accounts[2], [(ids[0], 1)] * 5)  # five events in one block
-        report = index(engine, cfg)
-        assert proxy.rejected >= 1 and report.checkpoint == chain.head()
-        # One block with more events than the provider will ever return: stop there, lose nothing.
-        stuck = chain.head() + 1
-        chain.platform.fund_many(chain.accounts[3], [(ids[1], 1)] * 6)
-        report = index_chain(engine, cfg, time.monotonic() + 30)
-        assert report.stopped == "rpc-error" and report.checkpoint == stuck - 1
-        with engine.connect() as conn:
-            assert "more than 5 results" in conn.execute(text("SELECT last_error FROM indexer_checkpoints")).scalar()
-    finally:
-        proxy.close()
+    proxy.max_span = 4
+    cfg = config(chain, url=proxy.url, initial_range=1_000)
+    report = index(engine, cfg)
+    assert proxy.rejected >= 1
+    assert report.checkpoint == chain.head()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT range_size FROM indexer_checkpoints")).scalar_one() <= 4
+    proxy.max_span, proxy.max_results, proxy.rejected = None, 5, 0
+    activity(chain, ids, transactions=10, seed=3)
+    chain.platform.fund_many(chain.accounts[2], [(ids[0], 1)] * 5)  # five events in one block
+    report = index(engine, cfg)
+    assert proxy.rejected >= 1 and report.checkpoint == chain.head()
+    # One block with more events than the provider will ever return: stop there, lose nothing.
+    stuck = chain.head() + 1
+    chain.platform.fund_many(chain.accounts[3], [(ids[1], 1)] * 6)
+    report = index_chain(engine, cfg, time.monotonic() + 30)
+    assert report.stopped == "rpc-error" and report.checkpoint == stuck - 1
+    with engine.connect() as conn:
+        assert "more than 5 results" in conn.execute(text("SELECT last_error FROM indexer_checkpoints")).scalar()
     assert_matches_fresh_index(engine, chain, config(chain))
 
 
-def test_slow_answers_to_large_ranges_are_retried_smaller(chain, engine):
+def test_slow_answers_to_large_ranges_are_retried_smaller(chain, engine, proxy):
     ids = open_campaigns(chain, engine)
     activity(chain, ids, transactions=6)
-    proxy = RpcProxy(chain.url)
-    try:
-        proxy.slow_above, proxy.logs_delay = 3, 1.5
-        cfg = config(chain, url=proxy.url, initial_range=64, rpc_timeout_seconds=0.5)
-        report = index(engine, cfg)
-        assert report.checkpoint == chain.head()
-    finally:
-        proxy.close()
+    proxy.slow_above, proxy.logs_delay = 3, 1.5
+    cfg = config(chain, url=proxy.url, initial_range=64, rpc_timeout_seconds=0.5)
+    report = index(engine, cfg)
+    assert report.checkpoint == chain.head()
     assert_matches_fresh_index(engine, chain, config(chain))
 
 
-def test_a_lagging_node_is_waited_for_not_taken_for_a_reorg(chain, engine):
+def test_a_lagging_node_is_waited_for_not_taken_for_a_reorg(chain, engine, proxy):
     ids = open_campaigns(chain, engine)
     activity(chain, ids, transactions=6)
     cfg = config(chain)
     index(engine, cfg)
     before = state(engine)
-    proxy = RpcProxy(chain.url)
-    try:
-        proxy.lag = 5  # another node behind the load balancer: head goes backwards
-        report = index_chain(engine, config(chain, url=proxy.url), time.monotonic() + 30)
-        assert report.stopped == "node-behind" and report.reorgs == 0
-        assert state(engine) == before
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT head_block FROM indexer_checkpoints")).scalar_one() == chain.head() - 5
-        activity(chain, ids, transactions=7, seed=5)  # the node catches up past the checkpoint
-        assert index(engine, config(chain, url=proxy.url)).reorgs == 0
-    finally:
-        proxy.close()
+    proxy.lag = 5  # another node behind the load balancer: head goes backwards
+    report = index_chain(engine, config(chain, url=proxy.url), time.monotonic() + 30)
+    assert report.stopped == "node-behind" and report.reorgs == 0
+    assert state(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT head_block FROM indexer_checkpoints")).scalar_one() == chain.head() - 5
+    activity(chain, ids, transactions=7, seed=5)  # the node catches up past the checkpoint
+    assert index(engine, config(chain, url=proxy.url)).reorgs == 0
     assert_matches_fresh_index(engine, chain, cfg)
 
 
@@ -353,17 +349,13 @@ def test_overlapping_ticks_do_not_both_index(chain, engine):
     assert index(engine, config(chain)).events == 2
 
 
-def test_a_tick_stops_at_its_budget_and_the_next_resumes(chain, engine):
+def test_a_tick_stops_at_its_budget_and_the_next_resumes(chain, engine, proxy):
     ids = open_campaigns(chain, engine)
     activity(chain, ids, transactions=10)
-    proxy = RpcProxy(chain.url)
-    try:
-        proxy.logs_delay = 0.3
-        cfg = config(chain, url=proxy.url, initial_range=1, max_range=1)
-        report = index_chain(engine, cfg, time.monotonic() + 1.0)
-        assert report.stopped == "budget" and report.checkpoint < chain.head()
-    finally:
-        proxy.close()
+    proxy.logs_delay = 0.3
+    cfg = config(chain, url=proxy.url, initial_range=1, max_range=1)
+    report = index_chain(engine, cfg, time.monotonic() + 1.0)
+    assert report.stopped == "budget" and report.checkpoint < chain.head()
     assert_matches_fresh_index(engine, chain, config(chain))
 
 
