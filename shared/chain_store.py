@@ -109,8 +109,9 @@ _FLOW_SUMS = f"""
            coalesce(sum(amount) FILTER (WHERE event = 'Funded'), 0) AS funded,
            coalesce(sum(amount) FILTER (WHERE event = 'Refunded'), 0) AS refunded,
            count(*) AS events,
-           (array_agg(tx_hash ORDER BY block_number DESC, log_index DESC) FILTER (WHERE event = 'Funded'))[1]
-               AS last_tx_hash
+           -- The latest Funded transaction, without sorting each group: positions compare as text.
+           right(max(lpad(block_number::text, 19, '0') || lpad(log_index::text, 10, '0') || tx_hash)
+                 FILTER (WHERE event = 'Funded'), 66) AS last_tx_hash
     FROM {{source}} WHERE contract = :funding AND event IN {FLOW}
     GROUP BY 1, 2, 3, 4
 """

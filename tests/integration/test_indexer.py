@@ -170,7 +170,9 @@ def test_indexes_fundings_refunds_withdrawals_and_transfers_as_the_contracts_rep
     platform.open_campaign(listed.int, chain.artist, ETHER)
     platform.open_campaign(UINT256_MAX, chain.artist, UINT256_MAX, seconds=600)  # an id no proposal has
     platform.fund(alice, listed.int, 4 * ETHER // 10)
-    platform.fund_many(bob, [(listed.int, 3 * ETHER // 10), (listed.int, 5 * ETHER // 10), (UINT256_MAX, 7)])
+    platform.fund(bob, listed.int, 1)
+    bobs_latest = platform.fund_many(bob, [(listed.int, 3 * ETHER // 10), (listed.int, 5 * ETHER // 10 - 1),
+                                           (UINT256_MAX, 7)])["transactionHash"]
     platform.fund(carol, UINT256_MAX, 11)
     platform.withdraw(chain.artist, listed.int)
     chain.rpc.call("evm_increaseTime", 601)
@@ -180,7 +182,7 @@ def test_indexes_fundings_refunds_withdrawals_and_transfers_as_the_contracts_rep
     platform.transfer(alice, dave, UINT256_MAX)
 
     report = index(engine, config(chain))
-    assert report.events == 12 and report.stopped == "caught-up"
+    assert report.events == 13 and report.stopped == "caught-up"
 
     with engine.connect() as conn:
         events = conn.execute(text("SELECT event, count(*) FROM web3_transactions GROUP BY event")).all()
@@ -191,10 +193,10 @@ def test_indexes_fundings_refunds_withdrawals_and_transfers_as_the_contracts_rep
         max_goal = conn.execute(text("SELECT amount FROM web3_transactions WHERE event = 'CampaignOpened' "
                                      "AND proposal_id IS NULL")).scalar_one()
         outbox = [EventEnvelope.model_validate(row[0]) for row in conn.execute(text("SELECT envelope FROM outbox"))]
-    assert dict(events) == {"CampaignOpened": 2, "Funded": 5, "Withdrawn": 1, "Refunded": 1, "Transfer": 3}
+    assert dict(events) == {"CampaignOpened": 2, "Funded": 6, "Withdrawn": 1, "Refunded": 1, "Transfer": 3}
     assert investments == {
         (listed.int, alice): (4 * ETHER // 10, 0, 1),
-        (listed.int, bob): (8 * ETHER // 10, 0, 2),
+        (listed.int, bob): (8 * ETHER // 10, 0, 3),
         (UINT256_MAX, bob): (7, 0, 1),
         (UINT256_MAX, carol): (11, 11, 2),
     }
@@ -207,7 +209,11 @@ def test_indexes_fundings_refunds_withdrawals_and_transfers_as_the_contracts_rep
     assert max_goal == UINT256_MAX
     assert {int(token): owner for token, owner in owners.items()} == {UINT256_MAX: dave, 1: alice}
     assert platform.read(platform.deployment.artwork, "ownerOf(uint256)", ["address"], UINT256_MAX)[0] == dave.lower()
-    assert sorted(e.type for e in outbox) == ["chain.funded"] * 5 + ["chain.refunded"] + ["chain.transfer"] * 3
+    assert sorted(e.type for e in outbox) == ["chain.funded"] * 6 + ["chain.refunded"] + ["chain.transfer"] * 3
+    with engine.connect() as conn:
+        latest = conn.execute(text("SELECT last_tx_hash FROM investments WHERE backer = :bob AND proposal_id = :p"),
+                              {"bob": bob, "p": listed}).scalar_one()
+    assert latest == bobs_latest
     funded = next(e for e in outbox if e.type == "chain.funded" and e.payload["args"]["backer"] == alice)
     assert (funded.aggregate_type, funded.aggregate_id) == ("proposal", str(listed))
     assert funded.payload["args"]["amount"] == str(4 * ETHER // 10)
