@@ -114,6 +114,11 @@ class Platform:
                                  encode_call("openCampaign(uint256,address,uint256,uint64)", proposal_id, artist,
                                              goal, chain_time(self.rpc) + seconds))
 
+    def has_campaign(self, proposal_id: int) -> bool:
+        artist = self.read(self.deployment.funding, "campaigns(uint256)",
+                           ["address", "uint64", "bool", "uint256", "uint256"], proposal_id)[0]
+        return int(artist, 16) != 0
+
     def fund(self, backer: str, proposal_id: int, amount: int) -> dict[str, Any]:
         return self.rpc.transact(backer, self.deployment.funding, encode_call("fund(uint256)", proposal_id), amount)
 

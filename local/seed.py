@@ -59,7 +59,6 @@ def seed(base_url: str, auth: AuthEmulator, chain: Platform | None = None) -> st
     deadline = (datetime.now(UTC) + timedelta(days=45)).isoformat()
     people: dict[str, tuple[Client, str]] = {}
     created = 0
-    campaigns: list[dict] = []
     for email, name, bio, proposals in ARTISTS:
         client = Client(base_url, _account(auth, email, name))
         me = client.call("POST", "/api/register", json={"role": "artist", "display_name": name, "bio": bio}).json()
@@ -73,25 +72,34 @@ def seed(base_url: str, auth: AuthEmulator, chain: Platform | None = None) -> st
             created += 1
             if publish:
                 client.call("POST", f"/api/proposals/{proposal['id']}/publish")
-                if currency == "ETH":
-                    campaigns.append(proposal)
     for email, name, role in BACKERS:
         client = Client(base_url, _account(auth, email, name))
         me = client.call("POST", "/api/register", json={"role": role, "display_name": name}).json()
         people[email] = (client, me["id"])
         for artist_email, *_ in ARTISTS:
             client.call("POST", f"/api/users/{people[artist_email][1]}/follow")
-    funded = fund_on_chain(chain, campaigns) if chain else 0
+    funded = 0
+    if chain:
+        # Every run of the stack starts a fresh chain while the database persists:
+        # fund whichever open demo proposal has no campaign on this chain yet.
+        artists = [people[email][1] for email, *_ in ARTISTS]
+        open_eth = [p for artist in artists for p in requests.get(
+            f"{base_url}/api/proposals", params={"owner": artist, "status": "open", "limit": 100}, timeout=30,
+        ).json()["items"] if p["currency"] == "ETH"]
+        funded = fund_on_chain(chain, open_eth)
     return (f"demo data: {len(people)} people (password 'password123'), {created} new proposals, "
             f"{funded} on-chain fundings")
 
 
 def fund_on_chain(chain: Platform, proposals: list[dict]) -> int:
-    """The platform opens a campaign per published ETH proposal; dev accounts back it."""
+    """The platform opens a campaign per published ETH proposal that has none on this
+    chain yet; dev accounts back it."""
     accounts = chain.rpc.call("eth_accounts")
     fundings = 0
     for proposal in proposals:
         proposal_id, goal = uuid.UUID(proposal["id"]).int, int(proposal["goal"])
+        if chain.has_campaign(proposal_id):
+            continue
         chain.open_campaign(proposal_id, accounts[1], goal, seconds=45 * 86_400)
         for account, percent in PLEDGES:
             chain.fund(accounts[account], proposal_id, goal * percent // 100)

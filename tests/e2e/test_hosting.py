@@ -83,6 +83,11 @@ def test_demo_seed_is_idempotent_and_its_fundings_reach_the_api_through_the_inde
     again = seed(stack.hosting_url, stack.auth(), chain)
     assert "4 new proposals" in first and "6 on-chain fundings" in first
     assert "0 new proposals" in again and "0 on-chain fundings" in again
+    # make dev again: the database persists, the chain is new; the demo is funded there too.
+    from local.chain import deploy_platform
+
+    fresh_chain = Platform(chain.rpc, deploy_platform(chain.rpc))
+    assert "6 on-chain fundings" in seed(stack.hosting_url, stack.auth(), fresh_chain)
     titles = set(_proposals(stack))
     assert {"Woven Cities", "Resonant Forest", "Indigo Futures"} <= titles
     assert "Tape Loops" not in titles  # a draft stays private
