@@ -84,6 +84,22 @@ def test_events_build_the_graph_and_applying_them_again_changes_nothing(api, db,
     assert snapshot(graph) == before
 
 
+def test_a_backlog_with_duplicates_is_applied_whole_and_recorded_once(api, db, people, graph, engine, monkeypatch):
+    from shared import graph_etl
+
+    ada, bela = people("artist"), people("investor")
+    api.post(f"/api/users/{ada.id}/follow", token=bela.token)
+    events = outbox_events(db)
+    consume_batch(engine, graph, events)
+    before = snapshot(graph)
+    monkeypatch.setattr(graph_etl, "CHECK_DUPLICATES_UP_TO", 1)  # every batch counts as a backlog
+    assert consume_batch(engine, graph, events + events) == 2 * len(events)
+    assert snapshot(graph) == before
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM processed_events WHERE consumer = 'graph-etl'")).scalar() == len(
+        events)
+
+
 def test_out_of_order_events_end_in_the_current_state(api, db, people, make_proposal, graph, engine):
     ada, bela = people("artist"), people("investor")
     start = last_outbox_id(db)
