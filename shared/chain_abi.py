@@ -118,7 +118,3 @@ def events_of(abi: list[dict[str, Any]]) -> dict[str, EventSpec]:
     ]
     return {spec.topic0: spec for spec in specs}
 
-
-def json_args(args: dict[str, Any]) -> dict[str, Any]:
-    """Integers as decimal strings: JSON numbers lose precision past 2**53."""
-    return {key: str(value) if type(value) is int else value for key, value in args.items()}

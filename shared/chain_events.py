@@ -53,10 +53,6 @@ def proposal_uuid(onchain_id: int) -> uuid.UUID | None:
     return uuid.UUID(int=onchain_id) if 0 <= onchain_id < 1 << 128 else None
 
 
-def onchain_id(proposal_id: uuid.UUID) -> int:
-    return proposal_id.int
-
-
 def amount_of(args: dict[str, Any]) -> int | None:
     for name in AMOUNT_ARGS:
         if name in args:

@@ -70,10 +70,12 @@ def load_checkpoint(conn: Connection, chain_id: int, start_block: int) -> Checkp
     return Checkpoint(*row)
 
 
-def record_head(conn: Connection, chain_id: int, head: int, error: str | None = None) -> None:
-    conn.execute(text("UPDATE indexer_checkpoints SET head_block = :head, head_seen_at = now(), "
+def record_tick(conn: Connection, chain_id: int, head: int | None, error: str | None) -> None:
+    """How the tick ended: the head it saw (if the node answered at all) and its error, if any."""
+    conn.execute(text("UPDATE indexer_checkpoints SET head_block = coalesce(CAST(:head AS bigint), head_block), "
+                      "head_seen_at = CASE WHEN CAST(:head AS bigint) IS NULL THEN head_seen_at ELSE now() END, "
                       "last_error = :error, updated_at = now() WHERE chain_id = :chain"),
-                 {"chain": chain_id, "head": head, "error": error})
+                 {"chain": chain_id, "head": head, "error": error[:2000] if error else None})
 
 
 def recent_blocks(conn: Connection, chain_id: int, limit: int) -> list[Block]:
@@ -294,9 +296,3 @@ def _recompute_owners(conn: Connection, chain_id: int, artwork: str | None, toke
         extra="AND chain_id = :chain AND (args->>'tokenId')::numeric = ANY(CAST(:tokens AS numeric[]))")
     conn.execute(text(f"INSERT INTO artwork_tokens (chain_id, contract, token_id, owner, block_number, log_index) "
                       f"{latest}"), params)
-
-
-def record_error(conn: Connection, chain_id: int, message: str) -> None:
-    with conn.begin():
-        conn.execute(text("UPDATE indexer_checkpoints SET last_error = :error, updated_at = now() "
-                          "WHERE chain_id = :chain"), {"chain": chain_id, "error": message[:2000]})

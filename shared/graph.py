@@ -44,6 +44,22 @@ class Graph(Protocol):
     def close(self) -> None: ...
 
 
+class _Adapter:
+    """What both adapters share: reads and writes through their own ``_run``."""
+
+    def _run(self, query: str, params: dict[str, Any] | None, *, read_only: bool) -> list[Row]:
+        raise NotImplementedError
+
+    def write(self, query: str, params: dict[str, Any] | None = None) -> list[Row]:
+        return self._run(query, params, read_only=False)
+
+    def read(self, query: str, params: dict[str, Any] | None = None) -> list[Row]:
+        return self._run(query, params, read_only=True)
+
+    def drop_all(self) -> None:
+        self.write("MATCH (n) DETACH DELETE n")
+
+
 @contextmanager
 def _falkordb_reachable() -> Iterator[None]:
     from redis.exceptions import ConnectionError as RedisConnectionError
@@ -55,7 +71,7 @@ def _falkordb_reachable() -> Iterator[None]:
         raise GraphUnavailable(f"FalkorDB: {error}") from error
 
 
-class FalkorGraph:
+class FalkorGraph(_Adapter):
     def __init__(self, host: str, port: int, name: str, *, timeout: float = 10.0) -> None:
         from falkordb import FalkorDB
 
@@ -69,12 +85,6 @@ class FalkorGraph:
             result = (self._graph.ro_query if read_only else self._graph.query)(query, params)
         names = [column[1].decode() if isinstance(column[1], bytes) else column[1] for column in result.header]
         return [dict(zip(names, row, strict=True)) for row in result.result_set]
-
-    def write(self, query: str, params: dict[str, Any] | None = None) -> list[Row]:
-        return self._run(query, params, read_only=False)
-
-    def read(self, query: str, params: dict[str, Any] | None = None) -> list[Row]:
-        return self._run(query, params, read_only=True)
 
     def ensure_schema(self) -> None:
         with _falkordb_reachable():
@@ -92,14 +102,11 @@ class FalkorGraph:
         except ResponseError:  # a graph that does not exist yet has no schema
             return []
 
-    def drop_all(self) -> None:
-        self.write("MATCH (n) DETACH DELETE n")
-
     def close(self) -> None:
         self._db.connection.close()
 
 
-class Neo4jGraph:
+class Neo4jGraph(_Adapter):
     def __init__(self, uri: str, user: str, password: str, *, database: str | None = None) -> None:
         import neo4j
 
@@ -118,18 +125,9 @@ class Neo4jGraph:
             raise GraphUnavailable(f"Neo4j: {error}") from error
         return [record.data() for record in records]
 
-    def write(self, query: str, params: dict[str, Any] | None = None) -> list[Row]:
-        return self._run(query, params, read_only=False)
-
-    def read(self, query: str, params: dict[str, Any] | None = None) -> list[Row]:
-        return self._run(query, params, read_only=True)
-
     def ensure_schema(self) -> None:
         for label in LABELS:
             self.write(f"CREATE CONSTRAINT {label.lower()}_id IF NOT EXISTS FOR (n:{label}) REQUIRE n.id IS UNIQUE")
-
-    def drop_all(self) -> None:
-        self.write("MATCH (n) DETACH DELETE n")
 
     def close(self) -> None:
         self._driver.close()

@@ -43,6 +43,8 @@ WATERMARKED = {
                   "ORDER BY updated_at, id::text LIMIT :limit", sync_proposals),
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Make the graph right for some keys, given PostgreSQL's content by key.
+Repair = Callable[["Connection", "Graph", list[Any], dict[Any, Any]], None]
 
 
 def incremental(engine: Engine, graph: Graph, *, deadline: float, batch: int = 5_000) -> dict[str, int]:
@@ -95,23 +97,16 @@ class Comparison:
     graph_cypher: str
     value: Callable[[dict[str, Any]], Any]
     key: Callable[[dict[str, Any]], Any]
-    repair: Callable[[Connection, Graph, list[Any], dict[Any, Any]], None]
+    repair: Repair
 
 
 def _digest(content: dict[Any, Any]) -> str:
     return hashlib.sha256(repr(sorted(content.items())).encode()).hexdigest()
 
 
-def _repair_users(conn: Connection, graph: Graph, keys: list[Any], pg: dict[Any, Any]) -> None:
-    sync_users(conn, graph, keys)
-
-
-def _repair_proposals(conn: Connection, graph: Graph, keys: list[Any], pg: dict[Any, Any]) -> None:
-    sync_proposals(conn, graph, keys)
-
-
-def _repair_follows(conn: Connection, graph: Graph, keys: list[Any], pg: dict[Any, Any]) -> None:
-    sync_follows(conn, graph, keys)
+def _resync(sync: Callable[[Connection, Graph, list[Any]], int]) -> Repair:
+    """Repair by syncing the drifted keys again from PostgreSQL (it removes what is gone)."""
+    return lambda conn, graph, keys, pg: sync(conn, graph, keys)
 
 
 def _repair_fundings(conn: Connection, graph: Graph, keys: list[Any], pg: dict[Any, Any]) -> None:
@@ -129,7 +124,7 @@ COMPARISONS = (
     Comparison("User", "SELECT id::text AS id, role, coalesce(display_name, '') AS name FROM users "
                        "WHERE deleted_at IS NULL",
                "MATCH (u:User) RETURN u.id AS id, u.role AS role, u.name AS name",
-               value=lambda r: (r["role"], r["name"]), key=lambda r: r["id"], repair=_repair_users),
+               value=lambda r: (r["role"], r["name"]), key=lambda r: r["id"], repair=_resync(sync_users)),
     Comparison("Proposal", "SELECT p.id::text AS id, p.title, p.status, p.owner_id::text AS owner, p.tags, "
                            "CASE WHEN p.category IS NULL THEN '{}' ELSE ARRAY[p.category] END AS categories "
                            "FROM proposals p WHERE p.status <> 'draft'",
@@ -139,10 +134,10 @@ COMPARISONS = (
                "collect(DISTINCT t.id) AS tags, collect(DISTINCT c.id) AS categories",
                value=lambda r: (r["title"], r["status"], r["owner"], tuple(sorted(set(r["tags"]))),
                                 tuple(sorted(set(r["categories"])))),
-               key=lambda r: r["id"], repair=_repair_proposals),
+               key=lambda r: r["id"], repair=_resync(sync_proposals)),
     Comparison("FOLLOWS", "SELECT follower_id::text AS a, followee_id::text AS b FROM follows",
                "MATCH (a:User)-[:FOLLOWS]->(b:User) RETURN a.id AS a, b.id AS b",
-               value=lambda r: True, key=lambda r: (r["a"], r["b"]), repair=_repair_follows),
+               value=lambda r: True, key=lambda r: (r["a"], r["b"]), repair=_resync(sync_follows)),
     Comparison("FUNDED", "SELECT u.id::text AS user_id, i.proposal_id::text AS proposal, "
                          "sum(i.funded - i.refunded)::text AS amount, max(i.last_tx_hash) AS tx_hash "
                          "FROM investments i JOIN users u ON u.wallet_address = i.backer AND u.deleted_at IS NULL "

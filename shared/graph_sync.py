@@ -39,9 +39,6 @@ class Changes:
     fundings: set[tuple[str, str]] = field(default_factory=set)  # (proposal id, backer address)
     backers: set[str] = field(default_factory=set)  # wallets whose owner changed: all their fundings
 
-    def __bool__(self) -> bool:
-        return any((self.users, self.proposals, self.follows, self.fundings, self.backers))
-
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

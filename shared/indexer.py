@@ -33,8 +33,7 @@ from shared.chain_store import (
     Checkpoint,
     load_checkpoint,
     recent_blocks,
-    record_error,
-    record_head,
+    record_tick,
     roll_back,
     store_range,
     try_lock,
@@ -178,10 +177,7 @@ class ChainIndexer:
             self.report.checkpoint = checkpoint.number
             self.report.head = head
             with self.conn.begin():
-                if head is not None:
-                    record_head(self.conn, chain_id, head, self.report.errors[-1] if self.report.errors else None)
-            if self.report.errors and head is None:
-                record_error(self.conn, chain_id, self.report.errors[-1])
+                record_tick(self.conn, chain_id, head, self.report.errors[-1] if self.report.errors else None)
         return self.report
 
     def verify_tip(self, checkpoint: Checkpoint, head: int) -> Checkpoint:

@@ -454,3 +454,15 @@ def test_reverted_events_are_announced(chain, engine):
         assert reverted.payload.keys() == original.payload.keys()
         assert (reverted.aggregate_type, reverted.aggregate_id) == (original.aggregate_type, original.aggregate_id)
         assert reverted.payload["args"] == original.payload["args"]
+
+
+def test_an_unreachable_node_is_recorded_and_changes_nothing(chain, engine):
+    open_campaigns(chain, engine)
+    index(engine, config(chain))
+    before = state(engine)
+    report = index_chain(engine, config(chain, url=f"http://127.0.0.1:{free_port()}"), time.monotonic() + 30)
+    assert report.stopped == "rpc-error" and report.head is None
+    assert state(engine) == before
+    with engine.connect() as conn:
+        head, error = conn.execute(text("SELECT head_block, last_error FROM indexer_checkpoints")).one()
+    assert head == chain.head() and "cannot reach" in error  # the head last seen stays
