@@ -107,6 +107,14 @@ class Settings(BaseModel):
     # The chain indexer: the chains it follows, and how long one tick may run.
     indexer_chains: Annotated[list[ChainConfig], BeforeValidator(_json)] = Field(default_factory=list)
     indexer_budget_seconds: float = Field(default=50.0, gt=0)
+    # Write endpoints: requests per second per client IP and per user, and the burst allowed.
+    rate_limit_per_second: float = Field(default=10.0, gt=0)
+    rate_limit_burst: int = Field(default=10, ge=1)
+    # Proxies in front of the functions that append to X-Forwarded-For (Hosting's CDN and
+    # Cloud Run's front end): the client address is that many entries from the right.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    # How long the Hosting CDN may serve a public GET before asking again.
+    public_cache_seconds: int = Field(default=30, ge=0, le=3600)
     auth_check_revoked: bool = True
     cors_allowed_origins: Annotated[list[str], BeforeValidator(_comma_list)] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=32 * 1024 * 1024)

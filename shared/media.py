@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/avif")
 UPLOAD_URL_LIFETIME = timedelta(minutes=15)
-Purpose = Literal["avatar", "cover"]
+Purpose = Literal["avatar", "cover", "item", "artwork"]
 
 
 class UploadRequest(ApiModel):

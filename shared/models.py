@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -75,13 +76,27 @@ def _updated() -> Mapped[datetime]:
     )
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """Typo-tolerant matching (pg_trgm) on the lower-cased column."""
+    return Index(name, text(f"lower({column}) gin_trgm_ops"), postgresql_using="gin")
+
+
+def search_document(expression: str) -> Mapped[Any]:
+    """The full-text search vector PostgreSQL computes from the row (never loaded by the ORM)."""
+    return mapped_column(TSVECTOR, Computed(expression, persisted=True), nullable=False, deferred=True)
+
+
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_one_of("role", USER_ROLES), name="role"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("role", USER_ROLES), name="role"),
+        Index("ix_users_search", "search", postgresql_using="gin"),
+        trigram_index("ix_users_name_trgm", "display_name"),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     # NULL once the account is erased: the row stays for financial history.
@@ -100,6 +115,7 @@ class User(Base):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    search: Mapped[Any] = search_document("user_document(display_name, bio)")
 
 
 class Follow(Base):
@@ -130,13 +146,16 @@ class Proposal(Base):
         Index("ix_proposals_owner", "owner_id", "created_at"),
         Index("ix_proposals_category", "category"),
         Index("ix_proposals_tags", "tags", postgresql_using="gin"),
+        Index("ix_proposals_search", "search", postgresql_using="gin"),
+        trigram_index("ix_proposals_title_trgm", "title"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), nullable=False)
     title: Mapped[str] = mapped_column(String(140), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("''"))
-    category: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("categories.slug", onupdate="CASCADE", ondelete="SET NULL"))
     tags: Mapped[list[str]] = mapped_column(
         ARRAY(String(32)), nullable=False, server_default=text("'{}'::varchar[]")
     )
@@ -151,8 +170,35 @@ class Proposal(Base):
     updated_at: Mapped[datetime] = _updated()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cover_media_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
+    search: Mapped[Any] = search_document("proposal_document(title, description, tags)")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class Category(Base):
+    """Admin-managed; items and proposals name one by its slug."""
+
+    __tablename__ = "categories"
+
+    slug: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Tag(Base):
+    """Every tag in use, with how many items and proposals carry it."""
+
+    __tablename__ = "tags"
+    __table_args__ = (
+        CheckConstraint("usage_count >= 0", name="usage_not_negative"),
+        Index("ix_tags_usage", "usage_count"),
+    )
+
+    slug: Mapped[str] = mapped_column(String(32), primary_key=True)
+    usage_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    created_at: Mapped[datetime] = _created()
 
 
 class AuditEntry(Base):
@@ -201,7 +247,7 @@ class ProcessedEvent(Base):
 
 
 MEDIA_STATUSES = ("pending", "ready", "rejected")
-MEDIA_PURPOSES = ("avatar", "cover")
+MEDIA_PURPOSES = ("avatar", "cover", "item", "artwork")
 
 
 class Media(Base):

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 from sqlalchemy import Select, or_, select, true, tuple_
 
-from shared import audit, events
+from shared import audit, events, taxonomy
 from shared.auth import require_owner, require_owner_or_admin, require_role
+from shared.http.caching import require_version, versioned_etag
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import (
     Conflict,
@@ -17,11 +18,11 @@ from shared.http.problems import (
     InvalidTransition,
     NotFound,
     PreconditionFailed,
-    PreconditionRequired,
     ValidationFailed,
 )
 from shared.models import Proposal, User
 from shared.proposal_states import EDITABLE, TRANSITIONS, target_of
+from shared.taxonomy import Tags
 from shared.types import CURRENCY_EXPONENTS, AmountIn, AmountOut, ApiModel, Line, Slug
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ Status = Literal["draft", "open", "funded", "closed", "cancelled"]
 Currency = Literal[tuple(CURRENCY_EXPONENTS)]  # type: ignore[valid-type]
 Title = Annotated[Line, Field(max_length=140)]
 Description = Annotated[str, Field(max_length=10_000)]
-Tags = Annotated[list[Slug], Field(max_length=10)]
 Sort = Literal["newest", "deadline", "most_funded"]
 
 
@@ -39,10 +39,6 @@ def _future(value: datetime) -> datetime:
     if value <= datetime.now(UTC):
         raise ValueError("the deadline must be in the future")
     return value
-
-
-def _unique(tags: list[str]) -> list[str]:
-    return list(dict.fromkeys(tags))
 
 
 class ProposalIn(ApiModel):
@@ -57,7 +53,6 @@ class ProposalIn(ApiModel):
     deadline: AwareDatetime
 
     _check_deadline = field_validator("deadline")(_future)
-    _dedupe_tags = field_validator("tags")(_unique)
 
     @field_validator("goal")
     @classmethod
@@ -82,7 +77,6 @@ class ProposalPatch(ApiModel):
     cover_media_id: uuid.UUID | None = Field(default=None, description="a processed cover upload of yours; null removes it")
 
     _check_deadline = field_validator("deadline")(lambda v: v if v is None else _future(v))
-    _dedupe_tags = field_validator("tags")(lambda v: v if v is None else _unique(v))
 
 
 class ProposalOut(ApiModel):
@@ -123,7 +117,7 @@ class ProposalPage(ApiModel):
 
 
 def etag(proposal: Proposal) -> str:
-    return f'"{proposal.version}"'
+    return versioned_etag(proposal.version, str(proposal.raised_total))
 
 
 def to_out(proposal: Proposal, owner_name: str | None) -> ProposalOut:
@@ -172,7 +166,9 @@ def get(session: Session, proposal_id: uuid.UUID, viewer: User | None, *, for_up
 
 def create(session: Session, owner: User, data: ProposalIn) -> Proposal:
     require_role(owner, "artist")
+    taxonomy.require_category(session, data.category)
     proposal = Proposal(owner_id=owner.id, **data.model_dump())
+    taxonomy.retag(session, [], proposal.tags)
     session.add(proposal)
     session.flush()
     session.refresh(proposal)
@@ -182,12 +178,7 @@ def create(session: Session, owner: User, data: ProposalIn) -> Proposal:
 
 
 def check_if_match(proposal: Proposal, if_match: str | None) -> None:
-    """Optimistic concurrency: writes must name the version they were based on."""
-    if if_match is None:
-        raise PreconditionRequired()
-    tags = {tag.strip() for tag in if_match.split(",")}
-    if "*" not in tags and etag(proposal) not in tags:
-        raise PreconditionFailed(f"the current version is {proposal.version}")
+    require_version(proposal.version, if_match)
 
 
 def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatch) -> Proposal:
@@ -205,6 +196,10 @@ def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatc
         from shared import media  # only this path needs it: keeps the function's import small
 
         media.attachable(session, user, changes["cover_media_id"], "cover")
+    if changes.get("category"):
+        taxonomy.require_category(session, changes["category"])
+    if "tags" in changes:
+        taxonomy.retag(session, proposal.tags, changes["tags"])
     for field, value in changes.items():
         setattr(proposal, field, value)
     _flush_versioned(session, proposal)

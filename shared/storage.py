@@ -54,6 +54,16 @@ def signed_upload_url(bucket: str, name: str, *, content_type: str, max_bytes: i
     return url, headers
 
 
+def signed_download_url(bucket: str, name: str, *, filename: str, expires: timedelta) -> str:
+    """A V4 signed GET URL for one private object, saved under ``filename`` by browsers."""
+    settings = get_settings()
+    extra = {"api_access_endpoint": settings.signed_url_endpoint} if settings.signed_url_endpoint else {}
+    return client().bucket(bucket).blob(name).generate_signed_url(
+        version="v4", method="GET", expiration=expires,
+        response_disposition=f'attachment; filename="{filename}"', **extra, **_signing_arguments(),
+    )
+
+
 def public_url(name: str) -> str:
     settings = get_settings()
     base = settings.media_public_url or f"https://storage.googleapis.com/{settings.media_bucket}"

@@ -110,6 +110,9 @@ def app_env(database_url, auth_emulator, pubsub_emulator, storage_emulator, grap
         "SIWE_URI": "https://kalakrut.test",
         "CHAIN_ID": "31337",
         "GRAPH_URL": graph_url,
+        # Tests write fast from one address; the limiter has its own tests.
+        "RATE_LIMIT_PER_SECOND": "100000",
+        "RATE_LIMIT_BURST": "100000",
     }
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

@@ -28,11 +28,9 @@ def list_proposals(call: Call) -> proposals.ProposalPage:
 
 
 @api.route("GET", "/api/proposals/<uuid:proposal_id>", summary="One proposal", auth="public",
-           response=proposals.ProposalOut, also={304: None})
+           response=proposals.ProposalOut)
 def detail(call: Call) -> Reply:
     proposal, name = proposals.get(call.session, call.path["proposal_id"], call.optional_user)
-    if call.request.headers.get("If-None-Match") == proposals.etag(proposal):
-        return Reply(status=304, headers={"ETag": proposals.etag(proposal)})
     return _reply(proposal, name)
 
 

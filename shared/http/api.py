@@ -18,10 +18,10 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
-from shared import auth, log
-from shared.config import get_settings
+from shared import auth, log, rate_limit
+from shared.config import Settings, get_settings
 from shared.db import transaction
-from shared.http import problems
+from shared.http import caching, problems
 
 if TYPE_CHECKING:
     from flask import Request
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 # profile may not exist yet; user: a valid token of a registered, active profile.
 Auth = Literal["public", "token", "user"]
 JSON = "application/json"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Route:
     def problem_statuses(self) -> list[int]:
         """Every error status this route can answer with, for the OpenAPI document."""
         statuses = {401, 500, *self.errors}
+        if self.method in WRITES:
+            statuses.add(429)
         if self.auth == "user":
             statuses.add(403)
         if "<" in self.rule:
@@ -118,7 +121,8 @@ class Api:
         errors: tuple[int, ...] = (),
     ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
         def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
-            responses = {status: response, **(also or {})}
+            # Every GET answers If-None-Match (shared/http/caching.py).
+            responses = {status: response, **({304: None} if method == "GET" else {}), **(also or {})}
             self.routes.append(
                 Route(method, rule, handler, summary, auth, body, query, responses, errors)
             )
@@ -147,12 +151,15 @@ class Api:
             if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
                 response = self._preflight(allowed_origin)
             else:
-                response = self._dispatch(request, settings.max_body_bytes)
+                response = self._dispatch(request, settings)
         except problems.Problem as problem:
             response = problem_response(problem, request.path)
         except Exception:
             logger.exception("unhandled error", extra={"path": request.path})
             response = problem_response(problems.Problem(), request.path)
+        # Only GETs say how they may be cached; nothing else may be (the Hosting CDN
+        # would otherwise keep a 404 for ten minutes).
+        response.headers.setdefault("Cache-Control", "private, no-store")
         if allowed_origin:
             response.headers["Access-Control-Allow-Origin"] = allowed_origin
             response.headers["Access-Control-Expose-Headers"] = "ETag, Location, Retry-After"
@@ -171,7 +178,7 @@ class Api:
             },
         )
 
-    def _dispatch(self, request: Request, max_body: int) -> Response:
+    def _dispatch(self, request: Request, settings: Settings) -> Response:
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             index, path_args = adapter.match()
@@ -184,15 +191,32 @@ class Api:
 
         # Who before what: an anonymous caller learns nothing about input validation.
         claims = auth.claims_from_header(request.headers.get("Authorization"), required=route.auth != "public")
+        if route.method in WRITES:
+            _limit_rate(request, claims, settings)
         query = _parse_query(route.query, request) if route.query else None
-        body = _parse_body(route.body, request, max_body) if route.body else None
+        body = _parse_body(route.body, request, settings.max_body_bytes) if route.body else None
         with transaction() as session:
             user = auth.load_user(session, claims) if claims else None
             if route.auth == "user" and user is None:
                 raise problems.RegistrationRequired()
             call = Call(request, session, path_args, body, query, claims, user)
             result = route.handler(call)
-        return _render(route, result)
+        response = _render(route, result)
+        if route.method == "GET" and response.status_code == 200:
+            return caching.conditional(request, response, settings.public_cache_seconds)
+        return response
+
+
+def _limit_rate(request: Request, claims: auth.Claims | None, settings: Settings) -> None:
+    """Count the write against the caller's address and account, before any work is done."""
+    from shared.db import get_engine
+
+    address = rate_limit.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                        settings.trusted_proxy_hops)
+    keys = [f"ip:{address}"] + ([f"user:{claims.uid}"] if claims else [])
+    limit = rate_limit.Limit(settings.rate_limit_per_second, settings.rate_limit_burst)
+    with get_engine().begin() as conn:
+        rate_limit.take(conn, keys, limit)
 
 
 def _render(route: Route, result: Any) -> Response:

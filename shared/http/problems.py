@@ -75,4 +75,5 @@ UnsupportedMediaType = _problem(415, "unsupported-media-type", "Send the body as
 ValidationFailed = _problem(422, "validation-error", "The request is not valid")
 SignatureRejected = _problem(400, "signature-rejected", "The signed message was not accepted")
 PreconditionRequired = _problem(428, "precondition-required", "Send If-Match with the ETag you read")
+TooManyRequests = _problem(429, "rate-limited", "Too many requests")
 ServiceUnavailable = _problem(503, "unavailable", "A dependency is unavailable; retry later")

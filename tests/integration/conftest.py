@@ -21,7 +21,10 @@ from tests.conftest import UPLOADS
 from tests.support.openapi_client import ApiClient, OpenApiChecker
 
 TABLES = ("audit_log", "follows", "proposals", "media", "wallet_challenges", "users", "outbox", "processed_events",
-          "web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens", "graph_sync_state")
+          "web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens", "graph_sync_state",
+          "categories", "tags", "items", "favorites", "likes", "analytics_events", "popularity_inbox", "auctions", "bids")
+# Every test starts with these categories (admins manage them; tests name them).
+CATEGORIES = ("textile", "sound", "painting", "sculpture", "photography", "digital-art")
 _emails = itertools.count()
 CONSUMER = REPO / "tests" / "support" / "consumer_fn" / "main.py"
 
@@ -57,13 +60,23 @@ def db(app_env):
         yield connection
 
 
+def reset_tables(connection) -> None:
+    connection.execute(text(f"TRUNCATE {', '.join(TABLES)}, rate_limits CASCADE"))
+    connection.execute(text("INSERT INTO categories (slug, name, sort_order) "
+                            "SELECT slug, initcap(replace(slug, '-', ' ')), ord "
+                            "FROM unnest(string_to_array(:slugs, ',')) WITH ORDINALITY AS c(slug, ord)"),
+                       {"slugs": ",".join(CATEGORIES)})
+
+
 @pytest.fixture
 def clean_state(app_env, auth_emulator) -> Iterator[None]:
-    yield
     from shared.db import get_engine
 
     with get_engine().begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        reset_tables(connection)
+    yield
+    with get_engine().begin() as connection:
+        reset_tables(connection)  # also after: tests without this fixture expect empty tables
     auth_emulator.clear()
 
 
@@ -136,6 +149,39 @@ def make_proposal(api):
     return make
 
 
+def item_body(**overrides) -> dict:
+    body = {
+        "title": "Indigo Loom Study",
+        "description": "Hand-dyed cotton on a backstrap loom.",
+        "kind": "physical",
+        "price": "45000",
+        "currency": "EUR",
+        "inventory": 3,
+        "shipping_regions": ["NG", "GB"],
+        "category": "textile",
+        "tags": ["weaving", "indigo"],
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def make_item(api):
+    """Factory: an item of ``owner`` (listed when told)."""
+
+    def make(owner: Person, *, listed: bool = False, **overrides) -> dict:
+        response = api.post("/api/items", token=owner.token, json=item_body(**overrides))
+        assert response.status_code == 201, response.get_data(as_text=True)
+        item = response.get_json()
+        if listed:
+            response = api.post(f"/api/items/{item['id']}/list", token=owner.token)
+            assert response.status_code == 200, response.get_data(as_text=True)
+            item = response.get_json()
+        return item
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def consumer_url(app_env, tmp_path_factory) -> Iterator[str]:
     """The test consumer (tests/support/consumer_fn) as its own functions-framework process."""
@@ -197,10 +243,10 @@ def upload(api, processor, person, data: bytes, **kwargs) -> dict:
 
 @pytest.fixture
 def processor_upload(api, processor):
-    """Factory: a processed (ready) avatar of ``person``; returns its id."""
+    """Factory: a processed (ready) upload of ``person`` (an avatar unless told); returns its id."""
     from tests.support import images
 
-    def make(person) -> str:
-        return upload(api, processor, person, images.jpeg((400, 300)))["id"]
+    def make(person, purpose: str = "avatar") -> str:
+        return upload(api, processor, person, images.jpeg((400, 300)), purpose=purpose)["id"]
 
     return make

@@ -6,6 +6,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from local import postgres
+from shared import market_models  # noqa: F401  (the marketplace tables too)
 from shared.chain_models import Base  # the chain tables too
 
 

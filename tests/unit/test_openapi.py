@@ -13,11 +13,17 @@ def test_every_route_is_documented_and_nothing_else():
     assert routes == documented
 
 
+# Anonymous visitors' views count too (rate-limited per address like every write).
+PUBLIC_WRITES = {("/api/analytics/track", "post")}
+
+
 def test_errors_are_problem_json_and_writes_need_a_token():
     for path, operations in build()["paths"].items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
                     assert list(response["content"]) == ["application/problem+json"], (path, method, status)
-            if method != "get":
+            if method != "get" and (path, method) not in PUBLIC_WRITES:
                 assert operation["security"] == [{"firebase": []}], (path, method)
+            if method != "get":
+                assert "429" in operation["responses"], (path, method)

@@ -1,0 +1,167 @@
+"""marketplace: items, categories, tags, favorites, likes, views, search and auctions."""
+from __future__ import annotations
+
+from shared import analytics, auctions, item_listing, items, reactions, search, taxonomy
+from shared.config import get_settings
+from shared.http.api import Api, Call, Reply
+from shared.rate_limit import client_address
+
+api = Api("marketplace")
+ITEM = "/api/items/<uuid:item_id>"
+AUCTION = "/api/auctions/<uuid:auction_id>"
+
+
+def _item(item, name, holder, status: int = 200, **headers: str) -> Reply:
+    return Reply(items.to_out(item, name, holder), status=status, headers={"ETag": items.etag(item), **headers})
+
+
+# -- items ---------------------------------------------------------------------------------
+
+@api.route("POST", "/api/items", summary="Create a draft item (artists only)", auth="user",
+           body=items.ItemIn, response=items.ItemOut, status=201, errors=(409,))
+def create_item(call: Call) -> Reply:
+    item = items.create(call.session, call.user, call.body)
+    _, name, holder = items.get(call.session, item.id, call.user)
+    return _item(item, name, holder, 201, Location=f"/api/items/{item.id}")
+
+
+@api.route("GET", "/api/items", summary="Browse items: filters, sort, cursor", auth="public",
+           query=item_listing.ItemQuery, response=item_listing.ItemPage)
+def list_items(call: Call) -> item_listing.ItemPage:
+    return item_listing.list_page(call.session, call.optional_user, call.query)
+
+
+@api.route("GET", ITEM, summary="One item", auth="public", response=items.ItemOut)
+def item_detail(call: Call) -> Reply:
+    return _item(*items.get(call.session, call.path["item_id"], call.optional_user))
+
+
+@api.route("PATCH", ITEM, summary="Edit an item (owner only, If-Match)", auth="user", body=items.ItemPatch,
+           response=items.ItemOut, errors=(409, 412, 428))
+def update_item(call: Call) -> Reply:
+    item, name, holder = items.get(call.session, call.path["item_id"], call.user, for_update=True)
+    items.check_if_match(item, call.request.headers.get("If-Match"))
+    items.update(call.session, call.user, item, call.body)
+    return _item(*items.get(call.session, item.id, call.user))
+
+
+def _transition_route(action: str) -> None:
+    @api.route("POST", f"{ITEM}/{action}", summary=f"{action.capitalize()} an item (owner only)", auth="user",
+               response=items.ItemOut, errors=(409, 412))
+    def change_state(call: Call) -> Reply:
+        item, _, _ = items.get(call.session, call.path["item_id"], call.user, for_update=True)
+        if call.request.headers.get("If-Match"):
+            items.check_if_match(item, call.request.headers["If-Match"])
+        items.transition(call.session, call.user, item, action)
+        return _item(*items.get(call.session, item.id, call.user))
+
+
+for _action in items.TRANSITIONS:
+    _transition_route(_action)
+
+
+def _reaction_routes(kind: str) -> None:
+    for method, active in (("PUT", True), ("DELETE", False)):
+        @api.route(method, f"{ITEM}/{kind}", summary=f"{'Add' if active else 'Remove'} your {kind} (idempotent)",
+                   auth="user", response=reactions.ReactionOut)
+        def react(call: Call, active: bool = active) -> reactions.ReactionOut:
+            return reactions.set_reaction(call.session, call.user, call.path["item_id"], kind, active)
+
+
+for _kind in reactions.SPECS:
+    _reaction_routes(_kind)
+
+
+@api.route("GET", f"{ITEM}/download", summary="A short-lived link to a digital item's file (artist and holder)",
+           auth="user", response=items.Download)
+def download(call: Call) -> items.Download:
+    return items.download(call.session, call.user, call.path["item_id"])
+
+
+# -- auctions --------------------------------------------------------------------------------
+
+@api.route("POST", f"{ITEM}/auctions", summary="Auction a listed item (owner only)", auth="user",
+           body=auctions.AuctionIn, response=auctions.AuctionOut, status=201, errors=(409,))
+def create_auction(call: Call) -> Reply:
+    auction = auctions.create(call.session, call.user, call.path["item_id"], call.body)
+    return Reply(auctions.to_out(auction), status=201, headers={"Location": f"/api/auctions/{auction.id}"})
+
+
+@api.route("GET", AUCTION, summary="One auction", auth="public", response=auctions.AuctionOut)
+def auction_detail(call: Call) -> auctions.AuctionOut:
+    return auctions.to_out(auctions.get(call.session, call.path["auction_id"]))
+
+
+@api.route("POST", f"{AUCTION}/bids", summary="Bid (not on your own item; at least the minimum bid)", auth="user",
+           body=auctions.BidIn, response=auctions.BidAccepted, status=201, errors=(409,))
+def place_bid(call: Call) -> auctions.BidAccepted:
+    return auctions.place_bid(call.session, call.user, call.path["auction_id"], call.body.amount)
+
+
+@api.route("GET", f"{AUCTION}/bids", summary="The bid log, newest first", auth="public",
+           query=auctions.BidQuery, response=auctions.BidPage)
+def bids(call: Call) -> auctions.BidPage:
+    return auctions.bids_page(call.session, call.path["auction_id"], call.query)
+
+
+@api.route("POST", f"{AUCTION}/cancel", summary="Cancel an auction without bids (seller only)", auth="user",
+           response=auctions.AuctionOut, errors=(409,))
+def cancel_auction(call: Call) -> auctions.AuctionOut:
+    return auctions.to_out(auctions.cancel(call.session, call.user, call.path["auction_id"]))
+
+
+# -- search, categories, tags, analytics ---------------------------------------------------------
+
+@api.route("GET", "/api/search", summary="Search items, proposals and artists", auth="public",
+           query=search.SearchQuery, response=search.SearchPage)
+def search_all(call: Call) -> search.SearchPage:
+    return search.search(call.session, call.query)
+
+
+@api.route("GET", "/api/categories", summary="Every category, in display order", auth="public",
+           response=taxonomy.CategoryList)
+def categories(call: Call) -> taxonomy.CategoryList:
+    return taxonomy.list_categories(call.session)
+
+
+@api.route("POST", "/api/categories", summary="Create a category (admins only)", auth="user",
+           body=taxonomy.CategoryIn, response=taxonomy.CategoryOut, status=201, errors=(409,))
+def create_category(call: Call) -> Reply:
+    category = taxonomy.create_category(call.session, call.user, call.body)
+    return Reply(category, status=201, headers={"Location": f"/api/categories/{category.slug}"})
+
+
+@api.route("PATCH", "/api/categories/<string:slug>", summary="Rename or reorder a category (admins only)",
+           auth="user", body=taxonomy.CategoryPatch, response=taxonomy.CategoryOut, errors=(409,))
+def update_category(call: Call) -> taxonomy.CategoryOut:
+    return taxonomy.update_category(call.session, call.user, call.path["slug"], call.body)
+
+
+@api.route("DELETE", "/api/categories/<string:slug>", summary="Delete a category (admins only)", auth="user",
+           status=204)
+def delete_category(call: Call) -> Reply:
+    taxonomy.delete_category(call.session, call.user, call.path["slug"])
+    return Reply(status=204)
+
+
+@api.route("GET", "/api/tags", summary="Tags in use, most used first (prefix for autocomplete)", auth="public",
+           query=taxonomy.TagQuery, response=taxonomy.TagList)
+def tags(call: Call) -> taxonomy.TagList:
+    return taxonomy.popular_tags(call.session, call.query)
+
+
+@api.route("POST", "/api/analytics/track", summary="Count a view or copy (once per viewer and half hour)",
+           auth="public", body=analytics.TrackIn, response=analytics.TrackOut, errors=(404,))
+def track(call: Call) -> analytics.TrackOut:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    address = client_address(call.request.remote_addr, call.request.headers.get("X-Forwarded-For"),
+                             get_settings().trusted_proxy_hops)
+    viewer = analytics.viewer_key(call.optional_user, address, call.request.headers.get("User-Agent", ""), now)
+    return analytics.track(call.session, viewer, call.body, now)
+
+
+def handle(request):
+    """functions-framework entry point."""
+    return api(request)

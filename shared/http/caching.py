@@ -1,0 +1,68 @@
+"""Conditional requests: caching of GET responses (validators for clients, freshness for
+the Hosting CDN) and If-Match on writes (optimistic concurrency).
+
+Every 200 to a GET carries an ETag (the handler's own, or a hash of the body), and
+``If-None-Match`` with a current one is answered 304 without the body. Anonymous
+answers are the same for everyone: the CDN may keep them ``public_cache_seconds``
+(``s-maxage``) while browsers revalidate (``max-age=0``). Answers to a signed-in caller
+may differ per caller: ``private``, never stored by the CDN.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Response
+
+from shared.http.problems import PreconditionFailed, PreconditionRequired
+
+if TYPE_CHECKING:
+    from flask import Request
+
+
+def body_etag(body: bytes) -> str:
+    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+
+
+def matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in candidates or etag.removeprefix("W/") in candidates
+
+
+def cache_control(request: Request, public_seconds: int) -> str:
+    if request.headers.get("Authorization") or not public_seconds:
+        return "private, no-cache"
+    return f"public, max-age=0, s-maxage={public_seconds}"
+
+
+def conditional(request: Request, response: Response, public_seconds: int) -> Response:
+    """Add ETag and Cache-Control; turn a repeat into 304 Not Modified."""
+    etag = response.headers.get("ETag") or body_etag(response.get_data())
+    headers = {"ETag": etag, "Cache-Control": cache_control(request, public_seconds)}
+    response.vary.add("Authorization")
+    if matches(request.headers.get("If-None-Match"), etag):
+        not_modified = Response(status=304, headers=headers)
+        not_modified.vary.add("Authorization")
+        return not_modified
+    response.headers.update(headers)
+    return response
+
+
+def versioned_etag(version: int, volatile: str = "") -> str:
+    """``"<version>"``, or ``"<version>.<digest>"`` when the representation also holds
+    values that change without an edit (counters): a GET revalidates on either, while
+    If-Match checks only the version, so a like meanwhile does not fail an edit."""
+    if not volatile:
+        return f'"{version}"'
+    return f'"{version}.{hashlib.blake2b(volatile.encode(), digest_size=6).hexdigest()}"'
+
+
+def require_version(version: int, if_match: str | None) -> None:
+    """Writes must name the version (ETag) they were based on."""
+    if if_match is None:
+        raise PreconditionRequired()
+    versions = {tag.strip().strip('"').partition(".")[0] for tag in if_match.split(",")}
+    if "*" not in versions and str(version) not in versions:
+        raise PreconditionFailed(f"the current version is {version}")

@@ -1,0 +1,129 @@
+"""Browsing items: filters, four sort orders and keyset pagination.
+
+Each public sort order has a partial index over exactly the public items (listed or
+sold), and the query repeats that predicate, so a page deep into a million items
+costs what the first one does. An owner (or an admin) filtering by that owner also
+sees drafts and archived items, through the owner index.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+
+from pydantic import ConfigDict, Field, model_validator
+from sqlalchemy import Select, tuple_
+
+from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.http.problems import InvalidCursor
+from shared.items import Currency, ItemOut, Kind, Status, may_see_private, rows_query, to_out
+from shared.market_models import ITEM_STATUSES, PUBLIC_ITEM_STATUSES, Item
+from shared.taxonomy import TagSlug
+from shared.types import AmountIn, ApiModel, Slug
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from shared.models import User
+
+Sort = Literal["newest", "popular", "price_asc", "price_desc"]
+
+
+class PriceFilter(ApiModel):
+    """Prices compare within one currency: a range or a price order names it."""
+
+    currency: Currency | None = None
+    min_price: AmountIn | None = None
+    max_price: AmountIn | None = None
+
+    @model_validator(mode="after")
+    def _currency_for_prices(self) -> Self:
+        if (self.min_price is not None or self.max_price is not None or getattr(self, "sort", None) in ("price_asc", "price_desc")) \
+                and self.currency is None:
+            raise ValueError("price ranges and price sorting need a currency")
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise ValueError("min_price is above max_price")
+        return self
+
+
+class ItemQuery(PriceFilter):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    kind: Kind | None = None
+    category: Slug | None = None
+    tag: TagSlug | None = None
+    owner: uuid.UUID | None = None
+    sort: Sort = "newest"
+    cursor: Annotated[str, Field(max_length=512)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+
+
+class ItemPage(ApiModel):
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+def _float(value: Any) -> float:
+    if not isinstance(value, int | float):
+        raise ValueError("not a number")
+    return float(value)
+
+
+# sort -> (key column, descending, parser of the key in a cursor)
+_SORTS = {
+    "newest": (Item.created_at, True, datetime.fromisoformat),
+    "popular": (Item.popularity, True, _float),
+    "price_asc": (Item.price, False, int),
+    "price_desc": (Item.price, True, int),
+}
+
+
+def visible_statuses(viewer: User | None, owner: uuid.UUID | None) -> tuple[str, ...]:
+    return ITEM_STATUSES if may_see_private(viewer, owner) else PUBLIC_ITEM_STATUSES
+
+
+def _filtered(query: Select, q: ItemQuery, viewer: User | None) -> Select | None:
+    statuses = visible_statuses(viewer, q.owner)
+    if q.status is not None and q.status not in statuses:
+        return None
+    if statuses == PUBLIC_ITEM_STATUSES:
+        query = query.where(Item.status.in_(PUBLIC_ITEM_STATUSES))  # the partial indexes' predicate
+    if q.status:
+        query = query.where(Item.status == q.status)
+    for column, value in ((Item.kind, q.kind), (Item.category, q.category), (Item.owner_id, q.owner),
+                          (Item.currency, q.currency)):
+        if value is not None:
+            query = query.where(column == value)
+    if q.tag:
+        query = query.where(Item.tags.contains([q.tag]))
+    if q.min_price is not None:
+        query = query.where(Item.price >= q.min_price)
+    if q.max_price is not None:
+        query = query.where(Item.price <= q.max_price)
+    return query
+
+
+def _cursor_key(item: Item, sort: str) -> list[Any]:
+    column, _, _ = _SORTS[sort]
+    value = getattr(item, column.key)
+    return [value.isoformat() if isinstance(value, datetime) else value if isinstance(value, float) else str(value),
+            str(item.id)]
+
+
+def list_page(session: Session, viewer: User | None, q: ItemQuery) -> ItemPage:
+    column, descending, parse = _SORTS[q.sort]
+    query = _filtered(rows_query(), q, viewer)
+    if query is None:
+        return ItemPage(items=[], next_cursor=None)
+    if q.cursor:
+        key, last_id = decode_cursor(q.cursor, q.sort, [parse, uuid.UUID])
+        if isinstance(key, datetime) and key.tzinfo is None:
+            raise InvalidCursor("the cursor is not one this API issued")
+        boundary = tuple_(column, Item.id)
+        query = query.where(boundary < tuple_(key, last_id) if descending else boundary > tuple_(key, last_id))
+    order = (column.desc(), Item.id.desc()) if descending else (column.asc(), Item.id.asc())
+    rows = session.execute(query.order_by(*order).limit(q.limit + 1)).all()
+    page = [to_out(item, name, holder) for item, name, holder in rows[: q.limit]]
+    next_cursor = encode_cursor(q.sort, _cursor_key(rows[q.limit - 1][0], q.sort)) if len(rows) > q.limit else None
+    return ItemPage(items=page, next_cursor=next_cursor)
