@@ -36,7 +36,7 @@ KINDS: tuple[Kind, ...] = ("item", "proposal", "artist")
 Sort = Literal["relevance", "newest", "popular", "price_asc", "price_desc"]
 SearchStatus = Literal["listed", "sold", "open", "funded", "closed", "cancelled"]
 # Below this word similarity a title is not offered as a typo of the query.
-FUZZY_THRESHOLD = 0.45
+FUZZY_THRESHOLD = 0.35
 SNIPPET_WORDS = "MaxWords=24, MinWords=8, MaxFragments=1"
 # Highlight markers no text contains; replaced by <mark> once the snippet is HTML-escaped.
 START, STOP = "\x02", "\x03"
@@ -114,7 +114,7 @@ def _kinds(q: SearchQuery) -> list[Kind]:
         kinds = [k for k in kinds if k == "item"]
     elif q.status in _PROPOSAL_STATUSES:
         kinds = [k for k in kinds if k == "proposal"]
-    if q.category or q.tags:
+    if q.category or q.tags or q.artist:  # work of an artist, in a category, with tags: not people
         kinds = [k for k in kinds if k != "artist"]
     return kinds
 
@@ -126,7 +126,8 @@ def _match(branch: _Branch, mode: str) -> tuple[str, str]:
             if branch.kind == "artist" else "websearch_to_tsquery('english', :q)"
         return f"search @@ {query}", f"CAST(ts_rank_cd(search, {query}) AS float8)"
     if mode == "fuzzy":
-        return f":lq <% lower({branch.title})", f"CAST(word_similarity(:lq, lower({branch.title})) AS float8)"
+        # "%%": pg8000's paramstyle would read a lone % as a parameter.
+        return f":lq <%% lower({branch.title})", f"CAST(word_similarity(:lq, lower({branch.title})) AS float8)"
     return "true", "CAST(NULL AS float8)"
 
 

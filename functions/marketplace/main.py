@@ -18,7 +18,7 @@ def _item(item, name, holder, status: int = 200, **headers: str) -> Reply:
 # -- items ---------------------------------------------------------------------------------
 
 @api.route("POST", "/api/items", summary="Create a draft item (artists only)", auth="user",
-           body=items.ItemIn, response=items.ItemOut, status=201, errors=(409,))
+           body=items.ItemIn, response=items.ItemOut, status=201, errors=(404, 409))
 def create_item(call: Call) -> Reply:
     item = items.create(call.session, call.user, call.body)
     _, name, holder = items.get(call.session, item.id, call.user)

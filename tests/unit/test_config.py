@@ -90,3 +90,12 @@ def test_indexer_chains_defaults(env):
     env.setenv("INDEXER_CHAINS", f"[{CHAIN}]")
     (chain,) = get_settings().indexer_chains
     assert (chain.confirmations, chain.start_block, chain.reorg_window, chain.artwork_contract) == (12, 0, 256, None)
+
+
+def test_client_address_trusts_only_the_configured_hops():
+    from shared.rate_limit import client_address
+
+    forwarded = "6.6.6.6, 203.0.113.5, 35.191.0.1"  # forged, the client, Google's front end
+    assert client_address("10.0.0.1", forwarded, 2) == "203.0.113.5"
+    assert client_address("10.0.0.1", forwarded, 0) == "10.0.0.1"
+    assert client_address("10.0.0.1", "203.0.113.5", 2) == "10.0.0.1"  # fewer hops than proxies: not trusted
