@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Self
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 from sqlalchemy import func, select, text
 
-from shared import audit, auction_rules, events, items
+from shared import auction_rules, audit, events, items
 from shared.auth import require_owner
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import Conflict, Forbidden, InvalidTransition, NotFound

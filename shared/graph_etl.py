@@ -27,6 +27,7 @@ CONSUMER = "graph-etl"
 CHECK_DUPLICATES_UP_TO = 1_000
 FUNDING_EVENTS = {"Funded", "Refunded"}
 CHAIN_FLOWS = {"chain.funded", "chain.refunded", "chain.reverted"}
+TOKEN_MOVES = {"chain.transfer", "chain.reverted"}
 
 
 def collect(changes: Changes, event: EventEnvelope) -> Changes:
@@ -40,6 +41,18 @@ def collect(changes: Changes, event: EventEnvelope) -> Changes:
         changes.follows.add((str(event.payload["follower_id"]), str(event.payload["followee_id"])))
     elif family == "proposal":
         changes.proposals.add(event.aggregate_id)
+    elif family == "item":
+        changes.items.add(event.aggregate_id)
+    elif family == "favorite":
+        changes.favorites.add((str(event.payload["user_id"]), str(event.payload["item_id"])))
+    elif family == "like":
+        changes.likes.add((str(event.payload["user_id"]), str(event.payload["item_id"])))
+    elif family == "category":
+        # The old node goes; what is in the category now is linked again under its slug.
+        changes.categories |= {event.payload["slug"], event.payload.get("previous_slug") or event.payload["slug"]}
+    elif event.type in TOKEN_MOVES and event.aggregate_type == "artwork":
+        contract, _, token_id = event.aggregate_id.partition(":")
+        changes.tokens.add((contract, token_id))
     # A campaign id that is no platform UUID (someone else's campaign) has no proposal node.
     elif (event.type in CHAIN_FLOWS and event.payload.get("event") in FUNDING_EVENTS
           and event.aggregate_type == "proposal" and is_uuid(event.aggregate_id)):

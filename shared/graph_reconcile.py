@@ -23,10 +23,14 @@ from shared.graph_sync import (
     DELETE_FUNDINGS,
     UPSERT_FUNDINGS,
     _chunks,
+    sync_favorites,
     sync_follows,
+    sync_items,
+    sync_likes,
     sync_proposals,
     sync_users,
 )
+from shared.holders import ITEM_HOLDER_SQL
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -41,6 +45,8 @@ WATERMARKED = {
               "ORDER BY updated_at, id::text LIMIT :limit", sync_users),
     "proposals": ("SELECT id::text AS key, updated_at AS at FROM proposals WHERE (updated_at, id::text) > (:at, :id) "
                   "ORDER BY updated_at, id::text LIMIT :limit", sync_proposals),
+    "items": ("SELECT id::text AS key, updated_at AS at FROM items WHERE (updated_at, id::text) > (:at, :id) "
+              "ORDER BY updated_at, id::text LIMIT :limit", sync_items),
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Make the graph right for some keys, given PostgreSQL's content by key.
@@ -135,6 +141,25 @@ COMPARISONS = (
                value=lambda r: (r["title"], r["status"], r["owner"], tuple(sorted(set(r["tags"]))),
                                 tuple(sorted(set(r["categories"])))),
                key=lambda r: r["id"], repair=_resync(sync_proposals)),
+    Comparison("Item", "SELECT items.id::text AS id, items.title, items.status, items.kind, "
+                       f"items.owner_id::text AS owner, ({ITEM_HOLDER_SQL})::text AS holder, items.tags, "
+                       "CASE WHEN items.category IS NULL THEN '{}' ELSE ARRAY[items.category] END AS categories "
+                       "FROM items WHERE items.status IN ('listed', 'sold')",
+               "MATCH (i:Item) OPTIONAL MATCH (i)-[:TAGGED]->(t:Tag) OPTIONAL MATCH (i)-[:TAGGED]->(c:Category) "
+               "OPTIONAL MATCH (o:User)-[:CREATED]->(i) OPTIONAL MATCH (h:User)-[:OWNS]->(i) "
+               "RETURN i.id AS id, i.title AS title, i.status AS status, i.kind AS kind, o.id AS owner, "
+               "h.id AS holder, collect(DISTINCT t.id) AS tags, collect(DISTINCT c.id) AS categories",
+               value=lambda r: (r["title"], r["status"], r["kind"], r["owner"], r["holder"],
+                                tuple(sorted(set(r["tags"]))), tuple(sorted(set(r["categories"])))),
+               key=lambda r: r["id"], repair=_resync(sync_items)),
+    Comparison("FAVORITED", "SELECT f.user_id::text AS a, f.item_id::text AS b FROM favorites f "
+                            "JOIN items i ON i.id = f.item_id AND i.status IN ('listed', 'sold')",
+               "MATCH (a:User)-[:FAVORITED]->(b:Item) RETURN a.id AS a, b.id AS b",
+               value=lambda r: True, key=lambda r: (r["a"], r["b"]), repair=_resync(sync_favorites)),
+    Comparison("LIKED", "SELECT l.user_id::text AS a, l.item_id::text AS b FROM likes l "
+                        "JOIN items i ON i.id = l.item_id AND i.status IN ('listed', 'sold')",
+               "MATCH (a:User)-[:LIKED]->(b:Item) RETURN a.id AS a, b.id AS b",
+               value=lambda r: True, key=lambda r: (r["a"], r["b"]), repair=_resync(sync_likes)),
     Comparison("FOLLOWS", "SELECT follower_id::text AS a, followee_id::text AS b FROM follows",
                "MATCH (a:User)-[:FOLLOWS]->(b:User) RETURN a.id AS a, b.id AS b",
                value=lambda r: True, key=lambda r: (r["a"], r["b"]), repair=_resync(sync_follows)),

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from shared.holders import ITEM_HOLDER_SQL
+
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -37,7 +39,12 @@ class Changes:
     proposals: set[str] = field(default_factory=set)
     follows: set[tuple[str, str]] = field(default_factory=set)  # (follower, followee)
     fundings: set[tuple[str, str]] = field(default_factory=set)  # (proposal id, backer address)
-    backers: set[str] = field(default_factory=set)  # wallets whose owner changed: all their fundings
+    backers: set[str] = field(default_factory=set)  # wallets whose owner changed: all they fund and hold
+    items: set[str] = field(default_factory=set)
+    favorites: set[tuple[str, str]] = field(default_factory=set)  # (user, item)
+    likes: set[tuple[str, str]] = field(default_factory=set)  # (user, item)
+    tokens: set[tuple[str, str]] = field(default_factory=set)  # (contract, token id): their items' holders
+    categories: set[str] = field(default_factory=set)  # slugs renamed or deleted: the old node goes
 
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -82,12 +89,52 @@ UPSERT_PROPOSALS = """
     MERGE (u:User {id: r.owner})
     MERGE (u)-[:CREATED]->(p)
 """
-# Tags and categories are replaced as a whole: remove the old links, add the current ones.
-UNLINK_TAGS = "UNWIND $ids AS id MATCH (p:Proposal {id: id})-[t:TAGGED]->() DELETE t"
-LINK_TAGS = "UNWIND $rows AS r MATCH (p:Proposal {id: r.id}) MERGE (t:Tag {id: r.tag}) MERGE (p)-[:TAGGED]->(t)"
-LINK_CATEGORIES = ("UNWIND $rows AS r MATCH (p:Proposal {id: r.id}) MERGE (c:Category {id: r.category}) "
-                   "MERGE (p)-[:TAGGED]->(c)")
 DELETE_PROPOSALS = "UNWIND $ids AS id MATCH (p:Proposal {id: id}) DETACH DELETE p"
+
+# The graph holds what the public sees: listed and sold items.
+ITEM_ROWS = f"""
+    SELECT items.id::text AS id, items.owner_id::text AS owner, items.title, items.status, items.kind,
+           coalesce(items.category, '') AS category, items.tags, ({ITEM_HOLDER_SQL})::text AS holder
+    FROM items WHERE items.id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND items.status IN ('listed', 'sold')
+"""
+UPSERT_ITEMS = """
+    UNWIND $rows AS r
+    MERGE (i:Item {id: r.id}) SET i.title = r.title, i.status = r.status, i.kind = r.kind, i.owner = r.owner
+    MERGE (u:User {id: r.owner})
+    MERGE (u)-[:CREATED]->(i)
+"""
+# The holder is replaced as a whole, like tags.
+UNLINK_HOLDERS = "UNWIND $ids AS id MATCH (:User)-[o:OWNS]->(i:Item {id: id}) DELETE o"
+LINK_HOLDERS = "UNWIND $rows AS r MATCH (i:Item {id: r.id}) MERGE (u:User {id: r.holder}) MERGE (u)-[:OWNS]->(i)"
+DELETE_ITEMS = "UNWIND $ids AS id MATCH (i:Item {id: id}) DETACH DELETE i"
+ITEMS_OF_TOKENS = """
+    SELECT id::text FROM items
+    WHERE (token_contract, token_id::text) IN (SELECT * FROM unnest(string_to_array(:contracts, ','),
+                                                                     string_to_array(:token_ids, ',')))
+"""
+ITEMS_HELD_BY_WALLETS = """
+    SELECT i.id::text FROM items i JOIN artwork_tokens t
+        ON t.chain_id = i.token_chain_id AND t.contract = i.token_contract AND t.token_id = i.token_id
+    WHERE t.owner = ANY(string_to_array(:wallets, ','))
+"""
+CATEGORY_MEMBERS = """
+    SELECT 'item' AS kind, id::text AS id FROM items WHERE category = ANY(string_to_array(:slugs, ','))
+    UNION ALL SELECT 'proposal', id::text FROM proposals WHERE category = ANY(string_to_array(:slugs, ','))
+"""
+DELETE_CATEGORIES = "UNWIND $ids AS id MATCH (c:Category {id: id}) DETACH DELETE c"
+
+
+def _taxonomy_writes(label: str, rows: list[dict[str, Any]]) -> Writes:
+    """Tags and categories are replaced as a whole: remove the old links, add the current ones."""
+    tags = [{"id": r["id"], "tag": tag} for r in rows for tag in r["tags"]]
+    categories = [{"id": r["id"], "category": r["category"]} for r in rows if r["category"]]
+    return _nonempty(
+        (f"UNWIND $ids AS id MATCH (n:{label} {{id: id}})-[t:TAGGED]->() DELETE t", {"ids": [r["id"] for r in rows]}),
+        (f"UNWIND $rows AS r MATCH (n:{label} {{id: r.id}}) MERGE (t:Tag {{id: r.tag}}) MERGE (n)-[:TAGGED]->(t)",
+         {"rows": tags}),
+        (f"UNWIND $rows AS r MATCH (n:{label} {{id: r.id}}) MERGE (c:Category {{id: r.category}}) "
+         "MERGE (n)-[:TAGGED]->(c)", {"rows": categories}),
+    )
 
 
 Writes = list[tuple[str, dict[str, Any]]]
@@ -149,54 +196,90 @@ def sync_users(conn: Connection, graph: Graph, ids: Iterable[str]) -> int:
 
 def _plan_proposals(conn: Connection, ids: Sequence[str]) -> Writes:
     rows = [dict(row._mapping) for row in conn.execute(text(PROPOSAL_ROWS), {"ids": joined(filter(is_uuid, ids))})]
-    writes: Writes = []
-    if rows:
-        writes.append((UPSERT_PROPOSALS, {"rows": [{k: r[k] for k in ("id", "owner", "title", "status")}
-                                                   for r in rows]}))
-        writes.append((UNLINK_TAGS, {"ids": [r["id"] for r in rows]}))
-        tags = [{"id": r["id"], "tag": tag} for r in rows for tag in r["tags"]]
-        if tags:
-            writes.append((LINK_TAGS, {"rows": tags}))
-        categories = [{"id": r["id"], "category": r["category"]} for r in rows if r["category"]]
-        if categories:
-            writes.append((LINK_CATEGORIES, {"rows": categories}))
     gone = sorted(set(ids) - {row["id"] for row in rows})
-    if gone:
-        writes.append((DELETE_PROPOSALS, {"ids": gone}))
-    return writes
+    upserts = [{k: r[k] for k in ("id", "owner", "title", "status")} for r in rows]
+    return [*_nonempty((UPSERT_PROPOSALS, {"rows": upserts})), *_taxonomy_writes("Proposal", rows),
+            *_nonempty((DELETE_PROPOSALS, {"ids": gone}))]
 
 
 def sync_proposals(conn: Connection, graph: Graph, ids: Iterable[str]) -> int:
     return _pipelined(conn, graph, ids, _plan_proposals)
 
 
+def _plan_items(conn: Connection, ids: Sequence[str]) -> Writes:
+    rows = [dict(row._mapping) for row in conn.execute(text(ITEM_ROWS), {"ids": joined(filter(is_uuid, ids))})]
+    gone = sorted(set(ids) - {row["id"] for row in rows})
+    upserts = [{k: r[k] for k in ("id", "owner", "title", "status", "kind")} for r in rows]
+    holders = [{"id": r["id"], "holder": r["holder"]} for r in rows if r["holder"]]
+    return [*_nonempty((UPSERT_ITEMS, {"rows": upserts}), (UNLINK_HOLDERS, {"ids": [r["id"] for r in rows]}),
+                       (LINK_HOLDERS, {"rows": holders})),
+            *_taxonomy_writes("Item", rows), *_nonempty((DELETE_ITEMS, {"ids": gone}))]
+
+
+def sync_items(conn: Connection, graph: Graph, ids: Iterable[str]) -> int:
+    return _pipelined(conn, graph, ids, _plan_items)
+
+
 # -- relationships -------------------------------------------------------------------
 
-# Only the pairs PostgreSQL does not have come back: usually none.
-MISSING_FOLLOWS = """
-    SELECT k.follower::text AS follower, k.followee::text AS followee
-    FROM unnest(CAST(string_to_array(:followers, ',') AS uuid[]),
-                CAST(string_to_array(:followees, ',') AS uuid[])) AS k(follower, followee)
-    WHERE NOT EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = k.follower AND f.followee_id = k.followee)
-"""
-UPSERT_FOLLOWS = """
-    UNWIND $rows AS r
-    MERGE (a:User {id: r.follower}) MERGE (b:User {id: r.followee}) MERGE (a)-[:FOLLOWS]->(b)
-"""
-DELETE_FOLLOWS = "UNWIND $rows AS r MATCH (:User {id: r.follower})-[f:FOLLOWS]->(:User {id: r.followee}) DELETE f"
+@dataclass(frozen=True)
+class PairEdge:
+    """A relationship that exists exactly while a (a, b) row exists in a table."""
+
+    table: str
+    a_column: str
+    b_column: str
+    a_label: str
+    b_label: str
+    type: str
+
+    @property
+    def missing_sql(self) -> str:
+        """Of the given pairs, those PostgreSQL does not have: usually none."""
+        return f"""
+            SELECT k.a::text AS a, k.b::text AS b
+            FROM unnest(CAST(string_to_array(:a, ',') AS uuid[]), CAST(string_to_array(:b, ',') AS uuid[])) AS k(a, b)
+            WHERE NOT EXISTS (SELECT 1 FROM {self.table} t WHERE t.{self.a_column} = k.a AND t.{self.b_column} = k.b)
+        """
+
+    @property
+    def upsert(self) -> str:
+        # Users are merged (they may be new); items only matched: a private one has no node.
+        b = "MERGE (b:User {id: r.b})" if self.b_label == "User" else f"MATCH (b:{self.b_label} {{id: r.b}})"
+        return f"UNWIND $rows AS r {b} MERGE (a:{self.a_label} {{id: r.a}}) MERGE (a)-[:{self.type}]->(b)"
+
+    @property
+    def delete(self) -> str:
+        return (f"UNWIND $rows AS r MATCH (:{self.a_label} {{id: r.a}})-[e:{self.type}]->(:{self.b_label} {{id: r.b}}) "
+                "DELETE e")
 
 
-def _plan_follows(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Writes:
-    valid = [(a, b) for a, b in pairs if is_uuid(a) and is_uuid(b)]
-    missing = {(row.follower, row.followee) for row in conn.execute(
-        text(MISSING_FOLLOWS), {"followers": joined(a for a, _ in valid), "followees": joined(b for _, b in valid)})}
-    present = [{"follower": a, "followee": b} for a, b in valid if (a, b) not in missing]
-    gone = [{"follower": a, "followee": b} for a, b in pairs if (a, b) in missing or not (is_uuid(a) and is_uuid(b))]
-    return _nonempty((UPSERT_FOLLOWS, {"rows": present}), (DELETE_FOLLOWS, {"rows": gone}))
+FOLLOWS = PairEdge("follows", "follower_id", "followee_id", "User", "User", "FOLLOWS")
+FAVORITED = PairEdge("favorites", "user_id", "item_id", "User", "Item", "FAVORITED")
+LIKED = PairEdge("likes", "user_id", "item_id", "User", "Item", "LIKED")
+UPSERT_FOLLOWS = FOLLOWS.upsert
 
 
-def sync_follows(conn: Connection, graph: Graph, pairs: Iterable[tuple[str, str]]) -> int:
-    return _pipelined(conn, graph, pairs, _plan_follows)
+def _plan_pairs(edge: PairEdge) -> Callable[[Connection, Sequence[tuple[str, str]]], Writes]:
+    def plan(conn: Connection, pairs: Sequence[tuple[str, str]]) -> Writes:
+        valid = [(a, b) for a, b in pairs if is_uuid(a) and is_uuid(b)]
+        missing = {(row.a, row.b) for row in conn.execute(
+            text(edge.missing_sql), {"a": joined(a for a, _ in valid), "b": joined(b for _, b in valid)})}
+        present = [{"a": a, "b": b} for a, b in valid if (a, b) not in missing]
+        gone = [{"a": a, "b": b} for a, b in pairs if (a, b) in missing or not (is_uuid(a) and is_uuid(b))]
+        return _nonempty((edge.upsert, {"rows": present}), (edge.delete, {"rows": gone}))
+
+    return plan
+
+
+def sync_pairs(edge: PairEdge) -> Callable[[Connection, Graph, Iterable[tuple[str, str]]], int]:
+    plan = _plan_pairs(edge)
+    return lambda conn, graph, pairs: _pipelined(conn, graph, pairs, plan)
+
+
+sync_follows = sync_pairs(FOLLOWS)
+sync_favorites = sync_pairs(FAVORITED)
+sync_likes = sync_pairs(LIKED)
 
 
 # A position counts while money is in it; the backer is a user through their linked wallet.
@@ -238,12 +321,33 @@ def backer_fundings(conn: Connection, backers: Iterable[str]) -> set[tuple[str, 
     return {(row.proposal, row.backer) for row in conn.execute(text(BACKER_FUNDINGS), {"backers": joined(backers)})}
 
 
+def _expand(conn: Connection, changes: Changes) -> tuple[set[tuple[str, str]], set[str], set[str]]:
+    """What the changes imply beyond themselves: (fundings, items, proposals) to refresh."""
+    fundings, items, proposals = set(changes.fundings), set(changes.items), set(changes.proposals)
+    if changes.backers:
+        fundings |= backer_fundings(conn, changes.backers)
+        items |= {row[0] for row in conn.execute(text(ITEMS_HELD_BY_WALLETS), {"wallets": joined(changes.backers)})}
+    if changes.tokens:
+        contracts, token_ids = zip(*sorted(changes.tokens), strict=True)
+        items |= {row[0] for row in conn.execute(text(ITEMS_OF_TOKENS), {"contracts": joined(contracts),
+                                                                         "token_ids": joined(token_ids)})}
+    if changes.categories:
+        for kind, key in conn.execute(text(CATEGORY_MEMBERS), {"slugs": joined(changes.categories)}):
+            (items if kind == "item" else proposals).add(key)
+    return fundings, items, proposals
+
+
 def apply(conn: Connection, graph: Graph, changes: Changes) -> dict[str, int]:
     """Refresh every changed key, nodes before relationships."""
-    fundings = changes.fundings | backer_fundings(conn, changes.backers) if changes.backers else changes.fundings
+    fundings, items, proposals = _expand(conn, changes)
+    if changes.categories:
+        graph.write(DELETE_CATEGORIES, {"ids": sorted(changes.categories)})  # relinked below under current slugs
     return {
         "users": sync_users(conn, graph, changes.users),
-        "proposals": sync_proposals(conn, graph, changes.proposals),
+        "proposals": sync_proposals(conn, graph, proposals),
+        "items": sync_items(conn, graph, items),
         "follows": sync_follows(conn, graph, changes.follows),
         "fundings": sync_fundings(conn, graph, fundings),
+        "favorites": sync_favorites(conn, graph, changes.favorites),
+        "likes": sync_likes(conn, graph, changes.likes),
     }

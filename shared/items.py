@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import and_, case, select
+from sqlalchemy import and_, literal_column, select
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from shared import audit, events, popularity, taxonomy
 from shared.auth import require_owner, require_role
 from shared.config import ADDRESS_PATTERN
+from shared.holders import ITEM_HOLDER_SQL
 from shared.http.caching import require_version, versioned_etag
 from shared.http.problems import (
     Conflict,
@@ -163,17 +165,8 @@ class Download(ApiModel):
 # -- reading -----------------------------------------------------------------------------
 
 def holder_expression():
-    """The current holder as SQL: a linked token's owner (through their wallet), else holder_id."""
-    from shared.chain_models import ArtworkToken
-
-    token_holder = (
-        select(User.id)
-        .join(ArtworkToken, ArtworkToken.owner == User.wallet_address)
-        .where(ArtworkToken.chain_id == Item.token_chain_id, ArtworkToken.contract == Item.token_contract,
-               ArtworkToken.token_id == Item.token_id, User.deleted_at.is_(None))
-        .correlate(Item).scalar_subquery()
-    )
-    return case((Item.token_id.is_(None), Item.holder_id), else_=token_holder)
+    """The current holder (shared/holders.py)."""
+    return literal_column(f"({ITEM_HOLDER_SQL})", type_=PG_UUID(as_uuid=True))
 
 
 def rows_query():
@@ -308,8 +301,8 @@ def transition(session: Session, user: User, item: Item, action: str) -> Item:
     if item.status not in sources:
         raise InvalidTransition(f"cannot {action} an item that is {item.status}")
     if action == "list":
-        if item.kind == "digital" and item.file_media_id is None:
-            raise InvalidTransition("a digital item needs its file before it is listed")
+        if item.kind == "digital" and item.file_media_id is None and item.token_id is None:
+            raise InvalidTransition("a digital item needs its file (or a linked token) before it is listed")
         if item.kind == "physical" and not item.inventory:
             raise InvalidTransition("a physical item needs inventory before it is listed")
     elif open_auction(session, item.id) is not None:

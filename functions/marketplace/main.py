@@ -39,7 +39,7 @@ def item_detail(call: Call) -> Reply:
 @api.route("PATCH", ITEM, summary="Edit an item (owner only, If-Match)", auth="user", body=items.ItemPatch,
            response=items.ItemOut, errors=(409, 412, 428))
 def update_item(call: Call) -> Reply:
-    item, name, holder = items.get(call.session, call.path["item_id"], call.user, for_update=True)
+    item, _, _ = items.get(call.session, call.path["item_id"], call.user, for_update=True)
     items.check_if_match(item, call.request.headers.get("If-Match"))
     items.update(call.session, call.user, item, call.body)
     return _item(*items.get(call.session, item.id, call.user))

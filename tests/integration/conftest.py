@@ -24,7 +24,7 @@ TABLES = ("audit_log", "follows", "proposals", "media", "wallet_challenges", "us
           "web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens", "graph_sync_state",
           "categories", "tags", "items", "favorites", "likes", "analytics_events", "popularity_inbox", "auctions", "bids")
 # Every test starts with these categories (admins manage them; tests name them).
-CATEGORIES = ("textile", "sound", "painting", "sculpture", "photography", "digital-art")
+CATEGORIES = ("textile", "sound", "painting", "sculpture", "photography", "digital-art", "craft")
 _emails = itertools.count()
 CONSUMER = REPO / "tests" / "support" / "consumer_fn" / "main.py"
 

@@ -2,6 +2,7 @@
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import text
@@ -92,7 +93,7 @@ def test_concurrent_bids_take_each_price_level_once(cast, open_auction, people, 
     logged = [row.amount for row in db.execute(text("SELECT amount FROM bids WHERE auction_id = :a ORDER BY id"),
                                                {"a": auction["id"]})]
     assert logged == sorted(logged) and len(set(logged)) == len(logged)  # strictly increasing in commit order
-    assert all(b - a >= 100 for a, b in zip(logged, logged[1:], strict=False))
+    assert all(b - a >= 100 for a, b in pairwise(logged))
     assert sorted(int(a) for a in logged) == accepted
     current, count = db.execute(text("SELECT current_price, bid_count FROM auctions WHERE id = :a"),
                                 {"a": auction["id"]}).one()

@@ -289,3 +289,91 @@ def test_an_unreachable_graph_is_a_503_with_retry_after(api, people, monkeypatch
         get_graph.cache_clear()
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert json.loads(response.get_data())["code"] == "unavailable"
+
+
+# -- the marketplace ------------------------------------------------------------------------------
+
+def _transfer_event(contract: str, token_id: int) -> EventEnvelope:
+    """What the chain indexer emits for an ERC-721 Transfer (its own tests prove it does)."""
+    return EventEnvelope(event_id=uuid.uuid4(), type="chain.transfer", occurred_at="2026-11-22T00:00:00Z",
+                         aggregate_type="artwork", aggregate_id=f"{contract}:{token_id}",
+                         payload={"event": "Transfer", "args": {"tokenId": str(token_id)}})
+
+
+def test_items_reactions_and_holders_reach_the_graph(api, db, people, make_item, graph, engine):
+    ada, fan, friend = people("artist", name="Ada"), people("collector"), people("investor")
+    listed = make_item(ada, listed=True, tags=["indigo"], category="textile")
+    draft = make_item(ada, title="Private")
+    api.put(f"/api/items/{listed['id']}/favorite", token=fan.token)
+    api.put(f"/api/items/{listed['id']}/like", token=fan.token)
+    api.put(f"/api/items/{listed['id']}/like", token=friend.token)
+    assert consume_batch(engine, graph, outbox_events(db)) > 0
+    items = {r["id"]: r for r in graph.read("MATCH (i:Item) RETURN i.id AS id, i.status AS status, i.kind AS kind")}
+    assert set(items) == {listed["id"]} and draft["id"] not in items
+    assert edges(graph, "CREATED") == {(ada.id, listed["id"])}
+    assert edges(graph, "OWNS") == {(ada.id, listed["id"])}
+    assert edges(graph, "FAVORITED") == {(fan.id, listed["id"])}
+    assert edges(graph, "LIKED") == {(fan.id, listed["id"]), (friend.id, listed["id"])}
+    assert edges(graph, "TAGGED") == {(listed["id"], "indigo"), (listed["id"], "textile")}
+
+    mark = last_outbox_id(db)
+    api.delete(f"/api/items/{listed['id']}/like", token=friend.token)
+    api.post(f"/api/items/{listed['id']}/archive", token=ada.token)  # private again: it leaves the graph
+    consume_batch(engine, graph, outbox_events(db, mark))
+    assert graph.read("MATCH (i:Item) RETURN count(i) AS n")[0]["n"] == 0
+    assert edges(graph, "LIKED") == set() and edges(graph, "FAVORITED") == set()
+    assert full(engine, graph).repaired == 0
+
+
+def test_a_token_transfer_moves_ownership(api, db, people, make_item, graph, engine):
+    ada, fan = people("artist"), people("collector")
+    from shared.chain_abi import checksum
+
+    contract = checksum("0x" + "ab" * 20)  # as the indexer stores addresses
+    wallets = {ada.id: "0x" + "11" * 20, fan.id: "0x" + "22" * 20}
+    for user_id, wallet in wallets.items():
+        db.execute(text("UPDATE users SET wallet_address = :w WHERE id = :id"), {"w": wallet, "id": user_id})
+    db.execute(text("INSERT INTO artwork_tokens (chain_id, contract, token_id, owner, block_number, log_index) "
+                    "VALUES (31337, :c, 7, :o, 1, 0)"), {"c": contract, "o": wallets[ada.id]})
+    db.commit()
+    linked = make_item(ada, listed=True, kind="digital", inventory=None, shipping_regions=[], license="CC-BY",
+                       token={"chain_id": 31337, "contract": contract.lower(), "token_id": "7"})
+    assert linked["token"] == {"chain_id": 31337, "contract": contract, "token_id": "7"}
+    consume_batch(engine, graph, outbox_events(db))
+    assert edges(graph, "OWNS") == {(ada.id, linked["id"])}
+    # The indexer records the transfer and announces it: the holder follows the chain.
+    db.execute(text("UPDATE artwork_tokens SET owner = :o, block_number = 2"), {"o": wallets[fan.id]})
+    db.commit()
+    consume_batch(engine, graph, [_transfer_event(contract, 7)])
+    assert edges(graph, "OWNS") == {(fan.id, linked["id"])}
+    assert api.get(f"/api/items/{linked['id']}").get_json()["holder_id"] == fan.id
+    assert full(engine, graph).repaired == 0
+
+
+def test_renaming_a_category_relinks_its_members(api, db, people, make_item, make_proposal, graph, engine):
+    ada, admin = people("artist"), people("investor", admin=True)
+    item = make_item(ada, listed=True, category="textile", tags=[])
+    proposal = make_proposal(ada, publish=True, category="textile", tags=[])
+    api.patch("/api/categories/textile", token=admin.token, json={"slug": "fibre"})
+    consume_batch(engine, graph, outbox_events(db))
+    assert edges(graph, "TAGGED") == {(item["id"], "fibre"), (proposal["id"], "fibre")}
+    assert graph.read("MATCH (c:Category {id: 'textile'}) RETURN count(c) AS n")[0]["n"] == 0
+    mark = last_outbox_id(db)
+    api.delete("/api/categories/fibre", token=admin.token)
+    consume_batch(engine, graph, outbox_events(db, mark))
+    assert edges(graph, "TAGGED") == set()
+
+
+def test_reconcile_repairs_marketplace_drift(api, db, people, make_item, graph, engine):
+    ada, fan = people("artist"), people("collector")
+    item = make_item(ada, listed=True, tags=["glass"])
+    api.put(f"/api/items/{item['id']}/favorite", token=fan.token)
+    consume_batch(engine, graph, outbox_events(db))
+    graph.write("MATCH ()-[f:FAVORITED]->() DELETE f")
+    graph.write("MATCH (i:Item) SET i.title = 'tampered'")
+    graph.write("MERGE (:Item {id: 'stray'})")
+    report = full(engine, graph)
+    assert report.labels["Item"].repaired == 2 and report.labels["FAVORITED"].repaired == 1
+    assert edges(graph, "FAVORITED") == {(fan.id, item["id"])}
+    assert full(engine, graph).repaired == 0
+    incremental(engine, graph, deadline=float("inf"))  # the watermark covers items too

@@ -1,5 +1,6 @@
 """The auction rules hold for any sequence of bids (hypothesis)."""
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -44,7 +45,7 @@ def test_invariants_for_any_bid_sequence(sequence, extension, reserve):
             assert state.ends_at == now + state.extension  # ...and a late bid leaves time to answer
     amounts = [amount for _, amount, _ in accepted]
     # No lower bid after a higher one, and every step is at least the increment.
-    assert all(later - earlier >= 10 for earlier, later in zip(amounts, amounts[1:], strict=False))
+    assert all(later - earlier >= 10 for earlier, later in pairwise(amounts))
     assert state.bids == len(accepted)
     result, winner = outcome(state, reserve)
     if not accepted:
