@@ -6,6 +6,7 @@ and an artist's proposals are created only if that artist has none yet.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -24,11 +25,29 @@ ARTISTS = [
         ("Tape Loops", "An album recorded on salvaged tape machines.", "music", ["album"], "300000", "USD", False),
     ]),
 ]
+# (title, description, category, tags, price in cents, EUR, inventory) per artist, all listed.
+ITEMS = {
+    "ada@demo.kalakrut.dev": [
+        ("Indigo Loom Study", "Hand-dyed cotton on a backstrap loom, 60 x 90 cm.", "textile", ["indigo", "weaving"],
+         "45000", 3),
+        ("Night Market Runner", "A woven runner after Lagos' night markets.", "textile", ["lagos", "weaving"],
+         "28000", 5),
+    ],
+    "bela@demo.kalakrut.dev": [
+        ("Beech Resonator No. 4", "A solar sound sculpture from the Resonant Forest series.", "sound",
+         ["sculpture", "generative"], "120000", 1),
+        ("Tape Loop Box", "A hand-built tape loop machine with three loops.", "music", ["tape", "instrument"],
+         "35000", 2),
+    ],
+}
 BACKERS = [
     ("ivan@demo.kalakrut.dev", "Ivan Petrov", "investor"),
     ("mina@demo.kalakrut.dev", "Mina Sato", "investor"),
     ("cleo@demo.kalakrut.dev", "Cleo Dubois", "collector"),
 ]
+
+
+RETRIES = 10
 
 
 class Client:
@@ -38,7 +57,11 @@ class Client:
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        response = self.session.request(method, self.base + path, timeout=30, **kwargs)
+        for _ in range(RETRIES):
+            response = self.session.request(method, self.base + path, timeout=30, **kwargs)
+            if response.status_code != 429:
+                break
+            time.sleep(float(response.headers.get("Retry-After", "1")))  # writes are rate-limited
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text}")
         return response
@@ -78,6 +101,7 @@ def seed(base_url: str, auth: AuthEmulator, chain: Platform | None = None) -> st
         people[email] = (client, me["id"])
         for artist_email, *_ in ARTISTS:
             client.call("POST", f"/api/users/{people[artist_email][1]}/follow")
+    items = seed_marketplace(people)
     funded = 0
     if chain:
         # Every run of the stack starts a fresh chain while the database persists:
@@ -88,7 +112,38 @@ def seed(base_url: str, auth: AuthEmulator, chain: Platform | None = None) -> st
         ).json()["items"] if p["currency"] == "ETH"]
         funded = fund_on_chain(chain, open_eth)
     return (f"demo data: {len(people)} people (password 'password123'), {created} new proposals, "
-            f"{funded} on-chain fundings")
+            f"{items} new items, {funded} on-chain fundings")
+
+
+def seed_marketplace(people: dict[str, tuple[Client, str]]) -> int:
+    """Listed items for each artist (when they have none yet), an auction of the first,
+    and the backers' favorites, likes and views."""
+    created: list[str] = []
+    for email, items in ITEMS.items():
+        client, artist_id = people[email]
+        if client.call("GET", "/api/items", params={"owner": artist_id, "limit": 1}).json()["items"]:
+            continue
+        for title, description, category, tags, price, inventory in items:
+            body = {"title": title, "description": description, "kind": "physical", "price": price,
+                    "currency": "EUR", "inventory": inventory, "shipping_regions": ["GB", "DE", "NG", "HU"],
+                    "category": category, "tags": tags}
+            item = client.call("POST", "/api/items", json=body).json()
+            client.call("POST", f"/api/items/{item['id']}/list")
+            created.append(item["id"])
+        first = created[-len(items)]
+        ends_at = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+        client.call("POST", f"/api/items/{first}/auctions",
+                    json={"ends_at": ends_at, "starting_price": "20000", "min_increment": "1000",
+                          "reserve_price": "40000"})
+    for index, (email, *_) in enumerate(BACKERS):
+        client, _ = people[email]
+        for position, item_id in enumerate(created):
+            client.call("POST", "/api/analytics/track", json={"item_id": item_id, "action": "view"})
+            if (position + index) % 2 == 0:
+                client.call("PUT", f"/api/items/{item_id}/like")
+            if position == index:
+                client.call("PUT", f"/api/items/{item_id}/favorite")
+    return len(created)
 
 
 def fund_on_chain(chain: Platform, proposals: list[dict]) -> int:

@@ -14,6 +14,8 @@ depends_on = None
 
 UINT256 = sa.Numeric(78, 0)
 UUID = pg.UUID(as_uuid=True)
+STARTER_CATEGORIES = ("painting", "sculpture", "textile", "photography", "digital-art", "sound", "music", "film",
+                      "performance", "installation", "craft", "education")
 
 
 def _now(name: str) -> sa.Column:
@@ -44,9 +46,13 @@ def upgrade() -> None:
         _now("updated_at"),
         sa.PrimaryKeyConstraint("slug", name=op.f("pk_categories")),
     )
-    # Proposals named categories freely until now: each becomes an admin-managed one.
-    op.execute("INSERT INTO categories (slug, name) SELECT DISTINCT category, initcap(replace(category, '-', ' ')) "
-               "FROM proposals WHERE category IS NOT NULL")
+    # A starter set admins can rename, reorder or delete, and every category proposals
+    # named freely until now.
+    op.execute("INSERT INTO categories (slug, name, sort_order) SELECT slug, initcap(replace(slug, '-', ' ')), ord "
+               f"FROM unnest(ARRAY{list(STARTER_CATEGORIES)!r}) WITH ORDINALITY AS c(slug, ord)")
+    op.execute("INSERT INTO categories (slug, name, sort_order) "
+               "SELECT DISTINCT category, initcap(replace(category, '-', ' ')), 100 "
+               "FROM proposals WHERE category IS NOT NULL ON CONFLICT DO NOTHING")
     op.create_foreign_key("fk_proposals_category_categories", "proposals", "categories", ["category"], ["slug"],
                           onupdate="CASCADE", ondelete="SET NULL")
 

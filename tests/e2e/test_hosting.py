@@ -84,8 +84,8 @@ def test_demo_seed_is_idempotent_and_its_fundings_reach_the_api_through_the_inde
     chain = Platform(Rpc(stack.chain_url), stack.contracts)
     first = seed(stack.hosting_url, stack.auth(), chain)
     again = seed(stack.hosting_url, stack.auth(), chain)
-    assert "4 new proposals" in first and "6 on-chain fundings" in first
-    assert "0 new proposals" in again and "0 on-chain fundings" in again
+    assert "4 new proposals" in first and "4 new items" in first and "6 on-chain fundings" in first
+    assert "0 new proposals" in again and "0 new items" in again and "0 on-chain fundings" in again
     # make dev again: the database persists, the chain is new; the demo is funded there too.
     from local.chain import deploy_platform
 
@@ -99,6 +99,24 @@ def test_demo_seed_is_idempotent_and_its_fundings_reach_the_api_through_the_inde
     assert wait_for(lambda: _proposals(stack)["Woven Cities"]["raised_total"] == str(woven * 65 // 100), 60)
     status = requests.get(f"{stack.hosting_url}/api/chain/status", timeout=30).json()["chains"][0]
     assert status["chain_id"] == 31337 and status["checkpoint"] <= status["head"]
+
+
+def test_marketplace_through_hosting(stack):
+    """Search finds the demo items; the popularity job (Scheduler -> Pub/Sub) ranks them."""
+    seed(stack.hosting_url, stack.auth())
+    found = requests.get(f"{stack.hosting_url}/api/search", params={"q": "loom weaving"}, timeout=30).json()
+    assert found["items"][0]["title"] == "Indigo Loom Study"
+    assert requests.get(f"{stack.hosting_url}/api/search", params={"q": "resonatr"}, timeout=30).json()["mode"] == "fuzzy"
+    stack.scheduler.tick("popularity")
+
+    def ranked() -> bool:
+        items = requests.get(f"{stack.hosting_url}/api/items", params={"sort": "popular", "limit": 100},
+                             timeout=30).json()["items"]
+        return bool(items) and items[0]["popularity"] > 0
+
+    assert wait_for(ranked, 60)
+    categories = requests.get(f"{stack.hosting_url}/api/categories", timeout=30).json()["items"]
+    assert {"textile", "sound"} <= {c["slug"] for c in categories}  # the starter set
 
 
 def test_the_graph_follows_the_database_through_events(stack):
