@@ -117,7 +117,7 @@ def throughput(engine, graph, ids, pairs, proposal_rows, positions, rounds: int 
         fundings = [dict(r._mapping) for r in conn.execute(text(
             "SELECT u.id::text AS user_id, i.proposal_id::text AS proposal, (i.funded - i.refunded)::text AS amount, "
             "i.last_tx_hash AS tx_hash FROM investments i JOIN users u ON u.wallet_address = i.backer"))]
-    follows = [{"follower": a, "followee": b} for a, b in pairs]
+    follows = [{"a": a, "b": b} for a, b in pairs]
     prepared = ((graph_sync.UPSERT_USERS, user_rows),
                 (graph_sync.UPSERT_PROPOSALS, [{k: r[k] for k in ("id", "owner", "title", "status")}
                                                for r in proposals]),
