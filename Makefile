@@ -51,6 +51,8 @@ bench: install
 	$(PY) bench/outbox_relay.py $(BENCH_ARGS)
 	$(PY) bench/images.py $(BENCH_ARGS)
 	$(PY) bench/indexer.py $(BENCH_ARGS)
+	$(PY) bench/graph_etl.py $(BENCH_ARGS)
+	$(PY) bench/search.py $(BENCH_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
