@@ -151,6 +151,9 @@ def main() -> int:
                 # (still connecting to the database and the graph).
                 "graph-etl": ("POST", "/", pubsub_push(registered)),
                 "graph-reconcile": ("POST", "/", pubsub_push({})),
+                "marketplace": ("GET", "/api/items?limit=20", None),
+                "auction-close": ("POST", "/", pubsub_push({})),
+                "popularity": ("POST", "/", pubsub_push({})),
             }
             subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]

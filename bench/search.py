@@ -16,12 +16,10 @@ import argparse
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent

@@ -87,6 +87,19 @@ def transaction() -> Iterator[Session]:
         callback()
 
 
+def flush_versioned(session: Session, row: object, noun: str) -> None:
+    """Write a versioned row (optimistic locking), then read back what the database set."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from shared.http.problems import PreconditionFailed
+
+    try:
+        session.flush()
+    except StaleDataError:
+        raise PreconditionFailed(f"the {noun} changed meanwhile; read it again") from None
+    session.refresh(row)
+
+
 def reset() -> None:
     """Forget the engine (tests and the local stack switch databases)."""
     if get_engine.cache_info().currsize:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from shared import audit, events, popularity, taxonomy
 from shared.auth import require_owner, require_role
 from shared.config import ADDRESS_PATTERN
+from shared.db import flush_versioned
 from shared.holders import ITEM_HOLDER_SQL
 from shared.http.caching import require_version, versioned_etag
 from shared.http.problems import (
@@ -19,22 +20,18 @@ from shared.http.problems import (
     Forbidden,
     InvalidTransition,
     NotFound,
-    PreconditionFailed,
     ValidationFailed,
 )
 from shared.market_models import Auction, Item
 from shared.models import Media, User
 from shared.taxonomy import Tags
-from shared.types import CURRENCY_EXPONENTS, AmountIn, AmountOut, ApiModel, Line, Slug
+from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, Slug, Title
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 Kind = Literal["physical", "digital"]
 Status = Literal["draft", "listed", "sold", "archived"]
-Currency = Literal[tuple(CURRENCY_EXPONENTS)]  # type: ignore[valid-type]
-Title = Annotated[Line, Field(max_length=140)]
-Description = Annotated[str, Field(max_length=10_000)]
 License = Annotated[str, Field(min_length=1, max_length=10_000)]
 # ISO 3166-1 alpha-2 codes, or WW for worldwide shipping.
 Region = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
@@ -289,7 +286,7 @@ def update(session: Session, user: User, item: Item, patch: ItemPatch) -> Item:
         taxonomy.retag(session, item.tags, values["tags"])
     for field, value in values.items():
         setattr(item, field, value)
-    _flush_versioned(session, item)
+    flush_versioned(session, item, "item")
     audit.record(session, user, "item.updated", "item", item.id, fields=sorted(changes))
     events.emit(session, "item.updated", "item", item.id, payload(item))
     return item
@@ -311,7 +308,7 @@ def transition(session: Session, user: User, item: Item, action: str) -> Item:
     item.status = target
     if target == "listed":
         item.listed_at = datetime.now(UTC)
-    _flush_versioned(session, item)
+    flush_versioned(session, item, "item")
     audit.record(session, user, f"item.{action}", "item", item.id, previous=previous, status=target)
     events.emit(session, "item.state_changed", "item", item.id,
                 {**payload(item), "previous_status": previous, "action": action})
@@ -325,15 +322,6 @@ def open_auction(session: Session, item_id: uuid.UUID) -> Auction | None:
 def check_if_match(item: Item, if_match: str | None) -> None:
     require_version(item.version, if_match)
 
-
-def _flush_versioned(session: Session, item: Item) -> None:
-    from sqlalchemy.orm.exc import StaleDataError
-
-    try:
-        session.flush()
-    except StaleDataError:
-        raise PreconditionFailed("the item changed meanwhile; read it again") from None
-    session.refresh(item)
 
 
 # -- delivery ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy import Select, or_, select, true, tuple_
 
 from shared import audit, events, taxonomy
 from shared.auth import require_owner, require_owner_or_admin, require_role
+from shared.db import flush_versioned
 from shared.http.caching import require_version, versioned_etag
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import (
@@ -17,21 +18,17 @@ from shared.http.problems import (
     InvalidCursor,
     InvalidTransition,
     NotFound,
-    PreconditionFailed,
     ValidationFailed,
 )
 from shared.models import Proposal, User
 from shared.proposal_states import EDITABLE, TRANSITIONS, target_of
 from shared.taxonomy import Tags
-from shared.types import CURRENCY_EXPONENTS, AmountIn, AmountOut, ApiModel, Line, Slug
+from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, Slug, Title
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 Status = Literal["draft", "open", "funded", "closed", "cancelled"]
-Currency = Literal[tuple(CURRENCY_EXPONENTS)]  # type: ignore[valid-type]
-Title = Annotated[Line, Field(max_length=140)]
-Description = Annotated[str, Field(max_length=10_000)]
 Sort = Literal["newest", "deadline", "most_funded"]
 
 
@@ -202,7 +199,7 @@ def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatc
         taxonomy.retag(session, proposal.tags, changes["tags"])
     for field, value in changes.items():
         setattr(proposal, field, value)
-    _flush_versioned(session, proposal)
+    flush_versioned(session, proposal, "proposal")
     audit.record(session, user, "proposal.updated", "proposal", proposal.id, fields=sorted(changes))
     events.emit(session, "proposal.updated", "proposal", proposal.id, proposal_payload(proposal))
     return proposal
@@ -223,21 +220,12 @@ def transition(session: Session, user: User, proposal: Proposal, action: str) ->
     proposal.status = target
     if target == "open":
         proposal.published_at = datetime.now(UTC)
-    _flush_versioned(session, proposal)
+    flush_versioned(session, proposal, "proposal")
     audit.record(session, user, f"proposal.{action}", "proposal", proposal.id, previous=previous, status=target)
     events.emit(session, "proposal.state_changed", "proposal", proposal.id,
                 {**proposal_payload(proposal), "previous_status": previous, "action": action})
     return proposal
 
-
-def _flush_versioned(session: Session, proposal: Proposal) -> None:
-    from sqlalchemy.orm.exc import StaleDataError
-
-    try:
-        session.flush()
-    except StaleDataError:
-        raise PreconditionFailed("the proposal changed meanwhile; read it again") from None
-    session.refresh(proposal)
 
 
 # Keyset pagination: each sort is an index-backed (key, id) order and the cursor

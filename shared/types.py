@@ -1,9 +1,9 @@
 """The base of the API models, and field types they share."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 UINT256_MAX = 2**256 - 1
 
@@ -34,6 +34,7 @@ AmountOut = Annotated[int, PlainSerializer(str, return_type=str), _AMOUNT_SCHEMA
 
 # One line of human text: no control characters, trimmed.
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Currency = Literal[tuple(CURRENCY_EXPONENTS)]  # type: ignore[valid-type]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=32)]
 
 
@@ -42,3 +43,7 @@ class ApiModel(BaseModel):
     so a cold start pays only for the models its first request touches."""
 
     model_config = ConfigDict(defer_build=True)
+
+# What artists write about their work: a title line and a description.
+Title = Annotated[Line, Field(max_length=140)]
+Description = Annotated[str, Field(max_length=10_000)]

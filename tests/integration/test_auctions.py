@@ -32,6 +32,10 @@ def open_auction(api, cast, make_item):
     return make
 
 
+def _wait_past(ends_at: str) -> None:
+    time.sleep(max(0.0, (datetime.fromisoformat(ends_at) - datetime.now(UTC)).total_seconds()) + 0.2)
+
+
 def bid(api, person, auction, amount: int):
     return api.post(f"/api/auctions/{auction['id']}/bids", token=person.token, json={"amount": str(amount)})
 
@@ -110,14 +114,14 @@ def test_a_late_bid_extends_the_end(api, cast, open_auction):
 
 
 def test_closing_hands_the_item_to_the_winner(api, cast, open_auction, db):
-    physical = open_auction(ends_in=1.5, extension=0)
-    unmet = open_auction(ends_in=1.5, extension=0, reserve="5000")
-    empty = open_auction(ends_in=1.5, extension=0)
-    bid(api, cast["ann"], physical, 1000)
-    bid(api, cast["ben"], physical, 1200)
-    bid(api, cast["ann"], unmet, 1000)
+    physical = open_auction(ends_in=5, extension=0)
+    unmet = open_auction(ends_in=5, extension=0, reserve="5000")
+    empty = open_auction(ends_in=5, extension=0)
+    assert bid(api, cast["ann"], physical, 1000).status_code == 201
+    assert bid(api, cast["ben"], physical, 1200).status_code == 201
+    assert bid(api, cast["ann"], unmet, 1000).status_code == 201
     assert close_due() == []  # nothing has ended yet
-    time.sleep(1.6)
+    _wait_past(empty["ends_at"])
     assert bid(api, cast["ann"], physical, 5000).status_code == 409  # too late
     closed = {c["auction_id"]: c["outcome"] for c in close_due()}
     assert closed == {physical["id"]: "sold", unmet["id"]: "reserve_not_met", empty["id"]: "no_bids"}
@@ -137,11 +141,11 @@ def test_a_digital_item_passes_to_the_winner(api, cast, make_item, processor_upl
             "file_media_id": processor_upload(seller, "artwork")}
     item = make_item(seller, listed=True, **body)
     auction = api.post(f"/api/items/{item['id']}/auctions", token=seller.token,
-                       json={"ends_at": _at(1.5), "starting_price": "10", "min_increment": "1",
+                       json={"ends_at": _at(4), "starting_price": "10", "min_increment": "1",
                              "extension_seconds": 0}).get_json()
     assert api.get(f"/api/items/{item['id']}/download", token=cast["ann"].token).status_code == 403
-    bid(api, cast["ann"], auction, 10)
-    time.sleep(1.6)
+    assert bid(api, cast["ann"], auction, 10).status_code == 201
+    _wait_past(auction["ends_at"])
     close_due()
     after = api.get(f"/api/items/{item['id']}").get_json()
     assert after["status"] == "sold" and after["holder_id"] == cast["ann"].id
