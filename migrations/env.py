@@ -1,6 +1,7 @@
 """Alembic environment: migrates the database the shared config points at."""
 from alembic import context
 
+from shared import market_models  # noqa: F401  (registers the marketplace tables on Base)
 from shared.chain_models import Base  # also registers the chain tables on Base
 from shared.db import get_engine
 

@@ -343,7 +343,8 @@ def tick(budget_seconds: float | None = None) -> list[TickReport]:
     deadline = time.monotonic() + (budget_seconds or settings.indexer_budget_seconds)
     reports = [index_chain(get_engine(), chain, deadline) for chain in settings.indexer_chains]
     for report in reports:
-        logger.info("indexer tick", extra={"report": report.__dict__})
+        lag = report.head - report.checkpoint if report.head is not None and report.checkpoint is not None else None
+        logger.info("indexer tick", extra={"report": report.__dict__, "chain_id": report.chain_id, "lag_blocks": lag})
     if any(report.events or report.reorgs for report in reports):
         _announce(deadline)
     return reports

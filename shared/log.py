@@ -23,6 +23,9 @@ def set_trace(header: str | None, project: str | None) -> None:
     _trace.set(f"projects/{project}/traces/{trace_id}" if trace_id and project else None)
 
 
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -35,9 +38,11 @@ class JsonFormatter(logging.Formatter):
         trace = _trace.get()
         if trace:
             entry["logging.googleapis.com/trace"] = trace
-        for key in ("event_id", "path", "status", "code"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
+        # Everything passed as ``extra=`` becomes a field Cloud Logging can filter and
+        # log-based metrics can extract (jsonPayload.<name>).
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRIBUTES and key not in entry:
+                entry[key] = value
         if record.exc_info:
             entry["stack_trace"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

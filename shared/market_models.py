@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.models import Amount, Base, _created, _one_of, _updated, _uuid_pk, search_document, trigram_index
+from shared.models import Amount, Base, _created, _one_of, _updated, _uuid_pk, search_document
 
 ITEM_KINDS = ("physical", "digital")
 ITEM_STATUSES = ("draft", "listed", "sold", "archived")
@@ -45,7 +45,6 @@ class Item(Base):
                         "AND (token_contract IS NULL) = (token_id IS NULL)", name="token"),
         CheckConstraint("favorite_count >= 0 AND like_count >= 0", name="counts"),
         Index("ix_items_search", "search", postgresql_using="gin"),
-        trigram_index("ix_items_title_trgm", "title"),
         Index("ix_items_public_created", "created_at", "id", postgresql_where=PUBLIC),
         Index("ix_items_public_popular", "popularity", "id", postgresql_where=PUBLIC),
         Index("ix_items_public_price", "currency", "price", "id", postgresql_where=PUBLIC),

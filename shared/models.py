@@ -76,11 +76,6 @@ def _updated() -> Mapped[datetime]:
     )
 
 
-def trigram_index(name: str, column: str) -> Index:
-    """Typo-tolerant matching (pg_trgm) on the lower-cased column."""
-    return Index(name, text(f"lower({column}) gin_trgm_ops"), postgresql_using="gin")
-
-
 def search_document(expression: str) -> Mapped[Any]:
     """The full-text search vector PostgreSQL computes from the row (never loaded by the ORM)."""
     return mapped_column(TSVECTOR, Computed(expression, persisted=True), nullable=False, deferred=True)
@@ -95,7 +90,6 @@ class User(Base):
     __table_args__ = (
         CheckConstraint(_one_of("role", USER_ROLES), name="role"),
         Index("ix_users_search", "search", postgresql_using="gin"),
-        trigram_index("ix_users_name_trgm", "display_name"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -147,7 +141,6 @@ class Proposal(Base):
         Index("ix_proposals_category", "category"),
         Index("ix_proposals_tags", "tags", postgresql_using="gin"),
         Index("ix_proposals_search", "search", postgresql_using="gin"),
-        trigram_index("ix_proposals_title_trgm", "title"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -173,6 +166,17 @@ class Proposal(Base):
     search: Mapped[Any] = search_document("proposal_document(title, description, tags)")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class SearchWord(Base):
+    """The typo dictionary: words of titles, tags and names (triggers keep it, migration 0008)."""
+
+    __tablename__ = "search_words"
+    __table_args__ = (
+        Index("ix_search_words_trgm", "word", postgresql_using="gin", postgresql_ops={"word": "gin_trgm_ops"}),
+    )
+
+    word: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Category(Base):

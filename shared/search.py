@@ -2,8 +2,10 @@
 
 Matching is PostgreSQL full-text search over a weighted document (title A, tags B,
 description C; GIN-indexed generated columns), ranked by ts_rank_cd. When the words
-match nothing, the query runs again as trigram word similarity on titles and names
-(pg_trgm, GIN): a typo still finds the item. The mode is part of the cursor.
+match nothing, each is corrected against a dictionary of the words of titles, tags and
+names (pg_trgm similarity on a small table, not on a million titles) and the
+corrections are searched the same way: a typo still finds the item. The mode is part
+of the cursor.
 
 Each kind is one branch that filters, orders and limits on its own (index-backed),
 and the page is merged from the branches' heads: keyset pagination on
@@ -12,6 +14,7 @@ and the page is merged from the branches' heads: keyset pagination on
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +38,9 @@ Kind = Literal["item", "proposal", "artist"]
 KINDS: tuple[Kind, ...] = ("item", "proposal", "artist")
 Sort = Literal["relevance", "newest", "popular", "price_asc", "price_desc"]
 SearchStatus = Literal["listed", "sold", "open", "funded", "closed", "cancelled"]
-# Below this word similarity a title is not offered as a typo of the query.
-FUZZY_THRESHOLD = 0.35
+# Below this trigram similarity a dictionary word is not offered as what a typo meant.
+FUZZY_THRESHOLD = 0.3
+MAX_FUZZY_WORDS = 8
 SNIPPET_WORDS = "MaxWords=24, MinWords=8, MaxFragments=1"
 # Highlight markers no text contains; replaced by <mark> once the snippet is HTML-escaped.
 START, STOP = "\x02", "\x03"
@@ -119,16 +123,21 @@ def _kinds(q: SearchQuery) -> list[Kind]:
     return kinds
 
 
+# The text query of each mode, in the English configuration (stemmed) and the simple one
+# (names are indexed unstemmed). Fuzzy mode searches the dictionary's corrections (:fq).
+_TSQUERIES = {
+    "text": ("websearch_to_tsquery('english', :q)", "websearch_to_tsquery('simple', :q)"),
+    "fuzzy": ("to_tsquery('english', :fq)", "to_tsquery('simple', :fq)"),
+}
+
+
 def _match(branch: _Branch, mode: str) -> tuple[str, str]:
     """(WHERE condition, score expression) of the text query for one branch."""
-    if mode == "text":
-        query = "(websearch_to_tsquery('english', :q) || websearch_to_tsquery('simple', :q))" \
-            if branch.kind == "artist" else "websearch_to_tsquery('english', :q)"
-        return f"search @@ {query}", f"CAST(ts_rank_cd(search, {query}) AS float8)"
-    if mode == "fuzzy":
-        # "%%": pg8000's paramstyle would read a lone % as a parameter.
-        return f":lq <%% lower({branch.title})", f"CAST(word_similarity(:lq, lower({branch.title})) AS float8)"
-    return "true", "CAST(NULL AS float8)"
+    if mode == "browse":
+        return "true", "CAST(NULL AS float8)"
+    english, simple = _TSQUERIES[mode]
+    query = f"({english} || {simple})" if branch.kind == "artist" else english
+    return f"search @@ {query}", f"CAST(ts_rank_cd(search, {query}) AS float8)"
 
 
 def _key(sort: str, branch: _Branch, score: str) -> tuple[str, bool]:
@@ -197,8 +206,11 @@ def _mode(q: SearchQuery, cursor_mode: str | None) -> str:
 
 def _run(session: Session, q: SearchQuery, mode: str, cursor: list | None) -> list[Any]:
     sort = _effective_sort(q, mode)
+    corrected = corrections(session, q.q) if mode == "fuzzy" else ""
+    if mode == "fuzzy" and not corrected:
+        return []
     params: dict[str, Any] = {
-        "q": q.q, "lq": q.q.lower(), "status": q.status, "category": q.category, "tags": ",".join(q.tags),
+        "q": q.q, "fq": corrected, "status": q.status, "category": q.category, "tags": ",".join(q.tags),
         "artist": q.artist, "currency": q.currency, "min_price": q.min_price, "max_price": q.max_price,
         "fetch": q.limit + 1,
     }
@@ -213,11 +225,8 @@ def _run(session: Session, q: SearchQuery, mode: str, cursor: list | None) -> li
         return []
     _, descending = _key(sort, _BRANCHES["item"], "score")
     direction = "DESC" if descending else "ASC"
-    headline = ("ts_headline('english', coalesce(nullif(body, ''), title), websearch_to_tsquery('english', :q), "
-                f"'{SNIPPET_WORDS}, StartSel=\"{START}\", StopSel=\"{STOP}\"')") if mode == "text" else "left(body, 200)"
-    if mode == "fuzzy":
-        session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-                        {"t": str(FUZZY_THRESHOLD)})
+    headline = (f"ts_headline('english', coalesce(nullif(body, ''), title), {_TSQUERIES[mode][0]}, "
+                f"'{SNIPPET_WORDS}, StartSel=\"{START}\", StopSel=\"{STOP}\"')") if mode != "browse" else "left(body, 200)"
     sql = f"""
         SELECT page.*, {headline} AS snippet FROM (
             SELECT * FROM ({' UNION ALL '.join(branches)}) merged
@@ -225,6 +234,30 @@ def _run(session: Session, q: SearchQuery, mode: str, cursor: list | None) -> li
         ) page ORDER BY key {direction}, kind {direction}, id {direction}
     """
     return session.execute(text(sql), params).all()
+
+
+_WORD = re.compile(r"^\w+$")
+_CANDIDATES = text("""
+    SELECT q.n, c.word FROM unnest(string_to_array(:words, ' ')) WITH ORDINALITY AS q(word, n)
+    CROSS JOIN LATERAL (
+        SELECT word FROM search_words WHERE word %% q.word ORDER BY word <-> q.word LIMIT :per_word
+    ) c
+""")  # "%%": pg8000's paramstyle would read a lone % as a parameter
+
+
+def corrections(session: Session, q: str, *, per_word: int = 3) -> str:
+    """The query's words as a tsquery of their nearest dictionary words: each word
+    becomes (c1 | c2 | c3) of its closest spellings, and all must match. Empty when
+    no word resembles anything the platform has."""
+    words = [w for w in re.findall(r"\w+", q.lower()) if len(w) >= 3][:MAX_FUZZY_WORDS]
+    if not words:
+        return ""
+    session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(FUZZY_THRESHOLD)})
+    found: dict[int, list[str]] = {}
+    for n, word in session.execute(_CANDIDATES, {"words": " ".join(words), "per_word": per_word}):
+        if _WORD.match(word):
+            found.setdefault(n, []).append(word)
+    return " & ".join("(" + " | ".join(found[n]) + ")" for n in sorted(found))
 
 
 def _snippet(raw: str | None) -> str:

@@ -14,6 +14,12 @@ depends_on = None
 
 UINT256 = sa.Numeric(78, 0)
 UUID = pg.UUID(as_uuid=True)
+# table -> the text whose words go into the typo dictionary (``src`` is the row)
+WORD_SOURCES = {
+    "items": "coalesce(src.title, '') || ' ' || array_to_string(src.tags, ' ')",
+    "proposals": "coalesce(src.title, '') || ' ' || array_to_string(src.tags, ' ')",
+    "users": "coalesce(src.display_name, '')",
+}
 STARTER_CATEGORIES = ("painting", "sculpture", "textile", "photography", "digital-art", "sound", "music", "film",
                       "performance", "installation", "craft", "education")
 
@@ -36,7 +42,7 @@ def _reaction(name: str) -> None:
 
 
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # typo-tolerant search
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # typo-tolerant search (search_words)
     op.create_table(
         "categories",
         sa.Column("slug", sa.String(32), nullable=False),
@@ -129,7 +135,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
     )
     op.create_index("ix_items_search", "items", ["search"], postgresql_using="gin")
-    op.execute("CREATE INDEX ix_items_title_trgm ON items USING gin (lower(title) gin_trgm_ops)")
     # Everyone browses what is public: the sort orders are indexed for exactly that set.
     public = sa.text("status IN ('listed', 'sold')")
     op.create_index("ix_items_public_created", "items", ["created_at", "id"], postgresql_where=public)
@@ -149,7 +154,6 @@ def upgrade() -> None:
     op.add_column("proposals", sa.Column("search", pg.TSVECTOR, sa.Computed(
         "proposal_document(title, description, tags)", persisted=True), nullable=False))
     op.create_index("ix_proposals_search", "proposals", ["search"], postgresql_using="gin")
-    op.execute("CREATE INDEX ix_proposals_title_trgm ON proposals USING gin (lower(title) gin_trgm_ops)")
     op.execute("""
         CREATE FUNCTION user_document(display_name text, bio text) RETURNS tsvector
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -160,7 +164,32 @@ def upgrade() -> None:
     op.add_column("users", sa.Column("search", pg.TSVECTOR, sa.Computed(
         "user_document(display_name, bio)", persisted=True), nullable=False))
     op.create_index("ix_users_search", "users", ["search"], postgresql_using="gin")
-    op.execute("CREATE INDEX ix_users_name_trgm ON users USING gin (lower(display_name) gin_trgm_ops)")
+
+    # The words of titles, tags and artists' names: a typo is corrected against this small
+    # dictionary (pg_trgm) and the corrected words searched as usual (shared/search.py).
+    op.create_table(
+        "search_words",
+        sa.Column("word", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("word", name=op.f("pk_search_words")),
+    )
+    op.execute("CREATE INDEX ix_search_words_trgm ON search_words USING gin (word gin_trgm_ops)")
+    for table, source in WORD_SOURCES.items():
+        op.execute(f"""
+            CREATE FUNCTION remember_{table}_words() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO search_words (word)
+                SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple', {source.replace("src.", "NEW.")}))) AS w
+                WHERE length(w) BETWEEN 3 AND 64
+                ON CONFLICT DO NOTHING;
+                RETURN NULL;
+            END $$
+        """)
+        columns = "display_name" if table == "users" else "title, tags"  # not on every counter update
+        op.execute(f"CREATE TRIGGER remember_words AFTER INSERT OR UPDATE OF {columns} ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION remember_{table}_words()")
+        op.execute(f"INSERT INTO search_words (word) SELECT DISTINCT w FROM {table} AS src, "
+                   f"unnest(tsvector_to_array(to_tsvector('simple', {source}))) AS w "
+                   "WHERE length(w) BETWEEN 3 AND 64 ON CONFLICT DO NOTHING")
 
     _reaction("favorites")
     _reaction("likes")
@@ -253,11 +282,13 @@ def downgrade() -> None:
     op.drop_table("analytics_events")
     op.drop_table("likes")
     op.drop_table("favorites")
-    op.execute("DROP INDEX ix_users_name_trgm")
+    for table in WORD_SOURCES:
+        op.execute(f"DROP TRIGGER remember_words ON {table}")
+        op.execute(f"DROP FUNCTION remember_{table}_words()")
+    op.drop_table("search_words")
     op.drop_index("ix_users_search", "users")
     op.drop_column("users", "search")
     op.execute("DROP FUNCTION user_document(text, text)")
-    op.execute("DROP INDEX ix_proposals_title_trgm")
     op.drop_index("ix_proposals_search", "proposals")
     op.drop_column("proposals", "search")
     op.execute("DROP FUNCTION proposal_document(text, text, varchar[])")

@@ -1,0 +1,10 @@
+# The migration job's image: Alembic and the shared library, nothing of the functions.
+FROM python:3.11-slim-bookworm
+WORKDIR /app
+COPY infra/migrate-requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir -r /tmp/requirements.txt
+COPY alembic.ini ./
+COPY migrations ./migrations
+COPY shared ./shared
+USER nobody
+ENTRYPOINT ["python", "-m", "shared.migrate"]

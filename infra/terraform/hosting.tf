@@ -1,0 +1,22 @@
+# Firebase on the same project: the web app (its config goes to the frontend) and the
+# Hosting site whose rewrites (firebase.json) reach the HTTP functions.
+
+resource "google_firebase_project" "this" {
+  provider   = google-beta
+  project    = var.project_id
+  depends_on = [google_project_service.api]
+}
+
+resource "google_firebase_web_app" "web" {
+  provider     = google-beta
+  project      = var.project_id
+  display_name = "KalaKrut Creative (${var.environment})"
+  depends_on   = [google_firebase_project.this]
+}
+
+resource "google_firebase_hosting_site" "site" {
+  provider = google-beta
+  project  = var.project_id
+  site_id  = "${var.project_id}-${var.environment}"
+  app_id   = google_firebase_web_app.web.app_id
+}

@@ -1,0 +1,28 @@
+output "function_urls" {
+  description = "Each function's URL (HTTP functions are reached through Hosting's rewrites)."
+  value       = { for name, f in google_cloudfunctions2_function.function : name => f.service_config[0].uri }
+}
+
+output "sql_connection_name" {
+  value = google_sql_database_instance.main.connection_name
+}
+
+output "buckets" {
+  value = {
+    uploads = google_storage_bucket.uploads.name
+    media   = google_storage_bucket.media.name
+    sources = google_storage_bucket.sources.name
+  }
+}
+
+output "hosting_site" {
+  value = google_firebase_hosting_site.site.site_id
+}
+
+output "web_app_id" {
+  value = google_firebase_web_app.web.app_id
+}
+
+output "migration_job" {
+  value = google_cloud_run_v2_job.migrate.name
+}
