@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+TOOLS := .venv-tools
+STAMP_TOOLS := $(TOOLS)/.installed
 
 .PHONY: dev test install seed openapi lint bench lock reset help
 
@@ -18,13 +20,20 @@ help:
 	@echo "make bench   run the benchmarks (bench/; BENCH_ARGS=--quick for a short run)"
 	@echo "make reset   forget local state (.local/: database, emulator accounts, logs)"
 
-install: $(STAMP_PY) $(STAMP_NODE)
+install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_TOOLS)
 
 $(STAMP_PY): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+# checkov and check-jsonschema: their own environment (see infra/tools-requirements.txt).
+$(STAMP_TOOLS): infra/tools-requirements.txt infra/tools-constraints.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r infra/tools-requirements.txt -c infra/tools-constraints.txt
 	touch $@
 
 # npm install, not npm ci: the lock pins every version, but npm ci refuses a lock that
@@ -61,6 +70,8 @@ lint: install
 lock: install
 	{ echo "# Full transitive pins, used with -c by make install (regenerate: make lock)."; \
 	  $(PY) -m pip freeze | grep -viE '^(pip|setuptools|wheel)=='; } > constraints.txt
+	{ echo "# Full transitive pins of .venv-tools (regenerate: make lock)."; \
+	  $(TOOLS)/bin/python -m pip freeze | grep -viE '^(pip|setuptools|wheel)=='; } > infra/tools-constraints.txt
 
 reset:
 	rm -rf .local

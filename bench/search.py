@@ -36,7 +36,6 @@ SYLLABLES = ["ka", "lo", "mi", "ra", "te", "su", "no", "vi", "de", "ba", "ri", "
 # Indexes the load is faster without; created again (as the migration has them) once the rows are in.
 DEFERRED_INDEXES = {
     "ix_items_search": "CREATE INDEX ix_items_search ON items USING gin (search)",
-    "ix_items_title_trgm": "CREATE INDEX ix_items_title_trgm ON items USING gin (lower(title) gin_trgm_ops)",
     "ix_items_tags": "CREATE INDEX ix_items_tags ON items USING gin (tags)",
 }
 
