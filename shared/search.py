@@ -238,26 +238,34 @@ def _run(session: Session, q: SearchQuery, mode: str, cursor: list | None) -> li
 
 _WORD = re.compile(r"^\w+$")
 _CANDIDATES = text("""
-    SELECT q.n, c.word FROM unnest(string_to_array(:words, ' ')) WITH ORDINALITY AS q(word, n)
+    SELECT q.n, c.word, c.score FROM unnest(string_to_array(:words, ' ')) WITH ORDINALITY AS q(word, n)
     CROSS JOIN LATERAL (
-        SELECT word FROM search_words WHERE word %% q.word ORDER BY word <-> q.word LIMIT :per_word
+        SELECT word, similarity(word, q.word) AS score FROM search_words WHERE word %% q.word
+        ORDER BY word <-> q.word LIMIT :per_word
     ) c
 """)  # "%%": pg8000's paramstyle would read a lone % as a parameter
+# Spellings this close to the best one are kept as alternatives: further ones only widen
+# the search (and cost ranking) without being what was meant.
+CLOSE_ENOUGH = 0.05
 
 
 def corrections(session: Session, q: str, *, per_word: int = 3) -> str:
     """The query's words as a tsquery of their nearest dictionary words: each word
-    becomes (c1 | c2 | c3) of its closest spellings, and all must match. Empty when
-    no word resembles anything the platform has."""
+    becomes (c1 | c2) of its closest spellings, and all must match. Empty when no word
+    resembles anything the platform has."""
     words = [w for w in re.findall(r"\w+", q.lower()) if len(w) >= 3][:MAX_FUZZY_WORDS]
     if not words:
         return ""
     session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(FUZZY_THRESHOLD)})
-    found: dict[int, list[str]] = {}
-    for n, word in session.execute(_CANDIDATES, {"words": " ".join(words), "per_word": per_word}):
+    found: dict[int, list[tuple[float, str]]] = {}
+    for n, word, score in session.execute(_CANDIDATES, {"words": " ".join(words), "per_word": per_word}):
         if _WORD.match(word):
-            found.setdefault(n, []).append(word)
-    return " & ".join("(" + " | ".join(found[n]) + ")" for n in sorted(found))
+            found.setdefault(n, []).append((score, word))
+    groups = []
+    for n in sorted(found):
+        best = max(score for score, _ in found[n])
+        groups.append(" | ".join(word for score, word in found[n] if score >= best - CLOSE_ENOUGH))
+    return " & ".join(f"({group})" for group in groups)
 
 
 def _snippet(raw: str | None) -> str:
