@@ -25,6 +25,8 @@ from shared.manifest import load  # noqa: E402
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 MODE = 0o100644 << 16  # a regular file, rw-r--r--
 SKIPPED = {"__pycache__", ".pytest_cache", ".ruff_cache"}
+# Parts of shared/ no function imports: the data-migration tool.
+NOT_DEPLOYED = ("shared/datamove/",)
 
 
 def _files(root: Path, prefix: str) -> Iterable[tuple[str, Path]]:
@@ -36,7 +38,7 @@ def _files(root: Path, prefix: str) -> Iterable[tuple[str, Path]]:
 def entries(function_source: Path) -> list[tuple[str, Path]]:
     """(name in the archive, file) for one function, sorted by name."""
     chosen = dict(_files(REPO / function_source, ""))
-    chosen.update(_files(REPO / "shared", "shared/"))
+    chosen.update((name, path) for name, path in _files(REPO / "shared", "shared/") if not name.startswith(NOT_DEPLOYED))
     return sorted(chosen.items())
 
 

@@ -2,7 +2,7 @@
 executemany manages a few thousand)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,9 +15,13 @@ COPY_FRAME = 1 << 20
 
 def copy_rows(conn: Connection, table: str, columns: Sequence[str], data: bytes) -> None:
     """COPY text-format ``data`` (tab-separated lines, backslashes escaped) into ``table``."""
-    cursor = conn.connection.dbapi_connection.cursor()
     view = memoryview(data)
-    frames = (view[start:start + COPY_FRAME] for start in range(0, len(view), COPY_FRAME))
+    copy_stream(conn, table, columns, (view[start:start + COPY_FRAME] for start in range(0, len(view), COPY_FRAME)))
+
+
+def copy_stream(conn: Connection, table: str, columns: Sequence[str], frames: Iterable[bytes | memoryview]) -> None:
+    """COPY text-format frames as they are produced: memory holds one frame at a time."""
+    cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.execute(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream=frames)
     finally:

@@ -171,6 +171,6 @@ def test_bundles_are_reproducible_and_complete(tmp_path):
         names = archive.namelist()
         assert names == sorted(names)
         assert {"main.py", "requirements.txt", "shared/__init__.py", "shared/search.py"} <= set(names)
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("shared/datamove/")]
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         assert archive.read("requirements.txt") == (REPO / function.source / "requirements.txt").read_bytes()

@@ -1,0 +1,164 @@
+"""SQLite's declared types -> PostgreSQL types, and each value checked and converted.
+
+SQLite types are *affinities* decided from the declared type's text (sqlite.org
+datatype3, section 3.1): INT -> bigint; CHAR, CLOB, TEXT -> text; BLOB -> bytea;
+REAL, FLOA, DOUB -> double precision; the rest numeric, except BOOL* -> boolean and
+DATE*/TIME* -> timestamptz. SQLite stores whatever it is given, so every value is
+checked against the column's type: one that does not fit is reported (table, rowid,
+value), never coerced.
+
+Dates, by rule (per column, ``--dates table.column=RULE``): ``iso`` text
+(``2026-11-22``, ``2026-11-22 10:00:00``, with or without zone; none means UTC),
+``epoch_s``, ``epoch_ms``; ``auto`` (the default) reads text as ISO and numbers as
+epoch seconds below 10^11 (the year 5138), milliseconds above.
+"""
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+DATE_RULES = ("auto", "iso", "epoch_s", "epoch_ms")
+EPOCH_MS_ABOVE = 10**11
+
+
+class PgType(StrEnum):
+    BIGINT = "bigint"
+    DOUBLE = "double precision"
+    TEXT = "text"
+    BYTEA = "bytea"
+    BOOLEAN = "boolean"
+    NUMERIC = "numeric"
+    TIMESTAMPTZ = "timestamptz"
+
+
+def sqlite_pg_type(declared: str) -> PgType:
+    upper = declared.upper()
+    if "INT" in upper:
+        return PgType.BIGINT
+    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+        return PgType.TEXT
+    if "BLOB" in upper or not upper:
+        return PgType.BYTEA if upper else PgType.TEXT
+    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
+        return PgType.DOUBLE
+    if upper.startswith("BOOL"):
+        return PgType.BOOLEAN
+    if upper.startswith(("DATE", "TIME")):
+        return PgType.TIMESTAMPTZ
+    return PgType.NUMERIC
+
+
+class Misfit(ValueError):
+    """A value that does not fit its column's type."""
+
+
+_TRUE, _FALSE = {"1", "true", "t", "yes"}, {"0", "false", "f", "no"}
+
+
+def to_datetime(value: Any, rule: str) -> datetime:
+    if isinstance(value, str) and rule in ("auto", "iso"):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise Misfit("not an ISO 8601 date") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool) and rule != "iso":
+        millis = rule == "epoch_ms" or (rule == "auto" and abs(value) >= EPOCH_MS_ABOVE)
+        try:
+            return datetime.fromtimestamp(value / 1000 if millis else value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise Misfit("an epoch out of range") from None
+    raise Misfit(f"not a date under rule {rule!r}")
+
+
+def convert(value: Any, pg: PgType, *, date_rule: str = "auto", nul: str = "error") -> Any:
+    """The value as PostgreSQL should hold it (None for NULL), or Misfit."""
+    if value is None:
+        return None
+    if pg is PgType.BIGINT:
+        if isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63:
+            return value
+        raise Misfit("not a 64-bit integer")
+    if pg is PgType.DOUBLE:
+        if isinstance(value, float):
+            return value
+        if isinstance(value, int) and abs(value) <= 2**53:
+            return float(value)
+        raise Misfit("not a number that a double holds exactly")
+    if pg is PgType.TEXT:
+        if not isinstance(value, str):
+            raise Misfit(f"a {type(value).__name__} in a text column")
+        if "\x00" in value:
+            if nul == "strip":
+                return value.replace("\x00", "")
+            raise Misfit("text with a NUL byte (PostgreSQL text cannot hold it; see --nul strip)")
+        return value
+    if pg is PgType.BYTEA:
+        if isinstance(value, bytes):
+            return value
+        raise Misfit(f"a {type(value).__name__} in a blob column")
+    if pg is PgType.BOOLEAN:
+        text = str(value).strip().lower() if not isinstance(value, bytes) else ""
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise Misfit("not a boolean (0/1, true/false)")
+    if pg is PgType.NUMERIC:
+        if isinstance(value, bool | bytes):
+            raise Misfit("not a number")
+        try:
+            number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+        except InvalidOperation:
+            raise Misfit("not a number") from None
+        if not number.is_finite():
+            raise Misfit("not a finite number")
+        return number
+    return to_datetime(value, date_rule)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def copy_text(value: Any) -> str:
+    """One converted value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return repr(value)  # the shortest text that reads back as the same double
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return _escape(value)
+    return str(value)
+
+
+def canonical(value: Any) -> str:
+    """One value's comparable form, the same for what the source and the target hold."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, float):
+        return value.hex()
+    if isinstance(value, memoryview | bytearray):
+        value = bytes(value)
+    if isinstance(value, bytes):
+        return "x" + value.hex()
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value else "0"
+    return str(value)

@@ -1,0 +1,248 @@
+"""shared.datamove against the real embedded PostgreSQL: exact round trips of generated
+schemas and rows, keys and constraints, dates, refusals, resume after a kill, verify."""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, inspect, text
+
+from shared.datamove.load import Options, Refused, copy_sqlite
+from shared.datamove.verify import verify
+from shared.manifest import REPO
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def target(postgres_server):
+    url = postgres_server.ensure_database(f"datamove_{next(_databases)}")
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _reset(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+def _sqlite(tmp_path, script: str, rows: dict[str, list[tuple]] | None = None) -> sqlite3.Connection:
+    path = tmp_path / f"source{next(_databases)}.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(script)
+    for table, values in (rows or {}).items():
+        if values:
+            marks = ", ".join("?" * len(values[0]))
+            conn.executemany(f'INSERT INTO "{table}" VALUES ({marks})', values)
+    conn.commit()
+    return conn
+
+
+# -- generated schemas and rows -------------------------------------------------------------
+
+COLUMN_TYPES = {
+    "INTEGER": st.integers(-2**63, 2**63 - 1),
+    "REAL": st.floats(allow_nan=False) | st.sampled_from([math.inf, -math.inf, 5e-324, 1.7976931348623157e308, -0.0]),
+    "TEXT": st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40),
+    "BLOB": st.binary(max_size=40),
+    "BOOLEAN": st.sampled_from([0, 1]),
+    "NUMERIC(30,6)": st.decimals(min_value=-10**20, max_value=10**20, places=6, allow_nan=False).map(str),
+    "DATETIME": st.integers(0, 4_102_444_800_000),  # epoch milliseconds up to 2100
+}
+
+
+@st.composite
+def databases(draw):
+    types = draw(st.lists(st.sampled_from(sorted(COLUMN_TYPES)), min_size=1, max_size=6))
+    columns = [f"c{i}_{t.split('(')[0].lower()}" for i, t in enumerate(types)]
+    count = draw(st.integers(0, 25))
+    rows = []
+    for key in range(1, count + 1):
+        values = [draw(st.none() | COLUMN_TYPES[t]) for t in types]
+        rows.append((key, *values))
+    return types, columns, rows
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(databases())
+def test_generated_tables_round_trip_exactly(target, tmp_path, generated):
+    engine = target
+    _reset(engine)
+    types, columns, rows = generated
+    definitions = ", ".join(f'"{name}" {kind}' for name, kind in zip(columns, types, strict=True))
+    source = _sqlite(tmp_path, f'CREATE TABLE "Mixed Case" (id INTEGER PRIMARY KEY, {definitions});',
+                     {"Mixed Case": rows})
+    datetimes = {f"Mixed Case.{c}": "epoch_ms" for c, t in zip(columns, types, strict=True) if t == "DATETIME"}
+    options = Options(dates=datetimes)
+    copy_sqlite(source, engine, options)
+    assert all(check.equal for check in verify(source, engine, options))
+    with engine.connect() as conn:
+        copied = {row[0]: row[1:] for row in conn.execute(text(
+            f'SELECT id, {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "Mixed Case"'))}
+    # What SQLite holds is the truth (it keeps -0.0 as 0.0, for one).
+    held = source.execute(f'SELECT id, {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "Mixed Case"')
+    assert len(copied) == len(rows)
+    for key, *values in held:
+        for kind, expected, got in zip(types, values, copied[key], strict=True):
+            if expected is None:
+                assert got is None
+            elif kind == "REAL":
+                assert math.copysign(1, got) == math.copysign(1, expected) and (got == expected)  # bit-exact
+            elif kind == "DATETIME":
+                assert got == datetime.fromtimestamp(expected / 1000, UTC)
+            elif kind == "BOOLEAN":
+                assert got is bool(expected)
+            elif kind == "NUMERIC(30,6)":  # SQLite may hold it as an integer, a double or text
+                assert got == Decimal(repr(expected) if isinstance(expected, float) else str(expected))
+            else:
+                assert got == expected
+
+
+def test_keys_indexes_and_self_referencing_foreign_keys(target, tmp_path):
+    engine = target
+    source = _sqlite(tmp_path, """
+        PRAGMA foreign_keys = ON;
+        CREATE TABLE "Artists" ("ArtistId" INTEGER PRIMARY KEY, "Name" TEXT NOT NULL UNIQUE,
+                                "MentorId" INTEGER REFERENCES "Artists"("ArtistId") ON DELETE SET NULL,
+                                created TEXT DEFAULT CURRENT_TIMESTAMP, score REAL DEFAULT 1.5);
+        CREATE TABLE works (id INTEGER PRIMARY KEY, artist INTEGER NOT NULL REFERENCES "Artists" ON DELETE CASCADE,
+                            title TEXT);
+        CREATE INDEX ix_works_title ON works (title);
+        CREATE TABLE empty_table (code TEXT PRIMARY KEY, note TEXT);
+    """, {"Artists": [(1, "Ada", None, "2026-01-01", 2.0), (2, "Bo", 1, "2026-01-02", 0.5)],
+          "works": [(10, 1, "Loom"), (11, 2, "Glass")]})
+    counts = copy_sqlite(source, engine, Options())
+    assert counts == {"Artists": 2, "works": 2, "empty_table": 0}
+    schema = inspect(engine)
+    assert schema.get_pk_constraint("Artists")["constrained_columns"] == ["ArtistId"]
+    assert {(fk["referred_table"], tuple(fk["referred_columns"])) for fk in schema.get_foreign_keys("Artists")} == \
+        {("Artists", ("ArtistId",))}
+    assert {i["name"] for i in schema.get_indexes("works")} >= {"ix_works_title"}
+    assert any(u["column_names"] == ["Name"] for u in schema.get_indexes("Artists") if u["unique"])
+    with engine.begin() as conn:
+        # Identities continue past the largest id; defaults carried over.
+        new_id = conn.execute(text('INSERT INTO "Artists" ("Name") VALUES (\'Cy\') RETURNING "ArtistId"')).scalar()
+        assert new_id == 3
+        assert conn.execute(text('SELECT score FROM "Artists" WHERE "ArtistId" = 3')).scalar() == 1.5
+        conn.execute(text('DELETE FROM "Artists" WHERE "ArtistId" = 1'))  # cascades and sets null as declared
+        assert conn.execute(text("SELECT count(*) FROM works")).scalar() == 1
+        assert conn.execute(text('SELECT "MentorId" FROM "Artists" WHERE "ArtistId" = 2')).scalar() is None
+
+
+def test_values_that_do_not_fit_are_reported_not_coerced(target, tmp_path):
+    engine = target
+    source = _sqlite(tmp_path, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, s TEXT);",
+                     {"t": [(1, 5, "ok"), (2, "five", "ok"), (3, 7, "nul\x00byte")]})
+    with pytest.raises(ValueError, match=r"t rowid 2 column n: not a 64-bit integer \('five'\)") as stopped:
+        copy_sqlite(source, engine, Options())
+    assert "rowid 3 column s: text with a NUL byte" in str(stopped.value)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0  # the table's transaction rolled back
+
+
+def test_dates_by_rule(target, tmp_path):
+    engine = target
+    source = _sqlite(tmp_path, "CREATE TABLE e (id INTEGER PRIMARY KEY, iso DATETIME, s TIMESTAMP, ms DATETIME);",
+                     {"e": [(1, "2026-11-22 10:30:00", 1_790_000_000, 1_790_000_000_123),
+                            (2, "2026-11-22T10:30:00+02:00", None, None)]})
+    copy_sqlite(source, engine, Options(dates={"e.s": "epoch_s"}))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT iso, s, ms FROM e ORDER BY id")).all()
+    assert rows[0][0] == datetime(2026, 11, 22, 10, 30, tzinfo=UTC)  # no zone: UTC
+    assert rows[1][0] == datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
+    assert rows[0][1] == datetime.fromtimestamp(1_790_000_000, UTC)
+    assert rows[0][2] == datetime.fromtimestamp(1_790_000_000.123, UTC)  # auto: large numbers are milliseconds
+
+
+def test_a_non_empty_target_is_refused(target, tmp_path):
+    engine = target
+    source = _sqlite(tmp_path, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);", {"t": [(1, "a")]})
+    copy_sqlite(source, engine, Options())
+    with pytest.raises(Refused, match="not empty"):
+        copy_sqlite(source, engine, Options())
+    copy_sqlite(source, engine, Options(truncate=True))
+    assert all(check.equal for check in verify(source, engine, Options()))
+
+
+def test_verify_finds_one_changed_cell(target, tmp_path):
+    engine = target
+    source = _sqlite(tmp_path, "CREATE TABLE t (id INTEGER PRIMARY KEY, v REAL, s TEXT);",
+                     {"t": [(i, i / 3, f"row {i}") for i in range(1, 500)]})
+    copy_sqlite(source, engine, Options())
+    assert all(check.equal for check in verify(source, engine, Options()))
+    with engine.begin() as conn:  # one bit of one double
+        conn.execute(text("UPDATE t SET v = :v WHERE id = 250"), {"v": math.nextafter(250 / 3, math.inf)})
+    [check] = verify(source, engine, Options())
+    assert not check.equal and check.source_rows == check.target_rows == 499
+
+
+def _cli(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "shared.datamove", *args], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_a_killed_copy_resumes_to_the_same_end(target, tmp_path):
+    engine = target
+    url = engine.url.render_as_string(hide_password=False)
+    rng = random.Random(5)
+    script = "".join(f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, v TEXT, n REAL);" for i in range(4))
+    source = _sqlite(tmp_path, script, {f"t{i}": [(k, f"value {k}", k * 0.5) for k in range(1, 60_001)]
+                                        for i in range(4)})
+    path = source.execute("PRAGMA database_list").fetchone()[2]
+    child = _cli("copy", "--source", path, "--target", url)
+    child.stderr.readline()  # one table is done...
+    time.sleep(rng.uniform(0.0, 0.2))  # ...and the next one somewhere under way
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    with engine.connect() as conn:
+        done = conn.execute(text("SELECT count(*) FROM _datamove_progress WHERE finished_at IS NOT NULL")).scalar()
+    assert 1 <= done < 4
+    refused = _cli("copy", "--source", path, "--target", url)
+    assert refused.wait(60) == 2 and "--resume" in refused.stderr.read()
+    resumed = _cli("copy", "--source", path, "--target", url, "--resume")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    checked = _cli("verify", "--source", path, "--target", url, "--json", str(tmp_path / "report.json"))
+    out, err = checked.communicate(timeout=300)
+    assert checked.returncode == 0, out + err
+    import json
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["equal"] and [t["target_rows"] for t in report["tables"]] == [60_000] * 4
+
+
+def test_plan_writes_nothing_and_warns(target, tmp_path):
+    engine = target
+    source = _sqlite(tmp_path, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, d DATETIME);",
+                     {"t": [(1, 5, "2026-01-01"), (2, "x", "yesterday")]})
+    path = source.execute("PRAGMA database_list").fetchone()[2]
+    child = _cli("plan", "--source", path)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert "n: INTEGER -> bigint" in out and "d: DATETIME -> timestamptz, dates auto" in out
+    assert "! n: 1 sampled values not a 64-bit integer, e.g. rowid 2: 'x'" in out
+    assert "! d: 1 sampled values not an ISO 8601 date" in out
+    assert inspect(engine).get_table_names() == []
+
+
+@pytest.mark.parametrize("args", [["copy"], ["copy", "--source", "/nonexistent.db"],
+                                  ["plan", "--source", "x", "--dates", "nodot=iso"]])
+def test_bad_invocations_name_the_problem(args):
+    child = _cli(*args)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode != 0 and err.strip()
