@@ -40,3 +40,22 @@ def plan(source: sqlite3.Connection, options: Options) -> str:
             lines.append(f"   ! {column}: {n} sampled values {reason}, e.g. {examples[(column, reason)]}")
     lines.append(f"{warnings} warnings (first {SAMPLE_ROWS:,} rows of each table sampled); nothing was written")
     return "\n".join(lines)
+
+
+def plan_postgres(engine) -> str:
+    from sqlalchemy import text
+
+    from shared.datamove.load import q
+    from shared.datamove.schema import reflect_postgres
+
+    lines = []
+    with engine.connect() as conn:
+        for position, table in enumerate(load_order(reflect_postgres(engine)), start=1):
+            count = conn.execute(text(f"SELECT count(*) FROM {q(table.name)}")).scalar()
+            refs = ", ".join(sorted({fk.target for fk in table.foreign_keys})) or "-"
+            lines.append(f"{position}. {table.name}: {count:,} rows; references {refs}")
+            for column in table.columns:
+                flags = " identity" if column.identity else ("" if column.nullable else " not null")
+                lines.append(f"     {column.name}: {column.sql_type} (kept){flags}")
+    lines.append("PostgreSQL to PostgreSQL keeps every type; nothing was written")
+    return "\n".join(lines)

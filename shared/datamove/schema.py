@@ -11,10 +11,16 @@ from shared.datamove.types import PgType, sqlite_pg_type
 class Column:
     name: str
     declared: str  # the source's declared type, as written
-    pg: PgType
+    pg: PgType | None  # SQLite sources: the type values are checked against
     nullable: bool
     default: str | None  # a portable PostgreSQL default expression, or None
-    identity: bool = False  # SQLite's INTEGER PRIMARY KEY: the rowid, an identity in PostgreSQL
+    identity: bool = False  # SQLite's INTEGER PRIMARY KEY, or a PostgreSQL identity/serial
+    generated: str | None = None  # a stored generated column's expression: computed, never copied
+
+    @property
+    def sql_type(self) -> str:
+        """The target column's type: a PostgreSQL source's own, or SQLite's mapping."""
+        return self.pg.value if self.pg is not None else self.declared
 
 
 @dataclass
@@ -44,6 +50,11 @@ class Table:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    @property
+    def copied(self) -> list[Column]:
+        """The columns data is copied into (generated ones compute themselves)."""
+        return [c for c in self.columns if c.generated is None]
 
 
 _PORTABLE_FUNCTIONS = {"CURRENT_TIMESTAMP": "now()", "CURRENT_DATE": "CURRENT_DATE", "CURRENT_TIME": "CURRENT_TIME"}
@@ -106,6 +117,39 @@ def reflect_sqlite(conn: sqlite3.Connection) -> list[Table]:
             label = index_name if not index_name.startswith("sqlite_autoindex") else f"uq_{name}_{'_'.join(cols)}"
             indexes.append(Index(label, cols, bool(unique)))
         tables.append(Table(name, columns, pk, list(foreign_keys.values()), indexes))
+    return tables
+
+
+def reflect_postgres(engine) -> list[Table]:
+    """A PostgreSQL schema (the connection's current one), with its exact types."""
+    from sqlalchemy import inspect
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+    inspector = inspect(engine)
+    tables = []
+    for name in sorted(inspector.get_table_names()):
+        if name.startswith("_datamove"):
+            continue
+        columns = []
+        for info in inspector.get_columns(name):
+            default = info.get("default")
+            serial = bool(default and default.startswith("nextval("))
+            identity = serial or bool(info.get("identity"))
+            computed = info.get("computed")
+            columns.append(Column(info["name"], info["type"].compile(dialect=dialect), None, info["nullable"],
+                                  None if identity or computed else default, identity,
+                                  str(computed["sqltext"]) if computed else None))
+        pk = inspector.get_pk_constraint(name).get("constrained_columns") or []
+        foreign_keys = [ForeignKey(fk["name"], fk["constrained_columns"], fk["referred_table"], fk["referred_columns"],
+                                   (fk.get("options") or {}).get("ondelete", "NO ACTION"),
+                                   (fk.get("options") or {}).get("onupdate", "NO ACTION"))
+                        for fk in inspector.get_foreign_keys(name)]
+        indexes = [Index(index["name"], list(index["column_names"]), bool(index["unique"]))
+                   for index in inspector.get_indexes(name) if None not in index["column_names"]]
+        indexes += [Index(u["name"], list(u["column_names"]), True) for u in inspector.get_unique_constraints(name)
+                    if u["name"] not in {i.name for i in indexes}]
+        tables.append(Table(name, columns, pk, foreign_keys, indexes))
     return tables
 
 

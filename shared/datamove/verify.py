@@ -79,6 +79,17 @@ def verify(source: sqlite3.Connection, engine: Engine, options: Options) -> list
     return checks
 
 
+def verify_postgres(source: Engine, engine: Engine) -> list[TableCheck]:
+    from shared.datamove.schema import reflect_postgres
+
+    checks = []
+    for table in load_order(reflect_postgres(source)):
+        source_rows, source_sum = target_checksum(source, table)
+        target_rows, target_sum = target_checksum(engine, table)
+        checks.append(TableCheck(table.name, source_rows, target_rows, source_sum, target_sum))
+    return checks
+
+
 def report(checks: list[TableCheck]) -> str:
     lines = [f"{'table':<32}{'source rows':>14}{'target rows':>14}  content"]
     for check in checks:

@@ -1,0 +1,80 @@
+"""COPY TO STDOUT on one connection piped into COPY FROM STDIN on another.
+
+pg8000 writes a COPY's output to a file-like object and reads a COPY's input from an
+iterable; a thread runs the reading side into a bounded queue that the writing side
+drains, so a table of any size passes through a few megabytes of memory.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+QUEUE_FRAMES = 16
+_END = object()
+
+
+class _QueueWriter:
+    """What pg8000's COPY TO writes into: batches the output into ~1 MiB frames."""
+
+    FRAME = 1 << 20
+
+    def __init__(self, frames: queue.Queue) -> None:
+        self._frames = frames
+        self._buffer = bytearray()
+        self.rows = 0
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) >= self.FRAME:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._frames.put(bytes(self._buffer))
+            self._buffer.clear()
+
+
+def pipe_copy(source: Connection, target: Connection, table: str, columns: list[str]) -> int:
+    """Copy one table in binary COPY format; returns the rows COPY reported."""
+    frames: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+    failure: list[BaseException] = []
+    cols = ", ".join(columns)
+
+    def read() -> None:
+        cursor = source.connection.dbapi_connection.cursor()
+        writer = _QueueWriter(frames)
+        try:
+            cursor.execute(f"COPY {table} ({cols}) TO STDOUT (FORMAT binary)", stream=writer)
+            writer.flush()
+        except BaseException as error:  # handed to the writing side, which raises it
+            failure.append(error)
+        finally:
+            cursor.close()
+            frames.put(_END)
+
+    def drain() -> Iterator[bytes]:
+        while (frame := frames.get()) is not _END:
+            yield frame
+
+    reader = threading.Thread(target=read, name=f"copy-out-{table}", daemon=True)
+    reader.start()
+    cursor = target.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"COPY {table} ({cols}) FROM STDIN (FORMAT binary)", stream=drain())
+        rows = cursor.rowcount
+    finally:
+        cursor.close()
+        while reader.is_alive():  # the target failed: let the reader finish into the void
+            try:
+                frames.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        reader.join()
+    if failure:
+        raise failure[0]
+    return rows
