@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from shared.bulk import copy_stream
 from shared.datamove.schema import Table, load_order, reflect_postgres, reflect_sqlite
-from shared.datamove.types import Misfit, convert, copy_text
+from shared.datamove.types import Misfit, copy_encoder
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -98,22 +98,30 @@ def _source_rows(source: sqlite3.Connection, table: Table) -> Iterator[tuple]:
 def copy_lines(source: sqlite3.Connection, table: Table, options: Options,
                misfits: list[str]) -> Iterator[bytes]:
     """COPY text for the table, a chunk at a time (memory stays bounded)."""
-    rules = [options.dates.get(f"{table.name}.{c.name}", "auto") for c in table.columns]
+    encoders = [copy_encoder(c.pg, date_rule=options.dates.get(f"{table.name}.{c.name}", "auto"), nul=options.nul)
+                for c in table.columns]
     lines: list[str] = []
     for rowid, *values in _source_rows(source, table):
-        fields = []
-        for column, rule, value in zip(table.columns, rules, values, strict=True):
-            try:
-                fields.append(copy_text(convert(value, column.pg, date_rule=rule, nul=options.nul)))
-            except Misfit as misfit:
-                misfits.append(f"{table.name} rowid {rowid} column {column.name}: {misfit} ({value!r:.80})")
-                fields.append("\\N")
-        lines.append("\t".join(fields))
+        try:
+            lines.append("\t".join([encode(value) for encode, value in zip(encoders, values, strict=True)]))
+        except Misfit:
+            lines.append("\t".join(_misfit_row(table, encoders, rowid, values, misfits)))
         if len(lines) >= CHUNK_ROWS:
             yield ("\n".join(lines) + "\n").encode()
             lines = []
     if lines:
         yield ("\n".join(lines) + "\n").encode()
+
+
+def _misfit_row(table: Table, encoders: list, rowid: int, values: list, misfits: list[str]) -> list[str]:
+    fields = []
+    for column, encode, value in zip(table.columns, encoders, values, strict=True):
+        try:
+            fields.append(encode(value))
+        except Misfit as misfit:
+            misfits.append(f"{table.name} rowid {rowid} column {column.name}: {misfit} ({value!r:.80})")
+            fields.append("\\N")
+    return fields
 
 
 def _existing(conn: Connection) -> set[str]:
