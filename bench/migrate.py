@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -117,7 +118,7 @@ def main() -> int:
             source = sqlite3.connect(work / "dev.db")
 
             started = time.perf_counter()
-            copy_sqlite(source, ours_engine, Options())
+            copy_sqlite(source, ours_engine, Options(parallel=os.cpu_count() or 1))
             ours = time.perf_counter() - started
             theirs = run_pgloader(work / "dev.db", pg.socket_dir, "pgloader", work)
 

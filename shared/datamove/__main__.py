@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     copy = commands.add_parser("copy", help="copy every table, then keys, indexes and foreign keys")
     common(copy)
     copy.add_argument("--backup", type=Path, help="PostgreSQL source: pg_dump -Fc the target here first")
+    copy.add_argument("--parallel", type=int, default=min(4, os.cpu_count() or 1),
+                      help="SQLite source: tables loaded at once (default: cores, at most 4)")
     mode = copy.add_mutually_exclusive_group()
     mode.add_argument("--truncate", action="store_true", help="replace the rows of non-empty target tables")
     mode.add_argument("--resume", action="store_true", help="continue an interrupted copy")
@@ -103,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--json", type=Path, help="also write the report as JSON here")
 
     args = parser.parse_args(argv)
+    parallel = getattr(args, "parallel", 1)
+    if parallel < 1:
+        raise SystemExit("--parallel: at least 1")
     options = Options(truncate=getattr(args, "truncate", False), resume=getattr(args, "resume", False),
-                      dates=_dates(args.dates), nul=args.nul)
+                      dates=_dates(args.dates), nul=args.nul, parallel=parallel)
     from_postgres = _is_postgres(args.source)
     if args.command == "plan":
         from shared.datamove.plan import plan, plan_postgres

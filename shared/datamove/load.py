@@ -40,6 +40,9 @@ class Options:
     resume: bool = False
     dates: dict[str, str] = field(default_factory=dict)  # "table.column" -> rule
     nul: str = "error"
+    # Tables loaded at once (processes): constraints come after the data, so any two
+    # tables are independent while loading.
+    parallel: int = 1
 
 
 def q(name: str) -> str:
@@ -162,32 +165,32 @@ def prepare(engine: Engine, tables: list[Table], options: Options) -> set[str]:
 Progress = Callable[[str, int, float], None]
 
 
+def _load_one(engine: Engine, table: Table, load: Callable[[Connection, Table], int]) -> int:
+    """Empty, load and mark one table done, in one transaction."""
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {q(table.name)}"))  # what an interrupted attempt left: nothing, or this
+        rows = load(conn, table)
+        conn.execute(text(f"INSERT INTO {PROGRESS} (table_name, rows, finished_at) VALUES (:t, :n, now()) "
+                          "ON CONFLICT (table_name) DO UPDATE SET rows = excluded.rows, finished_at = now()"),
+                     {"t": table.name, "n": rows})
+    return rows
+
+
 def _load_tables(engine: Engine, tables: list[Table], options: Options, progress: Progress | None,
                  load: Callable[[Connection, Table], int]) -> dict[str, int]:
-    """Each table not done yet: emptied, loaded and marked done in one transaction."""
     done = prepare(engine, tables, options)
     counts: dict[str, int] = {}
     for table in tables:
-        if table.name in done:
-            continue
-        started = time.monotonic()
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {q(table.name)}"))  # what an interrupted attempt left: nothing, or this
-            rows = load(conn, table)
-            conn.execute(text(f"INSERT INTO {PROGRESS} (table_name, rows, finished_at) VALUES (:t, :n, now()) "
-                              "ON CONFLICT (table_name) DO UPDATE SET rows = excluded.rows, finished_at = now()"),
-                         {"t": table.name, "n": rows})
-        counts[table.name] = rows
-        if progress:
-            progress(table.name, rows, time.monotonic() - started)
-    finish(engine, tables)
+        if table.name not in done:
+            started = time.monotonic()
+            counts[table.name] = _load_one(engine, table, load)
+            if progress:
+                progress(table.name, counts[table.name], time.monotonic() - started)
+    finish(engine, tables, parallel=options.parallel)
     return counts
 
 
-def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options,
-                progress: Progress | None = None) -> dict[str, int]:
-    """The whole copy; returns rows per table. Raises Refused or, with misfits, ValueError."""
-
+def _sqlite_loader(source: sqlite3.Connection, options: Options) -> Callable[[Connection, Table], int]:
     def load(conn: Connection, table: Table) -> int:
         misfits: list[str] = []
         counter = _Counter()
@@ -198,7 +201,57 @@ def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options,
             raise ValueError(f"{len(misfits)} values do not fit their column's type:\n  {shown}")
         return counter.rows
 
-    return _load_tables(engine, load_order(reflect_sqlite(source)), options, progress, load)
+    return load
+
+
+def _load_sqlite_table(source_path: str, target_url: str | None, name: str, options: Options) -> tuple[int, float]:
+    """One table in a worker process: its own connections at both ends."""
+    from sqlalchemy import create_engine
+
+    from shared.db import get_engine
+
+    started = time.monotonic()
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    engine = create_engine(target_url) if target_url else get_engine()
+    table = next(t for t in reflect_sqlite(source) if t.name == name)
+    try:
+        return _load_one(engine, table, _sqlite_loader(source, options)), time.monotonic() - started
+    finally:
+        engine.dispose()
+        source.close()
+
+
+def _parallel_sqlite(source: sqlite3.Connection, engine: Engine, tables: list[Table], options: Options,
+                     progress: Progress | None) -> dict[str, int]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    done = prepare(engine, tables, options)
+    path = source.execute("PRAGMA database_list").fetchone()[2]
+    # A Cloud SQL engine has no URL to hand over: workers build theirs from the same settings.
+    url = engine.url.render_as_string(hide_password=False) if engine.url.database else None
+    sizes = {t.name: source.execute(f'SELECT count(*) FROM "{t.name.replace(chr(34), chr(34) * 2)}"').fetchone()[0]
+             for t in tables}
+    pending = sorted((t for t in tables if t.name not in done), key=lambda t: -sizes[t.name])  # big ones first
+    counts: dict[str, int] = {}
+    with ProcessPoolExecutor(max_workers=options.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_load_sqlite_table, path, url, t.name, options): t.name for t in pending}
+        for future in as_completed(futures):
+            rows, seconds = future.result()
+            counts[futures[future]] = rows
+            if progress:
+                progress(futures[future], rows, seconds)
+    finish(engine, tables, parallel=options.parallel)
+    return counts
+
+
+def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options,
+                progress: Progress | None = None) -> dict[str, int]:
+    """The whole copy; returns rows per table. Raises Refused or, with misfits, ValueError."""
+    tables = load_order(reflect_sqlite(source))
+    if options.parallel > 1 and len(tables) > 1:
+        return _parallel_sqlite(source, engine, tables, options, progress)
+    return _load_tables(engine, tables, options, progress, _sqlite_loader(source, options))
 
 
 def copy_postgres(source: Engine, engine: Engine, options: Options,
@@ -224,14 +277,30 @@ class _Counter:
             yield chunk
 
 
-def finish(engine: Engine, tables: list[Table]) -> None:
-    """Constraints (skipping those a resumed run added already), then identities."""
-    with engine.begin() as conn:
+def finish(engine: Engine, tables: list[Table], *, parallel: int = 2) -> None:
+    """Keys and indexes (tables at once, each on its own connection), then foreign keys
+    (one at a time: two could lock each other's tables), then identities. Whatever an
+    interrupted run added already is skipped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with engine.connect() as conn:
         present = {row[0] for row in conn.execute(text(
             "SELECT conname FROM pg_constraint UNION SELECT indexname FROM pg_indexes"))}
+    planned = {table.name: [(name, sql) for name, sql in constraint_sql(table) if name not in present]
+               for table in tables}
+
+    def keys_and_indexes(table: Table) -> None:
+        with engine.begin() as conn:
+            for _, statement in planned[table.name]:
+                if "FOREIGN KEY" not in statement:
+                    conn.execute(text(statement))
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        list(pool.map(keys_and_indexes, sorted(tables, key=lambda t: -len(planned[t.name]))))
+    with engine.begin() as conn:
         for table in tables:
-            for name, statement in constraint_sql(table):
-                if name not in present:
+            for _, statement in planned[table.name]:
+                if "FOREIGN KEY" in statement:
                     conn.execute(text(statement))
             for column in table.columns:
                 if column.identity:
