@@ -19,11 +19,13 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str], data: bytes)
     copy_stream(conn, table, columns, (view[start:start + COPY_FRAME] for start in range(0, len(view), COPY_FRAME)))
 
 
-def copy_stream(conn: Connection, table: str, columns: Sequence[str], frames: Iterable[bytes | memoryview]) -> None:
+def copy_stream(conn: Connection, table: str, columns: Sequence[str], frames: Iterable[bytes | memoryview],
+                with_options: str = "") -> None:
     """COPY text-format frames as they are produced: memory holds one frame at a time."""
     cursor = conn.connection.dbapi_connection.cursor()
+    suffix = f" WITH ({with_options})" if with_options else ""
     try:
-        cursor.execute(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream=frames)
+        cursor.execute(f"COPY {table} ({', '.join(columns)}) FROM STDIN{suffix}", stream=frames)
     finally:
         cursor.close()
 

@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     copy = commands.add_parser("copy", help="copy every table, then keys, indexes and foreign keys")
     common(copy)
     copy.add_argument("--backup", type=Path, help="PostgreSQL source: pg_dump -Fc the target here first")
+    copy.add_argument("--mapping", type=Path, help="SQLite source: a YAML mapping onto this platform's tables "
+                                                   "(see shared/datamove/mapping.py)")
     copy.add_argument("--parallel", type=int, default=min(4, os.cpu_count() or 1),
                       help="SQLite source: tables loaded at once (default: cores, at most 4)")
     mode = copy.add_mutually_exclusive_group()
@@ -124,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.backup:
                     backup(engine.url.render_as_string(hide_password=False), args.backup)
                 counts = copy_postgres(_engine(args.source), engine, options, progress=print_progress)
+            elif args.mapping:
+                from shared.datamove.mapping import copy_mapped, load_mapping
+
+                counts = copy_mapped(_source(args.source), engine, load_mapping(args.mapping), truncate=args.truncate)
             else:
                 counts = copy_sqlite(_source(args.source), engine, options, progress=print_progress)
         except Refused as refused:

@@ -311,3 +311,63 @@ def test_postgres_copy_backs_up_the_target_first(pg_source, target, tmp_path):
     verified = _cli("verify", "--source", source_url, "--target", target_url)
     out, err = verified.communicate(timeout=300)
     assert verified.returncode == 0, out + err
+
+
+# -- mapping mode ---------------------------------------------------------------------------------
+
+PROTOTYPE = """
+    CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT, full_name TEXT, kind TEXT, uid TEXT, signup_ms INTEGER);
+    CREATE TABLE projects (id INTEGER PRIMARY KEY, owner INTEGER REFERENCES accounts(id), name TEXT, blurb TEXT,
+                           goal_cents INTEGER, state TEXT, ends TEXT);
+    CREATE TABLE products (id INTEGER PRIMARY KEY, maker INTEGER, name TEXT, price_cents INTEGER, stock INTEGER,
+                           tag TEXT);
+"""
+
+
+def test_a_prototype_maps_onto_the_platform_schema(postgres_server, tmp_path):
+    from local import postgres
+    from shared.datamove.mapping import copy_mapped, legacy_uuid, load_mapping
+
+    url = postgres_server.ensure_database(f"datamove_mapped_{next(_databases)}")
+    postgres.migrate(url)
+    engine = create_engine(url)
+    source = _sqlite(tmp_path, PROTOTYPE, {
+        "accounts": [(1, "ada@example.test", "Ada", "creator", "uid-ada", 1_767_225_600_000),
+                     (2, "bo@example.test", "Bo", "backer", "uid-bo", 1_767_225_700_000),
+                     (3, "cy@example.test", "Cy", "someone", "uid-cy", None)],
+        "projects": [(10, 1, "Woven Cities", None, 250000, "live", "2027-01-01"),
+                     (11, 1, "Old", "gone", 1000, "deleted", "2026-01-01")],
+        "products": [(20, 1, "Indigo Loom Study", 45000, 3, None)],
+    })
+    mapping = load_mapping(REPO / "docs" / "examples" / "prototype-mapping.yaml")
+    assert copy_mapped(source, engine, mapping) == {"users": 3, "proposals": 1, "items": 1}
+    with engine.connect() as conn:
+        users = {r.email: r for r in conn.execute(text("SELECT id, email, role, created_at, links FROM users"))}
+        assert users["ada@example.test"].role == "artist" and users["cy@example.test"].role == "collector"
+        assert users["ada@example.test"].id == legacy_uuid("accounts", 1)
+        assert users["ada@example.test"].created_at == datetime(2026, 1, 1, tzinfo=UTC) and users["ada@example.test"].links == []
+        proposal = conn.execute(text("SELECT owner_id, status, goal, currency, description, deadline FROM proposals")).one()
+        assert proposal.owner_id == legacy_uuid("accounts", 1) and proposal.status == "open"
+        assert (int(proposal.goal), proposal.currency, proposal.description) == (250000, "EUR", "")
+        assert proposal.deadline == datetime(2027, 1, 1, tzinfo=UTC)
+        item = conn.execute(text("SELECT owner_id, inventory, status, price, search IS NOT NULL FROM items")).one()
+        assert item.owner_id == legacy_uuid("accounts", 1) and item.inventory == 3 and item.status == "draft"
+    with pytest.raises(Refused, match="not empty"):
+        copy_mapped(source, engine, mapping)
+    assert copy_mapped(source, engine, mapping, truncate=True)["users"] == 3
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("yaml_text", "problem"), [
+    ("tables: {users: {from: accounts, columns: {email: {from: email, value: x}}}}", "exactly one of"),
+    ("tables: {users: {columns: {email: email}}}", "tables.users.from"),
+    ("tables: {users: {from: a, columns: {created_at: {from: t, dates: weekly}}}}", "dates must be one of"),
+    ("tables: [", "--mapping"),
+])
+def test_a_bad_mapping_file_names_the_problem(tmp_path, yaml_text, problem):
+    from shared.datamove.mapping import load_mapping
+
+    path = tmp_path / "mapping.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(SystemExit, match=problem):
+        load_mapping(path)
