@@ -193,7 +193,8 @@ def _load_tables(engine: Engine, tables: list[Table], options: Options, progress
 def _sqlite_loader(source: sqlite3.Connection, options: Options) -> Callable[[Connection, Table], int]:
     def load(conn: Connection, table: Table) -> int:
         misfits: list[str] = []
-        counter = _Counter()
+        name = '"' + table.name.replace('"', '""') + '"'
+        counter = _Counter(table.name, source.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
         copy_stream(conn, q(table.name), tuple(q(c.name) for c in table.columns),
                     counter.count(copy_lines(source, table, options, misfits)))
         if misfits:
@@ -268,13 +269,32 @@ def copy_postgres(source: Engine, engine: Engine, options: Options,
 
 
 class _Counter:
-    def __init__(self) -> None:
+    """Counts the rows going by and reports progress on stderr: a line rewritten in place
+    on a terminal, a plain log line every few seconds otherwise."""
+
+    EVERY = 5.0
+
+    def __init__(self, name: str = "", total: int | None = None) -> None:
         self.rows = 0
+        self._name, self._total = name, total
+        self._started = self._reported = time.monotonic()
+        self._tty = sys.stderr.isatty()
 
     def count(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
             self.rows += chunk.count(b"\n")
             yield chunk
+            now = time.monotonic()
+            if self._name and (self._tty or now - self._reported >= self.EVERY):
+                self._reported = now
+                self._report(now)
+
+    def _report(self, now: float) -> None:
+        rate = self.rows / max(now - self._started, 1e-9)
+        eta = f", {max(0, self._total - self.rows) / rate:,.0f} s left" if self._total and rate else ""
+        share = f"/{self._total:,}" if self._total else ""
+        line = f"{self._name}: {self.rows:,}{share} rows, {rate:,.0f} rows/s{eta}"
+        print(f"\r{line}\033[K" if self._tty else line, end="" if self._tty else "\n", file=sys.stderr, flush=True)
 
 
 def finish(engine: Engine, tables: list[Table], *, parallel: int = 2) -> None:
@@ -312,4 +332,5 @@ def finish(engine: Engine, tables: list[Table], *, parallel: int = 2) -> None:
 
 def print_progress(name: str, rows: int, seconds: float) -> None:
     rate = rows / seconds if seconds > 0 else 0.0
-    print(f"{name:<32} {rows:>12,} rows {rate:>12,.0f} rows/s {seconds:>8.1f} s", file=sys.stderr, flush=True)
+    end = "\r\033[K" if sys.stderr.isatty() else ""
+    print(f"{end}{name:<32} {rows:>12,} rows {rate:>12,.0f} rows/s {seconds:>8.1f} s done", file=sys.stderr, flush=True)

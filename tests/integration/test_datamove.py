@@ -205,7 +205,8 @@ def test_a_killed_copy_resumes_to_the_same_end(target, tmp_path):
                                         for i in range(4)})
     path = source.execute("PRAGMA database_list").fetchone()[2]
     child = _cli("copy", "--source", path, "--target", url)
-    child.stderr.readline()  # one table is done...
+    while "done" not in child.stderr.readline():  # one table is done...
+        pass
     time.sleep(rng.uniform(0.0, 0.2))  # ...and the next one somewhere under way
     child.send_signal(signal.SIGKILL)
     child.wait()
