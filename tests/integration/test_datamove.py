@@ -74,7 +74,13 @@ def databases(draw):
     for key in range(1, count + 1):
         values = [draw(st.none() | COLUMN_TYPES[t]) for t in types]
         rows.append((key, *values))
-    return types, columns, rows
+    # A child table: a foreign key to the generated table and one to itself.
+    children = []
+    for key in range(1, draw(st.integers(0, 10)) + 1):
+        parent = draw(st.none() | st.sampled_from(range(1, count + 1))) if count else None
+        previous = draw(st.none() | st.sampled_from(range(1, key))) if key > 1 else None
+        children.append((key, parent, previous))
+    return types, columns, rows, children
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -82,10 +88,12 @@ def databases(draw):
 def test_generated_tables_round_trip_exactly(target, tmp_path, generated):
     engine = target
     _reset(engine)
-    types, columns, rows = generated
+    types, columns, rows, children = generated
     definitions = ", ".join(f'"{name}" {kind}' for name, kind in zip(columns, types, strict=True))
-    source = _sqlite(tmp_path, f'CREATE TABLE "Mixed Case" (id INTEGER PRIMARY KEY, {definitions});',
-                     {"Mixed Case": rows})
+    source = _sqlite(tmp_path, f'CREATE TABLE "Mixed Case" (id INTEGER PRIMARY KEY, {definitions});'
+                               'CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES "Mixed Case"(id), '
+                               'previous INTEGER REFERENCES child(id));',
+                     {"Mixed Case": rows, "child": children})
     datetimes = {f"Mixed Case.{c}": "epoch_ms" for c, t in zip(columns, types, strict=True) if t == "DATETIME"}
     options = Options(dates=datetimes)
     copy_sqlite(source, engine, options)
@@ -96,6 +104,7 @@ def test_generated_tables_round_trip_exactly(target, tmp_path, generated):
     # What SQLite holds is the truth (it keeps -0.0 as 0.0, for one).
     held = source.execute(f'SELECT id, {", ".join(chr(34) + c + chr(34) for c in columns)} FROM "Mixed Case"')
     assert len(copied) == len(rows)
+    assert len(inspect(engine).get_foreign_keys("child")) == 2  # added after the data, and it holds
     for key, *values in held:
         for kind, expected, got in zip(types, values, copied[key], strict=True):
             if expected is None:
