@@ -163,9 +163,16 @@ def _segment_lines(source: sqlite3.Connection, sql: str, doubles: list[bool]) ->
         while batch := cursor.fetchmany(CHUNK_ROWS):
             yield ("\n".join(row[0] for row in batch) + "\n").encode()
         return
+    positions = [i for i, is_double in enumerate(doubles) if is_double]
     while batch := cursor.fetchmany(CHUNK_ROWS):
-        lines = ["\t".join([_double_text(v) if is_double else v for v, is_double in zip(row, doubles, strict=True)])
-                 for row in batch]
+        lines = []
+        for row in batch:
+            parts = list(row)
+            for i in positions:
+                value = parts[i]
+                # The common case inline (a finite float: v - v is 0.0; inf and nan give nan).
+                parts[i] = repr(value) if type(value) is float and value - value == 0.0 else _double_text(value)
+            lines.append("\t".join(parts))
         yield ("\n".join(lines) + "\n").encode()
 
 
