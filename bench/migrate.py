@@ -129,7 +129,7 @@ def main() -> int:
             ours_constraints, theirs_constraints = constraints(ours_engine), constraints(create_engine(theirs_url))
 
             started = time.perf_counter()
-            copy_postgres(ours_engine, copied_engine, Options())
+            copy_postgres(ours_engine, copied_engine, Options(parallel=os.cpu_count() or 1))
             checks = verify_postgres(ours_engine, copied_engine)
             pg_seconds = time.perf_counter() - started
             assert all(check.equal for check in checks)

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     copy.add_argument("--mapping", type=Path, help="SQLite source: a YAML mapping onto this platform's tables "
                                                    "(see shared/datamove/mapping.py)")
     copy.add_argument("--parallel", type=int, default=min(4, os.cpu_count() or 1),
-                      help="SQLite source: tables loaded at once (default: cores, at most 4)")
+                      help="tables loaded at once (default: cores, at most 4)")
     mode = copy.add_mutually_exclusive_group()
     mode.add_argument("--truncate", action="store_true", help="replace the rows of non-empty target tables")
     mode.add_argument("--resume", action="store_true", help="continue an interrupted copy")

@@ -293,7 +293,7 @@ def test_postgres_to_postgres_keeps_types_keys_and_content(pg_source, target):
     from shared.datamove.load import copy_postgres
     from shared.datamove.verify import verify_postgres
 
-    counts = copy_postgres(pg_source, target, Options())
+    counts = copy_postgres(pg_source, target, Options(parallel=2))
     assert counts == {"Owners": 500, "pieces": 20_000}
     checks = verify_postgres(pg_source, target)
     assert all(check.equal for check in checks) and [c.target_rows for c in checks] == [500, 20_000]
@@ -398,4 +398,15 @@ def test_every_double_arrives_bit_for_bit(target, tmp_path):
         copied = dict(conn.execute(text("SELECT id, v FROM f")).all())
     held = dict(source.execute("SELECT id, v FROM f"))  # SQLite keeps -0.0 as 0.0
     assert all(struct.pack("<d", held[i]) == struct.pack("<d", copied[i]) for i in held)
+    assert all(check.equal for check in verify(source, target, Options()))
+
+
+def test_a_foreign_key_cycle_loads_because_constraints_come_last(target, tmp_path):
+    source = _sqlite(tmp_path, """
+        CREATE TABLE artist (id INTEGER PRIMARY KEY, best_work INTEGER REFERENCES work(id));
+        CREATE TABLE work (id INTEGER PRIMARY KEY, artist INTEGER NOT NULL REFERENCES artist(id));
+    """, {"artist": [(1, 10), (2, None)], "work": [(10, 1), (11, 2)]})
+    copy_sqlite(source, target, Options(parallel=2))
+    assert {fk["referred_table"] for t in ("artist", "work") for fk in inspect(target).get_foreign_keys(t)} == \
+        {"artist", "work"}
     assert all(check.equal for check in verify(source, target, Options()))
