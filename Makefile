@@ -62,6 +62,7 @@ bench: install
 	$(PY) bench/indexer.py $(BENCH_ARGS)
 	$(PY) bench/graph_etl.py $(BENCH_ARGS)
 	$(PY) bench/search.py $(BENCH_ARGS)
+	$(PY) bench/migrate.py $(BENCH_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
