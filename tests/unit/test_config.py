@@ -99,3 +99,14 @@ def test_client_address_trusts_only_the_configured_hops():
     assert client_address("10.0.0.1", forwarded, 2) == "203.0.113.5"
     assert client_address("10.0.0.1", forwarded, 0) == "10.0.0.1"
     assert client_address("10.0.0.1", "203.0.113.5", 2) == "10.0.0.1"  # fewer hops than proxies: not trusted
+
+
+def test_the_migration_job_grants_only_to_iam_service_account_users():
+    import pytest
+
+    from shared.migrate import app_users
+
+    assert app_users("fn-proposals@kalakrut-dev.iam, fn-media@kalakrut-dev.iam,") == [
+        "fn-proposals@kalakrut-dev.iam", "fn-media@kalakrut-dev.iam"]
+    with pytest.raises(SystemExit, match="not IAM service-account users"):
+        app_users('fn@p.iam", "postgres')
