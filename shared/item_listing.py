@@ -1,4 +1,4 @@
-"""Browsing items: filters, four sort orders and keyset pagination.
+"""Browsing items: filters, four sort orders and keyset pagination (shared/http/keyset.py).
 
 Each public sort order has a partial index over exactly the public items (listed or
 sold), and the query repeats that predicate, so a page deep into a million items
@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select
 
-from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from shared.http.problems import InvalidCursor
+from shared.http.keyset import SortKey, keyset_page
+from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from shared.items import Currency, ItemOut, Kind, Status, may_see_private, rows_query, to_out
 from shared.market_models import ITEM_STATUSES, PUBLIC_ITEM_STATUSES, Item
 from shared.taxonomy import TagSlug
@@ -70,12 +70,11 @@ def _float(value: Any) -> float:
     return float(value)
 
 
-# sort -> (key column, descending, parser of the key in a cursor)
 _SORTS = {
-    "newest": (Item.created_at, True, datetime.fromisoformat),
-    "popular": (Item.popularity, True, _float),
-    "price_asc": (Item.price, False, int),
-    "price_desc": (Item.price, True, int),
+    "newest": SortKey(Item.created_at, True, datetime.fromisoformat),
+    "popular": SortKey(Item.popularity, True, _float),
+    "price_asc": SortKey(Item.price, False, int),
+    "price_desc": SortKey(Item.price, True, int),
 }
 
 
@@ -104,26 +103,9 @@ def _filtered(query: Select, q: ItemQuery, viewer: User | None) -> Select | None
     return query
 
 
-def _cursor_key(item: Item, sort: str) -> list[Any]:
-    column, _, _ = _SORTS[sort]
-    value = getattr(item, column.key)
-    return [value.isoformat() if isinstance(value, datetime) else value if isinstance(value, float) else str(value),
-            str(item.id)]
-
-
 def list_page(session: Session, viewer: User | None, q: ItemQuery) -> ItemPage:
-    column, descending, parse = _SORTS[q.sort]
     query = _filtered(rows_query(), q, viewer)
     if query is None:
         return ItemPage(items=[], next_cursor=None)
-    if q.cursor:
-        key, last_id = decode_cursor(q.cursor, q.sort, [parse, uuid.UUID])
-        if isinstance(key, datetime) and key.tzinfo is None:
-            raise InvalidCursor("the cursor is not one this API issued")
-        boundary = tuple_(column, Item.id)
-        query = query.where(boundary < tuple_(key, last_id) if descending else boundary > tuple_(key, last_id))
-    order = (column.desc(), Item.id.desc()) if descending else (column.asc(), Item.id.asc())
-    rows = session.execute(query.order_by(*order).limit(q.limit + 1)).all()
-    page = [to_out(item, name, holder) for item, name, holder in rows[: q.limit]]
-    next_cursor = encode_cursor(q.sort, _cursor_key(rows[q.limit - 1][0], q.sort)) if len(rows) > q.limit else None
-    return ItemPage(items=page, next_cursor=next_cursor)
+    rows, next_cursor = keyset_page(session, query, q.sort, _SORTS[q.sort], Item.id, q.cursor, q.limit)
+    return ItemPage(items=[to_out(item, name, holder) for item, name, holder in rows], next_cursor=next_cursor)

@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
-from sqlalchemy import Select, or_, select, true, tuple_
+from sqlalchemy import Select, or_, select, true
 
 from shared import audit, events, taxonomy
 from shared.auth import require_owner, require_owner_or_admin, require_role
 from shared.db import flush_versioned
 from shared.http.caching import require_version, versioned_etag
-from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.http.keyset import SortKey, keyset_page
+from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from shared.http.problems import (
     Conflict,
-    InvalidCursor,
     InvalidTransition,
     NotFound,
     ValidationFailed,
@@ -228,23 +228,14 @@ def transition(session: Session, user: User, proposal: Proposal, action: str) ->
 
 
 
-# Keyset pagination: each sort is an index-backed (key, id) order and the cursor
-# carries the last row's pair, so deep pages cost the same as the first.
 _SORTS = {
-    "newest": (Proposal.created_at, True, datetime.fromisoformat),
-    "deadline": (Proposal.deadline, False, datetime.fromisoformat),
-    "most_funded": (Proposal.raised_total, True, int),
+    "newest": SortKey(Proposal.created_at, True, datetime.fromisoformat),
+    "deadline": SortKey(Proposal.deadline, False, datetime.fromisoformat),
+    "most_funded": SortKey(Proposal.raised_total, True, int),
 }
 
 
-def _cursor_key(proposal: Proposal, sort: Sort) -> list:
-    column, _, _ = _SORTS[sort]
-    value = getattr(proposal, column.key)
-    return [value.isoformat() if isinstance(value, datetime) else str(value), str(proposal.id)]
-
-
 def list_page(session: Session, viewer: User | None, q: ProposalQuery) -> ProposalPage:
-    column, descending, parse = _SORTS[q.sort]
     query: Select = (
         select(Proposal, User.display_name).join(User, User.id == Proposal.owner_id).where(_visible(viewer))
     )
@@ -256,15 +247,5 @@ def list_page(session: Session, viewer: User | None, q: ProposalQuery) -> Propos
         query = query.where(Proposal.tags.contains([q.tag]))
     if q.owner:
         query = query.where(Proposal.owner_id == q.owner)
-    if q.cursor:
-        key, last_id = decode_cursor(q.cursor, q.sort, [parse, uuid.UUID])
-        if isinstance(key, datetime) and key.tzinfo is None:
-            raise InvalidCursor("the cursor is not one this API issued")
-        boundary = tuple_(column, Proposal.id)
-        query = query.where(boundary < tuple_(key, last_id) if descending else boundary > tuple_(key, last_id))
-    order = (column.desc(), Proposal.id.desc()) if descending else (column.asc(), Proposal.id.asc())
-    rows = session.execute(query.order_by(*order).limit(q.limit + 1)).all()
-    items = [to_out(p, name) for p, name in rows[: q.limit]]
-    next_cursor = encode_cursor(q.sort, _cursor_key(rows[q.limit - 1][0], q.sort)) if len(rows) > q.limit else None
-    return ProposalPage(items=items, next_cursor=next_cursor)
-
+    rows, next_cursor = keyset_page(session, query, q.sort, _SORTS[q.sort], Proposal.id, q.cursor, q.limit)
+    return ProposalPage(items=[to_out(p, name) for p, name in rows], next_cursor=next_cursor)
