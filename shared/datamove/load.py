@@ -8,25 +8,25 @@ uninterrupted run.
 """
 from __future__ import annotations
 
-import logging
+import functools
 import math
 import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
 from shared.bulk import copy_stream
-from shared.datamove.schema import Table, load_order, reflect_postgres, reflect_sqlite
+from shared.datamove.schema import Table, load_order, q, reflect_postgres, reflect_sqlite
 from shared.datamove.types import Misfit, PgType, copy_encoder
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-logger = logging.getLogger(__name__)
 CHUNK_ROWS = 10_000
 PROGRESS = "_datamove_progress"
 
@@ -46,11 +46,6 @@ class Options:
     parallel: int = 1
 
 
-def q(name: str) -> str:
-    """A PostgreSQL identifier, quoted: mixed case and odd names survive exactly."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _column_sql(column) -> str:
     sql = f"{q(column.name)} {column.sql_type}"
     if column.identity:
@@ -68,8 +63,8 @@ def create_table_sql(table: Table) -> str:
     return f"CREATE TABLE {q(table.name)} ({', '.join(_column_sql(c) for c in table.columns)})"
 
 
-def constraint_sql(table: Table) -> list[tuple[str, str]]:
-    """(name, statement) of the keys, indexes and foreign keys, added once every table holds its data."""
+def key_and_index_sql(table: Table) -> list[tuple[str, str]]:
+    """(name, statement) of the primary key and indexes, added once the table holds its data."""
     statements = []
     if table.primary_key:
         name = f"pk_{table.name}"
@@ -79,22 +74,32 @@ def constraint_sql(table: Table) -> list[tuple[str, str]]:
         unique = "UNIQUE " if index.unique else ""
         statements.append((index.name, f"CREATE {unique}INDEX {q(index.name)} ON {q(table.name)} "
                                        f"({', '.join(map(q, index.columns))})"))
-    for fk in table.foreign_keys:
-        statements.append((fk.name, (
-            f"ALTER TABLE {q(table.name)} ADD CONSTRAINT {q(fk.name)} FOREIGN KEY ({', '.join(map(q, fk.columns))}) "
-            f"REFERENCES {q(fk.target)} ({', '.join(map(q, fk.target_columns))}) "
-            f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}")))
     return statements
 
 
-def _source_rows(source: sqlite3.Connection, table: Table) -> Iterator[tuple]:
-    """(rowid, values...) in rowid order; WITHOUT ROWID tables in key order."""
-    cols = ", ".join('"' + c.name.replace('"', '""') + '"' for c in table.columns)
-    name = '"' + table.name.replace('"', '""') + '"'
+def foreign_key_sql(table: Table) -> list[tuple[str, str]]:
+    """(name, statement) of the foreign keys, added once every table holds its data and keys."""
+    return [(fk.name, f"ALTER TABLE {q(table.name)} ADD CONSTRAINT {q(fk.name)} "
+                      f"FOREIGN KEY ({', '.join(map(q, fk.columns))}) "
+                      f"REFERENCES {q(fk.target)} ({', '.join(map(q, fk.target_columns))}) "
+                      f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}")
+            for fk in table.foreign_keys]
+
+
+def _has_rowid(source: sqlite3.Connection, table: Table) -> bool:
+    """False for WITHOUT ROWID tables."""
     try:
-        cursor = source.execute(f"SELECT rowid, {cols} FROM {name} ORDER BY rowid")
+        source.execute(f"SELECT rowid FROM {q(table.name)} LIMIT 0")
     except sqlite3.OperationalError:
-        cursor = source.execute(f"SELECT NULL, {cols} FROM {name}")
+        return False
+    return True
+
+
+def _source_rows(source: sqlite3.Connection, table: Table) -> Iterator[tuple]:
+    """(rowid, values...) in rowid order; WITHOUT ROWID tables (rowid None) as stored."""
+    cols = ", ".join(q(c.name) for c in table.columns)
+    rowid = "rowid" if _has_rowid(source, table) else "NULL"
+    cursor = source.execute(f"SELECT {rowid}, {cols} FROM {q(table.name)}{' ORDER BY rowid' if rowid != 'NULL' else ''}")
     while batch := cursor.fetchmany(CHUNK_ROWS):
         yield from batch
 
@@ -121,8 +126,8 @@ def _sqlite_segments_sql(source: sqlite3.Connection, table: Table) -> tuple[str,
     one pass first; such a table goes the Python way, which names every misfit)."""
     if any(c.pg not in _SQLITE_TEXT for c in table.columns):
         return None
-    quoted = ['"' + c.name.replace('"', '""') + '"' for c in table.columns]
-    name = '"' + table.name.replace('"', '""') + '"'
+    quoted = [q(c.name) for c in table.columns]
+    name = q(table.name)
     checks = " AND ".join(_SQLITE_TEXT[c.pg][0].format(c=col) for c, col in zip(table.columns, quoted, strict=True))
     if source.execute(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE NOT ({checks}))").fetchone()[0]:
         return None
@@ -143,11 +148,7 @@ def _sqlite_segments_sql(source: sqlite3.Connection, table: Table) -> tuple[str,
     if run:
         segments.append(" || char(9) || ".join(run))
         doubles.append(False)
-    try:
-        source.execute(f"SELECT rowid FROM {name} LIMIT 0")
-        order = " ORDER BY rowid"
-    except sqlite3.OperationalError:
-        order = ""
+    order = " ORDER BY rowid" if _has_rowid(source, table) else ""
     return f"SELECT {', '.join(segments)} FROM {name}{order}", doubles
 
 
@@ -245,38 +246,44 @@ def prepare(engine: Engine, tables: list[Table], options: Options) -> set[str]:
 
 
 Progress = Callable[[str, int, float], None]
+Loader = Callable[["Connection", Table], int]
 
 
-def _load_one(engine: Engine, table: Table, load: Callable[[Connection, Table], int]) -> int:
-    """Empty, load and mark one table done, in one transaction."""
+def _load_one(engine: Engine, table: Table, load: Loader) -> tuple[int, float]:
+    """Empty, load and mark one table done, in one transaction; (rows, seconds)."""
+    started = time.monotonic()
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {q(table.name)}"))  # what an interrupted attempt left: nothing, or this
         rows = load(conn, table)
         conn.execute(text(f"INSERT INTO {PROGRESS} (table_name, rows, finished_at) VALUES (:t, :n, now()) "
                           "ON CONFLICT (table_name) DO UPDATE SET rows = excluded.rows, finished_at = now()"),
                      {"t": table.name, "n": rows})
-    return rows
+    return rows, time.monotonic() - started
 
 
-def _load_tables(engine: Engine, tables: list[Table], options: Options, progress: Progress | None,
-                 load: Callable[[Connection, Table], int]) -> dict[str, int]:
+def _load_all(engine: Engine, tables: list[Table], options: Options, progress: Progress | None,
+              job: Callable[[Table], tuple[int, float]], pool: Executor | None = None) -> dict[str, int]:
+    """Prepare, load every table not done yet (one after another, or on ``pool``), finish."""
     done = prepare(engine, tables, options)
+    pending = [table for table in tables if table.name not in done]
+    if pool is None:
+        results: Iterator[tuple[str, tuple[int, float]]] = ((t.name, job(t)) for t in pending)
+    else:
+        futures = {pool.submit(job, t): t.name for t in pending}
+        results = ((futures[future], future.result()) for future in as_completed(futures))
     counts: dict[str, int] = {}
-    for table in tables:
-        if table.name not in done:
-            started = time.monotonic()
-            counts[table.name] = _load_one(engine, table, load)
-            if progress:
-                progress(table.name, counts[table.name], time.monotonic() - started)
+    for name, (rows, seconds) in results:
+        counts[name] = rows
+        if progress:
+            progress(name, rows, seconds)
     finish(engine, tables, parallel=options.parallel)
     return counts
 
 
-def _sqlite_loader(source: sqlite3.Connection, options: Options) -> Callable[[Connection, Table], int]:
+def _sqlite_loader(source: sqlite3.Connection, options: Options, sizes: dict[str, int]) -> Loader:
     def load(conn: Connection, table: Table) -> int:
         misfits: list[str] = []
-        name = '"' + table.name.replace('"', '""') + '"'
-        counter = _Counter(table.name, source.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+        counter = _Counter(table.name, sizes.get(table.name))
         copy_stream(conn, q(table.name), tuple(q(c.name) for c in table.columns),
                     counter.count(copy_lines(source, table, options, misfits)))
         if misfits:
@@ -287,54 +294,40 @@ def _sqlite_loader(source: sqlite3.Connection, options: Options) -> Callable[[Co
     return load
 
 
-def _load_sqlite_table(source_path: str, target_url: str | None, name: str, options: Options) -> tuple[int, float]:
+def _load_sqlite_table(source_path: str, target_url: str | None, options: Options, sizes: dict[str, int],
+                       table: Table) -> tuple[int, float]:
     """One table in a worker process: its own connections at both ends."""
     from sqlalchemy import create_engine
 
     from shared.db import get_engine
 
-    started = time.monotonic()
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
     engine = create_engine(target_url) if target_url else get_engine()
-    table = next(t for t in reflect_sqlite(source) if t.name == name)
     try:
-        return _load_one(engine, table, _sqlite_loader(source, options)), time.monotonic() - started
+        return _load_one(engine, table, _sqlite_loader(source, options, sizes))
     finally:
         engine.dispose()
         source.close()
-
-
-def _parallel_sqlite(source: sqlite3.Connection, engine: Engine, tables: list[Table], options: Options,
-                     progress: Progress | None) -> dict[str, int]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    done = prepare(engine, tables, options)
-    path = source.execute("PRAGMA database_list").fetchone()[2]
-    # A Cloud SQL engine has no URL to hand over: workers build theirs from the same settings.
-    url = engine.url.render_as_string(hide_password=False) if engine.url.database else None
-    sizes = {t.name: source.execute(f'SELECT count(*) FROM "{t.name.replace(chr(34), chr(34) * 2)}"').fetchone()[0]
-             for t in tables}
-    pending = sorted((t for t in tables if t.name not in done), key=lambda t: -sizes[t.name])  # big ones first
-    counts: dict[str, int] = {}
-    with ProcessPoolExecutor(max_workers=options.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_load_sqlite_table, path, url, t.name, options): t.name for t in pending}
-        for future in as_completed(futures):
-            rows, seconds = future.result()
-            counts[futures[future]] = rows
-            if progress:
-                progress(futures[future], rows, seconds)
-    finish(engine, tables, parallel=options.parallel)
-    return counts
 
 
 def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options,
                 progress: Progress | None = None) -> dict[str, int]:
     """The whole copy; returns rows per table. Raises Refused or, with misfits, ValueError."""
     tables = load_order(reflect_sqlite(source))
-    if options.parallel > 1 and len(tables) > 1:
-        return _parallel_sqlite(source, engine, tables, options, progress)
-    return _load_tables(engine, tables, options, progress, _sqlite_loader(source, options))
+    sizes = {t.name: source.execute(f"SELECT count(*) FROM {q(t.name)}").fetchone()[0] for t in tables}
+    if options.parallel <= 1 or len(tables) <= 1:
+        loader = _sqlite_loader(source, options, sizes)
+        return _load_all(engine, tables, options, progress, lambda table: _load_one(engine, table, loader))
+    # Processes: the encoding is Python. Big tables first, so none is left to run alone at the end.
+    import multiprocessing
+
+    path = source.execute("PRAGMA database_list").fetchone()[2]
+    # A Cloud SQL engine has no URL to hand over: workers build theirs from the same settings.
+    url = engine.url.render_as_string(hide_password=False) if engine.url.database else None
+    tables.sort(key=lambda t: -sizes[t.name])
+    with ProcessPoolExecutor(max_workers=options.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return _load_all(engine, tables, options, progress,
+                         functools.partial(_load_sqlite_table, path, url, options, sizes), pool)
 
 
 def copy_postgres(source: Engine, engine: Engine, options: Options,
@@ -348,26 +341,9 @@ def copy_postgres(source: Engine, engine: Engine, options: Options,
             return pipe_copy(reading, conn, q(table.name), [q(c.name) for c in table.copied])
 
     tables = load_order(reflect_postgres(source))
-    if options.parallel <= 1:
-        return _load_tables(engine, tables, options, progress, load)
     # Threads are enough here: the bytes pass through without Python looking at them.
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    done = prepare(engine, tables, options)
-    counts: dict[str, int] = {}
-
-    def one(table: Table) -> tuple[str, int, float]:
-        started = time.monotonic()
-        return table.name, _load_one(engine, table, load), time.monotonic() - started
-
-    with ThreadPoolExecutor(max_workers=options.parallel) as pool:
-        for future in as_completed([pool.submit(one, t) for t in tables if t.name not in done]):
-            name, rows, seconds = future.result()
-            counts[name] = rows
-            if progress:
-                progress(name, rows, seconds)
-    finish(engine, tables, parallel=options.parallel)
-    return counts
+    with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
+        return _load_all(engine, tables, options, progress, lambda table: _load_one(engine, table, load), pool)
 
 
 class _Counter:
@@ -403,27 +379,24 @@ def finish(engine: Engine, tables: list[Table], *, parallel: int = 2) -> None:
     """Keys and indexes (tables at once, each on its own connection), then foreign keys
     (one at a time: two could lock each other's tables), then identities. Whatever an
     interrupted run added already is skipped."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with engine.connect() as conn:
         present = {row[0] for row in conn.execute(text(
             "SELECT conname FROM pg_constraint UNION SELECT indexname FROM pg_indexes"))}
-    planned = {table.name: [(name, sql) for name, sql in constraint_sql(table) if name not in present]
-               for table in tables}
+
+    def add(statements: list[tuple[str, str]], conn: Connection) -> None:
+        for name, statement in statements:
+            if name not in present:
+                conn.execute(text(statement))
 
     def keys_and_indexes(table: Table) -> None:
         with engine.begin() as conn:
-            for _, statement in planned[table.name]:
-                if "FOREIGN KEY" not in statement:
-                    conn.execute(text(statement))
+            add(key_and_index_sql(table), conn)
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        list(pool.map(keys_and_indexes, sorted(tables, key=lambda t: -len(planned[t.name]))))
+        list(pool.map(keys_and_indexes, sorted(tables, key=lambda t: -len(t.indexes) - bool(t.primary_key))))
     with engine.begin() as conn:
         for table in tables:
-            for _, statement in planned[table.name]:
-                if "FOREIGN KEY" in statement:
-                    conn.execute(text(statement))
+            add(foreign_key_sql(table), conn)
             for column in table.columns:
                 if column.identity:
                     top = conn.execute(text(f"SELECT max({q(column.name)}) FROM {q(table.name)}")).scalar()

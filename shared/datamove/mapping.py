@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import inspect, text
 
 from shared.bulk import copy_stream
-from shared.datamove.load import CHUNK_ROWS, Refused, q
+from shared.datamove.load import CHUNK_ROWS, Refused
+from shared.datamove.schema import q
 from shared.datamove.types import DATE_RULES, Misfit, copy_text, to_datetime
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[s
            counter: list[int]) -> Iterator[bytes]:
     """The mapped rows of one table as COPY text, a chunk at a time; counts them in ``counter``."""
     where = f" WHERE {rule.where}" if rule.where else ""
-    cursor = source.execute(f'SELECT * FROM "{rule.source.replace(chr(34), chr(34) * 2)}"{where}')
+    cursor = source.execute(f"SELECT * FROM {q(rule.source)}{where}")
     while batch := cursor.fetchmany(CHUNK_ROWS):
         chunk = []
         for row in batch:

@@ -6,7 +6,7 @@ from collections import Counter
 from itertools import islice
 
 from shared.datamove.load import Options, _source_rows
-from shared.datamove.schema import load_order, reflect_sqlite
+from shared.datamove.schema import load_order, q, reflect_sqlite
 from shared.datamove.types import Misfit, PgType, convert
 
 SAMPLE_ROWS = 10_000
@@ -16,8 +16,7 @@ def plan(source: sqlite3.Connection, options: Options) -> str:
     lines = []
     warnings = 0
     for position, table in enumerate(load_order(reflect_sqlite(source)), start=1):
-        name = '"' + table.name.replace('"', '""') + '"'
-        count = source.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        count = source.execute(f"SELECT count(*) FROM {q(table.name)}").fetchone()[0]
         refs = ", ".join(sorted({fk.target for fk in table.foreign_keys})) or "-"
         lines.append(f"{position}. {table.name}: {count:,} rows; references {refs}")
         rules = {c.name: options.dates.get(f"{table.name}.{c.name}", "auto") for c in table.columns}
@@ -45,7 +44,6 @@ def plan(source: sqlite3.Connection, options: Options) -> str:
 def plan_postgres(engine) -> str:
     from sqlalchemy import text
 
-    from shared.datamove.load import q
     from shared.datamove.schema import reflect_postgres
 
     lines = []

@@ -79,7 +79,9 @@ def _portable_default(raw: str | None) -> str | None:
     return None
 
 
-def _quote_sqlite(name: str) -> str:
+def q(name: str) -> str:
+    """An identifier, quoted the way SQLite and PostgreSQL both read it: mixed case and
+    odd names survive exactly."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -88,7 +90,7 @@ def reflect_sqlite(conn: sqlite3.Connection) -> list[Table]:
     names = [row[0] for row in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
     for name in names:
-        info = conn.execute(f"PRAGMA table_info({_quote_sqlite(name)})").fetchall()
+        info = conn.execute(f"PRAGMA table_info({q(name)})").fetchall()
         pk = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
         columns = []
         for _, column, declared, notnull, default, pk_position in info:
@@ -99,19 +101,19 @@ def reflect_sqlite(conn: sqlite3.Connection) -> list[Table]:
                                   _portable_default(default), identity))
         foreign_keys: dict[int, ForeignKey] = {}
         for fk_id, _, target, source_column, target_column, on_update, on_delete, _ in conn.execute(
-                f"PRAGMA foreign_key_list({_quote_sqlite(name)})"):
+                f"PRAGMA foreign_key_list({q(name)})"):
             fk = foreign_keys.setdefault(fk_id, ForeignKey(f"fk_{name}_{fk_id}", [], target, [], on_delete, on_update))
             fk.columns.append(source_column)
             fk.target_columns.append(target_column)
         for fk in foreign_keys.values():  # REFERENCES t without columns: the target's primary key
             if not all(fk.target_columns):
-                target_info = conn.execute(f"PRAGMA table_info({_quote_sqlite(fk.target)})").fetchall()
+                target_info = conn.execute(f"PRAGMA table_info({q(fk.target)})").fetchall()
                 fk.target_columns = [r[1] for r in sorted((r for r in target_info if r[5]), key=lambda r: r[5])]
         indexes = []
-        for _, index_name, unique, origin, _ in conn.execute(f"PRAGMA index_list({_quote_sqlite(name)})"):
+        for _, index_name, unique, origin, _ in conn.execute(f"PRAGMA index_list({q(name)})"):
             if origin == "pk":
                 continue
-            cols = [row[2] for row in conn.execute(f"PRAGMA index_info({_quote_sqlite(index_name)})")]
+            cols = [row[2] for row in conn.execute(f"PRAGMA index_info({q(index_name)})")]
             if None in cols:  # an expression index: not portable as such
                 continue
             label = index_name if not index_name.startswith("sqlite_autoindex") else f"uq_{name}_{'_'.join(cols)}"

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from shared.datamove.load import Options, _source_rows, q
-from shared.datamove.schema import Table, load_order, reflect_sqlite
+from shared.datamove.load import Options, _source_rows
+from shared.datamove.schema import Table, load_order, q, reflect_sqlite
 from shared.datamove.types import Misfit, canonical, convert
 
 if TYPE_CHECKING:

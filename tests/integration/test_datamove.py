@@ -210,13 +210,14 @@ def test_a_killed_copy_resumes_to_the_same_end(target, tmp_path):
     url = engine.url.render_as_string(hide_password=False)
     rng = random.Random(5)
     script = "".join(f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, v TEXT, n REAL);" for i in range(4))
-    source = _sqlite(tmp_path, script, {f"t{i}": [(k, f"value {k}", k * 0.5) for k in range(1, 60_001)]
+    rows = 200_000  # a table takes a good fraction of a second: the kill lands inside the copy
+    source = _sqlite(tmp_path, script, {f"t{i}": [(k, f"value {k}", k * 0.5) for k in range(1, rows + 1)]
                                         for i in range(4)})
     path = source.execute("PRAGMA database_list").fetchone()[2]
     child = _cli("copy", "--source", path, "--target", url)
     while "done" not in child.stderr.readline():  # one table is done...
         pass
-    time.sleep(rng.uniform(0.0, 0.2))  # ...and the next one somewhere under way
+    time.sleep(rng.uniform(0.0, 0.05))  # ...and the next ones somewhere under way
     child.send_signal(signal.SIGKILL)
     child.wait()
     with engine.connect() as conn:
@@ -233,7 +234,7 @@ def test_a_killed_copy_resumes_to_the_same_end(target, tmp_path):
     import json
 
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["equal"] and [t["target_rows"] for t in report["tables"]] == [60_000] * 4
+    assert report["equal"] and [t["target_rows"] for t in report["tables"]] == [rows] * 4
 
 
 def test_plan_writes_nothing_and_warns(target, tmp_path):
