@@ -34,22 +34,14 @@ locals {
   instance_condition = "resource.name == \"projects/${var.project_id}/instances/${google_sql_database_instance.main.name}\""
 }
 
-resource "google_project_iam_member" "sql_client" {
-  for_each = local.database_clients
-  project  = var.project_id
-  role     = "roles/cloudsql.client"
-  member   = "serviceAccount:${each.value}"
-  condition {
-    title      = "only-${google_sql_database_instance.main.name}"
-    expression = local.instance_condition
+resource "google_project_iam_member" "sql" {
+  for_each = {
+    for pair in setproduct(["roles/cloudsql.client", "roles/cloudsql.instanceUser"], keys(local.database_clients)) :
+    "${pair[1]}/${pair[0]}" => { role = pair[0], email = local.database_clients[pair[1]] }
   }
-}
-
-resource "google_project_iam_member" "sql_instance_user" {
-  for_each = local.database_clients
-  project  = var.project_id
-  role     = "roles/cloudsql.instanceUser"
-  member   = "serviceAccount:${each.value}"
+  project = var.project_id
+  role    = each.value.role
+  member  = "serviceAccount:${each.value.email}"
   condition {
     title      = "only-${google_sql_database_instance.main.name}"
     expression = local.instance_condition
