@@ -13,7 +13,7 @@ from shared.auth import require_owner
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import Conflict, Forbidden, InvalidTransition, NotFound
 from shared.market_models import Auction, Bid, Item
-from shared.types import AmountIn, AmountOut, ApiModel
+from shared.types import AmountIn, AmountOut, ApiModel, PositiveAmountIn
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -30,17 +30,15 @@ class AuctionIn(ApiModel):
 
     starts_at: AwareDatetime | None = Field(default=None, description="default: now")
     ends_at: AwareDatetime
-    starting_price: AmountIn
+    starting_price: PositiveAmountIn
     reserve_price: AmountIn | None = Field(default=None, description="hidden minimum for a sale")
-    min_increment: AmountIn
+    min_increment: PositiveAmountIn
     extension_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
         default=300, description="a bid this close to the end moves the end this far past the bid")
 
     @model_validator(mode="after")
     def _sensible(self) -> Self:
         starts = self.starts_at or datetime.now(UTC)
-        if self.starting_price <= 0 or self.min_increment <= 0:
-            raise ValueError("the starting price and the increment must be greater than zero")
         if self.starts_at is not None and self.starts_at < datetime.now(UTC) - START_SKEW:
             raise ValueError("an auction cannot start in the past")
         if self.ends_at <= starts:
@@ -77,13 +75,7 @@ class AuctionOut(ApiModel):
 class BidIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: AmountIn
-
-    @model_validator(mode="after")
-    def _positive(self) -> Self:
-        if self.amount <= 0:
-            raise ValueError("a bid must be greater than zero")
-        return self
+    amount: PositiveAmountIn
 
 
 class BidOut(ApiModel):

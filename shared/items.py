@@ -25,7 +25,7 @@ from shared.http.problems import (
 from shared.market_models import Auction, Item
 from shared.models import Media, User
 from shared.taxonomy import Tags
-from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, Slug, Title
+from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -82,7 +82,7 @@ class ItemIn(ApiModel):
     title: Title
     description: Description = ""
     kind: Kind
-    price: AmountIn
+    price: PositiveAmountIn
     currency: Currency
     inventory: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     shipping_regions: Regions = []
@@ -95,8 +95,6 @@ class ItemIn(ApiModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.price <= 0:
-            raise ValueError("the price must be greater than zero")
         if self.kind == "physical" and self.inventory is None:
             raise ValueError("a physical item needs an inventory count")
         _check_kind(self.kind, self.model_dump())
@@ -110,7 +108,7 @@ class ItemPatch(ApiModel):
 
     title: Title | None = None
     description: Description | None = None
-    price: AmountIn | None = None
+    price: PositiveAmountIn | None = None
     currency: Currency | None = None
     inventory: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     shipping_regions: Regions | None = None
@@ -279,8 +277,6 @@ def update(session: Session, user: User, item: Item, patch: ItemPatch) -> Item:
                                    "license": item.license, "file_media_id": item.file_media_id}, **changes})
     except ValueError as error:
         raise ValidationFailed(str(error)) from None
-    if "price" in changes and changes["price"] <= 0:
-        raise ValidationFailed("the price must be greater than zero")
     values = _attach(session, user, changes)
     if "tags" in values:
         taxonomy.retag(session, item.tags, values["tags"])

@@ -23,7 +23,7 @@ from shared.http.problems import (
 from shared.models import Proposal, User
 from shared.proposal_states import EDITABLE, TRANSITIONS, target_of
 from shared.taxonomy import Tags
-from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, Slug, Title
+from shared.types import AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,18 +45,11 @@ class ProposalIn(ApiModel):
     description: Description = ""
     category: Slug | None = None
     tags: Tags = []
-    goal: AmountIn
+    goal: PositiveAmountIn
     currency: Currency
     deadline: AwareDatetime
 
     _check_deadline = field_validator("deadline")(_future)
-
-    @field_validator("goal")
-    @classmethod
-    def _positive(cls, goal: int) -> int:
-        if goal <= 0:
-            raise ValueError("the goal must be greater than zero")
-        return goal
 
 
 class ProposalPatch(ApiModel):
@@ -68,7 +61,7 @@ class ProposalPatch(ApiModel):
     description: Description | None = None
     category: Slug | None = None
     tags: Tags | None = None
-    goal: AmountIn | None = None
+    goal: PositiveAmountIn | None = None
     currency: Currency | None = None
     deadline: AwareDatetime | None = None
     cover_media_id: uuid.UUID | None = Field(default=None, description="a processed cover upload of yours; null removes it")

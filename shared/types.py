@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 UINT256_MAX = 2**256 - 1
 
@@ -31,6 +40,16 @@ _AMOUNT_SCHEMA = WithJsonSchema({
 # database, written as a digit string.
 AmountIn = Annotated[int, BeforeValidator(_parse_amount), _AMOUNT_SCHEMA]
 AmountOut = Annotated[int, PlainSerializer(str, return_type=str), _AMOUNT_SCHEMA]
+
+
+def _positive(amount: int) -> int:
+    if amount <= 0:
+        raise ValueError("must be greater than zero")
+    return amount
+
+
+# Goals, prices, increments and bids: never zero (the tables' CHECK constraints agree).
+PositiveAmountIn = Annotated[AmountIn, AfterValidator(_positive)]
 
 # One line of human text: no control characters, trimmed.
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")]

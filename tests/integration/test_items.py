@@ -79,6 +79,7 @@ def test_edit_needs_if_match_and_respects_status(api, ada, make_item):
     assert ok.status_code == 200 and ok.get_json()["tags"] == ["street-art", "indigo"]
     frozen = api.patch(url, token=ada.token, json={"currency": "USD"}, headers={"If-Match": ok.headers["ETag"]})
     assert frozen.status_code == 409
+    assert api.patch(url, token=ada.token, json={"price": "0"}, headers={"If-Match": ok.headers["ETag"]}).status_code == 422
 
 
 def test_public_get_caching(api, ada, people, make_item):

@@ -150,7 +150,8 @@ def test_patch_validates_like_create(api, people, make_proposal, db):
     url = f"/api/proposals/{proposal['id']}"
     before = snapshot(db)
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    for body in ({"deadline": past}, {"goal": 5}, {"tags": ["!!!"]}, {"title": None}, {"owner_id": ada.id}):
+    for body in ({"deadline": past}, {"goal": 5}, {"goal": "0"}, {"tags": ["!!!"]}, {"title": None},
+                 {"owner_id": ada.id}):
         response = api.patch(url, token=ada.token, json=body, headers={"If-Match": '"1"'})
         assert response.status_code == 422, body
     assert snapshot(db) == before
