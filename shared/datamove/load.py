@@ -310,6 +310,18 @@ def _load_sqlite_table(source_path: str, target_url: str | None, options: Option
         source.close()
 
 
+def _die_with_parent() -> None:
+    """A killed copy stops whole: a worker goes when the process that started it does
+    (Linux PR_SET_PDEATHSIG; elsewhere it finishes its table, which resume accepts)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options,
                 progress: Progress | None = None) -> dict[str, int]:
     """The whole copy; returns rows per table. Raises Refused or, with misfits, ValueError."""
@@ -325,7 +337,8 @@ def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options,
     # A Cloud SQL engine has no URL to hand over: workers build theirs from the same settings.
     url = engine.url.render_as_string(hide_password=False) if engine.url.database else None
     tables.sort(key=lambda t: -sizes[t.name])
-    with ProcessPoolExecutor(max_workers=options.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=options.parallel, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_die_with_parent) as pool:
         return _load_all(engine, tables, options, progress,
                          functools.partial(_load_sqlite_table, path, url, options, sizes), pool)
 

@@ -205,6 +205,15 @@ def _cli(*args: str, **kwargs) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
+def _running(pid: str) -> bool:
+    """Alive and not a zombie (an orphan's exit status waits for a reaper that may not come)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_a_killed_copy_resumes_to_the_same_end(target, tmp_path):
     engine = target
     url = engine.url.render_as_string(hide_password=False)
@@ -218,8 +227,12 @@ def test_a_killed_copy_resumes_to_the_same_end(target, tmp_path):
     while "done" not in child.stderr.readline():  # one table is done...
         pass
     time.sleep(rng.uniform(0.0, 0.05))  # ...and the next ones somewhere under way
+    workers = subprocess.run(["pgrep", "-P", str(child.pid)], capture_output=True, text=True).stdout.split()
+    assert workers  # the tables load in worker processes
     child.send_signal(signal.SIGKILL)
     child.wait()
+    time.sleep(0.5)  # the workers go with it: none may finish a table after the kill
+    assert [pid for pid in workers if _running(pid)] == []
     with engine.connect() as conn:
         done = conn.execute(text("SELECT count(*) FROM _datamove_progress WHERE finished_at IS NOT NULL")).scalar()
     assert 1 <= done < 4
