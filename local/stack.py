@@ -155,6 +155,9 @@ class Stack:
             "SIWE_DOMAIN": f"127.0.0.1:{self.config.hosting_port}",
             "SIWE_URI": f"http://127.0.0.1:{self.config.hosting_port}",
             "CHAIN_ID": "31337",
+            "FIREBASE_WEB_API_KEY": "demo-api-key",
+            "AUTH_EMULATOR_URL": f"http://{self.auth_host}",
+            "FUNDING_CONTRACT": self.contracts.funding,
             "GRAPH_URL": f"falkordb://127.0.0.1:{self.config.graph_port}/kalakrut",
             "INDEXER_CHAINS": json.dumps([{
                 "chain_id": 31337, "rpc_url": self.chain_url, "confirmations": 0,

@@ -98,6 +98,12 @@ class Settings(BaseModel):
     siwe_domain: str | None = None
     siwe_uri: str | None = None
     chain_id: int | None = Field(default=None, ge=1)
+    # What the web app needs at run time (GET /api/config): the Firebase web app's public
+    # config, the Auth emulator's URL (local development only) and the funding contract.
+    firebase_web_api_key: str | None = None
+    firebase_auth_domain: str | None = None
+    auth_emulator_url: str | None = Field(default=None, pattern=r"^https?://")
+    funding_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
     # The graph store (shared/graph.py): falkordb://host:port/graph or neo4j[+s]://host.
     graph_url: str | None = Field(default=None, pattern=r"^(falkordb|neo4j|neo4j\+s|neo4j\+ssc|bolt|bolt\+s)://")
     neo4j_user: str | None = None

@@ -109,6 +109,8 @@ def app_env(database_url, auth_emulator, pubsub_emulator, storage_emulator, grap
         "SIWE_DOMAIN": "kalakrut.test",
         "SIWE_URI": "https://kalakrut.test",
         "CHAIN_ID": "31337",
+        "FIREBASE_WEB_API_KEY": "test-api-key",
+        "FUNDING_CONTRACT": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
         "GRAPH_URL": graph_url,
         # Tests write fast from one address; the limiter has its own tests.
         "RATE_LIMIT_PER_SECOND": "100000",

@@ -1,7 +1,7 @@
 """proposals: artists' funding proposals and their lifecycle, and the chain status their totals come from."""
 from __future__ import annotations
 
-from shared import proposals
+from shared import fundings, proposals
 from shared.chain_status import ChainStatusPage, chain_status
 from shared.http.api import Api, Call, Reply
 from shared.proposal_states import HTTP_ACTIONS
@@ -41,6 +41,13 @@ def update(call: Call) -> Reply:
     proposals.check_if_match(proposal, call.request.headers.get("If-Match"))
     proposals.update(call.session, call.user, proposal, call.body)
     return _reply(proposal, name)
+
+
+@api.route("GET", "/api/proposals/<uuid:proposal_id>/fundings", summary="On-chain funding history, newest first",
+           auth="public", query=fundings.FundingQuery, response=fundings.FundingPage)
+def funding_history(call: Call) -> fundings.FundingPage:
+    proposal, _ = proposals.get(call.session, call.path["proposal_id"], call.optional_user)
+    return fundings.history(call.session, proposal.id, call.query)
 
 
 def _transition_route(action: str) -> None:

@@ -1,7 +1,7 @@
 """registration: sign-up, the caller's own profile, public profiles and follows."""
 from __future__ import annotations
 
-from shared import users, wallets
+from shared import site_config, users, wallets
 from shared.auth import get_firebase
 from shared.http.api import Api, Call, Reply
 
@@ -66,6 +66,12 @@ def follow(call: Call) -> None:
            auth="user", response=None, status=204)
 def unfollow(call: Call) -> None:
     users.unfollow(call.session, call.user, call.path["user_id"])
+
+
+@api.route("GET", "/api/config", summary="What the web app needs to start (Firebase web config, chain)",
+           auth="public", response=site_config.SiteConfig)
+def config(call: Call) -> site_config.SiteConfig:
+    return site_config.site_config()
 
 
 def handle(request):

@@ -20,3 +20,10 @@ resource "google_firebase_hosting_site" "site" {
   site_id  = "${var.project_id}-${var.environment}"
   app_id   = google_firebase_web_app.web.app_id
 }
+
+# The web app's public config, handed to the site at run time by GET /api/config.
+data "google_firebase_web_app_config" "web" {
+  provider   = google-beta
+  project    = var.project_id
+  web_app_id = google_firebase_web_app.web.app_id
+}

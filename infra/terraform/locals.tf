@@ -34,6 +34,8 @@ locals {
     MEDIA_BUCKET         = google_storage_bucket.media.name
     CORS_ALLOWED_ORIGINS = join(",", var.hosting_origins)
     TRUSTED_PROXY_HOPS   = "2"
+    FIREBASE_WEB_API_KEY = data.google_firebase_web_app_config.web.api_key
+    FIREBASE_AUTH_DOMAIN = data.google_firebase_web_app_config.web.auth_domain
   }
 
   name_prefix = "kalakrut-${var.environment}"

@@ -1,0 +1,40 @@
+"""What the web app needs to start, read from the function's environment at run time so
+one build serves every environment: the Firebase web app's public config (these values
+are public by design: they name the project, they grant nothing), the Auth emulator in
+local development, and the chain and contract that proposals are funded on."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.config import get_settings
+from shared.types import ApiModel
+
+
+class FirebaseWebConfig(ApiModel):
+    api_key: str
+    auth_domain: str
+    project_id: str
+
+
+class ChainWebConfig(ApiModel):
+    chain_id: int
+    funding_contract: str | None = Field(description="ProposalFunding's address; fund(uint256 proposalId) payable")
+
+
+class SiteConfig(ApiModel):
+    firebase: FirebaseWebConfig
+    auth_emulator_url: str | None = Field(description="set only in local development")
+    chain: ChainWebConfig | None
+
+
+def site_config() -> SiteConfig:
+    settings = get_settings()
+    settings.require("firebase_web_api_key")
+    project = settings.google_cloud_project
+    chain = ChainWebConfig(chain_id=settings.chain_id, funding_contract=settings.funding_contract) \
+        if settings.chain_id else None
+    return SiteConfig(
+        firebase=FirebaseWebConfig(api_key=settings.firebase_web_api_key,
+                                   auth_domain=settings.firebase_auth_domain or f"{project}.firebaseapp.com",
+                                   project_id=project),
+        auth_emulator_url=settings.auth_emulator_url, chain=chain)
