@@ -142,6 +142,17 @@ def get(session: Session, auction_id: uuid.UUID, *, for_update: bool = False) ->
     return auction
 
 
+class AuctionList(ApiModel):
+    items: list[AuctionOut]
+
+
+def of_item(session: Session, item_id: uuid.UUID, limit: int = 20) -> AuctionList:
+    """An item's auctions, the newest first (at most one is open at a time)."""
+    found = session.scalars(select(Auction).where(Auction.item_id == item_id)
+                            .order_by(Auction.starts_at.desc(), Auction.id.desc()).limit(limit))
+    return AuctionList(items=[to_out(auction) for auction in found])
+
+
 def create(session: Session, seller: User, item_id: uuid.UUID, data: AuctionIn) -> Auction:
     item, _, _ = items.get(session, item_id, seller, for_update=True)
     require_owner(seller, item.owner_id)

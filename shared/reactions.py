@@ -75,3 +75,19 @@ def set_reaction(session: Session, user: User, item_id: uuid.UUID, kind: Kind, a
         events.emit(session, f"{kind}.{'added' if active else 'removed'}", "item", item_id,
                     {"item_id": str(item_id), "user_id": str(user.id)})
     return ReactionOut(item_id=item_id, active=active, count=count)
+
+
+class MyReactions(ApiModel):
+    item_id: uuid.UUID
+    favorite: bool
+    like: bool
+
+
+def mine(session: Session, user: User, item_id: uuid.UUID) -> MyReactions:
+    """Whether the caller has favorited and liked an item (what a page shows its buttons as)."""
+    items.get(session, item_id, user)
+    favorite, like = session.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM favorites WHERE user_id = :user AND item_id = :item),"
+        " EXISTS (SELECT 1 FROM likes WHERE user_id = :user AND item_id = :item)"),
+        {"user": user.id, "item": item_id}).one()
+    return MyReactions(item_id=item_id, favorite=favorite, like=like)

@@ -72,6 +72,12 @@ for _kind in reactions.SPECS:
     _reaction_routes(_kind)
 
 
+@api.route("GET", f"{ITEM}/reactions", summary="Whether you favorited and liked an item", auth="user",
+           response=reactions.MyReactions)
+def my_reactions(call: Call) -> reactions.MyReactions:
+    return reactions.mine(call.session, call.user, call.path["item_id"])
+
+
 @api.route("GET", f"{ITEM}/download", summary="A short-lived link to a digital item's file (artist and holder)",
            auth="user", response=items.Download)
 def download(call: Call) -> items.Download:
@@ -85,6 +91,13 @@ def download(call: Call) -> items.Download:
 def create_auction(call: Call) -> Reply:
     auction = auctions.create(call.session, call.user, call.path["item_id"], call.body)
     return Reply(auctions.to_out(auction), status=201, headers={"Location": f"/api/auctions/{auction.id}"})
+
+
+@api.route("GET", f"{ITEM}/auctions", summary="An item's auctions, newest first", auth="public",
+           response=auctions.AuctionList)
+def item_auctions(call: Call) -> auctions.AuctionList:
+    items.get(call.session, call.path["item_id"], call.optional_user)
+    return auctions.of_item(call.session, call.path["item_id"])
 
 
 @api.route("GET", AUCTION, summary="One auction", auth="public", response=auctions.AuctionOut)

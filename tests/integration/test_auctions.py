@@ -160,3 +160,14 @@ def test_cancel_only_without_bids(api, cast, open_auction):
     assert api.post(f"/api/auctions/{quiet['id']}/cancel", token=cast["seller"].token).get_json()["status"] == "cancelled"
     assert api.post(f"/api/auctions/{busy['id']}/cancel", token=cast["seller"].token).status_code == 409
     assert bid(api, cast["ann"], quiet, 2000).status_code == 409
+
+
+def test_an_items_auctions_newest_first(api, cast, open_auction):
+    auction = open_auction()
+    assert api.post(f"/api/auctions/{auction['id']}/cancel", token=cast["seller"].token).status_code == 200
+    again = api.post(f"/api/items/{auction['item_id']}/auctions", token=cast["seller"].token,
+                     json={"ends_at": _at(7200), "starting_price": "5", "min_increment": "1"})
+    assert again.status_code == 201, again.get_data(as_text=True)
+    listed = api.get(f"/api/items/{auction['item_id']}/auctions").get_json()["items"]
+    assert [(a["id"], a["status"]) for a in listed] == [(again.get_json()["id"], "open"), (auction["id"], "cancelled")]
+    assert api.get("/api/items/00000000-0000-4000-8000-000000000000/auctions").status_code == 404

@@ -95,3 +95,13 @@ def test_popularity_job_ranks_by_decayed_interactions(api, people, make_item, db
     fold(get_engine())
     quiet_now = api.get(f"/api/items/{quiet['id']}").get_json()["popularity"]
     assert quiet_now == pytest.approx(4, rel=0.01)
+
+
+def test_my_reactions_show_what_the_caller_did(api, people, item):
+    fan, other = people("collector"), people("investor")
+    url = f"/api/items/{item['id']}"
+    assert api.put(f"{url}/like", token=fan.token).status_code == 200
+    assert api.get(f"{url}/reactions", token=fan.token).get_json() == {"item_id": item["id"], "favorite": False,
+                                                                       "like": True}
+    assert api.get(f"{url}/reactions", token=other.token).get_json()["like"] is False
+    assert api.get(f"{url}/reactions").status_code == 401
