@@ -9,18 +9,22 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 TOOLS := .venv-tools
 STAMP_TOOLS := $(TOOLS)/.installed
+# The web app (web/, React + Vite) builds into Hosting's public directory.
+WEB_BUILD := public/index.html
+WEB_SOURCES := $(shell find web -type f 2>/dev/null)
 
-.PHONY: dev test install seed openapi lint bench lock reset help
+.PHONY: dev test install web seed openapi lint bench lock reset help
 
 help:
 	@echo "make dev     run the platform on loopback (Ctrl-C stops everything)"
 	@echo "make test    install what is needed and run every test"
 	@echo "make seed    load the demo data into a running 'make dev' stack"
 	@echo "make openapi regenerate public/openapi.json from the routes"
+	@echo "make web     rebuild the web app (web/ -> public/)"
 	@echo "make bench   run the benchmarks (bench/; BENCH_ARGS=--quick for a short run)"
 	@echo "make reset   forget local state (.local/: database, emulator accounts, logs)"
 
-install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_TOOLS)
+install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_TOOLS) $(WEB_BUILD)
 
 $(STAMP_PY): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -41,6 +45,12 @@ $(STAMP_TOOLS): infra/tools-requirements.txt infra/tools-constraints.txt
 $(STAMP_NODE): package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(WEB_BUILD): $(STAMP_NODE) $(WEB_SOURCES)
+	npm run --silent build:web
+
+web: $(STAMP_NODE)
+	npm run --silent build:web
 
 dev: install
 	$(PY) -m local.stack

@@ -1,0 +1,93 @@
+// The ego network as a force-directed drawing: d3-force lays it out, React draws SVG.
+// Every node is a link (Tab to it, Enter opens it); hovering or focusing one brings
+// out its edges; a node can be dragged.
+import { useMemo, useRef, useState } from "react";
+import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation } from "d3-force";
+
+const SIZE = { width: 720, height: 480 };
+const COLORS = { User: "#3b5bdb", Proposal: "#e8590c", Item: "#2b8a3e", Category: "#868e96" };
+
+function href(node) {
+  if (node.label === "User") return `#/users/${node.id}`;
+  if (node.label === "Proposal") return `#/proposals/${node.id}`;
+  if (node.label === "Item") return `#/items/${node.id}`;
+  return undefined;
+}
+
+function layout(network, me) {
+  const nodes = network.nodes.map((n) => ({ ...n, me: n.id === me }));
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const links = network.edges.filter((e) => byId.has(e.source) && byId.has(e.target)).map((e) => ({ ...e }));
+  const me_node = byId.get(me);
+  if (me_node) { me_node.fx = SIZE.width / 2; me_node.fy = SIZE.height / 2; }
+  forceSimulation(nodes)
+    .force("link", forceLink(links).id((n) => n.id).distance(90))
+    .force("charge", forceManyBody().strength(-260))
+    .force("collide", forceCollide(26))
+    .force("center", forceCenter(SIZE.width / 2, SIZE.height / 2))
+    .stop()
+    .tick(300);
+  for (const n of nodes) {
+    n.x = Math.max(24, Math.min(SIZE.width - 24, n.x));
+    n.y = Math.max(24, Math.min(SIZE.height - 24, n.y));
+  }
+  return { nodes, links };
+}
+
+export function EgoGraph({ network, me }) {
+  const initial = useMemo(() => layout(network, me), [network, me]);
+  const [positions, setPositions] = useState(() => new Map(initial.nodes.map((n) => [n.id, [n.x, n.y]])));
+  const [focus, setFocus] = useState(null);
+  const svg = useRef(null);
+  const drag = useRef(null);
+
+  const toSvg = (event) => {
+    const point = svg.current.createSVGPoint();
+    point.x = event.clientX; point.y = event.clientY;
+    return point.matrixTransform(svg.current.getScreenCTM().inverse());
+  };
+  const onMove = (event) => {
+    if (!drag.current) return;
+    const { x, y } = toSvg(event);
+    drag.current.moved = true;
+    setPositions((p) => new Map(p).set(drag.current.id, [x, y]));
+  };
+  const near = (id) => focus && (id === focus || initial.links.some((l) => (l.source.id === focus && l.target.id === id) || (l.target.id === focus && l.source.id === id)));
+
+  return (
+    <figure className="graph">
+      <svg ref={svg} viewBox={`0 0 ${SIZE.width} ${SIZE.height}`} role="group" aria-label="Your network"
+        onPointerMove={onMove} onPointerUp={() => { drag.current = null; }} onPointerLeave={() => { drag.current = null; }}>
+        {initial.links.map((l, i) => {
+          const [x1, y1] = positions.get(l.source.id);
+          const [x2, y2] = positions.get(l.target.id);
+          const lit = focus && (l.source.id === focus || l.target.id === focus);
+          return (
+            <g key={i} className={`edge ${lit ? "lit" : ""}`}>
+              <line x1={x1} y1={y1} x2={x2} y2={y2} />
+              {lit && <text x={(x1 + x2) / 2} y={(y1 + y2) / 2 - 4}>{l.type.toLowerCase()}</text>}
+            </g>
+          );
+        })}
+        {initial.nodes.map((n) => {
+          const [x, y] = positions.get(n.id);
+          const label = `${n.name || n.label} (${n.label.toLowerCase()}${n.me ? ", you" : ""})`;
+          return (
+            <a key={n.id} href={href(n)} aria-label={label} className={`node ${focus && !near(n.id) ? "dim" : ""}`}
+              onMouseEnter={() => setFocus(n.id)} onMouseLeave={() => setFocus(null)} onFocus={() => setFocus(n.id)} onBlur={() => setFocus(null)}
+              onPointerDown={(e) => { drag.current = { id: n.id, moved: false }; e.currentTarget.setPointerCapture?.(e.pointerId); }}
+              onClick={(e) => { if (drag.current?.moved) e.preventDefault(); }}>
+              <title>{label}</title>
+              <circle cx={x} cy={y} r={n.me ? 16 : 11} fill={COLORS[n.label] || "#495057"} stroke={n.me ? "#111" : "#fff"} strokeWidth={n.me ? 3 : 2} />
+              <text x={x} y={y + (n.me ? 30 : 24)} textAnchor="middle">{(n.name || n.label).slice(0, 22)}</text>
+            </a>
+          );
+        })}
+      </svg>
+      <figcaption>
+        {Object.entries(COLORS).map(([label, color]) => <span key={label} className="legend"><i style={{ background: color }} />{label}</span>)}
+        {network.truncated && <span className="muted"> · showing the first {network.edges.length} connections</span>}
+      </figcaption>
+    </figure>
+  );
+}

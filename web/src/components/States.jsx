@@ -1,0 +1,63 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+
+export function Loading({ label = "Loading…" }) {
+  return <p className="state loading" role="status" aria-live="polite"><span className="spinner" aria-hidden="true" />{label}</p>;
+}
+
+export function Empty({ children }) {
+  return <p className="state empty">{children}</p>;
+}
+
+// A problem+json error (or a wallet/sign-in error) as the person should read it.
+export function Problem({ error, onRetry }) {
+  if (!error) return null;
+  const lines = error.errors?.map((e) => `${(e.location || []).slice(1).join(".") || "request"}: ${e.message}`) || [];
+  return (
+    <div className="problem" role="alert">
+      <strong>{error.title || "Something went wrong"}</strong>
+      {error.detail && <p>{error.detail}</p>}
+      {lines.length > 0 && <ul>{lines.map((line) => <li key={line}>{line}</li>)}</ul>}
+      {onRetry && <button type="button" onClick={onRetry}>Try again</button>}
+    </div>
+  );
+}
+
+// Load data for a page: { data, error, loading, reload }. A stale answer never overwrites a newer one.
+export function useLoad(load, deps) {
+  const [state, setState] = useState({ data: undefined, error: null, loading: true });
+  const generation = useRef(0);
+  const run = useCallback(() => {
+    const mine = ++generation.current;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    Promise.resolve().then(load).then(
+      (data) => mine === generation.current && setState({ data, error: null, loading: false }),
+      (error) => mine === generation.current && setState({ data: undefined, error, loading: false }),
+    );
+  }, deps); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(run, [run]);
+  return { ...state, reload: run };
+}
+
+// Run an action (a button press): { run, busy, error }.
+export function useAction(action) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const run = async (...args) => {
+    setBusy(true);
+    setError(null);
+    try {
+      return await action(...args);
+    } catch (caught) {
+      setError(caught);
+      return undefined;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { run, busy, error, setError };
+}
+
+export function Pager({ cursor, onMore, busy }) {
+  if (!cursor) return null;
+  return <button type="button" className="more" onClick={onMore} disabled={busy}>{busy ? "Loading…" : "Show more"}</button>;
+}

@@ -1,0 +1,65 @@
+// Firebase Auth (the web SDK's modular packages), configured at run time from
+// GET /api/config so one build serves every environment; locally it talks to the emulator.
+import { initializeApp } from "@firebase/app";
+import {
+  connectAuthEmulator, createUserWithEmailAndPassword, getAuth, onIdTokenChanged,
+  signInWithEmailAndPassword, signOut as firebaseSignOut, updateProfile,
+} from "@firebase/auth";
+
+let auth = null;
+let ready;
+
+export function initFirebase(config) {
+  const app = initializeApp({
+    apiKey: config.firebase.api_key, authDomain: config.firebase.auth_domain, projectId: config.firebase.project_id,
+  });
+  auth = getAuth(app);
+  if (config.auth_emulator_url) connectAuthEmulator(auth, config.auth_emulator_url, { disableWarnings: true });
+  ready = new Promise((resolve) => {
+    const stop = onIdTokenChanged(auth, () => { stop(); resolve(); });
+  });
+  return auth;
+}
+
+export function onUserChanged(callback) {
+  return onIdTokenChanged(auth, callback);
+}
+
+export async function currentToken() {
+  if (!auth) return null;
+  await ready;
+  return auth.currentUser ? auth.currentUser.getIdToken() : null;
+}
+
+export async function signUp(email, password, displayName) {
+  const credential = await createUserWithEmailAndPassword(auth, email, password);
+  if (displayName) {
+    await updateProfile(credential.user, { displayName });
+    await credential.user.getIdToken(true); // the new name into the token the API reads
+  }
+  return credential.user;
+}
+
+export function signIn(email, password) {
+  return signInWithEmailAndPassword(auth, email, password).then((c) => c.user);
+}
+
+export function signOut() {
+  return firebaseSignOut(auth);
+}
+
+// Firebase's errors are codes ("auth/wrong-password"); people read sentences.
+const AUTH_MESSAGES = {
+  "auth/invalid-credential": "The email or password is not right.",
+  "auth/wrong-password": "The email or password is not right.",
+  "auth/user-not-found": "There is no account with this email.",
+  "auth/email-already-in-use": "An account with this email exists: sign in instead.",
+  "auth/weak-password": "Choose a password of at least 6 characters.",
+  "auth/invalid-email": "This is not a valid email address.",
+  "auth/too-many-requests": "Too many attempts: wait a moment and try again.",
+  "auth/network-request-failed": "The sign-in service is not reachable.",
+};
+
+export function authMessage(error) {
+  return AUTH_MESSAGES[error?.code] || error?.message || "Sign-in failed.";
+}
