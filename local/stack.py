@@ -134,8 +134,12 @@ class Stack:
     def auth(self) -> AuthEmulator:
         return AuthEmulator(self.auth_host, self.config.project)
 
+    @property
+    def site_origins(self) -> list[str]:
+        return [f"http://{host}:{self.config.hosting_port}" for host in ("127.0.0.1", "localhost")]
+
     def function_env(self, name: str) -> dict[str, str]:
-        origins = [f"http://{host}:{self.config.hosting_port}" for host in ("127.0.0.1", "localhost")]
+        origins = self.site_origins
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -245,7 +249,8 @@ class Stack:
         self.scheduler = Scheduler(publish, self.manifest, self.config.schedule_interval)
         self.scheduler.start()
         # GCS would notify media-uploads of every finished upload; the emulator cannot.
-        front = StorageFront(self.config.storage_port, {self.config.uploads_bucket: "media-uploads"}, publish)
+        front = StorageFront(self.config.storage_port, {self.config.uploads_bucket: "media-uploads"}, publish,
+                             cors_origins=tuple(self.site_origins))
         self.storage_front = ThreadedServer(front, self.config.storage_front_port, "storage-front")
         self.storage_front.start()
 

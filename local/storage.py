@@ -59,19 +59,36 @@ def write_signing_key(path: Path, project: str) -> Path:
     return path
 
 
-class StorageFront:
-    """WSGI: forward to the emulator; announce finished uploads like a GCS notification."""
+# The uploads bucket's CORS rule (infra/terraform/storage.tf): browsers PUT to signed URLs.
+CORS_METHODS = "PUT"
+CORS_HEADERS = "Content-Type, x-goog-content-length-range"
 
-    def __init__(self, emulator_port: int, notifications: dict[str, str], publish: Publish) -> None:
+
+class StorageFront:
+    """WSGI: forward to the emulator; announce finished uploads like a GCS notification;
+    answer CORS for the site's origins as the uploads bucket's CORS configuration does."""
+
+    def __init__(self, emulator_port: int, notifications: dict[str, str], publish: Publish,
+                 cors_origins: tuple[str, ...] = ()) -> None:
         self.port = emulator_port
         self.notifications = notifications  # bucket -> topic
         self.publish = publish
+        self.cors_origins = cors_origins
 
     def __call__(self, environ, start_response):
         request = Request(environ)
-        response = forward(request, self.port, request.path)
-        if response.status_code < 300 and request.method in ("PUT", "POST"):
-            self._announce(request, response)
+        origin = request.headers.get("Origin")
+        allowed = origin in self.cors_origins
+        if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+            response = Response(status=200 if allowed else 403)
+        else:
+            response = forward(request, self.port, request.path)
+            if response.status_code < 300 and request.method in ("PUT", "POST"):
+                self._announce(request, response)
+        if allowed:
+            response.headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+                                     "Access-Control-Allow-Methods": CORS_METHODS,
+                                     "Access-Control-Allow-Headers": CORS_HEADERS, "Access-Control-Max-Age": "3600"})
         return response(environ, start_response)
 
     def _uploaded_object(self, request: Request, response: Response) -> tuple[str, str] | None:

@@ -1,7 +1,7 @@
 // Who is signed in (Firebase) and their platform profile (GET /api/me; null before registering).
 import { createContext, useCallback, useContext, useEffect, useState } from "react";
 import { api } from "./lib/api.js";
-import { onUserChanged } from "./lib/firebase.js";
+import { isFreshAccount, onUserChanged } from "./lib/firebase.js";
 
 const SessionContext = createContext(null);
 
@@ -10,6 +10,7 @@ export function SessionProvider({ config, children }) {
 
   const loadProfile = useCallback(async (user) => {
     if (!user) return setState({ user: null, profile: null, error: null });
+    if (isFreshAccount(user)) return setState({ user, profile: null, error: null });
     try {
       setState({ user, profile: await api("/api/me"), error: null });
     } catch (error) {

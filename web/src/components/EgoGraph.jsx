@@ -2,7 +2,7 @@
 // Every node is a link (Tab to it, Enter opens it); hovering or focusing one brings
 // out its edges; a node can be dragged.
 import { useMemo, useRef, useState } from "react";
-import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation } from "d3-force";
+import { forceCollide, forceLink, forceManyBody, forceSimulation } from "d3-force";
 
 const SIZE = { width: 720, height: 480 };
 const COLORS = { User: "#3b5bdb", Proposal: "#e8590c", Item: "#2b8a3e", Category: "#868e96" };
@@ -14,29 +14,68 @@ function href(node) {
   return undefined;
 }
 
+// Rings by distance from you (breadth first), then forces: a readable start the
+// simulation only refines, instead of a tangle it may never undo.
+function rings(nodes, links, me) {
+  const neighbours = new Map(nodes.map((n) => [n.id, []]));
+  for (const l of links) {
+    neighbours.get(l.source)?.push(l.target);
+    neighbours.get(l.target)?.push(l.source);
+  }
+  const depth = new Map([[me, 0]]);
+  const queue = [me];
+  while (queue.length) {
+    const id = queue.shift();
+    for (const next of neighbours.get(id) || []) {
+      if (!depth.has(next)) { depth.set(next, depth.get(id) + 1); queue.push(next); }
+    }
+  }
+  const byRing = new Map();
+  for (const n of nodes) {
+    const ring = depth.get(n.id) ?? 3;
+    byRing.set(ring, [...(byRing.get(ring) || []), n]);
+  }
+  for (const [ring, members] of byRing) {
+    members.forEach((n, i) => {
+      const angle = (2 * Math.PI * i) / members.length + ring * 0.6;
+      n.x = SIZE.width / 2 + ring * 130 * Math.cos(angle);
+      n.y = SIZE.height / 2 + ring * 130 * Math.sin(angle);
+    });
+  }
+}
+
 function layout(network, me) {
   const nodes = network.nodes.map((n) => ({ ...n, me: n.id === me }));
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const links = network.edges.filter((e) => byId.has(e.source) && byId.has(e.target)).map((e) => ({ ...e }));
+  rings(nodes, links, me);
   const me_node = byId.get(me);
   if (me_node) { me_node.fx = SIZE.width / 2; me_node.fy = SIZE.height / 2; }
   forceSimulation(nodes)
-    .force("link", forceLink(links).id((n) => n.id).distance(90))
-    .force("charge", forceManyBody().strength(-260))
-    .force("collide", forceCollide(26))
-    .force("center", forceCenter(SIZE.width / 2, SIZE.height / 2))
+    .force("link", forceLink(links).id((n) => n.id).distance(120).strength(0.7))
+    .force("charge", forceManyBody().strength(-500))
+    .force("collide", forceCollide(44))
     .stop()
     .tick(300);
-  for (const n of nodes) {
-    n.x = Math.max(24, Math.min(SIZE.width - 24, n.x));
-    n.y = Math.max(24, Math.min(SIZE.height - 24, n.y));
-  }
   return { nodes, links };
+}
+
+// The drawing's box: the nodes' bounds plus room for labels, never smaller than a card.
+function viewBox(positions) {
+  const xs = [...positions.values()].map(([x]) => x);
+  const ys = [...positions.values()].map(([, y]) => y);
+  const pad = 70;
+  let [x0, x1, y0, y1] = [Math.min(...xs) - pad, Math.max(...xs) + pad, Math.min(...ys) - pad, Math.max(...ys) + pad];
+  const grow = (lo, hi, min) => (hi - lo < min ? [(lo + hi - min) / 2, (lo + hi + min) / 2] : [lo, hi]);
+  [x0, x1] = grow(x0, x1, 360);
+  [y0, y1] = grow(y0, y1, 240);
+  return `${x0} ${y0} ${x1 - x0} ${y1 - y0}`;
 }
 
 export function EgoGraph({ network, me }) {
   const initial = useMemo(() => layout(network, me), [network, me]);
   const [positions, setPositions] = useState(() => new Map(initial.nodes.map((n) => [n.id, [n.x, n.y]])));
+  const [box] = useState(() => viewBox(positions));
   const [focus, setFocus] = useState(null);
   const svg = useRef(null);
   const drag = useRef(null);
@@ -56,7 +95,7 @@ export function EgoGraph({ network, me }) {
 
   return (
     <figure className="graph">
-      <svg ref={svg} viewBox={`0 0 ${SIZE.width} ${SIZE.height}`} role="group" aria-label="Your network"
+      <svg ref={svg} viewBox={box} role="group" aria-label="Your network"
         onPointerMove={onMove} onPointerUp={() => { drag.current = null; }} onPointerLeave={() => { drag.current = null; }}>
         {initial.links.map((l, i) => {
           const [x1, y1] = positions.get(l.source.id);

@@ -24,7 +24,7 @@ export function MediaById({ id, alt, width, className }) {
 }
 
 // Pick a file, upload it with a progress bar, follow processing, hand back the ready media.
-export function ImageUpload({ purpose, label, onReady }) {
+export function ImageUpload({ purpose, label, onReady, preview = true }) {
   const [progress, setProgress] = useState(null);
   const [status, setStatus] = useState(null);
   const [error, setError] = useState(null);
@@ -62,7 +62,7 @@ export function ImageUpload({ purpose, label, onReady }) {
       {status === "processing" && <p className="state" role="status">Processing the image…</p>}
       {status === "ready" && <p className="state ok" role="status">Image ready.</p>}
       <Problem error={error} />
-      {media && <Picture media={media} alt="The uploaded image" width={256} className="preview" />}
+      {media && preview && <Picture media={media} alt="The uploaded image" width={256} className="preview" />}
     </div>
   );
 }

@@ -31,7 +31,14 @@ export async function currentToken() {
   return auth.currentUser ? auth.currentUser.getIdToken() : null;
 }
 
+// An account created in this tab has no platform profile yet: asking GET /api/me would
+// only answer 403, so the session goes straight to choosing a role.
+let freshEmail = null;
+export const isFreshAccount = (user) => Boolean(user?.email) && user.email === freshEmail;
+export const markRegistered = () => { freshEmail = null; };
+
 export async function signUp(email, password, displayName) {
+  freshEmail = email.trim().toLowerCase();
   const credential = await createUserWithEmailAndPassword(auth, email, password);
   if (displayName) {
     await updateProfile(credential.user, { displayName });

@@ -9,7 +9,7 @@ import { Empty, Loading, Pager, Problem, useLoad } from "../components/States.js
 function ItemCard({ item }) {
   return (
     <article className="card">
-      <a href={`#/items/${item.id}`} className="cover-link" aria-label={item.title}>
+      <a href={`#/items/${item.id}`} className="cover-link" tabIndex={-1} aria-hidden="true">
         {item.media_ids[0] ? <MediaById id={item.media_ids[0]} alt="" width={512} className="cover" /> : <div className="cover none" />}
       </a>
       <h3><a href={`#/items/${item.id}`}>{item.title}</a></h3>

@@ -4,6 +4,7 @@ import { useSession } from "../session.jsx";
 import { ImageUpload } from "../components/Media.jsx";
 import { Loading, Problem, useAction } from "../components/States.jsx";
 import { hasWallet, linkWallet } from "../lib/wallet.js";
+import { markRegistered } from "../lib/firebase.js";
 
 const ROLES = [
   ["artist", "Artist", "publish proposals and sell works"],
@@ -17,6 +18,7 @@ function ChooseRole() {
   const register = useAction(async (event) => {
     event.preventDefault();
     setProfile(await api("/api/register", { method: "POST", body: { role, display_name: user.displayName || undefined } }));
+    markRegistered();
   });
   return (
     <section className="page narrow">

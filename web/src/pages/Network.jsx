@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { api } from "../lib/api.js";
+import { go, withQuery } from "../lib/router.js";
 import { useSession } from "../session.jsx";
 import { EgoGraph } from "../components/EgoGraph.jsx";
 import { Empty, Loading, Problem, useAction, useLoad } from "../components/States.jsx";
@@ -40,9 +41,9 @@ function ProposalsForYou() {
   );
 }
 
-export function NetworkPage() {
+export function NetworkPage({ query }) {
   const { profile, user } = useSession();
-  const [depth, setDepth] = useState(1);
+  const depth = query.depth === "2" ? 2 : 1;
   const ego = useLoad(() => (profile ? api("/api/network/ego", { query: { depth } }) : null), [profile?.id, depth]);
   if (!user) return <section className="page narrow"><p className="state empty">Please <a href="#/signin">sign in</a> to see your network.</p></section>;
   if (profile === null) return <section className="page narrow"><p className="state empty"><a href="#/me">Choose your role</a> first.</p></section>;
@@ -53,7 +54,7 @@ export function NetworkPage() {
       <div className="panel">
         <div className="heading">
           <h2>The picture</h2>
-          <label>Depth <select value={depth} onChange={(e) => setDepth(Number(e.target.value))}><option value={1}>1</option><option value={2}>2</option></select></label>
+          <label>Depth <select value={depth} onChange={(e) => go(withQuery("/network", { depth: e.target.value }))}><option value={1}>1</option><option value={2}>2</option></select></label>
         </div>
         {ego.loading && <Loading label="Drawing your network…" />}
         <Problem error={ego.error} onRetry={ego.reload} />

@@ -69,7 +69,7 @@ function Editor({ existing }) {
         <div className="panel">
           <h2>Cover image</h2>
           {cover && <MediaById id={cover} alt="Current cover" width={512} className="preview" />}
-          <ImageUpload purpose="cover" label={cover ? "Replace the cover" : "Choose a cover"} onReady={(media) => setCover(media.id)} />
+          <ImageUpload purpose="cover" label={cover ? "Replace the cover" : "Choose a cover"} onReady={(media) => setCover(media.id)} preview={false} />
         </div>
         <Problem error={save.error} />
         <div className="actions">

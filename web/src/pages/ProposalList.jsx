@@ -9,7 +9,7 @@ import { Empty, Loading, Pager, Problem, useLoad } from "../components/States.js
 function Card({ proposal }) {
   return (
     <article className="card">
-      <a href={`#/proposals/${proposal.id}`} className="cover-link" aria-label={proposal.title}>
+      <a href={`#/proposals/${proposal.id}`} className="cover-link" tabIndex={-1} aria-hidden="true">
         {proposal.cover_media_id ? <MediaById id={proposal.cover_media_id} alt="" width={512} className="cover" /> : <div className="cover none" />}
       </a>
       <h3><a href={`#/proposals/${proposal.id}`}>{proposal.title}</a></h3>

@@ -1,0 +1,252 @@
+"""The web app in real Chromium (Playwright), against the stack `make dev` runs, through
+the Hosting emulator: sign-up and roles, a proposal with a cover image, wallet linking
+with Sign-In with Ethereum, funding from the wallet and the indexer's totals, the
+network drawing, marketplace search with a typo, favorites and bids, error states,
+the keyboard and a phone-sized screen. Every test saves screenshots and fails on any
+console error, page error, failed request or error response it did not provoke."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from local.chain import Platform, Rpc
+from local.seed import seed
+from local.stack import Stack, StackConfig
+from tests.support.browser import AnvilWallet, Watch, chromium_path, screenshot
+from tests.support.images import png
+
+PASSWORD = "password123"
+GOAL_ETH = 2
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = Stack(StackConfig.ephemeral(tmp_path_factory.mktemp("web-stack"), schedule_interval=2))
+    with stack:
+        seed(stack.hosting_url, stack.auth(), Platform(Rpc(stack.chain_url), stack.contracts))
+        yield stack
+    assert stack.children == []
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser, stack, request):
+    """A fresh browser profile (its own sign-in) per call; every page is watched."""
+    opened: list[tuple[object, object, Watch]] = []
+
+    def make(*, wallet: AnvilWallet | None = None, viewport=(1280, 900)):
+        context = browser.new_context(base_url=stack.hosting_url,
+                                      viewport={"width": viewport[0], "height": viewport[1]})
+        context.set_default_timeout(20_000)
+        if wallet:
+            wallet.install(context)
+        page = context.new_page()
+        watch = Watch()
+        watch.attach(page)
+        opened.append((context, page, watch))
+        return page, watch
+
+    yield make
+    try:
+        for _, page, watch in opened:
+            watch.settle(page)
+            watch.check()
+    finally:  # closing aborts what is still in flight: that is the test's doing, not the page's
+        for context, _, _ in opened:
+            context.close()
+
+
+def _shot(request, page, step: str) -> None:
+    screenshot(page, request.node.name, step)
+
+
+def sign_up(page, email: str, name: str, role: str) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_role("tab", name="Sign up").click()
+    page.get_by_label("Display name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up", exact=True).click()
+    page.locator(f"input[name=role][value={role}]").check()
+    page.get_by_role("button", name=f"Register as {role}").click()
+    expect(page.get_by_test_id("role")).to_have_text(role)
+    expect(page.get_by_test_id("account-link")).to_have_text(name)
+
+
+def until(check, *, timeout: float = 90, between=None) -> None:
+    """Poll a page-level condition (the indexer and the graph are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the page never showed it")
+        if between:
+            between()
+        time.sleep(1)
+
+
+def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_network(stack, open_page, request):
+    rpc = Rpc(stack.chain_url)
+    accounts = rpc.call("eth_accounts")
+    run = uuid.uuid4().hex[:8]
+
+    # An artist signs up, registers, writes a proposal with a cover image and publishes it.
+    artist, artist_watch = open_page()
+    sign_up(artist, f"artist-{run}@example.test", f"Wren {run}", "artist")
+    _shot(request, artist, "1-artist-registered")
+    artist.get_by_role("link", name="New proposal").click()
+    artist.get_by_label("Title", exact=True).fill(f"Tidal Looms {run}")
+    artist.get_by_label("Description").fill("Weaving the shoreline's colours, one tide at a time.")
+    artist.get_by_label("Goal").fill(str(GOAL_ETH))
+    artist.locator("input[type=file]").set_input_files(
+        files=[{"name": "cover.png", "mimeType": "image/png", "buffer": png((900, 600))}])
+    expect(artist.get_by_text("Image ready.")).to_be_visible(timeout=60_000)
+    expect(artist.get_by_test_id("picture")).to_be_visible()
+    _shot(request, artist, "2-cover-processed")
+    artist.get_by_role("button", name="Create draft").click()
+    expect(artist.get_by_test_id("status")).to_have_text("draft")
+    expect(artist.locator(".hero img")).to_have_class("loaded", timeout=30_000)
+    artist.get_by_role("button", name="Publish").click()
+    expect(artist.get_by_test_id("status")).to_have_text("open")
+    proposal_id = artist.url.rsplit("/", 1)[1]
+    _shot(request, artist, "3-published")
+
+    # The platform opens the on-chain campaign (an operator action; the seed does the same).
+    Platform(rpc, stack.contracts).open_campaign(uuid.UUID(proposal_id).int, accounts[1], GOAL_ETH * 10**18)
+
+    # An investor signs up, links a wallet (EIP-1193 on an anvil account) with SIWE and funds.
+    wallet = AnvilWallet(stack.chain_url, accounts[7])
+    investor, investor_watch = open_page(wallet=wallet)
+    sign_up(investor, f"investor-{run}@example.test", f"Iris {run}", "investor")
+    investor.get_by_role("button", name="Connect and link wallet").click()
+    expect(investor.get_by_test_id("wallet-address")).to_have_text(accounts[7], ignore_case=True)
+    assert "personal_sign" in wallet.calls
+    _shot(request, investor, "4-wallet-linked")
+
+    investor.get_by_role("link", name="Proposals").click()
+    investor.get_by_role("link", name=f"Tidal Looms {run}", exact=True).click()
+    investor.get_by_label("Amount (ETH)").fill("0.5")
+    investor.get_by_role("button", name="Fund from wallet").click()
+    expect(investor.get_by_text("Sent:")).to_be_visible(timeout=30_000)
+    assert "eth_sendTransaction" in wallet.calls
+
+    # The indexer (Scheduler -> Pub/Sub -> chain-indexer) moves the total and the history.
+    raised = investor.get_by_test_id("raised")
+    until(lambda: raised.inner_text() == "0.5 ETH",
+          between=lambda: investor.get_by_role("button", name="Refresh totals").click())
+    history = investor.get_by_test_id("funding-history")
+    expect(history).to_contain_text(f"Iris {run}")
+    expect(history).to_contain_text("0.5 ETH")
+    _shot(request, investor, "5-funded-and-indexed")
+
+    # chain.funded -> graph-etl -> the graph: the artist is in the investor's network.
+    investor.get_by_role("link", name="Network").click()
+    investor.get_by_label("Depth").select_option("2")
+
+    def artist_in_network() -> bool:
+        listing = investor.get_by_test_id("ego-list")
+        return listing.count() == 1 and f"Wren {run}" in listing.text_content()
+
+    until(artist_in_network, between=lambda: (investor_watch.settle(investor), investor.reload()))
+    expect(investor.locator("figure.graph a.node").first).to_be_visible()
+    assert investor.locator("figure.graph a.node").count() >= 3  # the investor, the proposal, the artist
+    _shot(request, investor, "6-network")
+
+    # The artist's page shows the new total too.
+    artist.reload()
+    expect(artist.get_by_test_id("raised")).to_have_text("0.5 ETH")
+    artist_watch.check()
+
+
+def test_marketplace_search_with_a_typo_favorite_and_bid(open_page, request):
+    page, watch = open_page()
+    sign_up(page, f"collector-{uuid.uuid4().hex[:8]}@example.test", "Cora Collector", "collector")
+    page.get_by_role("link", name="Marketplace").click()
+    page.get_by_label("Search works").fill("indgo lom")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_test_id("fuzzy")).to_be_visible()
+    results = page.get_by_test_id("search-results")
+    expect(results).to_contain_text("Indigo Loom Study")
+    expect(results.locator("mark").first).to_be_visible()
+    _shot(request, page, "1-typo-search")
+
+    results.get_by_role("link", name="Indigo Loom Study").click()
+    favorite = page.get_by_test_id("favorite")
+    expect(favorite).to_have_attribute("aria-pressed", "false")
+    before = int(favorite.inner_text().rsplit("(", 1)[1].rstrip(")"))
+    favorite.click()
+    expect(favorite).to_have_attribute("aria-pressed", "true")
+    expect(favorite).to_contain_text(f"({before + 1})")
+
+    # The auction: current bid, the minimum, time left; a low bid is refused with the API's words.
+    auction = page.get_by_test_id("auction")
+    expect(auction.get_by_test_id("time-left")).to_contain_text("left")
+    minimum = auction.get_by_test_id("minimum-bid").inner_text().split()[0].replace(",", "")
+    watch.expect(409, "/bids")
+    auction.get_by_label("Your bid (EUR)").fill("1")
+    auction.get_by_role("button", name="Place bid").click()
+    expect(auction.get_by_role("alert")).to_contain_text("the lowest acceptable bid is")
+    _shot(request, page, "2-bid-refused")
+    auction.get_by_label("Your bid (EUR)").fill(minimum)
+    auction.get_by_role("button", name="Place bid").click()
+    expect(auction.get_by_test_id("current-bid")).to_have_text(f"{minimum} EUR")
+    expect(auction).to_contain_text("are the highest bidder")
+    _shot(request, page, "3-bid-placed")
+
+
+def test_sign_in_errors_and_keyboard_only_use(open_page, request):
+    page, watch = open_page()
+    page.goto("/#/signin")
+    watch.expect(400, "accounts:signInWithPassword")
+    page.get_by_label("Email").fill("ivan@demo.kalakrut.dev")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("The email or password is not right.")
+    _shot(request, page, "1-wrong-password")
+
+    # Keyboard only: the skip link comes first, then Tab reaches the form, Enter submits.
+    page.goto("/#/signin")
+    page.reload()
+    expect(page.get_by_label("Email")).to_be_visible()  # the app has rendered
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    email = page.get_by_label("Email")
+    for _ in range(20):
+        if email.evaluate("e => e === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(email).to_be_focused()
+    page.keyboard.type("ivan@demo.kalakrut.dev")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("account-link")).to_have_text("Ivan Petrov", timeout=20_000)
+    _shot(request, page, "2-signed-in-by-keyboard")
+
+
+def test_works_on_a_phone_sized_screen_with_empty_and_api_reference_pages(open_page, request):
+    page, _ = open_page(viewport=(390, 844))
+    for step, path, heading in [("1-proposals", "/#/proposals", "Proposals"), ("2-market", "/#/market", "Marketplace"),
+                                ("3-api", "/#/api-reference", "KalaKrut Creative API")]:
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than the screen"
+        _shot(request, page, step)
+    # The API reference lists every operation of the OpenAPI document.
+    assert page.get_by_test_id("operations").locator("details").count() >= 50
+    # An empty state says so.
+    page.goto("/#/market?q=zzqqxxnothing")
+    expect(page.get_by_text("Nothing matches.")).to_be_visible()
+    _shot(request, page, "4-empty")
