@@ -57,6 +57,7 @@ dev: install
 
 test: install
 	$(PY) -m ruff check .
+	node --test web/test/
 	$(PY) -m pytest
 
 seed: install

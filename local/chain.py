@@ -114,10 +114,25 @@ class Platform:
                                  encode_call("openCampaign(uint256,address,uint256,uint64)", proposal_id, artist,
                                              goal, chain_time(self.rpc) + seconds))
 
+    def campaign(self, proposal_id: int) -> tuple[str, int, bool, int, int]:
+        """(artist, deadline, withdrawn, goal, raised); the artist is the zero address if there is none."""
+        return self.read(self.deployment.funding, "campaigns(uint256)",
+                         ["address", "uint64", "bool", "uint256", "uint256"], proposal_id)
+
     def has_campaign(self, proposal_id: int) -> bool:
-        artist = self.read(self.deployment.funding, "campaigns(uint256)",
-                           ["address", "uint64", "bool", "uint256", "uint256"], proposal_id)[0]
-        return int(artist, 16) != 0
+        return int(self.campaign(proposal_id)[0], 16) != 0
+
+    def ensure_campaign(self, proposal_id: int, artist: str, goal: int, seconds: int) -> bool:
+        """Open the campaign unless it exists (whoever opens it first wins); True if this call opened it."""
+        if self.has_campaign(proposal_id):
+            return False
+        try:
+            self.open_campaign(proposal_id, artist, goal, seconds)
+        except RpcError:
+            if self.has_campaign(proposal_id):
+                return False
+            raise
+        return True
 
     def fund(self, backer: str, proposal_id: int, amount: int) -> dict[str, Any]:
         return self.rpc.transact(backer, self.deployment.funding, encode_call("fund(uint256)", proposal_id), amount)

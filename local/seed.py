@@ -147,15 +147,15 @@ def seed_marketplace(people: dict[str, tuple[Client, str]]) -> int:
 
 
 def fund_on_chain(chain: Platform, proposals: list[dict]) -> int:
-    """The platform opens a campaign per published ETH proposal that has none on this
-    chain yet; dev accounts back it."""
+    """Each published ETH demo proposal gets its campaign on this chain (the seed or the
+    stack's campaign operator opens it) and, while nobody has backed it, dev accounts do."""
     accounts = chain.rpc.call("eth_accounts")
     fundings = 0
     for proposal in proposals:
         proposal_id, goal = uuid.UUID(proposal["id"]).int, int(proposal["goal"])
-        if chain.has_campaign(proposal_id):
+        chain.ensure_campaign(proposal_id, accounts[1], goal, seconds=45 * 86_400)
+        if chain.campaign(proposal_id)[4]:  # raised: already backed on this chain
             continue
-        chain.open_campaign(proposal_id, accounts[1], goal, seconds=45 * 86_400)
         for account, percent in PLEDGES:
             chain.fund(accounts[account], proposal_id, goal * percent // 100)
             fundings += 1

@@ -1,8 +1,9 @@
 """Run the whole platform on loopback: `python -m local.stack` (what `make dev` runs).
 
-Order: embedded PostgreSQL -> Alembic migrations -> one functions-framework process
-per HTTP function -> the router (Cloud Run stand-in) -> Firebase Auth + Hosting
-emulators -> demo data through the public API. Ctrl-C stops everything it started.
+Order: embedded PostgreSQL -> Alembic migrations -> Pub/Sub, anvil (+ contracts),
+FalkorDB, Cloud Storage -> one functions-framework process per function -> Scheduler
+and the campaign operator stand-ins -> the router (Cloud Run stand-in) -> Firebase
+Auth + Hosting emulators -> demo data through the public API. Ctrl-C stops everything.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from local.broker import PushBroker, Subscription
 from local.chain import Deployment, Platform, Rpc, deploy_platform, start_anvil
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.graph import start_falkordb
+from local.operator import CampaignOperator
 from local.processes import Child, free_port, port_open, spawn
 from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
 from local.router import Router, ThreadedServer
@@ -110,6 +112,7 @@ class Stack:
         self.pubsub_host: str | None = None
         self.broker: PushBroker | None = None
         self.scheduler: Scheduler | None = None
+        self.operator: CampaignOperator | None = None
 
     @property
     def router_url(self) -> str:
@@ -257,6 +260,8 @@ class Stack:
         http_ports = {f.name: self.config.function_ports[f.name] for f in self.manifest.http_functions()}
         self.router = ThreadedServer(Router(self.manifest, http_ports, self.router_url), self.config.router_port, "router")
         self.router.start()
+        self.operator = CampaignOperator(self.router_url, Platform(Rpc(self.chain_url), self.contracts))
+        self.operator.start()
 
         ports = EmulatorPorts(self.config.auth_port, self.config.hosting_port, self.config.hub_port, self.config.logging_port)
         self.children.append(start_emulators(
@@ -268,6 +273,9 @@ class Stack:
             child.wait_until(lambda port=port: port_open(port), 30)
 
     def stop(self) -> None:
+        if self.operator:
+            self.operator.stop()
+            self.operator = None
         if self.scheduler:
             self.scheduler.stop()
             self.scheduler = None

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from shared import auction_rules, audit, events, items
 from shared.auth import require_owner
-from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.http.pagination import PageQuery, decode_cursor, encode_cursor
 from shared.http.problems import Conflict, Forbidden, InvalidTransition, NotFound
 from shared.market_models import Auction, Bid, Item
 from shared.types import AmountIn, AmountOut, ApiModel, PositiveAmountIn
@@ -86,11 +86,8 @@ class BidOut(ApiModel):
     placed_at: AwareDatetime
 
 
-class BidQuery(ApiModel):
-    model_config = ConfigDict(extra="forbid")
-
-    cursor: Annotated[str, Field(max_length=512)] | None = None
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+class BidQuery(PageQuery):
+    pass
 
 
 class BidPage(ApiModel):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import text
 
-from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.http.pagination import PageQuery, decode_cursor, encode_cursor
 from shared.types import AmountOut, ApiModel
 
 if TYPE_CHECKING:
@@ -30,11 +30,8 @@ SELECT t.event, t.args->>'backer' AS backer, t.amount, t.tx_hash, t.block_number
 """
 
 
-class FundingQuery(ApiModel):
-    model_config = ConfigDict(extra="forbid")
-
-    cursor: Annotated[str, Field(max_length=512)] | None = None
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+class FundingQuery(PageQuery):
+    pass
 
 
 class FundingOut(ApiModel):

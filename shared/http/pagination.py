@@ -9,12 +9,24 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field
 
 from shared.http.problems import InvalidCursor
+from shared.types import ApiModel
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+
+
+class PageQuery(ApiModel):
+    """The query of a list with no filters: a cursor and a page size."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cursor: Annotated[str, Field(max_length=512)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
 
 
 def encode_cursor(kind: str, values: Sequence[Any]) -> str:

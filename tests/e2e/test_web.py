@@ -121,8 +121,10 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     proposal_id = artist.url.rsplit("/", 1)[1]
     _shot(request, artist, "3-published")
 
-    # The platform opens the on-chain campaign (an operator action; the seed does the same).
-    Platform(rpc, stack.contracts).open_campaign(uuid.UUID(proposal_id).int, accounts[1], GOAL_ETH * 10**18)
+    # The platform's operator (the stack's stand-in) opens the on-chain campaign.
+    chain = Platform(rpc, stack.contracts)
+    until(lambda: chain.has_campaign(uuid.UUID(proposal_id).int), timeout=30)
+    assert chain.campaign(uuid.UUID(proposal_id).int)[3] == GOAL_ETH * 10**18
 
     # An investor signs up, links a wallet (EIP-1193 on an anvil account) with SIWE and funds.
     wallet = AnvilWallet(stack.chain_url, accounts[7])
