@@ -119,6 +119,14 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     artist.get_by_role("button", name="Publish").click()
     expect(artist.get_by_test_id("status")).to_have_text("open")
     proposal_id = artist.url.rsplit("/", 1)[1]
+    # Published: the title can change (If-Match), the terms cannot.
+    artist.get_by_role("link", name="Edit").click()
+    expect(artist.get_by_label("Goal")).to_be_disabled()
+    artist.get_by_label("Title", exact=True).fill(f"Tidal Looms {run}")
+    artist.get_by_label("Description").fill("Weaving the shoreline's colours, one tide at a time. Now with dyes from kelp.")
+    artist.get_by_role("button", name="Save changes").click()
+    expect(artist.get_by_text("Now with dyes from kelp.")).to_be_visible()
+    expect(artist.get_by_test_id("status")).to_have_text("open")
     _shot(request, artist, "3-published")
 
     # The platform's operator (the stack's stand-in) opens the on-chain campaign.
@@ -173,6 +181,12 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
 def test_marketplace_search_with_a_typo_favorite_and_bid(open_page, request):
     page, watch = open_page()
     sign_up(page, f"collector-{uuid.uuid4().hex[:8]}@example.test", "Cora Collector", "collector")
+    # An avatar: upload with progress, processing, then the processed image.
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "me.png", "mimeType": "image/png", "buffer": png((400, 400))}])
+    expect(page.get_by_text("Image ready.")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("avatar")).to_be_visible()
+    _shot(request, page, "0-avatar")
     page.get_by_role("link", name="Marketplace").click()
     page.get_by_label("Search works").fill("indgo lom")
     page.get_by_role("button", name="Search").click()

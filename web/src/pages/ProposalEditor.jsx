@@ -20,6 +20,17 @@ const localInput = (iso) => {
   return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 };
 
+const sameMinute = (a, b) => Math.floor(new Date(a).getTime() / 60000) === Math.floor(new Date(b).getTime() / 60000);
+
+function changed(existing, body) {
+  const same = {
+    tags: (a, b) => a.join(",") === b.join(","),
+    deadline: sameMinute,
+    category: (a, b) => (a || null) === (b || null),
+  };
+  return Object.fromEntries(Object.entries(body).filter(([key, value]) => !(same[key] || Object.is)(existing[key], value)));
+}
+
 function Editor({ existing }) {
   const [form, setForm] = useState(() => existing ? {
     title: existing.title, description: existing.description, category: existing.category || "", tags: existing.tags.join(", "),
@@ -28,6 +39,7 @@ function Editor({ existing }) {
   const [cover, setCover] = useState(existing?.cover_media_id || null);
   const [etag, setEtag] = useState(existing?._etag);
   const set = (key) => (event) => setForm({ ...form, [key]: event.target.value });
+  const termsFixed = Boolean(existing) && existing.status !== "draft";
 
   const save = useAction(async (event) => {
     event.preventDefault();
@@ -43,7 +55,10 @@ function Editor({ existing }) {
     };
     let saved;
     if (existing) {
-      saved = await api(`/api/proposals/${existing.id}`, { method: "PATCH", body: { ...body, cover_media_id: cover }, headers: { "If-Match": etag } });
+      // Only what changed: an open proposal's terms (goal, currency, deadline) are fixed.
+      const changes = changed(existing, { ...body, cover_media_id: cover });
+      saved = Object.keys(changes).length === 0 ? existing
+        : await api(`/api/proposals/${existing.id}`, { method: "PATCH", body: changes, headers: { "If-Match": etag } });
     } else {
       saved = await api("/api/proposals", { method: "POST", body });
       if (cover) saved = await api(`/api/proposals/${saved.id}`, { method: "PATCH", body: { cover_media_id: cover }, headers: { "If-Match": saved._etag } });
@@ -61,11 +76,12 @@ function Editor({ existing }) {
         <CategorySelect value={form.category} onChange={(category) => setForm({ ...form, category })} allowAll={false} />
         <label>Tags (comma separated)<input name="tags" value={form.tags} onChange={set("tags")} placeholder="textile, indigo" /></label>
         <div className="row">
-          <label className="grow">Goal<input name="goal" inputMode="decimal" value={form.goal} onChange={set("goal")} required placeholder="2.5" /></label>
-          <label>Currency<select name="currency" value={form.currency} onChange={set("currency")} disabled={existing && existing.status !== "draft"}>
+          <label className="grow">Goal<input name="goal" inputMode="decimal" value={form.goal} onChange={set("goal")} required placeholder="2.5" disabled={termsFixed} /></label>
+          <label>Currency<select name="currency" value={form.currency} onChange={set("currency")} disabled={termsFixed}>
             {CURRENCIES.map((c) => <option key={c}>{c}</option>)}</select></label>
         </div>
-        <label>Deadline<input name="deadline" type="datetime-local" value={form.deadline} onChange={set("deadline")} required /></label>
+        <label>Deadline<input name="deadline" type="datetime-local" value={form.deadline} onChange={set("deadline")} required disabled={termsFixed} /></label>
+        {termsFixed && <p className="muted">The goal, currency and deadline of a published proposal are fixed: backers funded those terms.</p>}
         <div className="panel">
           <h2>Cover image</h2>
           {cover && <MediaById id={cover} alt="Current cover" width={512} className="preview" />}
