@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 import requests
@@ -185,3 +186,40 @@ def test_the_stack_runs_a_chain_with_the_contracts(stack):
     # ProposalFunding's operator is an immutable, written into its code at deployment.
     operator = rpc.call("eth_call", {"to": stack.contracts.funding, "data": encode_call("operator()")}, "latest")
     assert int(operator, 16) == int(stack.contracts.operator, 16)
+
+
+def test_signed_upload_urls_answer_cors_for_the_site_only(stack):
+    """Browsers PUT straight to the signed URL: the storage front answers CORS as the
+    uploads bucket's CORS rule does (infra/terraform/storage.tf), for the site's origins."""
+    url = f"{stack.storage_front_url}/kalakrut-uploads/uploads/some/object"
+    preflight = {"Access-Control-Request-Method": "PUT",
+                 "Access-Control-Request-Headers": "content-type,x-goog-content-length-range"}
+    allowed = requests.options(url, headers={"Origin": stack.hosting_url, **preflight}, timeout=30)
+    assert allowed.status_code == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == stack.hosting_url
+    assert "PUT" in allowed.headers["Access-Control-Allow-Methods"]
+    assert "x-goog-content-length-range" in allowed.headers["Access-Control-Allow-Headers"]
+    foreign = requests.options(url, headers={"Origin": "https://elsewhere.example", **preflight}, timeout=30)
+    assert foreign.status_code == 403 and "Access-Control-Allow-Origin" not in foreign.headers
+
+
+def test_the_campaign_operator_opens_published_eth_proposals(stack):
+    """make dev's stand-in for the platform operator: publish, and the campaign is on chain."""
+    import uuid
+
+    from local.chain import Platform, Rpc
+
+    _, token = stack.auth().sign_up("operator-e2e@example.test", display_name="Op Artist")
+    auth = {"Authorization": f"Bearer {token}"}
+    requests.post(f"{stack.hosting_url}/api/register", json={"role": "artist"}, headers=auth, timeout=30)
+    body = {"title": "On chain soon", "goal": "3000000000000000000", "currency": "ETH", "deadline": "2099-01-01T00:00:00Z"}
+    proposal = requests.post(f"{stack.hosting_url}/api/proposals", json=body, headers=auth, timeout=30).json()
+    chain = Platform(Rpc(stack.chain_url), stack.contracts)
+    onchain_id = uuid.UUID(proposal["id"]).int
+    time.sleep(4)  # a full operator pass: a draft stays off chain
+    assert not chain.has_campaign(onchain_id)
+    requests.post(f"{stack.hosting_url}/api/proposals/{proposal['id']}/publish", headers=auth, timeout=30)
+    assert wait_for(lambda: chain.has_campaign(onchain_id), 30)
+    artist, deadline, _, goal, raised = chain.campaign(onchain_id)
+    assert (goal, raised) == (3 * 10**18, 0) and deadline == 4070908800
+    assert artist.lower() == chain.rpc.call("eth_accounts")[1].lower()  # no linked wallet: the dev artist account
