@@ -213,16 +213,21 @@ def _remove_orphans(graph: Graph) -> None:
         graph.write(f"MATCH (t:{label}) WHERE NOT ()-[:TAGGED]->(t) DELETE t")
 
 
-def due_for_full(engine: Engine, every: timedelta) -> bool:
+def due_for_full(engine: Engine, graph: Graph, every: timedelta) -> bool:
+    """An hour (``every``) since the last full run, or a graph store that is new or was
+    wiped: PostgreSQL has users and the graph none, which the watermarks cannot see."""
     with engine.connect() as conn:
         last = conn.execute(text("SELECT full_at FROM graph_sync_state WHERE name = 'full'")).scalar_one_or_none()
-    return last is None or last < datetime.now(UTC) - every
+        if last is None or last < datetime.now(UTC) - every:
+            return True
+        has_users = conn.execute(text("SELECT EXISTS (SELECT 1 FROM users WHERE deleted_at IS NULL)")).scalar_one()
+    return has_users and not graph.read("MATCH (u:User) RETURN u.id AS id LIMIT 1")
 
 
 def reconcile(engine: Engine, graph: Graph, *, budget_seconds: float = 50.0,
               full_every: timedelta = timedelta(hours=1)) -> dict[str, Any]:
     """One scheduled run: the incremental sync, and the full comparison when it is due."""
     result: dict[str, Any] = {"incremental": incremental(engine, graph, deadline=time.monotonic() + budget_seconds)}
-    if due_for_full(engine, full_every):
+    if due_for_full(engine, graph, full_every):
         result["full"] = full(engine, graph).labels
     return result

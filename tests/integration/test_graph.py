@@ -11,7 +11,7 @@ from sqlalchemy import text
 from shared.events import EventEnvelope
 from shared.graph import connect
 from shared.graph_etl import consume_batch
-from shared.graph_reconcile import full, incremental
+from shared.graph_reconcile import full, incremental, reconcile
 
 ETHER = 10**18
 
@@ -174,6 +174,19 @@ def test_full_reconcile_repairs_a_corrupted_graph(api, db, people, make_proposal
     assert report.labels["User"].digest_equal is False and report.repaired == 5  # one per corruption
     assert snapshot(graph) == expected
     assert full(engine, graph).repaired == 0
+
+
+def test_a_new_or_wiped_graph_store_is_refilled_at_once(api, db, people, graph, engine):
+    """The watermarks live in PostgreSQL: a fresh graph (a new Neo4j, make dev's new
+    FalkorDB) would wait an hour for the full run; an empty graph makes it due now."""
+    ada, bela = people("artist", name="Ada"), people("investor", name="Bela")
+    api.post(f"/api/users/{ada.id}/follow", token=bela.token)
+    assert "full" in reconcile(engine, graph)  # the first run ever
+    expected = snapshot(graph)
+    assert "full" not in reconcile(engine, graph)  # within the hour: incremental only
+    graph.write("MATCH (n) DETACH DELETE n")
+    assert "full" in reconcile(engine, graph)
+    assert snapshot(graph) == expected
 
 
 def test_incremental_sync_picks_up_rows_events_missed(db, people, graph, engine):
