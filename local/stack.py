@@ -260,7 +260,7 @@ class Stack:
         http_ports = {f.name: self.config.function_ports[f.name] for f in self.manifest.http_functions()}
         self.router = ThreadedServer(Router(self.manifest, http_ports, self.router_url), self.config.router_port, "router")
         self.router.start()
-        self.operator = CampaignOperator(self.router_url, Platform(Rpc(self.chain_url), self.contracts))
+        self.operator = CampaignOperator(self.database_url, Platform(Rpc(self.chain_url), self.contracts))
         self.operator.start()
 
         ports = EmulatorPorts(self.config.auth_port, self.config.hosting_port, self.config.hub_port, self.config.logging_port)
