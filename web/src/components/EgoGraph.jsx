@@ -5,9 +5,12 @@ import { useMemo, useRef, useState } from "react";
 import { forceCollide, forceLink, forceManyBody, forceSimulation } from "d3-force";
 
 const SIZE = { width: 720, height: 480 };
-const COLORS = { User: "#3b5bdb", Proposal: "#e8590c", Item: "#2b8a3e", Category: "#868e96" };
+const COLORS = { User: "#3b5bdb", Proposal: "#e8590c", Item: "#2b8a3e", Category: "#868e96", Tag: "#ae3ec9" };
 
-function href(node) {
+// Users, proposals and items carry a name or title; tags and categories are their slug.
+export const nameOf = (node) => node.name || (["Tag", "Category"].includes(node.label) ? `#${node.id}` : node.label);
+
+export function href(node) {
   if (node.label === "User") return `#/users/${node.id}`;
   if (node.label === "Proposal") return `#/proposals/${node.id}`;
   if (node.label === "Item") return `#/items/${node.id}`;
@@ -110,7 +113,7 @@ export function EgoGraph({ network, me }) {
         })}
         {initial.nodes.map((n) => {
           const [x, y] = positions.get(n.id);
-          const label = `${n.name || n.label} (${n.label.toLowerCase()}${n.me ? ", you" : ""})`;
+          const label = `${nameOf(n)} (${n.label.toLowerCase()}${n.me ? ", you" : ""})`;
           return (
             <a key={n.id} href={href(n)} aria-label={label} className={`node ${focus && !near(n.id) ? "dim" : ""}`}
               onMouseEnter={() => setFocus(n.id)} onMouseLeave={() => setFocus(null)} onFocus={() => setFocus(n.id)} onBlur={() => setFocus(null)}
@@ -118,7 +121,7 @@ export function EgoGraph({ network, me }) {
               onClick={(e) => { if (drag.current?.moved) e.preventDefault(); }}>
               <title>{label}</title>
               <circle cx={x} cy={y} r={n.me ? 16 : 11} fill={COLORS[n.label] || "#495057"} stroke={n.me ? "#111" : "#fff"} strokeWidth={n.me ? 3 : 2} />
-              <text x={x} y={y + (n.me ? 30 : 24)} textAnchor="middle">{(n.name || n.label).slice(0, 22)}</text>
+              <text x={x} y={y + (n.me ? 30 : 24)} textAnchor="middle">{nameOf(n).slice(0, 22)}</text>
             </a>
           );
         })}

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { api } from "../lib/api.js";
 import { go, withQuery } from "../lib/router.js";
 import { useSession } from "../session.jsx";
-import { EgoGraph } from "../components/EgoGraph.jsx";
+import { EgoGraph, href, nameOf } from "../components/EgoGraph.jsx";
 import { Empty, Loading, Problem, useAction, useLoad } from "../components/States.jsx";
 
 function People() {
@@ -63,7 +63,7 @@ export function NetworkPage({ query }) {
         {ego.data && (
           <details>
             <summary>Your connections as a list</summary>
-            <ul data-testid="ego-list">{ego.data.nodes.filter((n) => n.id !== profile.id).map((n) => <li key={n.id}>{n.name || n.id} <span className="muted">({n.label})</span></li>)}</ul>
+            <ul data-testid="ego-list">{ego.data.nodes.filter((n) => n.id !== profile.id).map((n) => <li key={n.id}>{href(n) ? <a href={href(n)}>{nameOf(n)}</a> : nameOf(n)} <span className="muted">({n.label.toLowerCase()})</span></li>)}</ul>
           </details>
         )}
       </div>
