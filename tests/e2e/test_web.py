@@ -84,6 +84,13 @@ def sign_up(page, email: str, name: str, role: str) -> None:
     expect(page.get_by_test_id("account-link")).to_have_text(name)
 
 
+def upload_image(page, size: tuple[int, int]) -> None:
+    """Choose a PNG in the page's image field; the pipeline processes it (Pub/Sub -> image-processing)."""
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "image.png", "mimeType": "image/png", "buffer": png(size)}])
+    expect(page.get_by_text("Image ready.")).to_be_visible(timeout=60_000)
+
+
 def until(check, *, timeout: float = 90, between=None) -> None:
     """Poll a page-level condition (the indexer and the graph are asynchronous)."""
     deadline = time.monotonic() + timeout
@@ -108,9 +115,7 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     artist.get_by_label("Title", exact=True).fill(f"Tidal Looms {run}")
     artist.get_by_label("Description").fill("Weaving the shoreline's colours, one tide at a time.")
     artist.get_by_label("Goal").fill(str(GOAL_ETH))
-    artist.locator("input[type=file]").set_input_files(
-        files=[{"name": "cover.png", "mimeType": "image/png", "buffer": png((900, 600))}])
-    expect(artist.get_by_text("Image ready.")).to_be_visible(timeout=60_000)
+    upload_image(artist, (900, 600))
     expect(artist.get_by_test_id("picture")).to_be_visible()
     _shot(request, artist, "2-cover-processed")
     artist.get_by_role("button", name="Create draft").click()
@@ -182,9 +187,7 @@ def test_marketplace_search_with_a_typo_favorite_and_bid(open_page, request):
     page, watch = open_page()
     sign_up(page, f"collector-{uuid.uuid4().hex[:8]}@example.test", "Cora Collector", "collector")
     # An avatar: upload with progress, processing, then the processed image.
-    page.locator("input[type=file]").set_input_files(
-        files=[{"name": "me.png", "mimeType": "image/png", "buffer": png((400, 400))}])
-    expect(page.get_by_text("Image ready.")).to_be_visible(timeout=60_000)
+    upload_image(page, (400, 400))
     expect(page.get_by_test_id("avatar")).to_be_visible()
     _shot(request, page, "0-avatar")
     page.get_by_role("link", name="Marketplace").click()
