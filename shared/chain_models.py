@@ -24,7 +24,11 @@ class Web3Transaction(Base):
     """One decoded contract log; (chain_id, tx_hash, log_index) identifies it on a chain."""
 
     __tablename__ = "web3_transactions"
-    __table_args__ = (Index("ix_web3_transactions_chain_block", "chain_id", "block_number"),)
+    __table_args__ = (
+        Index("ix_web3_transactions_chain_block", "chain_id", "block_number"),
+        # A proposal's funding history, newest first (shared/fundings.py).
+        Index("ix_web3_transactions_proposal", "proposal_id", "block_time", "chain_id", "block_number", "log_index"),
+    )
 
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tx_hash: Mapped[str] = mapped_column(HASH, primary_key=True)

@@ -1,6 +1,7 @@
 """A proposal's on-chain funding history: the Funded and Refunded events the indexer
 stored, newest first, with the platform user behind each backer's wallet where one is
-linked. Keyset-paged on (block, log index): the chain's own order."""
+linked. Keyset-paged on (block time, chain, block, log index): the chains' own order,
+across chains by time."""
 from __future__ import annotations
 
 import uuid
@@ -25,7 +26,7 @@ SELECT t.event, t.args->>'backer' AS backer, t.amount, t.tx_hash, t.block_number
   LEFT JOIN users u ON u.wallet_address = t.args->>'backer' AND u.deleted_at IS NULL
  WHERE t.proposal_id = :proposal_id AND t.event IN ('Funded', 'Refunded')
    {after}
- ORDER BY t.block_number DESC, t.log_index DESC
+ ORDER BY t.block_time DESC, t.chain_id DESC, t.block_number DESC, t.log_index DESC
  LIMIT :limit
 """
 
@@ -55,18 +56,28 @@ def history(session: Session, proposal_id: uuid.UUID, query: FundingQuery) -> Fu
     params: dict[str, object] = {"proposal_id": proposal_id, "limit": query.limit + 1}
     after = ""
     if query.cursor:
-        params["after_block"], params["after_log"] = decode_cursor(query.cursor, CURSOR_KIND, [int, int])
-        after = "AND (t.block_number, t.log_index) < (:after_block, :after_log)"
+        keys = decode_cursor(query.cursor, CURSOR_KIND, [_aware, int, int, int])
+        params.update(zip(("after_time", "after_chain", "after_block", "after_log"), keys, strict=True))
+        after = ("AND (t.block_time, t.chain_id, t.block_number, t.log_index)"
+                 " < (:after_time, :after_chain, :after_block, :after_log)")
     rows = session.execute(text(_HISTORY_SQL.format(after=after)), params).all()
     page = [_out(row) for row in rows[:query.limit]]
     more = len(rows) > query.limit
     last = rows[query.limit - 1] if more else None
-    return FundingPage(items=page,
-                       next_cursor=encode_cursor(CURSOR_KIND, [last.block_number, last.log_index]) if last else None)
+    cursor = encode_cursor(CURSOR_KIND, [last.block_time.isoformat(), last.chain_id, last.block_number, last.log_index]) \
+        if last else None
+    return FundingPage(items=page, next_cursor=cursor)
+
+
+def _aware(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("not an aware time")
+    return moment
 
 
 def _out(row) -> FundingOut:
-    block_time: datetime = row.block_time
     return FundingOut(kind="funded" if row.event == "Funded" else "refunded", backer=row.backer,
                       backer_user_id=row.user_id, backer_name=row.display_name, amount=int(row.amount),
-                      chain_id=row.chain_id, tx_hash=row.tx_hash, block_number=row.block_number, block_time=block_time)
+                      chain_id=row.chain_id, tx_hash=row.tx_hash, block_number=row.block_number,
+                      block_time=row.block_time)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from shared.http.pagination import encode_cursor
+
 BACKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 STRANGER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 
@@ -41,6 +43,8 @@ def test_funding_history_is_newest_first_names_linked_backers_and_pages(api, peo
     assert rest["next_cursor"] is None
     [funding] = rest["items"]
     assert (funding["backer"], funding["backer_user_id"], funding["backer_name"]) == (BACKER, ivan.id, "Ivan Backer")
+    naive = encode_cursor("fundings", ["2026-11-01T00:10:00", 31337, 10, 0])  # a time without its zone
+    assert api.get(url, query_string={"cursor": naive}).status_code == 400
 
 
 def test_funding_history_of_a_draft_is_its_owners(api, people, make_proposal):
