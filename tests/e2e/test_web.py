@@ -155,10 +155,9 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     expect(investor.get_by_text("Sent:")).to_be_visible(timeout=30_000)
     assert "eth_sendTransaction" in wallet.calls
 
-    # The indexer (Scheduler -> Pub/Sub -> chain-indexer) moves the total and the history.
-    raised = investor.get_by_test_id("raised")
-    until(lambda: raised.inner_text() == "0.5 ETH",
-          between=lambda: investor.get_by_role("button", name="Refresh totals").click())
+    # The indexer (Scheduler -> Pub/Sub -> chain-indexer) moves the total and the history;
+    # the page looks again by itself until it has.
+    expect(investor.get_by_test_id("raised")).to_have_text("0.5 ETH", timeout=60_000)
     history = investor.get_by_test_id("funding-history")
     expect(history).to_contain_text(f"Iris {run}")
     expect(history).to_contain_text("0.5 ETH")

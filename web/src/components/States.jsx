@@ -11,6 +11,7 @@ export function Empty({ children }) {
 // A problem+json error (or a wallet/sign-in error) as the person should read it.
 export function Problem({ error, onRetry }) {
   if (!error) return null;
+  // A 422 lists its fields: "title: String should have at most 140 characters".
   const lines = error.errors?.map((e) => `${(e.location || []).slice(1).join(".") || "request"}: ${e.message}`) || [];
   return (
     <div className="problem" role="alert">
@@ -33,7 +34,7 @@ export function useLoad(load, deps) {
       (data) => mine === generation.current && setState({ data, error: null, loading: false }),
       (error) => mine === generation.current && setState({ data: undefined, error, loading: false }),
     );
-  }, deps); // eslint-disable-line react-hooks/exhaustive-deps
+  }, deps); // the caller names what the load depends on
   useEffect(run, [run]);
   return { ...state, reload: run };
 }

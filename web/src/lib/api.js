@@ -41,8 +41,3 @@ export async function api(path, { method = "GET", body, query, headers = {}, raw
   }
   return data;
 }
-
-// Field errors of a 422, as "field: message" lines.
-export function problemLines(error) {
-  return (error.errors || []).map((e) => `${(e.location || []).slice(1).join(".") || "request"}: ${e.message}`);
-}

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { api } from "../lib/api.js";
 import { formatAmount, parseAmount } from "../lib/money.js";
 import { fundProposal } from "../lib/wallet.js";
@@ -62,15 +62,33 @@ function FundForm({ proposal, onFunded }) {
       <button type="submit" disabled={fund.busy}>{fund.busy ? "Confirm in your wallet…" : "Fund from wallet"}</button>
       {!profile?.wallet_address && <p className="muted">Tip: link your wallet on <a href="#/me">your profile</a> so your backing shows your name.</p>}
       <Problem error={fund.error?.message && !fund.error.title ? { title: "Check the amount", detail: fund.error.message } : fund.error} />
-      {done && <p className="state ok" role="status">Sent: <code>{short(done)}</code>. The total updates once the indexer reads the block.</p>}
+      {done && <p className="state ok" role="status">Sent: <code>{short(done)}</code>. The total updates here once the chain indexer has read the block.</p>}
     </form>
   );
+}
+
+// After a funding, the total changes once the indexer has read the block: look again
+// every few seconds until it does (or a minute has passed).
+function useFollowTotals(proposal, refresh) {
+  const [since, setSince] = useState(null);
+  useEffect(() => {
+    if (since === null || !proposal) return undefined;
+    if (proposal.raised_total !== since.raised || Date.now() - since.at > 60000) {
+      setSince(null);
+      return undefined;
+    }
+    const timer = setTimeout(refresh, 3000); // each answer is a new object: the next look is set up again
+    return () => clearTimeout(timer);
+  }, [since, proposal, refresh]);
+  return () => setSince({ raised: proposal.raised_total, at: Date.now() });
 }
 
 export function ProposalDetail({ params }) {
   const { profile } = useSession();
   const [version, setVersion] = useState(0);
   const page = useLoad(() => api(`/api/proposals/${params.id}`), [params.id, version]);
+  const refresh = useCallback(() => setVersion((v) => v + 1), []);
+  const followTotals = useFollowTotals(page.data, refresh);
   const act = useAction(async (action) => {
     await api(`/api/proposals/${params.id}/${action}`, { method: "POST", headers: { "If-Match": page.data._etag } });
     setVersion((v) => v + 1);
@@ -79,7 +97,6 @@ export function ProposalDetail({ params }) {
   if (page.error) return <section className="page"><Problem error={page.error} onRetry={page.reload} /></section>;
   const p = page.data;
   const mine = profile && profile.id === p.owner_id;
-  const refresh = () => setVersion((v) => v + 1);
   return (
     <section className="page">
       {p.cover_media_id && <MediaById id={p.cover_media_id} alt={`Cover of ${p.title}`} className="hero" width={2048} />}
@@ -109,7 +126,7 @@ export function ProposalDetail({ params }) {
           {p.status === "open" && !mine && (
             <div className="panel">
               <h2>Back this proposal</h2>
-              {profile ? <FundForm proposal={p} onFunded={refresh} /> : <p><a href="#/signin">Sign in</a> to fund it from your wallet.</p>}
+              {profile ? <FundForm proposal={p} onFunded={followTotals} /> : <p><a href="#/signin">Sign in</a> to fund it from your wallet.</p>}
             </div>
           )}
           <button type="button" className="link" onClick={refresh}>Refresh totals</button>
