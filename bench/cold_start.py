@@ -1,9 +1,13 @@
 """Cold start of every function against two references measured in the same run.
 
-For each function: process start -> first 200 on a real, database-touching endpoint
-(median of N runs), and the import time of its module in a fresh interpreter. The
-references are a bare functions-framework hello-world and the database floor
-(functions-framework + SQLAlchemy/pg8000 answering SELECT 1).
+For each function: process start -> first 200 on a real, database-touching endpoint,
+and the import time of its module in a fresh interpreter. The references are a bare
+functions-framework hello-world and the database floor (functions-framework +
+SQLAlchemy/pg8000 answering SELECT 1).
+
+This machine's wall times drift by a third from one minute to the next, so the runs are
+interleaved: each round starts every subject once, in a shuffled order, so that a slow
+minute slows every subject alike; each subject's time is its median over the rounds.
 
     python bench/cold_start.py [--quick] [--runs N]
 
@@ -15,6 +19,7 @@ import argparse
 import base64
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -61,7 +66,7 @@ def first_response_seconds(source: Path, request: tuple, env: dict[str, str], lo
                 time.sleep(0.005)
         raise TimeoutError(f"{source} did not answer within 30 s:\n{child.tail()}")
     finally:
-        child.stop()
+        child.stop(grace=0.0)  # a bench process has nothing to finish; gunicorn's graceful exit costs 0.4 s
 
 
 def pubsub_push(data: dict, **attributes: str) -> dict:
@@ -94,7 +99,7 @@ def import_seconds(source: Path, env: dict[str, str]) -> tuple[float, list[tuple
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 runs each (well under a minute)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds (about a minute)")
     parser.add_argument("--runs", type=int, default=None)
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 9)
@@ -160,12 +165,17 @@ def main() -> int:
             subjects += [(f.name, f.main, requests_by_function[f.name], "http" if f.http_paths else "cloudevent")
                          for f in load().functions]
 
+            times: dict[str, list[float]] = {name: [] for name, *_ in subjects}
+            shuffle = random.Random(2026)
+            for round_number in range(runs + 1):  # round 0 warms the OS file cache and is dropped
+                for name, source, request, signature in shuffle.sample(subjects, len(subjects)):
+                    seconds = first_response_seconds(source, request, env, logs, signature)
+                    if round_number:
+                        times[name].append(seconds)
             results = {}
-            for name, source, request, signature in subjects:
-                first_response_seconds(source, request, env, logs, signature)  # warm the OS file cache once
-                times = [first_response_seconds(source, request, env, logs, signature) for _ in range(runs)]
+            for name, source, _, _ in subjects:
                 imported, heaviest = import_seconds(source, env)
-                results[name] = (statistics.median(times), imported, heaviest)
+                results[name] = (statistics.median(times[name]), imported, heaviest)
         finally:
             firebase.stop()
             falkordb.stop()
@@ -173,7 +183,7 @@ def main() -> int:
             pg.stop()
 
     hello, floor = results["hello-world"][0], results["db-floor"][0]
-    print(f"\ncold start: process start -> first 200, median of {runs} runs\n")
+    print(f"\ncold start: process start -> first 200, median of {runs} interleaved rounds\n")
     print(f"{'function':<14}{'first 200':>11}{'import':>9}{'x hello':>9}{'x floor':>9}  heaviest imports")
     metrics = []
     for name, (first, imported, heaviest) in results.items():

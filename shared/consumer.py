@@ -19,7 +19,6 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shared.db import transaction
 from shared.events import EventEnvelope
-from shared.models import ProcessedEvent
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -42,6 +41,8 @@ def envelope_from(cloud_event: Any) -> EventEnvelope:
 
 def apply_once(consumer: str, event_id: uuid.UUID, apply: Callable[[Session], None]) -> bool:
     """Run ``apply`` and record (consumer, event_id) in one transaction; False if done before."""
+    from shared.models import ProcessedEvent  # here, not at import: graph-etl parses envelopes on Core alone
+
     with transaction() as session:
         first_time = session.execute(
             insert(ProcessedEvent)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, ConfigDict
 
-from shared.models import OutboxEntry
 from shared.topics import DOMAIN_EVENTS
 from shared.types import ApiModel
 
@@ -59,6 +58,8 @@ def emit(session: Session, type: str, aggregate_type: str, aggregate_id: Any, pa
         aggregate_id=str(aggregate_id),
         payload=payload,
     )
+    from shared.models import OutboxEntry  # writers have the ORM loaded; consumers that only parse do not
+
     session.add(OutboxEntry(event_id=envelope.event_id, topic=topic, type=type, occurred_at=envelope.occurred_at,
                             envelope=envelope.model_dump(mode="json")))
     pending = session.info.setdefault("outbox_pending", [])

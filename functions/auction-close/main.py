@@ -1,4 +1,6 @@
 """auction-close: on each scheduler tick, close the auctions past their end and settle them."""
+import shared.startup  # first, before anything heavy: see shared/startup.py
+
 import logging
 
 import functions_framework
@@ -11,6 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 @functions_framework.cloud_event
+@shared.startup.resumes
 def handle(cloud_event) -> None:
     log.configure(get_settings().log_level)
     closed = close_due()

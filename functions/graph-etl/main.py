@@ -1,10 +1,13 @@
 """graph-etl: each domain event refreshes what it changed in the graph (idempotently)."""
+import shared.startup  # first, before anything heavy: see shared/startup.py
+
 import functions_framework
 
 from shared.consumer import envelope_from
 
 
 @functions_framework.cloud_event
+@shared.startup.resumes
 def handle(cloud_event) -> None:
     from shared.db import get_engine
     from shared.graph import get_graph

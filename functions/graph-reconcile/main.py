@@ -1,10 +1,13 @@
 """graph-reconcile: on each scheduler tick, sync what events missed; a full comparison when due."""
+import shared.startup  # first, before anything heavy: see shared/startup.py
+
 from datetime import timedelta
 
 import functions_framework
 
 
 @functions_framework.cloud_event
+@shared.startup.resumes
 def handle(cloud_event) -> None:
     from shared.config import get_settings
     from shared.db import get_engine

@@ -1,6 +1,8 @@
 """marketplace: items, categories, tags, favorites, likes, views, search and auctions."""
 from __future__ import annotations
 
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
+
 from shared import analytics, auctions, item_listing, items, reactions, search, taxonomy
 from shared.config import get_settings
 from shared.http.api import Api, Call, Reply

@@ -1,6 +1,8 @@
 """media: signed upload URLs, processing status, deletion."""
 from __future__ import annotations
 
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
+
 from shared import media
 from shared.http.api import Api, Call, Reply
 

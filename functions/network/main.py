@@ -1,6 +1,8 @@
 """network: graph reads for people and proposals: suggestions, ego network, paths, insights."""
 from __future__ import annotations
 
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
+
 from collections.abc import Callable
 from typing import Any, TypeVar
 

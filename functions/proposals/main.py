@@ -1,6 +1,8 @@
 """proposals: artists' funding proposals and their lifecycle, and the chain status their totals come from."""
 from __future__ import annotations
 
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
+
 from shared import fundings, proposals
 from shared.chain_status import ChainStatusPage, chain_status
 from shared.http.api import Api, Call, Reply

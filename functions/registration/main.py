@@ -1,6 +1,8 @@
 """registration: sign-up, the caller's own profile, public profiles and follows."""
 from __future__ import annotations
 
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
+
 from shared import site_config, users, wallets
 from shared.auth import get_firebase
 from shared.http.api import Api, Call, Reply

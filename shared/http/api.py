@@ -18,7 +18,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
-from shared import auth, log, rate_limit
+from shared import auth, log, rate_limit, startup
 from shared.config import Settings, get_settings
 from shared.db import transaction
 from shared.http import caching, problems
@@ -139,6 +139,12 @@ class Api:
         return self._map
 
     def __call__(self, request: Request) -> Response:
+        try:
+            return self._answer(request)
+        finally:
+            startup.resume()  # the first answer ends the cold start's GC pause
+
+    def _answer(self, request: Request) -> Response:
         settings = get_settings()
         log.configure(settings.log_level)
         log.set_trace(
