@@ -5,23 +5,30 @@ import sys
 
 import pytest
 
-from shared.manifest import REPO, load
+from shared.manifest import REPO, Function, load
 
 HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "eth_account", "web3",
          "neo4j", "falkordb", "redis", "PIL", "requests")
 
 
-@pytest.mark.parametrize("function", load().functions, ids=lambda f: f.name)
-def test_importing_a_function_loads_no_heavy_module(function):
+def _after_import(function: Function, then: str, env: dict[str, str] | None = None) -> str:
+    """What ``then`` prints in a fresh interpreter that has just imported the function's module."""
     code = (
-        "import importlib.util, json, sys\n"
+        "import gc, importlib.util, json, sys\n"
         f"spec = importlib.util.spec_from_file_location('main', {str(function.main)!r})\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({HEAVY!r}))))\n"
+        f"{then}"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                            env={"PYTHONPATH": str(REPO)})
-    assert json.loads(result.stdout) == []
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(REPO), **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("function", load().functions, ids=lambda f: f.name)
+def test_importing_a_function_loads_no_heavy_module(function):
+    printed = _after_import(function, f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({HEAVY!r}))))\n")
+    assert json.loads(printed) == []
 
 
 # Consumers whose whole path is SQLAlchemy Core: the ORM (~70 ms) is not theirs to load.
@@ -31,16 +38,10 @@ CORE_ONLY = ("graph-etl", "graph-reconcile", "popularity")
 @pytest.mark.parametrize("name", CORE_ONLY)
 def test_core_only_functions_do_not_import_the_orm(name):
     function = next(f for f in load().functions if f.name == name)
-    code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('main', {str(function.main)!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "import shared.consumer, shared.events, shared.graph_etl, shared.graph_reconcile\n"
-        "print('sqlalchemy.orm' in sys.modules)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                            env={"PYTHONPATH": str(REPO)})
-    assert result.stdout.strip() == "False"
+    # Also what graph-etl and graph-reconcile import only when an event arrives.
+    printed = _after_import(function, "import shared.consumer, shared.events, shared.graph_etl, shared.graph_reconcile\n"
+                                      "print('sqlalchemy.orm' in sys.modules)\n")
+    assert printed.strip() == "False"
 
 
 @pytest.mark.parametrize("function", load().functions, ids=lambda f: f.name)
@@ -61,16 +62,9 @@ def test_the_garbage_collector_waits_for_the_first_call(function):
             "except Exception:\n"
             "    pass\n"
         )
-    code = (
-        "import gc, importlib.util\n"
-        f"spec = importlib.util.spec_from_file_location('main', {str(function.main)!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "paused = not gc.isenabled()\n"
-        f"{first_call}"
-        "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    printed = _after_import(
+        function,
+        "paused = not gc.isenabled()\n" + first_call + "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)\n",
+        env={"GOOGLE_CLOUD_PROJECT": "demo-test", "DATABASE_URL": "postgresql+pg8000://nobody@127.0.0.1:9/none"},
     )
-    env = {"PYTHONPATH": str(REPO), "GOOGLE_CLOUD_PROJECT": "demo-test",
-           "DATABASE_URL": "postgresql+pg8000://nobody@127.0.0.1:9/none"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True", "True"]
+    assert printed.split() == ["True", "True", "True"]

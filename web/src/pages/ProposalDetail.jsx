@@ -91,7 +91,7 @@ export function ProposalDetail({ params }) {
   const followTotals = useFollowTotals(page.data, refresh);
   const act = useAction(async (action) => {
     await api(`/api/proposals/${params.id}/${action}`, { method: "POST", headers: { "If-Match": page.data._etag } });
-    setVersion((v) => v + 1);
+    refresh();
   });
   if (page.loading && !page.data) return <Loading />;
   if (page.error) return <section className="page"><Problem error={page.error} onRetry={page.reload} /></section>;
