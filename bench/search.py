@@ -114,7 +114,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def search_latency(words: list[str], fixture: dict, repeat: int, rng: random.Random) -> dict[str, list[float]]:
-    from shared.db import transaction
+    from shared.db import get_engine
     from shared.search import SearchQuery, search
 
     def typo(word: str) -> str:
@@ -138,8 +138,8 @@ def search_latency(words: list[str], fixture: dict, repeat: int, rng: random.Ran
         for _ in range(repeat):
             query = SearchQuery.model_validate(make())
             started = time.perf_counter()
-            with transaction() as session:
-                search(session, query)
+            with get_engine().begin() as conn:
+                search(conn, query)
             timings.append(time.perf_counter() - started)
         results[name] = timings
     return results
@@ -149,11 +149,11 @@ def page_latency(engine, items: int, repeat: int) -> dict[int, tuple[list[float]
     """Depth -> (keyset timings, OFFSET timings) for the newest-first public list."""
     from sqlalchemy import text
 
-    from shared.db import transaction
     from shared.http.pagination import encode_cursor
     from shared.item_listing import ItemQuery, list_page
-    from shared.items import rows_query, to_out
-    from shared.market_models import PUBLIC_ITEM_STATUSES, Item
+    from shared.items import row_out, rows_query
+    from shared.market_tables import PUBLIC_ITEM_STATUSES
+    from shared.market_tables import items as item_table
 
     results = {}
     for fraction in (0.0, 0.01, 0.1, 0.5, 0.9):
@@ -167,14 +167,14 @@ def page_latency(engine, items: int, repeat: int) -> dict[int, tuple[list[float]
         query = ItemQuery(sort="newest", cursor=cursor)
 
         def keyset(query=query):
-            with transaction() as session:
-                list_page(session, None, query)
+            with engine.begin() as conn:
+                list_page(conn, None, query)
 
         def offset(depth=depth):
-            with transaction() as session:
-                rows = session.execute(rows_query().where(Item.status.in_(PUBLIC_ITEM_STATUSES))
-                                       .order_by(Item.created_at.desc(), Item.id.desc()).offset(depth).limit(21)).all()
-                [to_out(*row) for row in rows[:20]]
+            with engine.begin() as conn:
+                rows = conn.execute(rows_query().where(item_table.c.status.in_(PUBLIC_ITEM_STATUSES))
+                                    .order_by(item_table.c.created_at.desc(), item_table.c.id.desc()).offset(depth).limit(21)).all()
+                [row_out(row) for row in rows[:20]]
 
         keyset(), offset()  # warm
         results[depth] = (_timed(keyset, repeat), _timed(offset, max(3, repeat // 10)))

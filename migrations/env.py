@@ -1,11 +1,11 @@
 """Alembic environment: migrates the database the shared config points at."""
 from alembic import context
 
-from shared import market_models  # noqa: F401  (registers the marketplace tables on Base)
-from shared.chain_models import Base  # also registers the chain tables on Base
+from shared import chain_tables, market_tables  # noqa: F401  (their tables join the metadata)
 from shared.db import get_engine
+from shared.tables import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run() -> None:

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.models import AuditEntry
-
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from shared.models import User
+    from shared.auth import Viewer
 
 
-def record(session: Session, actor: User | None, action: str, entity_type: str, entity_id: Any, **details: Any) -> None:
+def record(session: Session, actor: Viewer | None, action: str, entity_type: str, entity_id: Any, **details: Any) -> None:
     """Append an entry in the caller's transaction, so it commits with the change."""
+    from shared.models import AuditEntry  # writers have the ORM loaded; readers never import this
+
     session.add(
         AuditEntry(
             actor_id=actor.id if actor else None,

@@ -11,14 +11,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.http.problems import Forbidden, ServiceUnavailable, Unauthenticated
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from shared.models import User
+    from shared.db import Work
 
 logger = logging.getLogger(__name__)
 
@@ -103,33 +101,58 @@ def claims_from_header(header: str | None, *, required: bool) -> Claims | None:
     return get_firebase().verify(token.strip())
 
 
-def load_user(session: Session, claims: Claims) -> User | None:
+class Viewer(Protocol):
+    """The caller's profile as the authorization rules read it: a Core row of users
+    on reads, the ORM ``User`` on writes."""
+
+    id: uuid.UUID
+    role: str
+    is_admin: bool
+    display_name: str | None
+    wallet_address: str | None
+
+
+def load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
     from sqlalchemy import select
 
-    from shared.models import User
+    from shared.tables import users
 
-    return session.scalars(
-        select(User).where(User.firebase_uid == claims.uid, User.deleted_at.is_(None))
-    ).one_or_none()
+    active = (users.c.firebase_uid == claims.uid, users.c.deleted_at.is_(None))
+    if orm:
+        from shared.models import User
+
+        return unit.session.scalars(select(User).where(*active)).one_or_none()
+    return unit.connection.execute(select(*profile_columns()).where(*active)).one_or_none()
+
+
+def profile_columns() -> list:
+    """Every column of users a read may show, without the search vector."""
+    from shared.tables import users
+
+    return [column for column in users.c if column.key != "search"]
+
+
+def is_orm_user(viewer: Viewer) -> bool:
+    return hasattr(viewer, "_sa_instance_state")
 
 
 # Authorization rules, checked in the shared layer so every function agrees.
 
-def require_role(user: User, *roles: str) -> None:
+def require_role(user: Viewer, *roles: str) -> None:
     if user.role not in roles:
         raise Forbidden(f"only {' or '.join(roles)} accounts may do this")
 
 
-def require_admin(user: User) -> None:
+def require_admin(user: Viewer) -> None:
     if not user.is_admin:
         raise Forbidden("only an administrator may do this")
 
 
-def require_owner(user: User, owner_id: uuid.UUID) -> None:
+def require_owner(user: Viewer, owner_id: uuid.UUID) -> None:
     if user.id != owner_id:
         raise Forbidden("only the owner may do this")
 
 
-def require_owner_or_admin(user: User, owner_id: uuid.UUID) -> None:
+def require_owner_or_admin(user: Viewer, owner_id: uuid.UUID) -> None:
     if user.id != owner_id and not user.is_admin:
         raise Forbidden("only the owner or an administrator may do this")

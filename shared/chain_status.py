@@ -13,7 +13,7 @@ from sqlalchemy import text
 from shared.types import ApiModel
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection
 
 
 class ChainStatus(ApiModel):
@@ -30,8 +30,8 @@ class ChainStatusPage(ApiModel):
     chains: list[ChainStatus]
 
 
-def chain_status(session: Session) -> ChainStatusPage:
-    rows = session.execute(text(
+def chain_status(conn: Connection) -> ChainStatusPage:
+    rows = conn.execute(text(
         "SELECT chain_id, block_number, head_block, head_seen_at, reorgs, last_error "
         "FROM indexer_checkpoints ORDER BY chain_id")).all()
     return ChainStatusPage(chains=[

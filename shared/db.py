@@ -7,7 +7,7 @@ database auth, lazy refresh) hands pg8000 its connections.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from shared.config import Settings, get_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
     from sqlalchemy.orm import Session
 
 
@@ -59,32 +59,53 @@ def get_engine() -> Engine:
     return build_engine(get_settings())
 
 
-@lru_cache(maxsize=1)
-def _session_factory():
-    from sqlalchemy.orm import sessionmaker
+class Work:
+    """One transaction on one connection. Reads query it with SQLAlchemy Core; an ORM
+    session joins the same transaction the first time a write asks for one, so a
+    request that only reads never imports the ORM."""
 
-    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            from sqlalchemy.orm import Session
+
+            # rollback_only: the connection's transaction stays ours to commit (work()).
+            self._session = Session(bind=self.connection, expire_on_commit=False,
+                                    join_transaction_mode="rollback_only")
+        return self._session
 
 
 @contextmanager
-def transaction() -> Iterator[Session]:
+def work() -> Iterator[Work]:
     """One unit of work: commit on success, roll back on any exception.
 
     Callables in ``session.info["after_commit"]`` run once the commit succeeded
     (the outbox's fast path publishes there).
     """
-    session = _session_factory()()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        after_commit = session.info.pop("after_commit", [])
-        session.close()
+    after_commit: list[Callable[[], None]] = []
+    with get_engine().begin() as connection:
+        unit = Work(connection)
+        try:
+            yield unit
+            if unit._session is not None:
+                unit._session.flush()
+        finally:
+            if unit._session is not None:
+                after_commit = unit._session.info.pop("after_commit", [])
+                unit._session.close()
     for callback in after_commit:
         callback()
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A unit of work through the ORM."""
+    with work() as unit:
+        yield unit.session
 
 
 def flush_versioned(session: Session, row: object, noun: str) -> None:
@@ -105,4 +126,3 @@ def reset() -> None:
     if get_engine.cache_info().currsize:
         get_engine().dispose()
     get_engine.cache_clear()
-    _session_factory.cache_clear()

@@ -15,7 +15,7 @@ from shared.http.pagination import PageQuery, decode_cursor, encode_cursor
 from shared.types import AmountOut, ApiModel
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection
 
 CURSOR_KIND = "fundings"
 # Checksummed addresses on both sides (the indexer and wallet linking both write EIP-55).
@@ -52,7 +52,7 @@ class FundingPage(ApiModel):
     next_cursor: str | None
 
 
-def history(session: Session, proposal_id: uuid.UUID, query: FundingQuery) -> FundingPage:
+def history(conn: Connection, proposal_id: uuid.UUID, query: FundingQuery) -> FundingPage:
     params: dict[str, object] = {"proposal_id": proposal_id, "limit": query.limit + 1}
     after = ""
     if query.cursor:
@@ -60,7 +60,7 @@ def history(session: Session, proposal_id: uuid.UUID, query: FundingQuery) -> Fu
         params.update(zip(("after_time", "after_chain", "after_block", "after_log"), keys, strict=True))
         after = ("AND (t.block_time, t.chain_id, t.block_number, t.log_index)"
                  " < (:after_time, :after_chain, :after_block, :after_log)")
-    rows = session.execute(text(_HISTORY_SQL.format(after=after)), params).all()
+    rows = conn.execute(text(_HISTORY_SQL.format(after=after)), params).all()
     page = [_out(row) for row in rows[:query.limit]]
     more = len(rows) > query.limit
     last = rows[query.limit - 1] if more else None

@@ -16,15 +16,15 @@ from sqlalchemy import Select
 
 from shared.http.keyset import SortKey, keyset_page
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from shared.items import Currency, ItemOut, Kind, Status, may_see_private, rows_query, to_out
-from shared.market_models import ITEM_STATUSES, PUBLIC_ITEM_STATUSES, Item
+from shared.items import Currency, ItemOut, Kind, Status, may_see_private, row_out, rows_query
+from shared.market_tables import ITEM_STATUSES, PUBLIC_ITEM_STATUSES, items
 from shared.taxonomy import TagSlug
 from shared.types import AmountIn, ApiModel, Slug
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection
 
-    from shared.models import User
+    from shared.auth import Viewer
 
 Sort = Literal["newest", "popular", "price_asc", "price_desc"]
 
@@ -71,41 +71,41 @@ def _float(value: Any) -> float:
 
 
 _SORTS = {
-    "newest": SortKey(Item.created_at, True, datetime.fromisoformat),
-    "popular": SortKey(Item.popularity, True, _float),
-    "price_asc": SortKey(Item.price, False, int),
-    "price_desc": SortKey(Item.price, True, int),
+    "newest": SortKey(items.c.created_at, True, datetime.fromisoformat),
+    "popular": SortKey(items.c.popularity, True, _float),
+    "price_asc": SortKey(items.c.price, False, int),
+    "price_desc": SortKey(items.c.price, True, int),
 }
 
 
-def visible_statuses(viewer: User | None, owner: uuid.UUID | None) -> tuple[str, ...]:
+def visible_statuses(viewer: Viewer | None, owner: uuid.UUID | None) -> tuple[str, ...]:
     return ITEM_STATUSES if may_see_private(viewer, owner) else PUBLIC_ITEM_STATUSES
 
 
-def _filtered(query: Select, q: ItemQuery, viewer: User | None) -> Select | None:
+def _filtered(query: Select, q: ItemQuery, viewer: Viewer | None) -> Select | None:
     statuses = visible_statuses(viewer, q.owner)
     if q.status is not None and q.status not in statuses:
         return None
     if statuses == PUBLIC_ITEM_STATUSES:
-        query = query.where(Item.status.in_(PUBLIC_ITEM_STATUSES))  # the partial indexes' predicate
+        query = query.where(items.c.status.in_(PUBLIC_ITEM_STATUSES))  # the partial indexes' predicate
     if q.status:
-        query = query.where(Item.status == q.status)
-    for column, value in ((Item.kind, q.kind), (Item.category, q.category), (Item.owner_id, q.owner),
-                          (Item.currency, q.currency)):
+        query = query.where(items.c.status == q.status)
+    for column, value in ((items.c.kind, q.kind), (items.c.category, q.category), (items.c.owner_id, q.owner),
+                          (items.c.currency, q.currency)):
         if value is not None:
             query = query.where(column == value)
     if q.tag:
-        query = query.where(Item.tags.contains([q.tag]))
+        query = query.where(items.c.tags.contains([q.tag]))
     if q.min_price is not None:
-        query = query.where(Item.price >= q.min_price)
+        query = query.where(items.c.price >= q.min_price)
     if q.max_price is not None:
-        query = query.where(Item.price <= q.max_price)
+        query = query.where(items.c.price <= q.max_price)
     return query
 
 
-def list_page(session: Session, viewer: User | None, q: ItemQuery) -> ItemPage:
+def list_page(conn: Connection, viewer: Viewer | None, q: ItemQuery) -> ItemPage:
     query = _filtered(rows_query(), q, viewer)
     if query is None:
         return ItemPage(items=[], next_cursor=None)
-    rows, next_cursor = keyset_page(session, query, q.sort, _SORTS[q.sort], Item.id, q.cursor, q.limit)
-    return ItemPage(items=[to_out(item, name, holder) for item, name, holder in rows], next_cursor=next_cursor)
+    rows, next_cursor = keyset_page(conn, query, q.sort, _SORTS[q.sort], items.c.id, q.cursor, q.limit)
+    return ItemPage(items=[row_out(row) for row in rows], next_cursor=next_cursor)

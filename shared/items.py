@@ -22,13 +22,18 @@ from shared.http.problems import (
     NotFound,
     ValidationFailed,
 )
-from shared.market_models import Auction, Item
-from shared.models import Media, User
+from shared.market_tables import auctions, items
+from shared.tables import readable_columns, users
 from shared.taxonomy import Tags
 from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
+
+    from shared.auth import Viewer
+    from shared.market_models import Item
+    from shared.models import User
 
 Kind = Literal["physical", "digital"]
 Status = Literal["draft", "listed", "sold", "archived"]
@@ -165,11 +170,17 @@ def holder_expression():
 
 
 def rows_query():
-    """Items with their owner's name and current holder (one round trip for a page)."""
-    return select(Item, User.display_name, holder_expression()).join(User, User.id == Item.owner_id)
+    """Item rows with their owner's name and current holder (one round trip for a page)."""
+    return (select(*readable_columns(items), users.c.display_name.label("owner_name"),
+                   holder_expression().label("current_holder_id"))
+            .join(users, users.c.id == items.c.owner_id))
 
 
-def to_out(item: Item, owner_name: str | None, holder_id: uuid.UUID | None) -> ItemOut:
+def row_out(row: Row) -> ItemOut:
+    return to_out(row, row.owner_name, row.current_holder_id)
+
+
+def to_out(item: Item | Row, owner_name: str | None, holder_id: uuid.UUID | None) -> ItemOut:
     token = (TokenOut(chain_id=item.token_chain_id, contract=item.token_contract, token_id=item.token_id)
              if item.token_id is not None else None)
     values = {name: getattr(item, name) for name in ItemOut.model_fields
@@ -179,23 +190,38 @@ def to_out(item: Item, owner_name: str | None, holder_id: uuid.UUID | None) -> I
                                    "popularity": popularity.current(item.popularity)})
 
 
-def etag(item: Item) -> str:
+def etag(item: Item | Row) -> str:
     counters = f"{item.favorite_count}.{item.like_count}.{item.view_count}.{item.copy_count}.{item.popularity}"
     return versioned_etag(item.version, counters)
 
 
-def may_see_private(viewer: User | None, owner_id: uuid.UUID | None) -> bool:
+def may_see_private(viewer: Viewer | None, owner_id: uuid.UUID | None) -> bool:
     return viewer is not None and (viewer.is_admin or viewer.id == owner_id)
 
 
-def get(session: Session, item_id: uuid.UUID, viewer: User | None, *,
+def _check_visible(item: Item | Row | None, viewer: Viewer | None) -> None:
+    if item is None or (item.status in ("draft", "archived") and not may_see_private(viewer, item.owner_id)):
+        raise NotFound("no such item")
+
+
+def read(db: Connection | Session, item_id: uuid.UUID, viewer: Viewer | None) -> Row:
+    """One item as a row of rows_query(), if the viewer may see it."""
+    row = db.execute(rows_query().where(items.c.id == item_id)).one_or_none()
+    _check_visible(row, viewer)
+    return row
+
+
+def get(session: Session, item_id: uuid.UUID, viewer: Viewer | None, *,
         for_update: bool = False) -> tuple[Item, str | None, uuid.UUID | None]:
-    query = rows_query().where(Item.id == item_id)
+    """One item as an ORM object to change, with its owner's name and holder."""
+    from shared.market_models import Item
+
+    query = (select(Item, users.c.display_name, holder_expression())
+             .join(users, users.c.id == Item.owner_id).where(Item.id == item_id))
     if for_update:
         query = query.with_for_update(of=Item)
     row = session.execute(query).one_or_none()
-    if row is None or (row[0].status in ("draft", "archived") and not may_see_private(viewer, row[0].owner_id)):
-        raise NotFound("no such item")
+    _check_visible(row and row[0], viewer)
     return row[0], row[1], row[2]
 
 
@@ -228,26 +254,29 @@ def _attach(session: Session, user: User, fields: dict[str, Any]) -> dict[str, A
 
 def _token_columns(session: Session, user: User, token: dict[str, Any]) -> dict[str, Any]:
     from shared.chain_abi import checksum
-    from shared.chain_models import ArtworkToken
+    from shared.chain_tables import artwork_tokens as tokens
 
     if not token:
         return {"token_chain_id": None, "token_contract": None, "token_id": None}
     contract = checksum(token["contract"])
-    owner = session.scalar(select(ArtworkToken.owner).where(
-        ArtworkToken.chain_id == token["chain_id"], ArtworkToken.contract == contract,
-        ArtworkToken.token_id == token["token_id"]))
+    owner = session.scalar(select(tokens.c.owner).where(
+        tokens.c.chain_id == token["chain_id"], tokens.c.contract == contract,
+        tokens.c.token_id == token["token_id"]))
     if owner is None:
         raise Conflict("that token is not indexed yet: mint it and wait for the confirmations")
     if user.wallet_address is None or owner != user.wallet_address:
         raise Forbidden("only the token's current owner may link it (link your wallet first)")
-    taken = session.scalar(select(Item.id).where(Item.token_chain_id == token["chain_id"],
-                                                 Item.token_contract == contract, Item.token_id == token["token_id"]))
+    taken = session.scalar(select(items.c.id).where(items.c.token_chain_id == token["chain_id"],
+                                                    items.c.token_contract == contract,
+                                                    items.c.token_id == token["token_id"]))
     if taken is not None:
         raise Conflict("another item is linked to that token")
     return {"token_chain_id": token["chain_id"], "token_contract": contract, "token_id": token["token_id"]}
 
 
 def create(session: Session, owner: User, data: ItemIn) -> Item:
+    from shared.market_models import Item
+
     require_role(owner, "artist")
     values = _attach(session, owner, data.model_dump(exclude_unset=False))
     item = Item(owner_id=owner.id, holder_id=owner.id, **values)
@@ -311,8 +340,9 @@ def transition(session: Session, user: User, item: Item, action: str) -> Item:
     return item
 
 
-def open_auction(session: Session, item_id: uuid.UUID) -> Auction | None:
-    return session.scalars(select(Auction).where(and_(Auction.item_id == item_id, Auction.status == "open"))).first()
+def open_auction(db: Connection | Session, item_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of the item's running auction, if any."""
+    return db.scalar(select(auctions.c.id).where(and_(auctions.c.item_id == item_id, auctions.c.status == "open")))
 
 
 def check_if_match(item: Item, if_match: str | None) -> None:
@@ -332,6 +362,8 @@ def download(session: Session, user: User, item_id: uuid.UUID) -> Download:
         raise NotFound("this item has no file to download")
     if user.id not in (item.owner_id, holder_id):
         raise Forbidden("only the artist and the holder of this item may download its file")
+    from shared.models import Media
+
     media = session.get(Media, item.file_media_id)
     settings = get_settings()
     settings.require("uploads_bucket")

@@ -6,17 +6,22 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from shared import audit, events, storage
 from shared.auth import require_owner
 from shared.config import get_settings
 from shared.http.problems import Conflict, NotFound, PayloadTooLarge
-from shared.models import Media, User
+from shared.tables import media as media_table
+from shared.tables import users
 from shared.types import ApiModel
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
+
+    from shared.auth import Viewer
+    from shared.models import Media, User
 
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/avif")
 UPLOAD_URL_LIFETIME = timedelta(minutes=15)
@@ -62,11 +67,13 @@ class UploadTicket(ApiModel):
     expires_at: AwareDatetime
 
 
-def to_out(media: Media) -> MediaOut:
+def to_out(media: Media | Row) -> MediaOut:
     return MediaOut.model_validate(media, from_attributes=True)
 
 
 def create_upload(session: Session, owner: User, request: UploadRequest) -> UploadTicket:
+    from shared.models import Media
+
     settings = get_settings()
     settings.require("uploads_bucket")
     if request.size > settings.upload_max_bytes:
@@ -86,11 +93,24 @@ def create_upload(session: Session, owner: User, request: UploadRequest) -> Uplo
                         expires_at=datetime.now(UTC) + UPLOAD_URL_LIFETIME)
 
 
-def get(session: Session, media_id: uuid.UUID, viewer: User | None) -> Media:
+def _check_visible(media: Media | Row | None, viewer: Viewer | None) -> None:
     """Processed media are public (they are avatars and covers); the rest only their owner's."""
-    media = session.get(Media, media_id)
     if media is None or (media.status != "ready" and (viewer is None or viewer.id != media.owner_id)):
         raise NotFound("no such media")
+
+
+def read(conn: Connection, media_id: uuid.UUID, viewer: Viewer | None) -> Row:
+    media = conn.execute(select(media_table).where(media_table.c.id == media_id)).one_or_none()
+    _check_visible(media, viewer)
+    return media
+
+
+def get(session: Session, media_id: uuid.UUID, viewer: Viewer | None) -> Media:
+    """A media record as an ORM object to change."""
+    from shared.models import Media
+
+    media = session.get(Media, media_id)
+    _check_visible(media, viewer)
     return media
 
 
@@ -100,7 +120,7 @@ def delete(session: Session, user: User, media: Media) -> None:
     settings.require("uploads_bucket", "media_bucket")  # never leave objects behind unnoticed
     names = [(settings.uploads_bucket, media.object_name)]
     names += [(settings.media_bucket, variant["object"]) for variant in media.variants]
-    session.execute(update(User).where(User.avatar_media_id == media.id).values(avatar_url=None))
+    session.execute(update(users).where(users.c.avatar_media_id == media.id).values(avatar_url=None))
     session.delete(media)
     session.flush()  # avatar and cover references are cleared by ON DELETE SET NULL
     audit.record(session, user, "media.deleted", "media", media.id)
@@ -120,6 +140,8 @@ def _delete_objects(names: list[tuple[str, str]]) -> None:
 
 def attachable(session: Session, user: User, media_id: uuid.UUID, purpose: str) -> Media:
     """Media the user may attach: their own, processed, and made for this purpose."""
+    from shared.models import Media
+
     media = session.get(Media, media_id)
     if media is None or media.owner_id != user.id:
         raise NotFound("no such media of yours")

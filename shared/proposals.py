@@ -20,13 +20,18 @@ from shared.http.problems import (
     NotFound,
     ValidationFailed,
 )
-from shared.models import Proposal, User
 from shared.proposal_states import EDITABLE, TRANSITIONS, target_of
+from shared.tables import proposals as proposal_table
+from shared.tables import readable_columns, users
 from shared.taxonomy import Tags
 from shared.types import AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
+
+    from shared.auth import Viewer
+    from shared.models import Proposal, User
 
 Status = Literal["draft", "open", "funded", "closed", "cancelled"]
 Sort = Literal["newest", "deadline", "most_funded"]
@@ -106,22 +111,33 @@ class ProposalPage(ApiModel):
     next_cursor: str | None
 
 
-def etag(proposal: Proposal) -> str:
+def etag(proposal: Proposal | Row) -> str:
     return versioned_etag(proposal.version, str(proposal.raised_total))
 
 
-def to_out(proposal: Proposal, owner_name: str | None) -> ProposalOut:
+def to_out(proposal: Proposal | Row, owner_name: str | None) -> ProposalOut:
     return ProposalOut.model_validate(
         {**{c: getattr(proposal, c) for c in ProposalOut.model_fields if c != "owner_name"}, "owner_name": owner_name}
     )
 
 
-def _visible(viewer: User | None):
+def row_out(row: Row) -> ProposalOut:
+    return to_out(row, row.owner_name)
+
+
+def _visible(viewer: Viewer | None):
+    status = proposal_table.c.status
     if viewer is not None and viewer.is_admin:
         return true()
     if viewer is None:
-        return Proposal.status != "draft"
-    return or_(Proposal.status != "draft", Proposal.owner_id == viewer.id)
+        return status != "draft"
+    return or_(status != "draft", proposal_table.c.owner_id == viewer.id)
+
+
+def _rows_query() -> Select:
+    """Proposal rows with their owner's name."""
+    return (select(*readable_columns(proposal_table), users.c.display_name.label("owner_name"))
+            .join(users, users.c.id == proposal_table.c.owner_id))
 
 
 def proposal_payload(proposal: Proposal) -> dict:
@@ -140,10 +156,22 @@ def proposal_payload(proposal: Proposal) -> dict:
     }
 
 
-def get(session: Session, proposal_id: uuid.UUID, viewer: User | None, *, for_update: bool = False) -> tuple[Proposal, str | None]:
+def read(db: Connection | Session, proposal_id: uuid.UUID, viewer: Viewer | None) -> Row:
+    """One proposal the viewer may see, as a row of _rows_query()."""
+    row = db.execute(_rows_query().where(proposal_table.c.id == proposal_id, _visible(viewer))).one_or_none()
+    if row is None:
+        raise NotFound("no such proposal")
+    return row
+
+
+def get(session: Session, proposal_id: uuid.UUID, viewer: Viewer | None, *,
+        for_update: bool = False) -> tuple[Proposal, str | None]:
+    """One proposal as an ORM object to change, with its owner's name."""
+    from shared.models import Proposal
+
     query = (
-        select(Proposal, User.display_name)
-        .join(User, User.id == Proposal.owner_id)
+        select(Proposal, users.c.display_name)
+        .join(users, users.c.id == Proposal.owner_id)
         .where(Proposal.id == proposal_id, _visible(viewer))
     )
     if for_update:
@@ -155,6 +183,8 @@ def get(session: Session, proposal_id: uuid.UUID, viewer: User | None, *, for_up
 
 
 def create(session: Session, owner: User, data: ProposalIn) -> Proposal:
+    from shared.models import Proposal
+
     require_role(owner, "artist")
     taxonomy.require_category(session, data.category)
     proposal = Proposal(owner_id=owner.id, **data.model_dump())
@@ -222,23 +252,22 @@ def transition(session: Session, user: User, proposal: Proposal, action: str) ->
 
 
 _SORTS = {
-    "newest": SortKey(Proposal.created_at, True, datetime.fromisoformat),
-    "deadline": SortKey(Proposal.deadline, False, datetime.fromisoformat),
-    "most_funded": SortKey(Proposal.raised_total, True, int),
+    "newest": SortKey(proposal_table.c.created_at, True, datetime.fromisoformat),
+    "deadline": SortKey(proposal_table.c.deadline, False, datetime.fromisoformat),
+    "most_funded": SortKey(proposal_table.c.raised_total, True, int),
 }
 
 
-def list_page(session: Session, viewer: User | None, q: ProposalQuery) -> ProposalPage:
-    query: Select = (
-        select(Proposal, User.display_name).join(User, User.id == Proposal.owner_id).where(_visible(viewer))
-    )
+def list_page(conn: Connection, viewer: Viewer | None, q: ProposalQuery) -> ProposalPage:
+    query = _rows_query().where(_visible(viewer))
+    columns = proposal_table.c
     if q.status:
-        query = query.where(Proposal.status == q.status)
+        query = query.where(columns.status == q.status)
     if q.category:
-        query = query.where(Proposal.category == q.category)
+        query = query.where(columns.category == q.category)
     if q.tag:
-        query = query.where(Proposal.tags.contains([q.tag]))
+        query = query.where(columns.tags.contains([q.tag]))
     if q.owner:
-        query = query.where(Proposal.owner_id == q.owner)
-    rows, next_cursor = keyset_page(session, query, q.sort, _SORTS[q.sort], Proposal.id, q.cursor, q.limit)
-    return ProposalPage(items=[to_out(p, name) for p, name in rows], next_cursor=next_cursor)
+        query = query.where(columns.owner_id == q.owner)
+    rows, next_cursor = keyset_page(conn, query, q.sort, _SORTS[q.sort], columns.id, q.cursor, q.limit)
+    return ProposalPage(items=[row_out(row) for row in rows], next_cursor=next_cursor)

@@ -17,8 +17,10 @@ from shared.popularity import WEIGHTS
 from shared.types import ApiModel
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
     from sqlalchemy.orm import Session
 
+    from shared.auth import Viewer
     from shared.models import User
 
 Kind = Literal["favorite", "like"]
@@ -66,7 +68,7 @@ def _remove(spec: _Spec) -> str:
 
 def set_reaction(session: Session, user: User, item_id: uuid.UUID, kind: Kind, active: bool) -> ReactionOut:
     """Make the reaction present (PUT) or absent (DELETE); an event only when that changed something."""
-    items.get(session, item_id, user)  # 404 for what the user may not see
+    items.read(session, item_id, user)  # 404 for what the user may not see
     spec = SPECS[kind]
     statement = _add(spec) if active else _remove(spec)
     changed = session.execute(text(statement), {"user": user.id, "item": item_id, "weight": WEIGHTS[kind]}).scalar_one()
@@ -83,10 +85,10 @@ class MyReactions(ApiModel):
     like: bool
 
 
-def mine(session: Session, user: User, item_id: uuid.UUID) -> MyReactions:
+def mine(conn: Connection, user: Viewer, item_id: uuid.UUID) -> MyReactions:
     """Whether the caller has favorited and liked an item (what a page shows its buttons as)."""
-    items.get(session, item_id, user)
-    favorite, like = session.execute(text(
+    items.read(conn, item_id, user)
+    favorite, like = conn.execute(text(
         "SELECT EXISTS (SELECT 1 FROM favorites WHERE user_id = :user AND item_id = :item),"
         " EXISTS (SELECT 1 FROM likes WHERE user_id = :user AND item_id = :item)"),
         {"user": user.id, "item": item_id}).one()

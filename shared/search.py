@@ -26,13 +26,13 @@ from sqlalchemy import text
 from shared.http.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from shared.http.problems import InvalidCursor, ValidationFailed
 from shared.item_listing import PriceFilter
-from shared.market_models import PUBLIC_ITEM_STATUSES
-from shared.models import PROPOSAL_STATUSES
+from shared.market_tables import PUBLIC_ITEM_STATUSES
+from shared.tables import PROPOSAL_STATUSES
 from shared.taxonomy import TagSlug
 from shared.types import AmountOut, ApiModel, Slug
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection
 
 Kind = Literal["item", "proposal", "artist"]
 KINDS: tuple[Kind, ...] = ("item", "proposal", "artist")
@@ -204,9 +204,9 @@ def _mode(q: SearchQuery, cursor_mode: str | None) -> str:
     return "text" if q.q else "browse"
 
 
-def _run(session: Session, q: SearchQuery, mode: str, cursor: list | None) -> list[Any]:
+def _run(conn: Connection, q: SearchQuery, mode: str, cursor: list | None) -> list[Any]:
     sort = _effective_sort(q, mode)
-    corrected = corrections(session, q.q) if mode == "fuzzy" else ""
+    corrected = corrections(conn, q.q) if mode == "fuzzy" else ""
     if mode == "fuzzy" and not corrected:
         return []
     params: dict[str, Any] = {
@@ -233,7 +233,7 @@ def _run(session: Session, q: SearchQuery, mode: str, cursor: list | None) -> li
             ORDER BY key {direction}, kind {direction}, id {direction} LIMIT :fetch
         ) page ORDER BY key {direction}, kind {direction}, id {direction}
     """
-    return session.execute(text(sql), params).all()
+    return conn.execute(text(sql), params).all()
 
 
 _WORD = re.compile(r"^\w+$")
@@ -249,16 +249,16 @@ _CANDIDATES = text("""
 CLOSE_ENOUGH = 0.05
 
 
-def corrections(session: Session, q: str, *, per_word: int = 3) -> str:
+def corrections(conn: Connection, q: str, *, per_word: int = 3) -> str:
     """The query's words as a tsquery of their nearest dictionary words: each word
     becomes (c1 | c2) of its closest spellings, and all must match. Empty when no word
     resembles anything the platform has."""
     words = [w for w in re.findall(r"\w+", q.lower()) if len(w) >= 3][:MAX_FUZZY_WORDS]
     if not words:
         return ""
-    session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(FUZZY_THRESHOLD)})
+    conn.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(FUZZY_THRESHOLD)})
     found: dict[int, list[tuple[float, str]]] = {}
-    for n, word, score in session.execute(_CANDIDATES, {"words": " ".join(words), "per_word": per_word}):
+    for n, word, score in conn.execute(_CANDIDATES, {"words": " ".join(words), "per_word": per_word}):
         if _WORD.match(word):
             found.setdefault(n, []).append((score, word))
     groups = []
@@ -273,16 +273,16 @@ def _snippet(raw: str | None) -> str:
     return escaped.replace(START, "<mark>").replace(STOP, "</mark>")
 
 
-def search(session: Session, q: SearchQuery) -> SearchPage:
+def search(conn: Connection, q: SearchQuery) -> SearchPage:
     cursor_mode, cursor = None, None
     if q.cursor:
         cursor_mode, key, kind, last_id = decode_cursor(q.cursor, f"search:{q.sort}", [_mode_of, _any, _kind, _uuid])
         cursor = [key, kind, last_id]
     mode = _mode(q, cursor_mode)
-    rows = _run(session, q, mode, cursor)
+    rows = _run(conn, q, mode, cursor)
     if not rows and mode == "text" and cursor is None:
         mode = "fuzzy"  # the words matched nothing: try them as typos
-        rows = _run(session, q, mode, None)
+        rows = _run(conn, q, mode, None)
     hits = [SearchHit(type=KINDS[row.kind], id=row.id, title=row.title, snippet_html=_snippet(row.snippet),
                       owner_id=row.owner_id, status=row.status, price=int(row.price) if row.price is not None else None,
                       currency=row.currency, created_at=row.created_at, score=row.score)

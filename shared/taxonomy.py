@@ -13,13 +13,14 @@ from sqlalchemy import select, text
 from shared import audit, events
 from shared.auth import require_admin
 from shared.http.problems import Conflict, NotFound, ValidationFailed
-from shared.models import Category, Tag
+from shared.tables import categories, tags
 from shared.types import ApiModel, Line, Slug
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
-    from shared.models import User
+    from shared.models import Category, User
 
 _SEPARATORS = re.compile(r"[\s_./]+")
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -91,14 +92,14 @@ class TagList(ApiModel):
     items: list[TagOut]
 
 
-def popular_tags(session: Session, query: TagQuery) -> TagList:
+def popular_tags(conn: Connection, query: TagQuery) -> TagList:
     prefix = normalize_tag(query.prefix)
-    statement = select(Tag).where(Tag.usage_count > 0)
+    statement = select(tags.c.slug, tags.c.usage_count).where(tags.c.usage_count > 0)
     if prefix:
         # Prefix match on the primary key's btree: LIKE with escaped wildcards.
         escaped = str(prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(Tag.slug.like(f"{escaped}%", escape="\\"))
-    rows = session.scalars(statement.order_by(Tag.usage_count.desc(), Tag.slug).limit(query.limit))
+        statement = statement.where(tags.c.slug.like(f"{escaped}%", escape="\\"))
+    rows = conn.execute(statement.order_by(tags.c.usage_count.desc(), tags.c.slug).limit(query.limit))
     return TagList(items=[TagOut(slug=t.slug, usage_count=t.usage_count) for t in rows])
 
 
@@ -133,23 +134,29 @@ class CategoryList(ApiModel):
     items: list[CategoryOut]
 
 
-def _out(category: Category) -> CategoryOut:
+def _out(category: Category | Row) -> CategoryOut:
     return CategoryOut(slug=category.slug, name=category.name, sort_order=category.sort_order)
 
 
-def list_categories(session: Session) -> CategoryList:
-    rows = session.scalars(select(Category).order_by(Category.sort_order, Category.name))
+def list_categories(conn: Connection) -> CategoryList:
+    rows = conn.execute(select(categories).order_by(categories.c.sort_order, categories.c.name))
     return CategoryList(items=[_out(c) for c in rows])
 
 
-def require_category(session: Session, slug: str | None) -> None:
-    if slug is not None and session.get(Category, slug) is None:
+def _exists(db: Connection | Session, slug: str) -> bool:
+    return db.scalar(select(categories.c.slug).where(categories.c.slug == slug)) is not None
+
+
+def require_category(db: Connection | Session, slug: str | None) -> None:
+    if slug is not None and not _exists(db, slug):
         raise ValidationFailed(f"there is no category {slug!r}",
                                errors=[{"location": ["body", "category"], "message": "unknown category",
                                         "type": "unknown_category"}])
 
 
 def _get(session: Session, slug: str) -> Category:
+    from shared.models import Category
+
     category = session.get(Category, slug, with_for_update=True)
     if category is None:
         raise NotFound("no such category")
@@ -157,8 +164,10 @@ def _get(session: Session, slug: str) -> Category:
 
 
 def create_category(session: Session, admin: User, data: CategoryIn) -> CategoryOut:
+    from shared.models import Category
+
     require_admin(admin)
-    if session.get(Category, data.slug) is not None:
+    if _exists(session, data.slug):
         raise Conflict(f"the category {data.slug!r} exists")
     category = Category(**data.model_dump())
     session.add(category)
@@ -171,7 +180,7 @@ def update_category(session: Session, admin: User, slug: str, patch: CategoryPat
     require_admin(admin)
     category = _get(session, slug)
     changes = {k: v for k, v in patch.model_dump(exclude_unset=True).items() if v is not None}
-    if changes.get("slug", slug) != slug and session.get(Category, changes["slug"]) is not None:
+    if changes.get("slug", slug) != slug and _exists(session, changes["slug"]):
         raise Conflict(f"the category {changes['slug']!r} exists")
     for field, value in changes.items():
         setattr(category, field, value)

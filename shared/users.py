@@ -11,13 +11,15 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shared import audit, events
 from shared.http.problems import Conflict, NotFound, ValidationFailed
-from shared.models import Follow, Media, Proposal, User
+from shared.tables import follows, proposals, readable_columns, users
 from shared.types import ApiModel, Line
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
-    from shared.auth import Claims
+    from shared.auth import Claims, Viewer
+    from shared.models import User
 
 Role = Literal["artist", "investor", "collector"]
 DisplayName = Annotated[Line, Field(max_length=80)]
@@ -63,14 +65,14 @@ class MyProfile(PublicProfile):
     updated_at: AwareDatetime
 
 
-def _counts(session: Session, user_id: uuid.UUID) -> tuple[int, int]:
-    followers = select(func.count()).where(Follow.followee_id == user_id).scalar_subquery()
-    following = select(func.count()).where(Follow.follower_id == user_id).scalar_subquery()
-    return session.execute(select(followers, following)).one()
+def _counts(db: Connection | Session, user_id: uuid.UUID) -> tuple[int, int]:
+    followers = select(func.count()).where(follows.c.followee_id == user_id).scalar_subquery()
+    following = select(func.count()).where(follows.c.follower_id == user_id).scalar_subquery()
+    return db.execute(select(followers, following)).one()
 
 
-def _public_fields(session: Session, user: User) -> dict:
-    followers, following = _counts(session, user.id)
+def _public_fields(db: Connection | Session, user: Viewer) -> dict:
+    followers, following = _counts(db, user.id)
     return {
         "id": user.id,
         "display_name": user.display_name,
@@ -85,21 +87,20 @@ def _public_fields(session: Session, user: User) -> dict:
     }
 
 
-def my_profile(session: Session, user: User) -> MyProfile:
-    session.flush()
-    session.refresh(user)
+def my_profile(db: Connection | Session, user: Viewer) -> MyProfile:
     return MyProfile(
-        **_public_fields(session, user), email=user.email, is_admin=user.is_admin, updated_at=user.updated_at
+        **_public_fields(db, user), email=user.email, is_admin=user.is_admin, updated_at=user.updated_at
     )
 
 
-def public_profile(session: Session, user_id: uuid.UUID) -> PublicProfile:
-    return PublicProfile(**_public_fields(session, get_active(session, user_id)))
+def public_profile(conn: Connection, user_id: uuid.UUID) -> PublicProfile:
+    return PublicProfile(**_public_fields(conn, get_active(conn, user_id)))
 
 
-def get_active(session: Session, user_id: uuid.UUID) -> User:
-    user = session.get(User, user_id)
-    if user is None or user.deleted_at is not None:
+def get_active(db: Connection | Session, user_id: uuid.UUID) -> Row:
+    user = db.execute(select(*readable_columns(users))
+                      .where(users.c.id == user_id, users.c.deleted_at.is_(None))).one_or_none()
+    if user is None:
         raise NotFound("no such user")
     return user
 
@@ -118,9 +119,11 @@ def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, 
 
     Returns the profile and whether it was created now.
     """
+    from shared.models import User
+
     default_name = claims.name or (claims.email.split("@", 1)[0] if claims.email else None)
     inserted = session.execute(
-        insert(User)
+        insert(users)
         .values(
             id=uuid.uuid4(),
             firebase_uid=claims.uid,
@@ -130,7 +133,7 @@ def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, 
             bio=data.bio,
         )
         .on_conflict_do_nothing(index_elements=["firebase_uid"])
-        .returning(User.id)
+        .returning(users.c.id)
     ).scalar_one_or_none()
     user = session.scalars(select(User).where(User.firebase_uid == claims.uid)).one()
     if inserted is None:
@@ -145,6 +148,7 @@ def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, 
 
 
 def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
+    """Change the profile; returns it as saved (with the database's updated_at)."""
     changes = patch.model_dump(mode="json", exclude_unset=True)
     if "display_name" in changes and changes["display_name"] is None:
         raise ValidationFailed("display_name cannot be cleared")
@@ -161,6 +165,8 @@ def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
     if changes:
         audit.record(session, user, "user.updated", "user", user.id, fields=sorted(changes))
         events.emit(session, "user.updated", "user", user.id, user_payload(user))
+        session.flush()
+        session.refresh(user)
     return user
 
 
@@ -172,12 +178,13 @@ def erase(session: Session, user: User) -> str:
     the same transaction; the uid itself is forgotten here.
     """
     from shared import media  # storage is needed on this path only
+    from shared.models import Media
 
     uid = user.firebase_uid
     for avatar in session.scalars(select(Media).where(Media.owner_id == user.id, Media.purpose == "avatar")):
         media.delete(session, user, avatar)  # a picture of a person is personal data
-    session.execute(delete(Follow).where(or_(Follow.follower_id == user.id, Follow.followee_id == user.id)))
-    session.execute(delete(Proposal).where(Proposal.owner_id == user.id, Proposal.status == "draft"))
+    session.execute(delete(follows).where(or_(follows.c.follower_id == user.id, follows.c.followee_id == user.id)))
+    session.execute(delete(proposals).where(proposals.c.owner_id == user.id, proposals.c.status == "draft"))
     user.firebase_uid = None
     user.email = None
     user.display_name = None
@@ -195,10 +202,10 @@ def follow(session: Session, user: User, target_id: uuid.UUID) -> None:
         raise ValidationFailed("you cannot follow yourself")
     get_active(session, target_id)
     created = session.execute(
-        insert(Follow)
+        insert(follows)
         .values(follower_id=user.id, followee_id=target_id)
         .on_conflict_do_nothing()
-        .returning(Follow.follower_id)
+        .returning(follows.c.follower_id)
     ).scalar_one_or_none()
     if created:
         audit.record(session, user, "follow.created", "user", target_id)
@@ -208,7 +215,7 @@ def follow(session: Session, user: User, target_id: uuid.UUID) -> None:
 def unfollow(session: Session, user: User, target_id: uuid.UUID) -> None:
     get_active(session, target_id)
     removed = session.execute(
-        delete(Follow).where(Follow.follower_id == user.id, Follow.followee_id == target_id)
+        delete(follows).where(follows.c.follower_id == user.id, follows.c.followee_id == target_id)
     ).rowcount
     if removed:
         audit.record(session, user, "follow.deleted", "user", target_id)

@@ -18,11 +18,13 @@ from sqlalchemy import select
 from shared import audit, events
 from shared.config import get_settings
 from shared.http.problems import Conflict, SignatureRejected
-from shared.models import User, WalletChallenge
+from shared.tables import users
 from shared.types import ApiModel
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from shared.models import User
 
 CHALLENGE_LIFETIME = timedelta(minutes=10)
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
@@ -71,6 +73,8 @@ def _message(domain: str, uri: str, chain_id: int, address: str, nonce: str, iss
 
 
 def challenge(session: Session, user: User, request: ChallengeRequest) -> Challenge:
+    from shared.models import WalletChallenge
+
     settings = get_settings()
     settings.require("siwe_domain", "siwe_uri", "chain_id")
     address = _checksum(request.address)
@@ -91,6 +95,8 @@ def _nonce_of(message: str) -> str:
 
 
 def link(session: Session, user: User, request: LinkRequest) -> User:
+    from shared.models import WalletChallenge
+
     challenge = session.scalars(
         select(WalletChallenge).where(WalletChallenge.nonce == _nonce_of(request.message)).with_for_update()
     ).one_or_none()
@@ -115,7 +121,7 @@ def link(session: Session, user: User, request: LinkRequest) -> User:
     challenge.used_at = now
     if user.wallet_address and user.wallet_address != signer:
         raise Conflict("another wallet is linked to your account")
-    holder = session.scalars(select(User).where(User.wallet_address == signer, User.id != user.id)).one_or_none()
+    holder = session.scalar(select(users.c.id).where(users.c.wallet_address == signer, users.c.id != user.id))
     if holder is not None:
         raise Conflict("this wallet is linked to another account")
     user.wallet_address = signer

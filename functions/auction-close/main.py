@@ -6,7 +6,7 @@ import logging
 import functions_framework
 
 from shared import log
-from shared.auctions import close_due
+from shared.auction_close import close_due
 from shared.config import get_settings
 
 logger = logging.getLogger(__name__)

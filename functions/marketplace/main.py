@@ -30,12 +30,13 @@ def create_item(call: Call) -> Reply:
 @api.route("GET", "/api/items", summary="Browse items: filters, sort, cursor", auth="public",
            query=item_listing.ItemQuery, response=item_listing.ItemPage)
 def list_items(call: Call) -> item_listing.ItemPage:
-    return item_listing.list_page(call.session, call.optional_user, call.query)
+    return item_listing.list_page(call.conn, call.viewer, call.query)
 
 
 @api.route("GET", ITEM, summary="One item", auth="public", response=items.ItemOut)
 def item_detail(call: Call) -> Reply:
-    return _item(*items.get(call.session, call.path["item_id"], call.optional_user))
+    row = items.read(call.conn, call.path["item_id"], call.viewer)
+    return _item(row, row.owner_name, row.current_holder_id)
 
 
 @api.route("PATCH", ITEM, summary="Edit an item (owner only, If-Match)", auth="user", body=items.ItemPatch,
@@ -77,7 +78,7 @@ for _kind in reactions.SPECS:
 @api.route("GET", f"{ITEM}/reactions", summary="Whether you favorited and liked an item", auth="user",
            response=reactions.MyReactions)
 def my_reactions(call: Call) -> reactions.MyReactions:
-    return reactions.mine(call.session, call.user, call.path["item_id"])
+    return reactions.mine(call.conn, call.caller, call.path["item_id"])
 
 
 @api.route("GET", f"{ITEM}/download", summary="A short-lived link to a digital item's file (artist and holder)",
@@ -98,13 +99,13 @@ def create_auction(call: Call) -> Reply:
 @api.route("GET", f"{ITEM}/auctions", summary="An item's auctions, newest first", auth="public",
            response=auctions.AuctionList)
 def item_auctions(call: Call) -> auctions.AuctionList:
-    items.get(call.session, call.path["item_id"], call.optional_user)
-    return auctions.of_item(call.session, call.path["item_id"])
+    items.read(call.conn, call.path["item_id"], call.viewer)
+    return auctions.of_item(call.conn, call.path["item_id"])
 
 
 @api.route("GET", AUCTION, summary="One auction", auth="public", response=auctions.AuctionOut)
 def auction_detail(call: Call) -> auctions.AuctionOut:
-    return auctions.to_out(auctions.get(call.session, call.path["auction_id"]))
+    return auctions.to_out(auctions.read(call.conn, call.path["auction_id"]))
 
 
 @api.route("POST", f"{AUCTION}/bids", summary="Bid (not on your own item; at least the minimum bid)", auth="user",
@@ -116,7 +117,7 @@ def place_bid(call: Call) -> auctions.BidAccepted:
 @api.route("GET", f"{AUCTION}/bids", summary="The bid log, newest first", auth="public",
            query=auctions.BidQuery, response=auctions.BidPage)
 def bids(call: Call) -> auctions.BidPage:
-    return auctions.bids_page(call.session, call.path["auction_id"], call.query)
+    return auctions.bids_page(call.conn, call.path["auction_id"], call.query)
 
 
 @api.route("POST", f"{AUCTION}/cancel", summary="Cancel an auction without bids (seller only)", auth="user",
@@ -130,13 +131,13 @@ def cancel_auction(call: Call) -> auctions.AuctionOut:
 @api.route("GET", "/api/search", summary="Search items, proposals and artists", auth="public",
            query=search.SearchQuery, response=search.SearchPage)
 def search_all(call: Call) -> search.SearchPage:
-    return search.search(call.session, call.query)
+    return search.search(call.conn, call.query)
 
 
 @api.route("GET", "/api/categories", summary="Every category, in display order", auth="public",
            response=taxonomy.CategoryList)
 def categories(call: Call) -> taxonomy.CategoryList:
-    return taxonomy.list_categories(call.session)
+    return taxonomy.list_categories(call.conn)
 
 
 @api.route("POST", "/api/categories", summary="Create a category (admins only)", auth="user",
@@ -162,7 +163,7 @@ def delete_category(call: Call) -> Reply:
 @api.route("GET", "/api/tags", summary="Tags in use, most used first (prefix for autocomplete)", auth="public",
            query=taxonomy.TagQuery, response=taxonomy.TagList)
 def tags(call: Call) -> taxonomy.TagList:
-    return taxonomy.popular_tags(call.session, call.query)
+    return taxonomy.popular_tags(call.conn, call.query)
 
 
 @api.route("POST", "/api/analytics/track", summary="Count a view or copy (once per viewer and half hour)",

@@ -19,7 +19,7 @@ def start_upload(call: Call) -> Reply:
 @api.route("GET", "/api/media/<uuid:media_id>", summary="Processing status and variants", auth="public",
            response=media.MediaOut)
 def status(call: Call) -> media.MediaOut:
-    return media.to_out(media.get(call.session, call.path["media_id"], call.optional_user))
+    return media.to_out(media.read(call.conn, call.path["media_id"], call.viewer))
 
 
 @api.route("DELETE", "/api/media/<uuid:media_id>", summary="Delete a media and its objects (owner only)",

@@ -31,27 +31,27 @@ def _read(query: Callable[..., T], *args: Any) -> T:
 @api.route("GET", "/api/network/people-you-may-know", summary="People you may know, with the reasons",
            auth="user", query=network.SuggestionQuery, response=network.PeoplePage, errors=(503,))
 def people(call: Call) -> network.PeoplePage:
-    return _read(network.people_you_may_know, call.user.id, call.query.limit)
+    return _read(network.people_you_may_know, call.caller.id, call.query.limit)
 
 
 @api.route("GET", "/api/network/proposals-for-you", summary="Open proposals backed by people who back what you back",
            auth="user", query=network.SuggestionQuery, response=network.ProposalSuggestions, errors=(503,))
 def proposals(call: Call) -> network.ProposalSuggestions:
-    return _read(network.proposals_for_you, call.user.id, call.query.limit)
+    return _read(network.proposals_for_you, call.caller.id, call.query.limit)
 
 
 @api.route("GET", "/api/network/ego", summary="Your network to depth 1 or 2, as nodes and edges (capped)",
            auth="user", query=network.EgoQuery, response=network.Network, errors=(503,))
 def ego(call: Call) -> network.Network:
-    return _read(network.ego, call.user.id, call.query.depth)
+    return _read(network.ego, call.caller.id, call.query.depth)
 
 
 @api.route("GET", "/api/network/path", summary="Shortest connection from you (admins: from anyone) to a user",
            auth="user", query=network.PathQuery, response=network.ConnectionPath, errors=(404, 503))
 def path(call: Call) -> network.ConnectionPath:
-    start = call.query.from_ or call.user.id
-    if start != call.user.id:
-        require_admin(call.user)
+    start = call.query.from_ or call.caller.id
+    if start != call.caller.id:
+        require_admin(call.caller)
     found = _read(network.connection_path, start, call.query.to)
     if found is None:
         raise problems.NotFound(f"no connection within {network.PATH_MAX_DEPTH} steps")
@@ -61,7 +61,7 @@ def path(call: Call) -> network.ConnectionPath:
 @api.route("GET", "/api/network/insights", summary="Top connectors, most-backed artists, communities (admins)",
            auth="user", response=network.Insights, errors=(503,))
 def insights(call: Call) -> network.Insights:
-    require_admin(call.user)
+    require_admin(call.caller)
     return _read(network.insights)
 
 

@@ -26,14 +26,14 @@ def create(call: Call) -> Reply:
 @api.route("GET", "/api/proposals", summary="List proposals with filters, sort and a cursor",
            auth="public", query=proposals.ProposalQuery, response=proposals.ProposalPage)
 def list_proposals(call: Call) -> proposals.ProposalPage:
-    return proposals.list_page(call.session, call.optional_user, call.query)
+    return proposals.list_page(call.conn, call.viewer, call.query)
 
 
 @api.route("GET", "/api/proposals/<uuid:proposal_id>", summary="One proposal", auth="public",
            response=proposals.ProposalOut)
 def detail(call: Call) -> Reply:
-    proposal, name = proposals.get(call.session, call.path["proposal_id"], call.optional_user)
-    return _reply(proposal, name)
+    row = proposals.read(call.conn, call.path["proposal_id"], call.viewer)
+    return _reply(row, row.owner_name)
 
 
 @api.route("PATCH", "/api/proposals/<uuid:proposal_id>", summary="Edit a proposal (owner only, If-Match)",
@@ -48,8 +48,8 @@ def update(call: Call) -> Reply:
 @api.route("GET", "/api/proposals/<uuid:proposal_id>/fundings", summary="On-chain funding history, newest first",
            auth="public", query=fundings.FundingQuery, response=fundings.FundingPage)
 def funding_history(call: Call) -> fundings.FundingPage:
-    proposal, _ = proposals.get(call.session, call.path["proposal_id"], call.optional_user)
-    return fundings.history(call.session, proposal.id, call.query)
+    proposal = proposals.read(call.conn, call.path["proposal_id"], call.viewer)
+    return fundings.history(call.conn, proposal.id, call.query)
 
 
 def _transition_route(action: str) -> None:
@@ -70,7 +70,7 @@ for _action in HTTP_ACTIONS:
 @api.route("GET", "/api/chain/status", summary="Indexer checkpoint, last seen head and lag per chain",
            auth="public", response=ChainStatusPage)
 def status(call: Call) -> ChainStatusPage:
-    return chain_status(call.session)
+    return chain_status(call.conn)
 
 
 def handle(request):

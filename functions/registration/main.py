@@ -21,7 +21,7 @@ def register(call: Call) -> Reply:
 
 @api.route("GET", "/api/me", summary="The caller's own profile", auth="user", response=users.MyProfile)
 def me(call: Call) -> users.MyProfile:
-    return users.my_profile(call.session, call.user)
+    return users.my_profile(call.conn, call.viewer)
 
 
 @api.route("PATCH", "/api/me", summary="Change display name, bio, links or avatar", auth="user",
@@ -55,7 +55,7 @@ def link_wallet(call: Call) -> wallets.WalletOut:
 @api.route("GET", "/api/users/<uuid:user_id>", summary="A public profile", auth="public",
            response=users.PublicProfile)
 def profile(call: Call) -> users.PublicProfile:
-    return users.public_profile(call.session, call.path["user_id"])
+    return users.public_profile(call.conn, call.path["user_id"])
 
 
 @api.route("POST", "/api/users/<uuid:user_id>/follow", summary="Follow a user (idempotent)",

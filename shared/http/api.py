@@ -20,11 +20,12 @@ from werkzeug.wrappers import Response
 
 from shared import auth, log, rate_limit, startup
 from shared.config import Settings, get_settings
-from shared.db import transaction
+from shared.db import Work, work
 from shared.http import caching, problems
 
 if TYPE_CHECKING:
     from flask import Request
+    from sqlalchemy import Connection
     from sqlalchemy.orm import Session
 
     from shared.models import User
@@ -78,26 +79,51 @@ class Reply:
 
 @dataclass
 class Call:
-    """Everything a handler may use: parsed input, the caller, one DB session."""
+    """Everything a handler may use: parsed input, the caller, one transaction.
+
+    Reads use ``conn`` and ``viewer`` (SQLAlchemy Core, a row of users); writes use
+    ``session`` and ``user`` (the ORM), which join the same transaction on first use.
+    """
 
     request: Request
-    session: Session
+    work: Work
     path: dict[str, Any]
     body: Any
     query: Any
     claims: auth.Claims | None
-    _user: User | None = None
+    viewer: auth.Viewer | None = None
+
+    @property
+    def conn(self) -> Connection:
+        return self.work.connection
+
+    @property
+    def session(self) -> Session:
+        return self.work.session
+
+    @property
+    def caller(self) -> auth.Viewer:
+        """The caller's profile as a read sees it (routes with auth='user' always have one)."""
+        if self.viewer is None:
+            raise problems.RegistrationRequired()
+        return self.viewer
 
     @property
     def user(self) -> User:
-        """The caller's profile (routes with auth='user' always have one)."""
-        if self._user is None:
+        """The caller's profile as an ORM object (routes with auth='user' always have one)."""
+        user = self.optional_user
+        if user is None:
             raise problems.RegistrationRequired()
-        return self._user
+        return user
 
     @property
     def optional_user(self) -> User | None:
-        return self._user
+        if self.viewer is None or auth.is_orm_user(self.viewer):
+            return self.viewer  # type: ignore[return-value]
+        from shared.models import User
+
+        self.viewer = self.session.get(User, self.viewer.id)
+        return self.viewer  # type: ignore[return-value]
 
 
 class Api:
@@ -201,12 +227,12 @@ class Api:
             _limit_rate(request, claims, settings)
         query = _parse_query(route.query, request) if route.query else None
         body = _parse_body(route.body, request, settings.max_body_bytes) if route.body else None
-        with transaction() as session:
-            user = auth.load_user(session, claims) if claims else None
-            if route.auth == "user" and user is None:
+        with work() as unit:
+            # A write loads the caller through the ORM it is about to use; a read, on Core.
+            viewer = auth.load_viewer(unit, claims, orm=route.method in WRITES) if claims else None
+            if route.auth == "user" and viewer is None:
                 raise problems.RegistrationRequired()
-            call = Call(request, session, path_args, body, query, claims, user)
-            result = route.handler(call)
+            result = route.handler(Call(request, unit, path_args, body, query, claims, viewer))
         response = _render(route, result)
         if route.method == "GET" and response.status_code == 200:
             return caching.conditional(request, response, settings.public_cache_seconds)

@@ -1,4 +1,4 @@
-"""Keyset pages of an ORM query: each sort is an index-backed (key, id) order and the
+"""Keyset pages of a Core query: each sort is an index-backed (key, id) order and the
 cursor carries the last row's pair, so deep pages cost the same as the first."""
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from shared.http.pagination import decode_cursor, encode_cursor
 from shared.http.problems import InvalidCursor
 
 if TYPE_CHECKING:
-    from sqlalchemy import Row, Select
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection, Row, Select
 
 
 @dataclass(frozen=True)
 class SortKey:
-    column: Any  # the ORM attribute rows are ordered by, then by id
+    column: Any  # the column rows are ordered by, then by id
     descending: bool
     parse: Callable[[Any], Any]  # a cursor's key back into a value of the column's type
 
@@ -31,9 +30,9 @@ def _cursor_value(value: Any) -> Any:
     return value if isinstance(value, float) else str(value)  # floats as JSON numbers (-Infinity too)
 
 
-def keyset_page(session: Session, query: Select, sort: str, key: SortKey, id_column: Any, cursor: str | None,
+def keyset_page(conn: Connection, query: Select, sort: str, key: SortKey, id_column: Any, cursor: str | None,
                 limit: int) -> tuple[list[Row], str | None]:
-    """The page after ``cursor`` (rows whose first element is the entity), and the next cursor."""
+    """The page after ``cursor`` (rows with the sort column and ``id`` by name), and the next cursor."""
     if cursor:
         value, last_id = decode_cursor(cursor, sort, [key.parse, uuid.UUID])
         if isinstance(value, datetime) and value.tzinfo is None:
@@ -41,8 +40,8 @@ def keyset_page(session: Session, query: Select, sort: str, key: SortKey, id_col
         boundary, after = tuple_(key.column, id_column), tuple_(value, last_id)
         query = query.where(boundary < after if key.descending else boundary > after)
     order = (key.column.desc(), id_column.desc()) if key.descending else (key.column.asc(), id_column.asc())
-    rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
+    rows = conn.execute(query.order_by(*order).limit(limit + 1)).all()
     if len(rows) <= limit:
         return rows, None
-    last = rows[limit - 1][0]
+    last = rows[limit - 1]
     return rows[:limit], encode_cursor(sort, [_cursor_value(getattr(last, key.column.key)), str(last.id)])

@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import text
 
-from shared.auctions import close_due
+from shared.auction_close import close_due
 
 
 def _at(seconds: float) -> str:

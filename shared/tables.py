@@ -1,0 +1,285 @@
+"""The relational schema as SQLAlchemy Core tables.
+
+Alembic migrations in migrations/ are the only way the schema changes; a test
+proves these tables and the migrated database agree. Reads build their queries on
+these tables alone; the ORM classes in shared/models.py map onto them for the writes
+that need a unit of work, so a cold start that only reads never imports the ORM.
+"""
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, TSVECTOR, UUID
+from sqlalchemy.types import TypeDecorator
+
+USER_ROLES = ("artist", "investor", "collector")
+PROPOSAL_STATUSES = ("draft", "open", "funded", "closed", "cancelled")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+class Amount(TypeDecorator[int]):
+    """An integer amount in minor units or wei: NUMERIC(78,0) holds any uint256."""
+
+    impl = Numeric(78, 0)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(int(value))
+
+    def process_result_value(self, value: Decimal | None, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+def uuid_pk() -> Column[uuid.UUID]:
+    return Column("id", UUID(as_uuid=True), primary_key=True, default=uuid.uuid4,
+                  server_default=func.gen_random_uuid())
+
+
+def created(name: str) -> Column[Any]:
+    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def updated(name: str) -> Column[Any]:
+    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now())
+
+
+def search_document(expression: str) -> Column[Any]:
+    """The full-text search vector PostgreSQL computes from the row (reads never select it)."""
+    return Column("search", TSVECTOR, Computed(expression, persisted=True), nullable=False)
+
+
+def readable_columns(table: Table) -> list[Column[Any]]:
+    """A table's columns as reads select them: all but the search vector."""
+    return [column for column in table.c if column.key != "search"]
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+users = Table(
+    "users",
+    metadata,
+    uuid_pk(),
+    # NULL once the account is erased: the row stays for financial history.
+    Column("firebase_uid", String(128), unique=True),
+    Column("email", String(320)),
+    Column("display_name", String(80)),
+    Column("role", String(16), nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default=text("false")),
+    Column("bio", Text),
+    Column("links", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("avatar_url", Text),
+    Column(
+        "avatar_media_id",
+        ForeignKey("media.id", ondelete="SET NULL", use_alter=True)
+    ),
+    Column("wallet_address", String(42), unique=True),
+    created("created_at"),
+    updated("updated_at"),
+    Column("deleted_at", DateTime(timezone=True)),
+    search_document("user_document(display_name, bio)"),
+    CheckConstraint(one_of("role", USER_ROLES), name="role"),
+    Index("ix_users_search", "search", postgresql_using="gin"),
+)
+
+follows = Table(
+    "follows",
+    metadata,
+    Column(
+        "follower_id",
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "followee_id",
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    created("created_at"),
+    CheckConstraint("follower_id <> followee_id", name="not_self"),
+    Index("ix_follows_followee_id", "followee_id"),
+)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    uuid_pk(),
+    Column("owner_id", ForeignKey("users.id"), nullable=False),
+    Column("title", String(140), nullable=False),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column(
+        "category",
+        String(64), ForeignKey("categories.slug", onupdate="CASCADE", ondelete="SET NULL")),
+    Column(
+        "tags",
+        ARRAY(String(32)), nullable=False, server_default=text("'{}'::varchar[]")
+    ),
+    Column("goal", Amount, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'draft'")),
+    # Derived from chain events by the indexer; read-only for the API.
+    Column("raised_total", Amount, nullable=False, server_default=text("0")),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    created("created_at"),
+    updated("updated_at"),
+    Column("published_at", DateTime(timezone=True)),
+    Column("cover_media_id", ForeignKey("media.id", ondelete="SET NULL")),
+    search_document("proposal_document(title, description, tags)"),
+    CheckConstraint(one_of("status", PROPOSAL_STATUSES), name="status"),
+    CheckConstraint("goal > 0", name="goal_positive"),
+    CheckConstraint("raised_total >= 0", name="raised_not_negative"),
+    Index("ix_proposals_created", "created_at", "id"),
+    Index("ix_proposals_deadline", "deadline", "id"),
+    Index("ix_proposals_raised", "raised_total", "id"),
+    Index("ix_proposals_owner", "owner_id", "created_at"),
+    Index("ix_proposals_category", "category"),
+    Index("ix_proposals_tags", "tags", postgresql_using="gin"),
+    Index("ix_proposals_search", "search", postgresql_using="gin"),
+)
+
+# The typo dictionary: words of titles, tags and names (triggers keep it, migration 0008).
+search_words = Table(
+    "search_words",
+    metadata,
+    Column("word", String(64), primary_key=True),
+    Index("ix_search_words_trgm", "word", postgresql_using="gin", postgresql_ops={"word": "gin_trgm_ops"}),
+)
+
+# Admin-managed; items and proposals name one by its slug.
+categories = Table(
+    "categories",
+    metadata,
+    Column("slug", String(32), primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("sort_order", Integer, nullable=False, server_default=text("0")),
+    created("created_at"),
+    updated("updated_at"),
+)
+
+# Every tag in use, with how many items and proposals carry it.
+tags = Table(
+    "tags",
+    metadata,
+    Column("slug", String(32), primary_key=True),
+    Column("usage_count", Integer, nullable=False, server_default=text("0")),
+    created("created_at"),
+    CheckConstraint("usage_count >= 0", name="usage_not_negative"),
+    Index("ix_tags_usage", "usage_count"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    created("occurred_at"),
+    Column("actor_id", UUID(as_uuid=True)),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column(
+        "details",
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    ),
+    Index("ix_audit_log_entity", "entity_type", "entity_id", "occurred_at"),
+)
+
+# An event written in the same transaction as the change it describes.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("topic", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    # json, not jsonb: kept as the producer wrote it, never queried inside (migration 0006).
+    Column("envelope", JSON, nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    Column("publish_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text),
+    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+)
+
+# What each consumer has applied, recorded in the same transaction as the effect.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    created("processed_at"),
+)
+
+MEDIA_STATUSES = ("pending", "ready", "rejected")
+MEDIA_PURPOSES = ("avatar", "cover", "item", "artwork")
+
+
+# An uploaded image: the private original and, once processed, its public variants.
+media = Table(
+    "media",
+    metadata,
+    uuid_pk(),
+    Column("owner_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("object_name", String(256), nullable=False, unique=True),
+    Column("declared_type", String(64), nullable=False),
+    Column("max_bytes", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("reject_reason", Text),
+    Column("generation", BigInteger),
+    Column("format", String(16)),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("bytes", BigInteger),
+    Column("dominant_color", String(7)),
+    Column("placeholder", Text),
+    Column("variants", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    created("created_at"),
+    updated("updated_at"),
+    CheckConstraint(one_of("status", MEDIA_STATUSES), name="status"),
+    CheckConstraint(one_of("purpose", MEDIA_PURPOSES), name="purpose"),
+    Index("ix_media_owner", "owner_id", "created_at"),
+)
+
+# A single-use Sign-In with Ethereum nonce issued to one user for one address.
+wallet_challenges = Table(
+    "wallet_challenges",
+    metadata,
+    Column("nonce", String(32), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("address", String(42), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index("ix_wallet_challenges_user", "user_id", "issued_at"),
+)

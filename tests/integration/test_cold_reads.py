@@ -1,0 +1,117 @@
+"""Cold start: reads answer on SQLAlchemy Core, and a fresh instance serving only reads
+never imports the ORM (decision 0016). Each function runs in a fresh interpreter, as
+a new Cloud Run instance would, against the real database and Auth emulator."""
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from shared.manifest import REPO, load
+
+
+def _serve_fresh(function: str, paths: list[str], token: str | None) -> dict:
+    """Statuses of GET ``paths`` from a freshly imported function, and whether the ORM got loaded."""
+    main = next(f.main for f in load().functions if f.name == function)
+    code = (
+        "import importlib.util, json, sys\n"
+        "from werkzeug.test import EnvironBuilder\n"
+        "from werkzeug.wrappers import Request\n"
+        f"spec = importlib.util.spec_from_file_location('main', {str(main)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        f"headers = {({'Authorization': f'Bearer {token}'} if token else {})!r}\n"
+        "statuses = {}\n"
+        f"for path in {paths!r}:\n"
+        "    response = module.handle(Request(EnvironBuilder(path=path, headers=headers).get_environ()))\n"
+        "    statuses[path] = response.status_code\n"
+        "print(json.dumps({'statuses': statuses, 'orm': 'sqlalchemy.orm' in sys.modules}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.fixture
+def world(api, people, make_proposal, make_item, db):
+    """One of each thing a read can show: a published proposal, a listed item with an
+    auction, a processed image."""
+    artist = people("artist", name="Ada")
+    proposal = make_proposal(artist, publish=True)
+    item = make_item(artist, listed=True)
+    response = api.post(f"/api/items/{item['id']}/auctions", token=artist.token,
+                        json={"ends_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+                              "starting_price": "1000", "min_increment": "100"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    media_id = uuid.uuid4()
+    db.execute(text("INSERT INTO media (id, owner_id, purpose, object_name, declared_type, max_bytes, status) "
+                    "VALUES (:id, :owner, 'avatar', :name, 'image/png', 1, 'ready')"),
+               {"id": media_id, "owner": artist.id, "name": f"uploads/{media_id}"})
+    db.commit()
+    return {"artist": artist, "proposal": proposal["id"], "item": item["id"],
+            "auction": response.get_json()["id"], "media": media_id}
+
+
+READS = {
+    "registration": ["/api/users/{artist.id}", "/api/me"],
+    "proposals": ["/api/proposals?limit=5", "/api/proposals/{proposal}", "/api/proposals/{proposal}/fundings",
+                  "/api/chain/status"],
+    "marketplace": ["/api/items?limit=5", "/api/items/{item}", "/api/items/{item}/auctions",
+                    "/api/auctions/{auction}", "/api/auctions/{auction}/bids", "/api/categories", "/api/tags",
+                    "/api/search?q=loom"],
+    "media": ["/api/media/{media}"],
+    "network": ["/api/network/ego", "/api/network/people-you-may-know"],
+}
+SIGNED_IN_ONLY = {"/api/me"}
+
+
+CASES = [(function, signed_in) for function in READS for signed_in in (False, True)
+         if signed_in or function != "network"]  # the network answers signed-in users only
+
+
+@pytest.mark.parametrize(("function", "signed_in"), CASES,
+                         ids=[f"{f}-{'signed-in' if s else 'anonymous'}" for f, s in CASES])
+def test_reads_answer_without_the_orm(world, function, signed_in):
+    paths = [path.format(**world) for path in READS[function] if signed_in or path not in SIGNED_IN_ONLY]
+    served = _serve_fresh(function, paths, world["artist"].token if signed_in else None)
+    assert served["statuses"] == dict.fromkeys(paths, 200)
+    assert served["orm"] is False
+
+
+def test_a_write_after_reads_still_works_through_the_orm(world):
+    """The ORM joins the request's transaction on the first write of an instance."""
+    main = next(f.main for f in load().functions if f.name == "proposals")
+    code = (
+        "import importlib.util, json, sys\n"
+        "from werkzeug.test import EnvironBuilder\n"
+        "from werkzeug.wrappers import Request\n"
+        f"spec = importlib.util.spec_from_file_location('main', {str(main)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        f"headers = {{'Authorization': 'Bearer {world['artist'].token}'}}\n"
+        "read = module.handle(Request(EnvironBuilder(path='/api/proposals', headers=headers).get_environ()))\n"
+        "before = 'sqlalchemy.orm' in sys.modules\n"
+        "body = {'title': 'Second', 'goal': '5', 'currency': 'ETH', 'deadline': '2100-01-01T00:00:00+00:00'}\n"
+        "write = module.handle(Request(EnvironBuilder(path='/api/proposals', method='POST', json=body,\n"
+        "                                             headers=headers).get_environ()))\n"
+        "print(json.dumps([read.status_code, before, write.status_code, 'sqlalchemy.orm' in sys.modules]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [200, False, 201, True]
+
+
+def test_an_empty_auction_close_tick_loads_neither_the_orm_nor_the_api_models(app_env):
+    code = (
+        "import sys\n"
+        "from shared.auction_close import close_due\n"
+        "print(close_due(), 'sqlalchemy.orm' in sys.modules, 'shared.auctions' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "False", "False"]
