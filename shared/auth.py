@@ -113,27 +113,17 @@ class Viewer(Protocol):
 
 
 def load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
+    """The caller's active profile: the ORM ``User`` when ``orm``, else a Core row."""
     from sqlalchemy import select
 
-    from shared.tables import users
+    from shared.tables import readable_columns, users
 
     active = (users.c.firebase_uid == claims.uid, users.c.deleted_at.is_(None))
     if orm:
         from shared.models import User
 
         return unit.session.scalars(select(User).where(*active)).one_or_none()
-    return unit.connection.execute(select(*profile_columns()).where(*active)).one_or_none()
-
-
-def profile_columns() -> list:
-    """Every column of users a read may show, without the search vector."""
-    from shared.tables import users
-
-    return [column for column in users.c if column.key != "search"]
-
-
-def is_orm_user(viewer: Viewer) -> bool:
-    return hasattr(viewer, "_sa_instance_state")
+    return unit.connection.execute(select(*readable_columns(users)).where(*active)).one_or_none()
 
 
 # Authorization rules, checked in the shared layer so every function agrees.

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from shared import events, images, storage
 from shared.config import get_settings
 from shared.consumer import PoisonMessage, apply_once
-from shared.models import Media
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from shared.models import Media
 
 logger = logging.getLogger(__name__)
 CONSUMER = "image-processing"
@@ -52,6 +53,8 @@ def handle_notification(cloud_event: Any) -> None:
 
 
 def process_object(session: Session, resource: dict[str, Any]) -> None:
+    from shared.models import Media
+
     settings = get_settings()
     settings.require("uploads_bucket", "media_bucket")
     media = session.scalars(

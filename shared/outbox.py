@@ -15,20 +15,20 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from shared.db import transaction
+from shared.db import get_engine
 from shared.events import EventEnvelope
-from shared.models import OutboxEntry
 from shared.pubsub import Publisher
+from shared.tables import outbox
 
 logger = logging.getLogger(__name__)
 
 
 def mark_published(event_ids: Sequence[uuid.UUID]) -> None:
-    with transaction() as session:
-        session.execute(
-            update(OutboxEntry)
-            .where(OutboxEntry.event_id.in_(event_ids), OutboxEntry.published_at.is_(None))
-            .values(published_at=datetime.now(UTC), publish_attempts=OutboxEntry.publish_attempts + 1)
+    with get_engine().begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.event_id.in_(event_ids), outbox.c.published_at.is_(None))
+            .values(published_at=datetime.now(UTC), publish_attempts=outbox.c.publish_attempts + 1)
         )
 
 
@@ -44,12 +44,12 @@ def relay(publisher_factory: Callable[[], Publisher], *, batch_size: int = 500,
     publisher: Publisher | None = None
     while time.monotonic() < deadline:
         failure: Exception | None = None
-        with transaction() as session:
-            rows = session.execute(
-                select(OutboxEntry.id, OutboxEntry.topic, OutboxEntry.envelope)
-                .where(OutboxEntry.published_at.is_(None),
-                       OutboxEntry.occurred_at < datetime.now(UTC) - min_age)
-                .order_by(OutboxEntry.id)
+        with get_engine().begin() as conn:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.topic, outbox.c.envelope)
+                .where(outbox.c.published_at.is_(None),
+                       outbox.c.occurred_at < datetime.now(UTC) - min_age)
+                .order_by(outbox.c.id)
                 .limit(batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
@@ -63,10 +63,10 @@ def relay(publisher_factory: Callable[[], Publisher], *, batch_size: int = 500,
             # One statement for the whole batch: per-row UPDATEs cost more than publishing.
             outcome = ({"published_at": datetime.now(UTC)} if failure is None
                        else {"last_error": f"{type(failure).__name__}: {failure}"[:1000]})
-            session.execute(
-                update(OutboxEntry)
-                .where(OutboxEntry.id.in_([row_id for row_id, _, _ in rows]))
-                .values(publish_attempts=OutboxEntry.publish_attempts + 1, **outcome)
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row_id for row_id, _, _ in rows]))
+                .values(publish_attempts=outbox.c.publish_attempts + 1, **outcome)
             )
         if failure is not None:
             raise failure

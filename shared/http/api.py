@@ -92,6 +92,7 @@ class Call:
     query: Any
     claims: auth.Claims | None
     viewer: auth.Viewer | None = None
+    _user: User | None = None  # the viewer as an ORM object, once a handler asks for it
 
     @property
     def conn(self) -> Connection:
@@ -118,12 +119,11 @@ class Call:
 
     @property
     def optional_user(self) -> User | None:
-        if self.viewer is None or auth.is_orm_user(self.viewer):
-            return self.viewer  # type: ignore[return-value]
-        from shared.models import User
+        if self._user is None and self.viewer is not None:
+            from shared.models import User
 
-        self.viewer = self.session.get(User, self.viewer.id)
-        return self.viewer  # type: ignore[return-value]
+            self._user = self.session.get(User, self.viewer.id)
+        return self._user
 
 
 class Api:
@@ -229,10 +229,12 @@ class Api:
         body = _parse_body(route.body, request, settings.max_body_bytes) if route.body else None
         with work() as unit:
             # A write loads the caller through the ORM it is about to use; a read, on Core.
-            viewer = auth.load_viewer(unit, claims, orm=route.method in WRITES) if claims else None
+            write = route.method in WRITES
+            viewer = auth.load_viewer(unit, claims, orm=write) if claims else None
             if route.auth == "user" and viewer is None:
                 raise problems.RegistrationRequired()
-            result = route.handler(Call(request, unit, path_args, body, query, claims, viewer))
+            user = viewer if write else None
+            result = route.handler(Call(request, unit, path_args, body, query, claims, viewer, user))
         response = _render(route, result)
         if route.method == "GET" and response.status_code == 200:
             return caching.conditional(request, response, settings.public_cache_seconds)

@@ -14,8 +14,9 @@ from sqlalchemy import text
 from shared.manifest import REPO, load
 
 
-def _serve_fresh(function: str, paths: list[str], token: str | None) -> dict:
-    """Statuses of GET ``paths`` from a freshly imported function, and whether the ORM got loaded."""
+def _in_fresh_instance(function: str, script: str, token: str | None) -> object:
+    """What ``script`` prints (JSON) after a fresh interpreter imported the function; ``get(path)`` and
+    ``post(path, body)`` call its entry point, signed in with ``token`` if one is given."""
     main = next(f.main for f in load().functions if f.name == function)
     code = (
         "import importlib.util, json, sys\n"
@@ -24,11 +25,12 @@ def _serve_fresh(function: str, paths: list[str], token: str | None) -> dict:
         f"spec = importlib.util.spec_from_file_location('main', {str(main)!r})\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
         f"headers = {({'Authorization': f'Bearer {token}'} if token else {})!r}\n"
-        "statuses = {}\n"
-        f"for path in {paths!r}:\n"
-        "    response = module.handle(Request(EnvironBuilder(path=path, headers=headers).get_environ()))\n"
-        "    statuses[path] = response.status_code\n"
-        "print(json.dumps({'statuses': statuses, 'orm': 'sqlalchemy.orm' in sys.modules}))\n"
+        "def get(path):\n"
+        "    return module.handle(Request(EnvironBuilder(path=path, headers=headers).get_environ())).status_code\n"
+        "def post(path, body):\n"
+        "    builder = EnvironBuilder(path=path, method='POST', json=body, headers=headers)\n"
+        "    return module.handle(Request(builder.get_environ())).status_code\n"
+        f"{script}"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -77,41 +79,26 @@ CASES = [(function, signed_in) for function in READS for signed_in in (False, Tr
                          ids=[f"{f}-{'signed-in' if s else 'anonymous'}" for f, s in CASES])
 def test_reads_answer_without_the_orm(world, function, signed_in):
     paths = [path.format(**world) for path in READS[function] if signed_in or path not in SIGNED_IN_ONLY]
-    served = _serve_fresh(function, paths, world["artist"].token if signed_in else None)
-    assert served["statuses"] == dict.fromkeys(paths, 200)
-    assert served["orm"] is False
+    statuses, orm_loaded = _in_fresh_instance(
+        function, f"print(json.dumps([{{p: get(p) for p in {paths!r}}}, 'sqlalchemy.orm' in sys.modules]))\n",
+        world["artist"].token if signed_in else None)
+    assert statuses == dict.fromkeys(paths, 200)
+    assert orm_loaded is False
 
 
-def test_a_write_after_reads_still_works_through_the_orm(world):
+def test_a_write_after_reads_still_works_through_the_orm(world, db):
     """The ORM joins the request's transaction on the first write of an instance."""
-    main = next(f.main for f in load().functions if f.name == "proposals")
-    code = (
-        "import importlib.util, json, sys\n"
-        "from werkzeug.test import EnvironBuilder\n"
-        "from werkzeug.wrappers import Request\n"
-        f"spec = importlib.util.spec_from_file_location('main', {str(main)!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        f"headers = {{'Authorization': 'Bearer {world['artist'].token}'}}\n"
-        "read = module.handle(Request(EnvironBuilder(path='/api/proposals', headers=headers).get_environ()))\n"
+    script = (
+        "read = get('/api/proposals')\n"
         "before = 'sqlalchemy.orm' in sys.modules\n"
         "body = {'title': 'Second', 'goal': '5', 'currency': 'ETH', 'deadline': '2100-01-01T00:00:00+00:00'}\n"
-        "write = module.handle(Request(EnvironBuilder(path='/api/proposals', method='POST', json=body,\n"
-        "                                             headers=headers).get_environ()))\n"
-        "print(json.dumps([read.status_code, before, write.status_code, 'sqlalchemy.orm' in sys.modules]))\n"
+        "print(json.dumps([read, before, post('/api/proposals', body), 'sqlalchemy.orm' in sys.modules]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.splitlines()[-1]) == [200, False, 201, True]
+    assert _in_fresh_instance("proposals", script, world["artist"].token) == [200, False, 201, True]
+    assert db.execute(text("SELECT count(*) FROM proposals WHERE title = 'Second'")).scalar() == 1
 
 
 def test_an_empty_auction_close_tick_loads_neither_the_orm_nor_the_api_models(app_env):
-    code = (
-        "import sys\n"
-        "from shared.auction_close import close_due\n"
-        "print(close_due(), 'sqlalchemy.orm' in sys.modules, 'shared.auctions' in sys.modules)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["[]", "False", "False"]
+    script = ("from shared.auction_close import close_due\n"
+              "print(json.dumps([close_due(), 'sqlalchemy.orm' in sys.modules, 'shared.auctions' in sys.modules]))\n")
+    assert _in_fresh_instance("auction-close", script, None) == [[], False, False]

@@ -1,4 +1,5 @@
-"""Cold start: importing a function must not import the heavy clients it may never use."""
+"""Cold start: importing a function must not import the heavy clients it may never use,
+nor the ORM, which only writes load (decision 0016)."""
 import json
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import pytest
 from shared.manifest import REPO, Function, load
 
 HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "eth_account", "web3",
-         "neo4j", "falkordb", "redis", "PIL", "requests")
+         "neo4j", "falkordb", "redis", "PIL", "requests", "sqlalchemy.orm")
 
 
 def _after_import(function: Function, then: str, env: dict[str, str] | None = None) -> str:
