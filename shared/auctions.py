@@ -1,4 +1,4 @@
-"""Auctions of listed items: create, bid (concurrency-safe), cancel, close and settle."""
+"""Auctions of listed items: create, bid (concurrency-safe), cancel; closing is shared/auction_close.py."""
 from __future__ import annotations
 
 import uuid
