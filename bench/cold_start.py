@@ -9,7 +9,12 @@ This machine's wall times drift by a third from one minute to the next, so the r
 interleaved: each round starts every subject once, in a shuffled order, so that a slow
 minute slows every subject alike; each subject's time is its median over the rounds.
 
-    python bench/cold_start.py [--quick] [--runs N]
+    python bench/cold_start.py [--quick] [--runs N] [--deployed]
+
+With --deployed each subject runs in a venv of only the requirements.txt beside its
+main.py, as its bundle deploys, instead of the development venv (which carries every
+function's dependencies, and theirs: google-cloud-pubsub's OpenTelemetry SDK, for one,
+which redis-py then imports). The venvs are built once into ~/.cache/kalakrut.
 
 Target: every function <= 1.3x the database floor.
 """
@@ -17,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,16 +49,33 @@ from shared.manifest import load  # noqa: E402
 
 TARGET = 1.3
 BIN = Path(sys.executable).parent
+VENVS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kalakrut" / "bench-venvs"
+
+
+def deployed_bin(requirements: Path) -> Path:
+    """The bin directory of a venv with exactly ``requirements`` (transitive pins from
+    constraints.txt), built on first use and kept."""
+    constraints = REPO / "constraints.txt"
+    key = hashlib.sha256(requirements.read_bytes() + constraints.read_bytes()).hexdigest()[:16]
+    venv = VENVS / key
+    if not (venv / "complete").exists():
+        print(f"building a venv for {requirements.relative_to(REPO)} in {venv}", flush=True)
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(requirements), "-c", str(constraints)], check=True)
+        (venv / "complete").touch()
+    return venv / "bin"
 
 
 def first_response_seconds(source: Path, request: tuple, env: dict[str, str], logs: Path,
-                           signature: str = "http") -> float:
+                           signature: str = "http", bin_dir: Path = BIN) -> float:
     """``request`` is (method, path, JSON body[, headers])."""
     method, path, body, *rest = request
     headers = rest[0] if rest else None
     port = free_port()
     started = time.perf_counter()
-    child = spawn(source.parent.name, [str(BIN / "functions-framework"), "--target", "handle", "--source", str(source),
+    child = spawn(source.parent.name, [str(bin_dir / "functions-framework"), "--target", "handle", "--source", str(source),
                                        "--signature-type", signature, "--host", "127.0.0.1", "--port", str(port)],
                   env=env, log_dir=logs)
     try:
@@ -77,7 +101,7 @@ def pubsub_push(data: dict, **attributes: str) -> dict:
                         "attributes": attributes}}
 
 
-def import_seconds(source: Path, env: dict[str, str]) -> tuple[float, list[tuple[str, float]]]:
+def import_seconds(source: Path, env: dict[str, str], bin_dir: Path = BIN) -> tuple[float, list[tuple[str, float]]]:
     """Wall time to import the module in a fresh interpreter, and its heaviest imports."""
     code = (
         "import importlib.util, time; t = time.perf_counter();"
@@ -85,7 +109,7 @@ def import_seconds(source: Path, env: dict[str, str]) -> tuple[float, list[tuple
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m);"
         "print(time.perf_counter() - t)"
     )
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True,
+    result = subprocess.run([str(bin_dir / "python"), "-X", "importtime", "-c", code], env=env, capture_output=True,
                             text=True, check=True)
     heaviest = []
     for line in result.stderr.splitlines():
@@ -101,6 +125,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds (about a minute)")
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--deployed", action="store_true",
+                        help="each subject in a venv of only its own requirements.txt (built once, then cached)")
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 9)
 
@@ -164,17 +190,19 @@ def main() -> int:
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]
             subjects += [(f.name, f.main, requests_by_function[f.name], "http" if f.http_paths else "cloudevent")
                          for f in load().functions]
+            bins = {name: deployed_bin(source.parent / "requirements.txt") if args.deployed else BIN
+                    for name, source, *_ in subjects}
 
             times: dict[str, list[float]] = {name: [] for name, *_ in subjects}
             shuffle = random.Random(2026)
             for round_number in range(runs + 1):  # round 0 warms the OS file cache and is dropped
                 for name, source, request, signature in shuffle.sample(subjects, len(subjects)):
-                    seconds = first_response_seconds(source, request, env, logs, signature)
+                    seconds = first_response_seconds(source, request, env, logs, signature, bins[name])
                     if round_number:
                         times[name].append(seconds)
             results = {}
             for name, source, _, _ in subjects:
-                imported, heaviest = import_seconds(source, env)
+                imported, heaviest = import_seconds(source, env, bins[name])
                 results[name] = (statistics.median(times[name]), imported, heaviest)
         finally:
             firebase.stop()
@@ -183,7 +211,8 @@ def main() -> int:
             pg.stop()
 
     hello, floor = results["hello-world"][0], results["db-floor"][0]
-    print(f"\ncold start: process start -> first 200, median of {runs} interleaved rounds\n")
+    venvs = "each in a venv of its own requirements.txt" if args.deployed else "in the development venv"
+    print(f"\ncold start: process start -> first 200, median of {runs} interleaved rounds, {venvs}\n")
     print(f"{'function':<14}{'first 200':>11}{'import':>9}{'x hello':>9}{'x floor':>9}  heaviest imports")
     metrics = []
     for name, (first, imported, heaviest) in results.items():
@@ -199,7 +228,7 @@ def main() -> int:
                             "baseline": round(results["db-floor"][1] * 1000, 1),
                             "ratio": round(imported / results["db-floor"][1], 3), "target": None})
     print(f"\nfloor / hello-world = {floor / hello:.2f}x; target: every function <= {TARGET}x the floor")
-    print(json.dumps({"bench": "cold_start", "metrics": metrics}))
+    print(json.dumps({"bench": "cold_start.deployed" if args.deployed else "cold_start", "metrics": metrics}))
     return 0
 
 
