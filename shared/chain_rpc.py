@@ -1,6 +1,7 @@
-"""A small JSON-RPC client for EVM nodes: single calls and batches over one
-keep-alive HTTP session. No web3: its import alone costs about a second of cold
+"""A small JSON-RPC client for EVM nodes: single calls and batches over a pool of
+keep-alive connections. No web3: its import alone costs about a second of cold
 start, and its result formatting is what makes it slow on the indexer's hot path.
+urllib3 rather than requests: the same connection pool underneath, at half the import.
 """
 from __future__ import annotations
 
@@ -41,9 +42,10 @@ class JsonRpc:
     attempts: int = 3
 
     def __post_init__(self) -> None:
-        import requests
+        import urllib3
 
-        self._session = requests.Session()
+        # Thread-safe: the indexer fetches ranges from a few threads at once.
+        self._pool = urllib3.PoolManager(maxsize=8, retries=False)
         self._ids = itertools.count(1)
 
     def call(self, method: str, *params: Any) -> Any:
@@ -78,28 +80,35 @@ class JsonRpc:
         return results
 
     def _post(self, body: Any) -> Any:
-        import requests
+        from urllib3.exceptions import HTTPError
 
         for attempt in range(1, self.attempts + 1):
             try:
-                response = self._session.post(self.url, json=body, timeout=self.timeout)
-            except requests.Timeout as error:
-                # A slow answer is usually a query too large: the caller decides, not a retry.
-                raise RpcUnavailable(f"{self.url} did not answer in {self.timeout:g}s", timeout=True) from error
-            except requests.ConnectionError as error:
+                response = self._pool.request("POST", self.url, json=body, timeout=self.timeout)
+            except HTTPError as error:  # urllib3's every failure: refused, dropped, timed out, garbled
+                if _timed_out(error):
+                    # A slow answer is usually a query too large: the caller decides, not a retry.
+                    raise RpcUnavailable(f"{self.url} did not answer in {self.timeout:g}s", timeout=True) from error
                 if attempt == self.attempts:
                     raise RpcUnavailable(f"cannot reach {self.url}: {error}") from error
             else:
-                if response.status_code in RETRY_STATUSES and attempt < self.attempts:
+                if response.status in RETRY_STATUSES and attempt < self.attempts:
                     pass
                 else:
                     try:
                         return response.json()
                     except ValueError:
                         raise RpcUnavailable(
-                            f"{self.url} answered HTTP {response.status_code} without JSON-RPC") from None
+                            f"{self.url} answered HTTP {response.status} without JSON-RPC") from None
             time.sleep(0.2 * 2 ** (attempt - 1))
         raise RpcUnavailable(f"{self.url} kept failing")  # pragma: no cover - loop always returns or raises
+
+
+def _timed_out(error: Exception) -> bool:
+    from urllib3.exceptions import NewConnectionError, TimeoutError
+
+    # urllib3 files a refused connection (NewConnectionError) under its timeouts: not one.
+    return isinstance(error, TimeoutError) and not isinstance(error, NewConnectionError)
 
 
 def hex_int(value: str) -> int:
