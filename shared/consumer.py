@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects.postgresql import insert
 
-from shared.db import transaction
+from shared.db import work
 from shared.events import EventEnvelope
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from shared.db import Work
 
 logger = logging.getLogger(__name__)
 
@@ -39,25 +41,28 @@ def envelope_from(cloud_event: Any) -> EventEnvelope:
         raise PoisonMessage(f"not an event envelope: {error}") from error
 
 
-def apply_once(consumer: str, event_id: uuid.UUID, apply: Callable[[Session], None]) -> bool:
-    """Run ``apply`` and record (consumer, event_id) in one transaction; False if done before."""
-    from shared.models import ProcessedEvent  # here, not at import: graph-etl parses envelopes on Core alone
+def apply_once(consumer: str, event_id: uuid.UUID, apply: Callable[[Work], None]) -> bool:
+    """Run ``apply`` and record (consumer, event_id) in one unit of work; False if done before.
 
-    with transaction() as session:
-        first_time = session.execute(
-            insert(ProcessedEvent)
+    ``apply`` gets the unit: Core on its connection, or the ORM through its session.
+    """
+    from shared.tables import processed_events
+
+    with work() as unit:
+        first_time = unit.connection.execute(
+            insert(processed_events)
             .values(consumer=consumer, event_id=event_id)
             .on_conflict_do_nothing()
-            .returning(ProcessedEvent.event_id)
+            .returning(processed_events.c.event_id)
         ).scalar_one_or_none()
         if first_time is None:
             logger.info("duplicate delivery ignored", extra={"event_id": str(event_id)})
             return False
-        apply(session)
+        apply(unit)
     return True
 
 
 def consume(cloud_event: Any, consumer: str, apply: Callable[[Session, EventEnvelope], None]) -> bool:
     """Apply a domain event once per consumer; returns False for a duplicate delivery."""
     envelope = envelope_from(cloud_event)
-    return apply_once(consumer, envelope.event_id, lambda session: apply(session, envelope))
+    return apply_once(consumer, envelope.event_id, lambda unit: apply(unit.session, envelope))

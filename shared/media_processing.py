@@ -18,10 +18,12 @@ from sqlalchemy import select
 from shared import events, images, storage
 from shared.config import get_settings
 from shared.consumer import PoisonMessage, apply_once
+from shared.tables import media as media_table
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from shared.db import Work
     from shared.models import Media
 
 logger = logging.getLogger(__name__)
@@ -49,20 +51,23 @@ def handle_notification(cloud_event: Any) -> None:
     if resource is None:
         return
     key = uuid.uuid5(uuid.NAMESPACE_URL, f"gs://{resource['bucket']}/{resource['name']}#{resource['generation']}")
-    apply_once(CONSUMER, key, lambda session: process_object(session, resource))
+    apply_once(CONSUMER, key, lambda unit: process_object(unit, resource))
 
 
-def process_object(session: Session, resource: dict[str, Any]) -> None:
-    from shared.models import Media
-
+def process_object(unit: Work, resource: dict[str, Any]) -> None:
     settings = get_settings()
     settings.require("uploads_bucket", "media_bucket")
-    media = session.scalars(
-        select(Media).where(Media.object_name == resource["name"]).with_for_update()
-    ).one_or_none()
-    if media is None or media.status != "pending":
+    pending = unit.connection.execute(
+        select(media_table.c.id).where(media_table.c.object_name == resource["name"],
+                                       media_table.c.status == "pending").with_for_update()
+    ).scalar_one_or_none()
+    if pending is None:  # processed already, or not an upload we issued
         logger.info("no pending media for %s: nothing to do", resource["name"])
         return
+    from shared.models import Media  # only now: the ORM for the one row to change
+
+    session = unit.session
+    media = session.get(Media, pending)
     media.generation = resource["generation"]
     if resource["size"] > min(media.max_bytes, settings.upload_max_bytes):
         _reject(session, media, f"the upload is {resource['size']} bytes; {media.max_bytes} were announced")

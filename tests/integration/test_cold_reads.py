@@ -102,3 +102,24 @@ def test_an_empty_auction_close_tick_loads_neither_the_orm_nor_the_api_models(ap
     script = ("from shared.auction_close import close_due\n"
               "print(json.dumps([close_due(), 'sqlalchemy.orm' in sys.modules, 'shared.auctions' in sys.modules]))\n")
     assert _in_fresh_instance("auction-close", script, None) == [[], False, False]
+
+
+def test_a_notification_with_nothing_to_process_is_recorded_without_the_orm(app_env, db):
+    """image-processing's most frequent event: an object with no pending upload behind it."""
+    script = (
+        "import base64\n"
+        "from cloudevents.http import CloudEvent\n"
+        "data = {'bucket': 'uploads', 'name': 'uploads/none', 'generation': '7', 'size': '1'}\n"
+        "message = {'data': base64.b64encode(json.dumps(data).encode()).decode(),\n"
+        "           'attributes': {'eventType': 'OBJECT_FINALIZE'}}\n"
+        "module.handle(CloudEvent({'type': 'google.cloud.pubsub.topic.v1.messagePublished', 'source': 'test'},\n"
+        "                         {'message': message}))\n"
+        "print(json.dumps('sqlalchemy.orm' in sys.modules))\n"
+    )
+    try:
+        assert _in_fresh_instance("image-processing", script, None) is False
+        recorded = db.execute(text("SELECT count(*) FROM processed_events WHERE consumer = 'image-processing'"))
+        assert recorded.scalar() == 1
+    finally:
+        db.execute(text("DELETE FROM processed_events WHERE consumer = 'image-processing'"))
+        db.commit()
