@@ -44,8 +44,8 @@ class JsonRpc:
     def __post_init__(self) -> None:
         import urllib3
 
-        # Thread-safe: the indexer fetches ranges from a few threads at once.
-        self._pool = urllib3.PoolManager(maxsize=8, retries=False)
+        # Keeps the connection alive between calls; retries are ours (_post), not urllib3's.
+        self._pool = urllib3.PoolManager(retries=False)
         self._ids = itertools.count(1)
 
     def call(self, method: str, *params: Any) -> Any:
