@@ -192,6 +192,9 @@ def main() -> int:
                          for f in load().functions]
             bins = {name: deployed_bin(source.parent / "requirements.txt") if args.deployed else BIN
                     for name, source, *_ in subjects}
+            if args.deployed:  # venvs of requirements that changed since are of no further use
+                for stale in {p for p in VENVS.iterdir() if p.is_dir()} - {b.parent for b in bins.values()}:
+                    shutil.rmtree(stale, ignore_errors=True)
 
             times: dict[str, list[float]] = {name: [] for name, *_ in subjects}
             shuffle = random.Random(2026)
