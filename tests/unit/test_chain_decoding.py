@@ -144,3 +144,18 @@ def test_checksum_is_eip55():
         assert checksum(address) == checksum(address.upper().replace("0X", "0x")) == to_checksum_address(address)
     with pytest.raises(ValueError, match="not an address"):
         checksum("0x1234")
+
+
+def test_keccak_backend_agrees_with_pycryptodome():
+    """The indexer hashes with safe-pysha3; eth-hash's other backend must give the same digests."""
+    from eth_hash.backends.pycryptodome import backend as pycryptodome
+
+    from shared.chain_abi import keccak
+
+    assert keccak(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert keccak(b"Transfer(address,address,uint256)").hex() == (
+        "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")
+    rng = random.Random(3)
+    for size in (1, 31, 135, 136, 137, 1000):  # around the 136-byte sponge rate
+        data = rng.randbytes(size)
+        assert keccak(data) == pycryptodome.keccak256(data)
