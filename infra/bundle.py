@@ -2,7 +2,9 @@
 
 An archive holds the function's ``main.py`` (and any other file of its folder), its
 own ``requirements.txt`` and the ``shared/`` library, at the root where Cloud Functions'
-Python build expects them. Entries are sorted and carry a fixed timestamp and mode, so
+Python build expects them. The function's requirements pin only what it imports; the
+archive adds the repository's ``constraints.txt`` and a ``-c`` line naming it, so the
+build installs every transitive dependency at the version CI tested, not the newest. Entries are sorted and carry a fixed timestamp and mode, so
 the same sources give byte-identical archives: Terraform names the uploaded object by
 the archive's hash, and an unchanged function is not redeployed.
 
@@ -35,10 +37,18 @@ def _files(root: Path, prefix: str) -> Iterable[tuple[str, Path]]:
             yield f"{prefix}{path.relative_to(root).as_posix()}", path
 
 
-def entries(function_source: Path) -> list[tuple[str, Path]]:
-    """(name in the archive, file) for one function, sorted by name."""
-    chosen = dict(_files(REPO / function_source, ""))
-    chosen.update((name, path) for name, path in _files(REPO / "shared", "shared/") if not name.startswith(NOT_DEPLOYED))
+CONSTRAINTS = "constraints.txt"
+# pip reads a -c path inside a requirements file relative to that file: both sit at the root.
+PINNED_TRANSITIVELY = f"\n# Everything else at the repository's pins (infra/bundle.py).\n-c {CONSTRAINTS}\n".encode()
+
+
+def entries(function_source: Path) -> list[tuple[str, bytes]]:
+    """(name in the archive, content) for one function, sorted by name."""
+    chosen = {name: path.read_bytes() for name, path in _files(REPO / function_source, "")}
+    chosen.update((name, path.read_bytes()) for name, path in _files(REPO / "shared", "shared/")
+                  if not name.startswith(NOT_DEPLOYED))
+    chosen["requirements.txt"] = chosen["requirements.txt"].rstrip(b"\n") + b"\n" + PINNED_TRANSITIVELY
+    chosen[CONSTRAINTS] = (REPO / CONSTRAINTS).read_bytes()
     return sorted(chosen.items())
 
 
@@ -46,11 +56,11 @@ def build(function_source: Path, target: Path) -> str:
     """Write the archive; returns its SHA-256."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w") as archive:
-        for name, path in entries(function_source):
+        for name, content in entries(function_source):
             info = zipfile.ZipInfo(name, date_time=EPOCH)
             info.external_attr = MODE
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
+            archive.writestr(info, content, compresslevel=9)
     return hashlib.sha256(target.read_bytes()).hexdigest()
 
 

@@ -170,7 +170,12 @@ def test_bundles_are_reproducible_and_complete(tmp_path):
     with zipfile.ZipFile(first) as archive:
         names = archive.namelist()
         assert names == sorted(names)
-        assert {"main.py", "requirements.txt", "shared/__init__.py", "shared/search.py"} <= set(names)
+        assert {"main.py", "requirements.txt", "constraints.txt", "shared/__init__.py", "shared/search.py"} <= set(names)
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("shared/datamove/")]
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-        assert archive.read("requirements.txt") == (REPO / function.source / "requirements.txt").read_bytes()
+        # The function's own pins, then every transitive one from the repository's lock.
+        requirements = archive.read("requirements.txt").decode().splitlines()
+        own = (REPO / function.source / "requirements.txt").read_text().splitlines()
+        assert requirements[:len(own)] == own
+        assert [line for line in requirements[len(own):] if line and not line.startswith("#")] == ["-c constraints.txt"]
+        assert archive.read("constraints.txt") == (REPO / "constraints.txt").read_bytes()
