@@ -44,7 +44,8 @@ class FirebaseAuth:
         self._check_revoked = check_revoked
 
     def verify(self, token: str) -> Claims:
-        from firebase_admin import auth
+        from firebase_admin import auth, exceptions
+        from google.auth.exceptions import GoogleAuthError
 
         try:
             decoded = auth.verify_id_token(token, app=self._app, check_revoked=self._check_revoked)
@@ -55,6 +56,11 @@ class FirebaseAuth:
             # Expired, revoked, wrong audience/issuer, bad signature, malformed:
             # all are the caller's to fix by signing in again.
             raise Unauthenticated(_reason(error)) from None
+        except (exceptions.FirebaseError, GoogleAuthError):
+            # The revocation check's account lookup failed (Identity Toolkit unreachable or
+            # erring, or no access token for it): nothing the caller did, so worth a retry.
+            logger.exception("could not look the account up to check revocation")
+            raise ServiceUnavailable("token verification is unavailable", headers={"Retry-After": "5"}) from None
         return Claims(uid=decoded["uid"], email=decoded.get("email"), name=decoded.get("name"))
 
     def delete_account(self, uid: str) -> None:

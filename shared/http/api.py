@@ -54,7 +54,8 @@ class Route:
     @property
     def problem_statuses(self) -> list[int]:
         """Every error status this route can answer with, for the OpenAPI document."""
-        statuses = {401, 500, *self.errors}
+        # Any route may be sent a token (401 if it is bad, 503 if it cannot be verified now).
+        statuses = {401, 500, 503, *self.errors}
         if self.method in WRITES:
             statuses.add(429)
         if self.auth == "user":

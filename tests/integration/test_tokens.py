@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from shared.auth import FirebaseAuth
-from shared.http.problems import Unauthenticated
+from shared.http.problems import ServiceUnavailable, Unauthenticated
 
 PROJECT = "demo-kalakrut-rs256"
 KID = "test-key-1"
@@ -64,11 +64,18 @@ def verifier(signing_key):
     import firebase_admin._token_gen as token_gen
 
     patch.setattr(token_gen, "ID_TOKEN_CERT_URI", f"http://127.0.0.1:{server.server_port}/certs")
+    yield FirebaseAuth(PROJECT, check_revoked=False, app_name="rs256-test", credential=_service_account())
+    patch.undo()
+    server.shutdown()
+
+
+def _service_account():
+    """A service-account credential made from a throwaway key, its token endpoint closed:
+    signature checks never use it, but firebase-admin wants one outside the emulator and
+    there is no ADC here."""
     from firebase_admin import credentials
 
-    # A service-account credential made from a throwaway key: verification never uses it,
-    # but firebase-admin wants one outside the emulator and there is no ADC here.
-    service_account = credentials.Certificate({
+    return credentials.Certificate({
         "type": "service_account",
         "project_id": PROJECT,
         "private_key_id": "test",
@@ -78,9 +85,6 @@ def verifier(signing_key):
         "client_id": "1",
         "token_uri": "http://127.0.0.1:9/token",
     })
-    yield FirebaseAuth(PROJECT, check_revoked=False, app_name="rs256-test", credential=service_account)
-    patch.undo()
-    server.shutdown()
 
 
 def _claims(**overrides):
@@ -142,3 +146,21 @@ def test_rejected_tokens(case, reason, verifier, signing_key):
     with pytest.raises(Unauthenticated) as error:
         verifier.verify(token)
     assert reason in error.value.detail
+
+
+def test_an_unreachable_revocation_check_is_a_retryable_503(verifier, signing_key):
+    """A valid signature, but the account lookup behind check_revoked cannot be made (here:
+    no access token for Identity Toolkit, its token endpoint closed): the caller did nothing
+    wrong, so not 401, and no 500 either."""
+    checking = FirebaseAuth(PROJECT, check_revoked=True, app_name="rs256-revocation", credential=_service_account())
+    with pytest.raises(ServiceUnavailable) as error:
+        checking.verify(_sign(signing_key[0], _claims()))
+    assert error.value.headers["Retry-After"] == "5"
+
+
+def test_an_unreachable_auth_emulator_is_a_retryable_503(monkeypatch):
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")  # nothing listens there
+    emulated = FirebaseAuth("demo-unreachable", check_revoked=True, app_name="emulator-down")
+    claims = _claims(iss="https://securetoken.google.com/demo-unreachable", aud="demo-unreachable")
+    with pytest.raises(ServiceUnavailable):
+        emulated.verify(jwt.encode(claims, None, algorithm="none"))  # the emulator's tokens are unsigned
