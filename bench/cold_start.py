@@ -48,6 +48,7 @@ from local.chain import start_anvil  # noqa: E402
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators  # noqa: E402
 from local.graph import start_falkordb  # noqa: E402
 from local.processes import free_port, spawn  # noqa: E402
+from local.storage import create_buckets, start_emulator  # noqa: E402
 from shared.manifest import load  # noqa: E402
 
 TARGET = 1.3
@@ -138,8 +139,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
         pg = postgres.start(Path(tmp) / "pg", keep=False)
-        anvil_port, graph_port = free_port(), free_port()
+        anvil_port, graph_port, storage_port = free_port(), free_port(), free_port()
         anvil = start_anvil(anvil_port, Path(tmp))
+        storage = start_emulator(storage_port, Path(tmp) / "storage", Path(tmp) / "logs")
+        create_buckets(storage_port, "demo-bench", ["bench-uploads", "bench-media"])
         falkordb = start_falkordb(graph_port, Path(tmp) / "graph")
         # The network function answers signed-in users only: a real token from the Auth emulator.
         auth_ports = EmulatorPorts(auth=free_port(), hosting=None, hub=free_port(), logging=free_port())
@@ -168,7 +171,8 @@ def main() -> int:
                    "INDEXER_CHAINS": json.dumps([{"chain_id": 31337, "rpc_url": f"http://127.0.0.1:{anvil_port}",
                                                   "confirmations": 0, "funding_contract": "0x" + "11" * 20}]),
                    "GRAPH_URL": f"falkordb://127.0.0.1:{graph_port}/bench",
-                   "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{auth_ports.auth}"}
+                   "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{auth_ports.auth}",
+                   "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{storage_port}"}
             registered = {"event_id": str(uuid.uuid4()), "type": "user.registered",
                           "occurred_at": "2026-11-22T00:00:00Z", "aggregate_type": "user",
                           "aggregate_id": str(user_id), "schema_version": 1, "payload": {"id": str(user_id)}}
@@ -185,6 +189,12 @@ def main() -> int:
                 "outbox-relay": ("POST", "/", pubsub_push({})),
                 "chain-indexer": ("POST", "/", pubsub_push({})),
                 "network": ("GET", "/api/network/ego", None, signed_in),
+                # A deleted media's objects: the first run deletes them, later ones find them gone.
+                "media-cleanup": ("POST", "/", pubsub_push({
+                    **registered, "type": "media.deleted", "aggregate_type": "media", "aggregate_id": str(media_id),
+                    "payload": {"id": str(media_id), "owner_id": str(user_id),
+                                "objects": [{"bucket": "bench-uploads", "name": "uploads/bench"},
+                                            {"bucket": "bench-media", "name": f"media/{media_id}/256.webp"}]}})),
                 # The same event each run: the first applies it, later ones find it processed
                 # (still connecting to the database and the graph).
                 "graph-etl": ("POST", "/", pubsub_push(registered)),
@@ -218,6 +228,7 @@ def main() -> int:
                 results[name] = (statistics.median(times[name]), imported, heaviest)
         finally:
             firebase.stop()
+            storage.stop()
             falkordb.stop()
             anvil.stop()
             pg.stop()

@@ -66,12 +66,13 @@ class FirebaseAuth:
     def delete_account(self, uid: str) -> None:
         """Delete the sign-in account; an already deleted one counts as done."""
         from firebase_admin import auth, exceptions
+        from google.auth.exceptions import GoogleAuthError
 
         try:
             auth.delete_user(uid, app=self._app)
         except auth.UserNotFoundError:
             pass
-        except exceptions.FirebaseError:
+        except (exceptions.FirebaseError, GoogleAuthError):
             logger.exception("could not delete the Firebase account")
             raise ServiceUnavailable("account deletion is unavailable", headers={"Retry-After": "5"}) from None
 

@@ -128,11 +128,16 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _one_database(self) -> Self:
-        if bool(self.database_url) == bool(self.cloud_sql_instance):
+        # Neither is for functions without a database (media-cleanup): require_database().
+        if self.database_url and self.cloud_sql_instance:
             raise ValueError("set exactly one of DATABASE_URL or CLOUD_SQL_INSTANCE")
         if self.cloud_sql_instance and not (self.db_name and self.db_iam_user):
             raise ValueError("CLOUD_SQL_INSTANCE needs DB_NAME and DB_IAM_USER")
         return self
+
+    def require_database(self) -> None:
+        if not (self.database_url or self.cloud_sql_instance):
+            raise ConfigError("invalid configuration: set exactly one of DATABASE_URL or CLOUD_SQL_INSTANCE")
 
     def require(self, *names: str) -> None:
         """For settings only some functions need: fail clearly where they are used."""

@@ -9,7 +9,6 @@ half-applied because the transaction rolls back.
 """
 from __future__ import annotations
 
-import base64
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.dialects.postgresql import insert
 
 from shared.db import work
-from shared.events import EventEnvelope
+from shared.events import EventEnvelope, envelope_from
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -26,19 +25,6 @@ if TYPE_CHECKING:
     from shared.db import Work
 
 logger = logging.getLogger(__name__)
-
-
-class PoisonMessage(ValueError):
-    """A message no retry can fix; raised so that it ends in the dead-letter topic."""
-
-
-def envelope_from(cloud_event: Any) -> EventEnvelope:
-    """The envelope inside a Pub/Sub push CloudEvent (``data.message.data``, base64)."""
-    try:
-        message = cloud_event.data["message"]
-        return EventEnvelope.model_validate_json(base64.b64decode(message["data"], validate=True))
-    except (KeyError, TypeError, ValueError) as error:
-        raise PoisonMessage(f"not an event envelope: {error}") from error
 
 
 def apply_once(consumer: str, event_id: uuid.UUID, apply: Callable[[Work], None]) -> bool:

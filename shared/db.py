@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 def build_engine(settings: Settings) -> Engine:
     from sqlalchemy import create_engine
 
+    settings.require_database()
+
     # Serverless: each instance serves few concurrent requests; a small pool keeps
     # max_instances x pool within Cloud SQL's connection limit.
     pool = {

@@ -48,6 +48,21 @@ class EventEnvelope(ApiModel):
         }
 
 
+class PoisonMessage(ValueError):
+    """A message no retry can fix; raised so that it ends in the dead-letter topic."""
+
+
+def envelope_from(cloud_event: Any) -> EventEnvelope:
+    """The envelope inside a Pub/Sub push CloudEvent (``data.message.data``, base64)."""
+    import base64
+
+    try:
+        message = cloud_event.data["message"]
+        return EventEnvelope.model_validate_json(base64.b64decode(message["data"], validate=True))
+    except (KeyError, TypeError, ValueError) as error:
+        raise PoisonMessage(f"not an event envelope: {error}") from error
+
+
 def emit(session: Session, type: str, aggregate_type: str, aggregate_id: Any, payload: dict[str, Any],
          *, topic: str = DOMAIN_EVENTS) -> EventEnvelope:
     envelope = EventEnvelope(

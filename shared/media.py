@@ -115,27 +115,21 @@ def get(session: Session, media_id: uuid.UUID, viewer: Viewer | None) -> Media:
 
 
 def delete(session: Session, user: User, media: Media) -> None:
+    """Delete the row now and the stored objects once that has committed: the event names
+    them, and media-cleanup deletes them (shared/media_cleanup.py). A deletion that rolls
+    back (an erasure Firebase refused) so keeps its files, and a storage outage delays
+    their removal without forgetting it."""
     require_owner(user, media.owner_id)
     settings = get_settings()
     settings.require("uploads_bucket", "media_bucket")  # never leave objects behind unnoticed
-    names = [(settings.uploads_bucket, media.object_name)]
-    names += [(settings.media_bucket, variant["object"]) for variant in media.variants]
+    objects = [{"bucket": settings.uploads_bucket, "name": media.object_name}]
+    objects += [{"bucket": settings.media_bucket, "name": variant["object"]} for variant in media.variants]
     session.execute(update(users).where(users.c.avatar_media_id == media.id).values(avatar_url=None))
     session.delete(media)
     session.flush()  # avatar and cover references are cleared by ON DELETE SET NULL
     audit.record(session, user, "media.deleted", "media", media.id)
-    events.emit(session, "media.deleted", "media", media.id, {"id": str(media.id), "owner_id": str(media.owner_id)})
-    _delete_objects(names)
-
-
-def _delete_objects(names: list[tuple[str, str]]) -> None:
-    from google.api_core.exceptions import NotFound as ObjectMissing
-
-    for bucket, name in names:
-        try:
-            storage.client().bucket(bucket).blob(name).delete()
-        except ObjectMissing:
-            pass
+    events.emit(session, "media.deleted", "media", media.id,
+                {"id": str(media.id), "owner_id": str(media.owner_id), "objects": objects})
 
 
 def attachable(session: Session, user: User, media_id: uuid.UUID, purpose: str) -> Media:

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from shared import events, images, storage
 from shared.config import get_settings
-from shared.consumer import PoisonMessage, apply_once
+from shared.consumer import apply_once
+from shared.events import PoisonMessage
 from shared.tables import media as media_table
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@ import shared.startup  # first, before anything heavy: see shared/startup.py
 
 import functions_framework
 
-from shared.consumer import envelope_from
+from shared.events import envelope_from
 
 
 @functions_framework.cloud_event

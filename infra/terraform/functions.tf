@@ -41,7 +41,8 @@ resource "google_cloudfunctions2_function" "function" {
       { for name in try(each.value.env, []) : name => lookup(local.derived_env, name, lookup(var.function_env, name, ""))
       if lookup(local.derived_env, name, lookup(var.function_env, name, "")) != "" },
       # IAM database authentication: the user is the service account, without its domain.
-      { DB_IAM_USER = trimsuffix(google_service_account.function[each.key].email, ".gserviceaccount.com") },
+      contains(keys(local.database_functions), each.key)
+      ? { DB_IAM_USER = trimsuffix(google_service_account.function[each.key].email, ".gserviceaccount.com") } : {},
     )
 
     dynamic "secret_environment_variables" {

@@ -27,8 +27,9 @@ resource "google_service_account" "migrator" {
 }
 
 locals {
+  # Only the functions with a database in their manifest entry (media-cleanup has none).
   database_clients = merge(
-    { for name, sa in google_service_account.function : name => sa.email },
+    { for name, sa in google_service_account.function : name => sa.email if contains(keys(local.database_functions), name) },
     { migrator = google_service_account.migrator.email },
   )
   instance_condition = "resource.name == \"projects/${var.project_id}/instances/${google_sql_database_instance.main.name}\""

@@ -4,10 +4,11 @@ locals {
   manifest = yamldecode(file("${path.module}/../../functions.yaml"))
   defaults = local.manifest.defaults
 
-  functions       = { for f in local.manifest.functions : f.name => merge(local.defaults, f) }
-  http_functions  = { for name, f in local.functions : name => f if try(f.trigger.http, null) != null }
-  event_functions = { for name, f in local.functions : name => f if try(f.trigger.topic, null) != null }
-  scheduled       = { for name, f in local.event_functions : name => f if try(f.trigger.schedule, null) != null }
+  functions          = { for f in local.manifest.functions : f.name => merge(local.defaults, f) }
+  http_functions     = { for name, f in local.functions : name => f if try(f.trigger.http, null) != null }
+  database_functions = { for name, f in local.functions : name => f if contains(try(f.env, []), "CLOUD_SQL_INSTANCE") }
+  event_functions    = { for name, f in local.functions : name => f if try(f.trigger.topic, null) != null }
+  scheduled          = { for name, f in local.event_functions : name => f if try(f.trigger.schedule, null) != null }
 
   consumed_topics  = [for f in local.event_functions : f.trigger.topic]
   published_topics = flatten([for f in local.functions : try(f.publishes, [])])

@@ -28,6 +28,9 @@ resource "google_pubsub_subscription" "push" {
   topic    = google_pubsub_topic.topic[each.value.trigger.topic].id
   labels   = local.labels
 
+  # Only the messages the function is for (functions.yaml trigger.filter), where it says.
+  filter = try(each.value.trigger.filter, null)
+
   # Longer than the function may run, so a slow success is not redelivered meanwhile.
   ack_deadline_seconds       = min(600, tonumber(trimsuffix(each.value.timeout, "s")) + 30)
   message_retention_duration = "604800s"

@@ -108,3 +108,15 @@ def test_bad_uploads_are_rejected(stack, name, data, content_type, reason):
     done = _status(stack, headers, media["id"])
     assert done["status"] == "rejected" and reason in done["reject_reason"]
     assert done["variants"] == []
+
+
+def test_deleting_media_removes_its_files_through_media_cleanup(stack):
+    headers = _user(stack, "deleter@example.test")
+    media = _upload(stack, headers, _jpeg_with_gps((800, 600)))
+    assert wait_for(lambda: _status(stack, headers, media["id"])["status"] != "pending", timeout=60)
+    urls = [variant["url"] for variant in _status(stack, headers, media["id"])["variants"]]
+    assert urls and all(requests.get(url, timeout=30).ok for url in urls)
+    deleted = requests.delete(f"{stack.router_url}/api/media/{media['id']}", headers=headers, timeout=30)
+    assert deleted.status_code == 204
+    # media.deleted reaches media-cleanup through Pub/Sub once the deletion has committed.
+    assert wait_for(lambda: all(requests.get(url, timeout=30).status_code == 404 for url in urls), timeout=60)

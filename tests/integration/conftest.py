@@ -204,13 +204,54 @@ def effects(db) -> int:
 
 # -- media ---------------------------------------------------------------------
 
+def event_function_client(name: str):
+    """An event function served by functions-framework's test client.
+
+    Loading it registers its target ("handle") as a CloudEvent function process-wide (the
+    decorator's registry, and FUNCTION_SIGNATURE_TYPE): both are put back afterwards, so an
+    HTTP function whose target is also "handle", created later, stays HTTP."""
+    from functions_framework import _function_registry, create_app
+
+    registry, signature = dict(_function_registry.REGISTRY_MAP), os.environ.get("FUNCTION_SIGNATURE_TYPE")
+    try:
+        return create_app(target="handle", source=str(load().by_name(name).main),
+                          signature_type="cloudevent").test_client()
+    finally:
+        _function_registry.REGISTRY_MAP.clear()
+        _function_registry.REGISTRY_MAP.update(registry)
+        if signature is None:
+            os.environ.pop("FUNCTION_SIGNATURE_TYPE", None)
+        else:
+            os.environ["FUNCTION_SIGNATURE_TYPE"] = signature
+
+
 @pytest.fixture(scope="session")
 def processor(app_env):
-    """The image-processing function, served by functions-framework's test client."""
-    from functions_framework import create_app
+    """The image-processing function."""
+    return event_function_client("image-processing")
 
-    function = load().by_name("image-processing")
-    return create_app(target="handle", source=str(function.main), signature_type="cloudevent").test_client()
+
+@pytest.fixture(scope="session")
+def cleaner(app_env):
+    """The media-cleanup function."""
+    return event_function_client("media-cleanup")
+
+
+def push_body(envelope: dict) -> dict:
+    """A domain event as its Pub/Sub push subscription delivers it."""
+    return {"subscription": "projects/p/subscriptions/domain-events-test",
+            "message": {"data": base64.b64encode(json.dumps(envelope).encode()).decode(), "messageId": "1",
+                        "publishTime": "2026-11-22T00:00:00Z",
+                        "attributes": {"type": envelope["type"], "event_id": envelope["event_id"]}}}
+
+
+def deliver_media_deletions(cleaner, db) -> int:
+    """Push every media.deleted event in the outbox to media-cleanup, as Pub/Sub would."""
+    db.rollback()
+    envelopes = db.execute(text("SELECT envelope FROM outbox WHERE type = 'media.deleted' ORDER BY id")).scalars().all()
+    for envelope in envelopes:
+        assert cleaner.post("/", json=push_body(envelope)).status_code == 200
+    return len(envelopes)
 
 
 def request_upload(api, person, data: bytes, *, purpose="avatar", content_type="image/jpeg", size=None) -> dict:

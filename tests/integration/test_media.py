@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from shared import storage
 from tests.conftest import MEDIA, UPLOADS
-from tests.integration.conftest import notify, request_upload, snapshot, upload
+from tests.integration.conftest import deliver_media_deletions, notify, request_upload, snapshot, upload
 from tests.support import images
 
 
@@ -107,7 +107,7 @@ def test_upload_larger_than_announced_is_rejected(api, people, processor):
     assert done["status"] == "rejected" and "announced" in done["reject_reason"]
 
 
-def test_attaching_media(api, people, processor, make_proposal, db):
+def test_attaching_media(api, people, processor, cleaner, make_proposal, db):
     ada, bela = people("artist"), people("artist")
     avatar = upload(api, processor, ada, images.jpeg())
     cover = upload(api, processor, ada, images.jpeg(), purpose="cover")
@@ -127,8 +127,10 @@ def test_attaching_media(api, people, processor, make_proposal, db):
     updated = api.patch(url, token=ada.token, json={"cover_media_id": cover["id"]}, headers=etag)
     assert updated.status_code == 200 and updated.get_json()["cover_media_id"] == cover["id"]
 
-    # Deleting media removes its objects and detaches it.
+    # Deleting media detaches it at once; its objects go once media-cleanup has the event.
     assert api.delete(f"/api/media/{avatar['id']}", token=ada.token).status_code == 204
+    assert media_objects(avatar["id"])
+    assert deliver_media_deletions(cleaner, db) == 1
     assert media_objects(avatar["id"]) == []
     assert api.get("/api/me", token=ada.token).get_json()["avatar_url"] is None
     db.rollback()

@@ -2,7 +2,7 @@ from sqlalchemy import text
 
 from shared import storage
 from tests.conftest import MEDIA
-from tests.integration.conftest import snapshot
+from tests.integration.conftest import deliver_media_deletions, snapshot
 
 
 def test_register_is_idempotent_and_takes_email_from_the_token(api, auth_emulator, db):
@@ -75,7 +75,31 @@ def test_following_yourself_or_nobody(api, people, db):
     assert snapshot(db) == before
 
 
-def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_proposal, processor_upload, db):
+def test_delete_me_erases_nothing_when_the_sign_in_account_cannot_be_deleted(api, people, processor_upload, db,
+                                                                             monkeypatch):
+    """The account is deleted inside the erasure's transaction: if Firebase cannot be reached,
+    the caller gets a retryable 503 and keeps everything, the stored avatar included."""
+    from shared.auth import FirebaseAuth, get_firebase
+
+    ada = people("artist")
+    avatar = processor_upload(ada)
+    assert api.patch("/api/me", token=ada.token, json={"avatar_media_id": avatar}).status_code == 200
+    before = snapshot(db)
+    # A second firebase-admin app whose Auth endpoint is a closed port: the real deletion
+    # call, failing as it does when the service is unreachable.
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
+    unreachable = FirebaseAuth("demo-kalakrut", check_revoked=True, app_name="auth-unreachable")
+    monkeypatch.setattr(get_firebase(), "delete_account", unreachable.delete_account)
+
+    response = api.delete("/api/me", token=ada.token)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert snapshot(db) == before
+    assert list(storage.client().list_blobs(MEDIA, prefix=f"media/{avatar}/"))
+    monkeypatch.undo()
+    assert api.get("/api/me", token=ada.token).status_code == 200  # still signed in, still there
+
+
+def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_proposal, processor_upload, cleaner, db):
     ada, ivan = people("artist"), people("investor")
     avatar = processor_upload(ada)
     assert api.patch("/api/me", token=ada.token, json={"avatar_media_id": avatar}).status_code == 200
@@ -92,6 +116,7 @@ def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_prop
     assert published["id"] in ids and draft["id"] not in ids  # funded history stays, drafts go
     assert db.execute(text("SELECT count(*) FROM follows")).scalar() == 0
     assert db.execute(text("SELECT count(*) FROM media")).scalar() == 0
+    assert deliver_media_deletions(cleaner, db) == 1  # the avatar's files go after the commit
     assert list(storage.client().list_blobs(MEDIA, prefix=f"media/{avatar}/")) == []
     assert api.get(f"/api/users/{ada.id}").status_code == 404
     # The sign-in account is gone too: the old token no longer authenticates.
