@@ -3,6 +3,7 @@ for readiness, and stopped with their whole group so nothing is orphaned."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,11 +12,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+# Below the kernel's ephemeral range (Linux default 32768-60999): a port from that range
+# can become the source port of any outgoing connection between being chosen and being
+# listened on, and the emulators take seconds to start (seen: "hub: port taken").
+LISTEN_PORTS = range(20_000, 32_768)
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, outside the ephemeral range, not handed out before."""
+    for _ in range(1_000):
+        port = random.choice(LISTEN_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {LISTEN_PORTS.start}-{LISTEN_PORTS.stop - 1}")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
