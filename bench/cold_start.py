@@ -193,8 +193,7 @@ def main() -> int:
                 "media-cleanup": ("POST", "/", pubsub_push({
                     **registered, "type": "media.deleted", "aggregate_type": "media", "aggregate_id": str(media_id),
                     "payload": {"id": str(media_id), "owner_id": str(user_id),
-                                "objects": [{"bucket": "bench-uploads", "name": "uploads/bench"},
-                                            {"bucket": "bench-media", "name": f"media/{media_id}/256.webp"}]}})),
+                                "objects": {"uploads": ["uploads/bench"], "media": [f"media/{media_id}/256.webp"]}}})),
                 # The same event each run: the first applies it, later ones find it processed
                 # (still connecting to the database and the graph).
                 "graph-etl": ("POST", "/", pubsub_push(registered)),

@@ -120,10 +120,8 @@ def delete(session: Session, user: User, media: Media) -> None:
     back (an erasure Firebase refused) so keeps its files, and a storage outage delays
     their removal without forgetting it."""
     require_owner(user, media.owner_id)
-    settings = get_settings()
-    settings.require("uploads_bucket", "media_bucket")  # never leave objects behind unnoticed
-    objects = [{"bucket": settings.uploads_bucket, "name": media.object_name}]
-    objects += [{"bucket": settings.media_bucket, "name": variant["object"]} for variant in media.variants]
+    # By bucket role, not name: the deleting function needs no access to either bucket.
+    objects = {"uploads": [media.object_name], "media": [variant["object"] for variant in media.variants]}
     session.execute(update(users).where(users.c.avatar_media_id == media.id).values(avatar_url=None))
     session.delete(media)
     session.flush()  # avatar and cover references are cleared by ON DELETE SET NULL

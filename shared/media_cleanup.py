@@ -9,11 +9,24 @@ that is already gone counts as done, so a redelivered event changes nothing.
 from __future__ import annotations
 
 import logging
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.events import EventEnvelope, PoisonMessage
 
 logger = logging.getLogger(__name__)
 DELETED = "media.deleted"
+ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=1024)]  # GCS's limit
+
+
+class DeletedObjects(BaseModel):
+    """A deleted media's objects, by bucket role."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    uploads: list[ObjectName] = Field(default_factory=list)
+    media: list[ObjectName] = Field(default_factory=list)
 
 
 def delete_objects(envelope: EventEnvelope) -> int:
@@ -25,17 +38,15 @@ def delete_objects(envelope: EventEnvelope) -> int:
     from shared import storage
     from shared.config import get_settings
 
+    try:
+        listed = DeletedObjects.model_validate(envelope.payload.get("objects"))
+    except ValidationError as error:
+        raise PoisonMessage(f"{DELETED} {envelope.event_id} does not name its objects: {error}") from error
     settings = get_settings()
     settings.require("uploads_bucket", "media_bucket")
-    ours = {settings.uploads_bucket, settings.media_bucket}
-    try:
-        objects = [(item["bucket"], item["name"]) for item in envelope.payload["objects"]]
-    except (KeyError, TypeError) as error:
-        raise PoisonMessage(f"{DELETED} {envelope.event_id} does not name its objects: {error!r}") from error
-    foreign = sorted({bucket for bucket, _ in objects} - ours)
-    if foreign:
-        # Only the media buckets: a message is never a licence to delete elsewhere.
-        raise PoisonMessage(f"{DELETED} {envelope.event_id} names objects outside the media buckets: {foreign}")
+    # The buckets are this function's own settings: a message names objects in these two only.
+    objects = [(settings.uploads_bucket, name) for name in listed.uploads]
+    objects += [(settings.media_bucket, name) for name in listed.media]
     client = storage.client()
     for bucket, name in objects:
         try:
