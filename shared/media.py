@@ -120,6 +120,8 @@ def delete(session: Session, user: User, media: Media) -> None:
     back (an erasure Firebase refused) so keeps its files, and a storage outage delays
     their removal without forgetting it."""
     require_owner(user, media.owner_id)
+    # Wait for a processing run that holds the row, and name the variants it wrote.
+    session.refresh(media, with_for_update=True)
     # By bucket role, not name: the deleting function needs no access to either bucket.
     objects = {"uploads": [media.object_name], "media": [variant["object"] for variant in media.variants]}
     session.execute(update(users).where(users.c.avatar_media_id == media.id).values(avatar_url=None))

@@ -1,6 +1,7 @@
 """Media: the upload API, the image-processing job on real Storage, and attaching images."""
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -135,3 +136,30 @@ def test_attaching_media(api, people, processor, cleaner, make_proposal, db):
     assert api.get("/api/me", token=ada.token).get_json()["avatar_url"] is None
     db.rollback()
     assert db.execute(text("SELECT avatar_media_id FROM users WHERE id = :id"), {"id": ada.id}).scalar() is None
+
+
+def test_deleting_media_while_it_is_processed_names_the_variants_processing_wrote(api, people, db, app_env):
+    """Processing holds the row while it writes variants; a deletion arriving meanwhile waits for
+    it and then names the variants too, so none is left behind in the media bucket."""
+    import threading
+
+    from shared.db import get_engine
+
+    ada = people("artist")
+    pending = request_upload(api, ada, b"x")["media"]
+    variant = {"format": "webp", "width": 1, "height": 1, "bytes": 1, "url": "u", "object": f"media/{pending['id']}/1x1.webp"}
+    answer = {}
+    with get_engine().connect() as processing, processing.begin():
+        processing.execute(text("SELECT id FROM media WHERE id = :id FOR UPDATE"), {"id": pending["id"]})
+        deleting = threading.Thread(target=lambda: answer.update(
+            status=api.delete(f"/api/media/{pending['id']}", token=ada.token).status_code))
+        deleting.start()
+        deleting.join(timeout=1.0)
+        assert deleting.is_alive()  # waiting for the row
+        processing.execute(text("UPDATE media SET status = 'ready', variants = CAST(:v AS jsonb) WHERE id = :id"),
+                           {"id": pending["id"], "v": json.dumps([variant])})
+    deleting.join(timeout=30)
+    assert answer["status"] == 204
+    db.rollback()
+    event = db.execute(text("SELECT envelope FROM outbox WHERE type = 'media.deleted'")).scalar_one()
+    assert event["payload"]["objects"]["media"] == [variant["object"]]
