@@ -1,8 +1,9 @@
-"""Deleting a media's stored objects after its deletion has committed.
+"""Deleting stored objects once what made them useless has committed.
 
-``media.delete`` removes the row and announces ``media.deleted``, naming the objects,
-in one transaction; this consumer deletes them. After the commit, so a deletion that
-rolls back keeps its files; through the event, so a storage outage only delays the
+``media.delete`` removes the row and announces ``media.deleted``, naming the objects, in
+one transaction (image-processing likewise announces ``media.rejected`` with the refused
+upload); this consumer deletes them. After the commit, so a deletion that rolls back
+keeps its files; through the event, so a storage outage only delays the
 removal: the failure raises, Pub/Sub retries, then dead-letters. Deleting an object
 that is already gone counts as done, so a redelivered event changes nothing.
 """
@@ -16,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from shared.events import EventEnvelope, PoisonMessage
 
 logger = logging.getLogger(__name__)
-DELETED = "media.deleted"
+# The events whose payload names objects to delete.
+CLEANED = ("media.deleted", "media.rejected")
 ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=1024)]  # GCS's limit
 
 
@@ -30,8 +32,8 @@ class DeletedObjects(BaseModel):
 
 
 def delete_objects(envelope: EventEnvelope) -> int:
-    """The objects a ``media.deleted`` event names, deleted; other events are not ours (0)."""
-    if envelope.type != DELETED:
+    """The objects the event names, deleted; events other than CLEANED are not ours (0)."""
+    if envelope.type not in CLEANED:
         return 0
     from google.api_core.exceptions import NotFound
 
@@ -41,7 +43,7 @@ def delete_objects(envelope: EventEnvelope) -> int:
     try:
         listed = DeletedObjects.model_validate(envelope.payload.get("objects"))
     except ValidationError as error:
-        raise PoisonMessage(f"{DELETED} {envelope.event_id} does not name its objects: {error}") from error
+        raise PoisonMessage(f"{envelope.type} {envelope.event_id} does not name its objects: {error}") from error
     settings = get_settings()
     settings.require("uploads_bucket", "media_bucket")
     # The buckets are this function's own settings: a message names objects in these two only.

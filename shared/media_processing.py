@@ -105,6 +105,8 @@ def _reject(session: Session, media: Media, reason: str) -> None:
     logger.info("rejected upload %s: %s", media.id, reason)
     media.status = "rejected"
     media.reject_reason = reason
-    storage.client().bucket(get_settings().uploads_bucket).blob(media.object_name).delete()
+    # The upload goes once this commits (media-cleanup): a redelivery after a failed commit
+    # still finds it to reject again.
     events.emit(session, "media.rejected", "media", media.id,
-                {"id": str(media.id), "owner_id": str(media.owner_id), "reason": reason})
+                {"id": str(media.id), "owner_id": str(media.owner_id), "reason": reason,
+                 "objects": {"uploads": [media.object_name]}})

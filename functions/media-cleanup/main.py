@@ -1,4 +1,4 @@
-"""media-cleanup: each committed media deletion -> its stored objects deleted (idempotent)."""
+"""media-cleanup: a committed media deletion or rejection -> the objects it names deleted (idempotent)."""
 import shared.startup  # first, before anything heavy: see shared/startup.py
 
 import functions_framework

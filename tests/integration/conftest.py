@@ -245,10 +245,11 @@ def push_body(envelope: dict) -> dict:
                         "attributes": {"type": envelope["type"], "event_id": envelope["event_id"]}}}
 
 
-def deliver_media_deletions(cleaner, db) -> int:
-    """Push every media.deleted event in the outbox to media-cleanup, as Pub/Sub would."""
+def deliver_media_cleanups(cleaner, db, *, type: str = "media.deleted") -> int:
+    """Push every event of ``type`` in the outbox to media-cleanup, as Pub/Sub would."""
     db.rollback()
-    envelopes = db.execute(text("SELECT envelope FROM outbox WHERE type = 'media.deleted' ORDER BY id")).scalars().all()
+    envelopes = db.execute(text("SELECT envelope FROM outbox WHERE type = :type ORDER BY id"),
+                           {"type": type}).scalars().all()
     for envelope in envelopes:
         assert cleaner.post("/", json=push_body(envelope)).status_code == 200
     return len(envelopes)

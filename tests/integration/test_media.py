@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from shared import storage
 from tests.conftest import MEDIA, UPLOADS
-from tests.integration.conftest import deliver_media_deletions, notify, request_upload, snapshot, upload
+from tests.integration.conftest import deliver_media_cleanups, notify, request_upload, snapshot, upload
 from tests.support import images
 
 
@@ -90,11 +90,13 @@ def test_same_generation_is_processed_once(api, people, processor, db):
     ("zero bytes", b"", "empty"),
     ("PNG with a huge ancillary chunk", images.png_with_huge_chunk(), "chunk"),
 ])
-def test_hostile_uploads_are_rejected_and_nothing_is_kept(api, people, processor, db, name, data, reason):
+def test_hostile_uploads_are_rejected_and_nothing_is_kept(api, people, processor, cleaner, db, name, data, reason):
     ada = people("artist")
     done = upload(api, processor, ada, data)
     assert done["status"] == "rejected" and reason in done["reject_reason"], done
     assert done["variants"] == [] and media_objects(done["id"]) == []
+    # The refused upload goes once the rejection has committed, through media-cleanup.
+    assert deliver_media_cleanups(cleaner, db, type="media.rejected") == 1
     assert storage.client().bucket(UPLOADS).get_blob(f"uploads/{ada.id}/{done['id']}") is None
     db.rollback()
     assert db.execute(text("SELECT type FROM outbox WHERE envelope->>'aggregate_id' = :id"),
@@ -131,7 +133,7 @@ def test_attaching_media(api, people, processor, cleaner, make_proposal, db):
     # Deleting media detaches it at once; its objects go once media-cleanup has the event.
     assert api.delete(f"/api/media/{avatar['id']}", token=ada.token).status_code == 204
     assert media_objects(avatar["id"])
-    assert deliver_media_deletions(cleaner, db) == 1
+    assert deliver_media_cleanups(cleaner, db) == 1
     assert media_objects(avatar["id"]) == []
     assert api.get("/api/me", token=ada.token).get_json()["avatar_url"] is None
     db.rollback()

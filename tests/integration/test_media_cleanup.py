@@ -1,5 +1,5 @@
-"""media-cleanup: a committed media deletion's objects are deleted, once, from the media
-buckets only; anything else on the topic is not its business."""
+"""media-cleanup: the objects a committed media deletion or rejection names are deleted, once,
+from the media buckets only; anything else on the topic is not its business."""
 from __future__ import annotations
 
 import uuid
@@ -30,11 +30,13 @@ def _exists(item: tuple[str, str]) -> bool:
     return storage.client().bucket(bucket).blob(name).exists()
 
 
-def test_objects_are_deleted_and_a_redelivery_changes_nothing(cleaner):
+@pytest.mark.parametrize("event_type", ["media.deleted", "media.rejected"])
+def test_objects_are_deleted_and_a_redelivery_changes_nothing(cleaner, event_type):
     tag = uuid.uuid4().hex
     upload, variant = _store(UPLOADS, f"uploads/u/{tag}"), _store(MEDIA, f"media/{tag}/256.webp")
     # The event names objects by bucket role; one is already gone, which counts as done.
-    event = _deleted({"uploads": [upload[1]], "media": [variant[1], f"media/{tag}/never-made.avif"]})
+    event = _deleted({"uploads": [upload[1]], "media": [variant[1], f"media/{tag}/never-made.avif"]},
+                     type=event_type)
     assert cleaner.post("/", json=push_body(event)).status_code == 200
     assert not _exists(upload) and not _exists(variant)
     assert cleaner.post("/", json=push_body(event)).status_code == 200

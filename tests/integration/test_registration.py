@@ -2,7 +2,7 @@ from sqlalchemy import text
 
 from shared import storage
 from tests.conftest import MEDIA
-from tests.integration.conftest import deliver_media_deletions, snapshot
+from tests.integration.conftest import deliver_media_cleanups, snapshot
 
 
 def test_register_is_idempotent_and_takes_email_from_the_token(api, auth_emulator, db):
@@ -116,7 +116,7 @@ def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_prop
     assert published["id"] in ids and draft["id"] not in ids  # funded history stays, drafts go
     assert db.execute(text("SELECT count(*) FROM follows")).scalar() == 0
     assert db.execute(text("SELECT count(*) FROM media")).scalar() == 0
-    assert deliver_media_deletions(cleaner, db) == 1  # the avatar's files go after the commit
+    assert deliver_media_cleanups(cleaner, db) == 1  # the avatar's files go after the commit
     assert list(storage.client().list_blobs(MEDIA, prefix=f"media/{avatar}/")) == []
     assert api.get(f"/api/users/{ada.id}").status_code == 404
     # The sign-in account is gone too: the old token no longer authenticates.
