@@ -4,9 +4,10 @@ An archive holds the function's ``main.py`` (and any other file of its folder), 
 own ``requirements.txt`` and the ``shared/`` library, at the root where Cloud Functions'
 Python build expects them. The function's requirements pin only what it imports; the
 archive adds the repository's ``constraints.txt`` and a ``-c`` line naming it, so the
-build installs every transitive dependency at the version CI tested, not the newest. Entries are sorted and carry a fixed timestamp and mode, so
-the same sources give byte-identical archives: Terraform names the uploaded object by
-the archive's hash, and an unchanged function is not redeployed.
+build installs every transitive dependency at the version CI tested, not the newest.
+Entries are sorted and carry a fixed timestamp and mode, so the same sources give
+byte-identical archives: Terraform names the uploaded object by the archive's hash, and
+an unchanged function is not redeployed.
 
     python -m infra.bundle [--out build/bundles] [function ...]
 """

@@ -17,9 +17,6 @@ class Function:
     entry_point: str
     http_paths: tuple[str, ...] = ()
     topic: str | None = None
-    # A Pub/Sub subscription filter on message attributes (the cloud applies it; the local
-    # stand-ins deliver everything, and consumers ignore what is not theirs anyway).
-    filter: str | None = None
     schedule: str | None = None
     region: str = "europe-west1"
     memory: str = "512Mi"
@@ -93,7 +90,6 @@ def load(path: Path = MANIFEST) -> Manifest:
             Function(
                 http_paths=tuple(trigger.get("http", ())),
                 topic=trigger.get("topic"),
-                filter=trigger.get("filter"),
                 schedule=trigger.get("schedule"),
                 env=tuple(merged.pop("env", ())),
                 secrets=tuple(merged.pop("secrets", ())),

@@ -23,7 +23,7 @@ ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=1024)]  #
 
 
 class DeletedObjects(BaseModel):
-    """A deleted media's objects, by bucket role."""
+    """The objects an event names for deletion, by bucket role."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

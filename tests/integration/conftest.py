@@ -237,21 +237,25 @@ def cleaner(app_env):
     return event_function_client("media-cleanup")
 
 
-def push_body(envelope: dict) -> dict:
-    """A domain event as its Pub/Sub push subscription delivers it."""
-    return {"subscription": "projects/p/subscriptions/domain-events-test",
-            "message": {"data": base64.b64encode(json.dumps(envelope).encode()).decode(), "messageId": "1",
-                        "publishTime": "2026-11-22T00:00:00Z",
-                        "attributes": {"type": envelope["type"], "event_id": envelope["event_id"]}}}
+def push_body(data: dict, **attributes: str) -> dict:
+    """A JSON message as a Pub/Sub push subscription delivers it."""
+    return {"subscription": "projects/p/subscriptions/test",
+            "message": {"data": base64.b64encode(json.dumps(data).encode()).decode(), "messageId": "1",
+                        "publishTime": "2026-11-22T00:00:00Z", "attributes": attributes}}
 
 
-def deliver_media_cleanups(cleaner, db, *, type: str = "media.deleted") -> int:
-    """Push every event of ``type`` in the outbox to media-cleanup, as Pub/Sub would."""
+def event_push(envelope: dict) -> dict:
+    """A domain event, with the attributes the outbox publishes it with."""
+    return push_body(envelope, type=envelope["type"], event_id=envelope["event_id"])
+
+
+def deliver_media_cleanups(cleaner, db, *, event_type: str = "media.deleted") -> int:
+    """Push every event of ``event_type`` in the outbox to media-cleanup, as Pub/Sub would."""
     db.rollback()
     envelopes = db.execute(text("SELECT envelope FROM outbox WHERE type = :type ORDER BY id"),
-                           {"type": type}).scalars().all()
+                           {"type": event_type}).scalars().all()
     for envelope in envelopes:
-        assert cleaner.post("/", json=push_body(envelope)).status_code == 200
+        assert cleaner.post("/", json=event_push(envelope)).status_code == 200
     return len(envelopes)
 
 
@@ -267,11 +271,8 @@ def notify(processor, name: str) -> int:
     blob = storage.client().bucket(UPLOADS).get_blob(name)
     resource = {"bucket": UPLOADS, "name": name, "generation": str(blob.generation or 1), "size": str(blob.size),
                 "contentType": blob.content_type}
-    body = {"subscription": "projects/p/subscriptions/media-uploads-image-processing",
-            "message": {"data": base64.b64encode(json.dumps(resource).encode()).decode(), "messageId": "1",
-                        "publishTime": "2026-11-22T00:00:00Z",
-                        "attributes": {"eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1"}}}
-    return processor.post("/", json=body).status_code
+    return processor.post("/", json=push_body(resource, eventType="OBJECT_FINALIZE",
+                                              payloadFormat="JSON_API_V1")).status_code
 
 
 def upload(api, processor, person, data: bytes, **kwargs) -> dict:

@@ -96,7 +96,7 @@ def test_hostile_uploads_are_rejected_and_nothing_is_kept(api, people, processor
     assert done["status"] == "rejected" and reason in done["reject_reason"], done
     assert done["variants"] == [] and media_objects(done["id"]) == []
     # The refused upload goes once the rejection has committed, through media-cleanup.
-    assert deliver_media_cleanups(cleaner, db, type="media.rejected") == 1
+    assert deliver_media_cleanups(cleaner, db, event_type="media.rejected") == 1
     assert storage.client().bucket(UPLOADS).get_blob(f"uploads/{ada.id}/{done['id']}") is None
     db.rollback()
     assert db.execute(text("SELECT type FROM outbox WHERE envelope->>'aggregate_id' = :id"),

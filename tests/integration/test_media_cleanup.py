@@ -10,7 +10,7 @@ from shared import storage
 from shared.events import EventEnvelope, PoisonMessage
 from shared.media_cleanup import delete_objects
 from tests.conftest import MEDIA, UPLOADS
-from tests.integration.conftest import push_body
+from tests.integration.conftest import event_push
 
 
 def _deleted(objects, **overrides) -> dict:
@@ -37,15 +37,15 @@ def test_objects_are_deleted_and_a_redelivery_changes_nothing(cleaner, event_typ
     # The event names objects by bucket role; one is already gone, which counts as done.
     event = _deleted({"uploads": [upload[1]], "media": [variant[1], f"media/{tag}/never-made.avif"]},
                      type=event_type)
-    assert cleaner.post("/", json=push_body(event)).status_code == 200
+    assert cleaner.post("/", json=event_push(event)).status_code == 200
     assert not _exists(upload) and not _exists(variant)
-    assert cleaner.post("/", json=push_body(event)).status_code == 200
+    assert cleaner.post("/", json=event_push(event)).status_code == 200
 
 
 def test_other_events_are_acknowledged_untouched(cleaner):
     kept = _store(MEDIA, f"media/{uuid.uuid4().hex}/keep.webp")
     event = _deleted({"media": [kept[1]]}, type="media.processed")
-    assert cleaner.post("/", json=push_body(event)).status_code == 200
+    assert cleaner.post("/", json=event_push(event)).status_code == 200
     assert _exists(kept)
 
 
@@ -64,5 +64,5 @@ def test_a_message_naming_other_objects_deletes_nothing_and_is_refused(cleaner, 
     event = _deleted(objects(kept[1]))
     with pytest.raises(PoisonMessage):
         delete_objects(EventEnvelope.model_validate(event))
-    assert cleaner.post("/", json=push_body(event)).status_code >= 400
+    assert cleaner.post("/", json=event_push(event)).status_code >= 400
     assert _exists(kept)
