@@ -24,7 +24,6 @@ that function is shown against it too (docs/decisions/0017-network-cold-start.md
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import os
@@ -48,6 +47,7 @@ from local.chain import start_anvil  # noqa: E402
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators  # noqa: E402
 from local.graph import start_falkordb  # noqa: E402
 from local.processes import free_port, spawn  # noqa: E402
+from local.pubsub import push_body  # noqa: E402
 from local.storage import create_buckets, start_emulator  # noqa: E402
 from shared.manifest import load  # noqa: E402
 
@@ -98,14 +98,6 @@ def first_response_seconds(source: Path, request: tuple, env: dict[str, str], lo
         raise TimeoutError(f"{source} did not answer within 30 s:\n{child.tail()}")
     finally:
         child.stop(grace=0.0)  # a bench process has nothing to finish; gunicorn's graceful exit costs 0.4 s
-
-
-def pubsub_push(data: dict, **attributes: str) -> dict:
-    """A Pub/Sub push body, as a push subscription sends it to an event function."""
-    encoded = base64.b64encode(json.dumps(data).encode()).decode()
-    return {"subscription": "projects/demo-bench/subscriptions/bench",
-            "message": {"data": encoded, "messageId": "1", "publishTime": "2026-01-01T00:00:00Z",
-                        "attributes": attributes}}
 
 
 def import_seconds(source: Path, env: dict[str, str], bin_dir: Path = BIN) -> tuple[float, list[tuple[str, float]]]:
@@ -178,7 +170,7 @@ def main() -> int:
                           "aggregate_id": str(user_id), "schema_version": 1, "payload": {"id": str(user_id)}}
             logs = Path(tmp) / "logs"
             # A real request per function, touching the database; event functions get a push.
-            finalize = pubsub_push({"bucket": "bench-uploads", "name": "uploads/none", "generation": "1", "size": "1"},
+            finalize = push_body({"bucket": "bench-uploads", "name": "uploads/none", "generation": "1", "size": "1"},
                                    eventType="OBJECT_FINALIZE")
             signed_in = {"Authorization": f"Bearer {token}"}
             requests_by_function = {
@@ -186,21 +178,21 @@ def main() -> int:
                 "proposals": ("GET", "/api/proposals?limit=20", None),
                 "media": ("GET", f"/api/media/{media_id}", None),
                 "image-processing": ("POST", "/", finalize),
-                "outbox-relay": ("POST", "/", pubsub_push({})),
-                "chain-indexer": ("POST", "/", pubsub_push({})),
+                "outbox-relay": ("POST", "/", push_body({})),
+                "chain-indexer": ("POST", "/", push_body({})),
                 "network": ("GET", "/api/network/ego", None, signed_in),
                 # A deleted media's objects: the first run deletes them, later ones find them gone.
-                "media-cleanup": ("POST", "/", pubsub_push({
+                "media-cleanup": ("POST", "/", push_body({
                     **registered, "type": "media.deleted", "aggregate_type": "media", "aggregate_id": str(media_id),
                     "payload": {"id": str(media_id), "owner_id": str(user_id),
                                 "objects": {"uploads": ["uploads/bench"], "media": [f"media/{media_id}/256.webp"]}}})),
                 # The same event each run: the first applies it, later ones find it processed
                 # (still connecting to the database and the graph).
-                "graph-etl": ("POST", "/", pubsub_push(registered)),
-                "graph-reconcile": ("POST", "/", pubsub_push({})),
+                "graph-etl": ("POST", "/", push_body(registered)),
+                "graph-reconcile": ("POST", "/", push_body({})),
                 "marketplace": ("GET", "/api/items?limit=20", None),
-                "auction-close": ("POST", "/", pubsub_push({})),
-                "popularity": ("POST", "/", pubsub_push({})),
+                "auction-close": ("POST", "/", push_body({})),
+                "popularity": ("POST", "/", push_body({})),
             }
             subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http"),

@@ -3,6 +3,8 @@ Terraform provisions the cloud (topics, push subscriptions with retry and dead-l
 policies, a pull subscription on each dead-letter topic to inspect it)."""
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -13,6 +15,13 @@ from local.processes import Child, port_open, spawn
 from shared.manifest import Manifest
 
 _SDK_EMULATOR = "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+
+
+def push_body(data: dict, **attributes: str) -> dict:
+    """A JSON message as a Pub/Sub push subscription delivers it to an event function."""
+    return {"subscription": "projects/local/subscriptions/push",
+            "message": {"data": base64.b64encode(json.dumps(data).encode()).decode(), "messageId": "1",
+                        "publishTime": "2026-11-22T00:00:00Z", "attributes": attributes}}
 
 
 def emulator_binary() -> Path | None:

@@ -2,9 +2,7 @@
 create_app(...).test_client(), against the real PostgreSQL and Auth emulator."""
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from local.processes import free_port, port_open, spawn
+from local.pubsub import push_body
 from shared import storage
 from shared.manifest import REPO, load
 from tests.conftest import UPLOADS
@@ -235,13 +234,6 @@ def processor(app_env):
 def cleaner(app_env):
     """The media-cleanup function."""
     return event_function_client("media-cleanup")
-
-
-def push_body(data: dict, **attributes: str) -> dict:
-    """A JSON message as a Pub/Sub push subscription delivers it."""
-    return {"subscription": "projects/p/subscriptions/test",
-            "message": {"data": base64.b64encode(json.dumps(data).encode()).decode(), "messageId": "1",
-                        "publishTime": "2026-11-22T00:00:00Z", "attributes": attributes}}
 
 
 def event_push(envelope: dict) -> dict:
