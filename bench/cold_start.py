@@ -16,10 +16,7 @@ main.py, as its bundle deploys, instead of the development venv (which carries e
 function's dependencies, and theirs: google-cloud-pubsub's OpenTelemetry SDK, for one,
 which redis-py then imports). The venvs are built once into ~/.cache/kalakrut.
 
-Target: every function <= 1.3x the database floor. A third reference, the floor of a
-signed-in graph read (the database floor + firebase-admin verifying the token + one graph
-query), is what every request of the network function must pay before its own code runs;
-that function is shown against it too (docs/decisions/0017-network-cold-start.md).
+Target: every function <= 1.3x the database floor.
 """
 from __future__ import annotations
 
@@ -52,9 +49,7 @@ from local.storage import create_buckets, start_emulator  # noqa: E402
 from shared.manifest import load  # noqa: E402
 
 TARGET = 1.3
-REFERENCES = ("hello-world", "db-floor", "auth-graph-floor")
-# Functions whose every path needs libraries the database floor lacks, and the floor that has them.
-OWN_FLOOR = {"network": "auth-graph-floor"}
+REFERENCES = ("hello-world", "db-floor")
 BIN = Path(sys.executable).parent
 VENVS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kalakrut" / "bench-venvs"
 
@@ -195,9 +190,7 @@ def main() -> int:
                 "popularity": ("POST", "/", push_body({})),
             }
             subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
-                        ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http"),
-                        ("auth-graph-floor", REPO / "bench/reference/auth_graph_floor/main.py",
-                         ("GET", "/", None, signed_in), "http")]
+                        ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]
             subjects += [(f.name, f.main, requests_by_function[f.name], "http" if f.http_paths else "cloudevent")
                          for f in load().functions]
             bins = {name: deployed_bin(source.parent / "requirements.txt") if args.deployed else BIN
@@ -227,23 +220,17 @@ def main() -> int:
     hello, floor = results["hello-world"][0], results["db-floor"][0]
     venvs = "each in a venv of its own requirements.txt" if args.deployed else "in the development venv"
     print(f"\ncold start: process start -> first 200, median of {runs} interleaved rounds, {venvs}\n")
-    print(f"{'function':<17}{'first 200':>11}{'import':>9}{'x hello':>9}{'x floor':>9}{'x own':>7}  heaviest imports")
+    print(f"{'function':<17}{'first 200':>11}{'import':>9}{'x hello':>9}{'x floor':>9}  heaviest imports")
     metrics = []
     for name, (first, imported, heaviest) in results.items():
         ratio_floor = first / floor
-        own = OWN_FLOOR.get(name)
-        ratio_own = f"{first / results[own][0]:>6.2f}x" if own else f"{'':>7}"
         heavy = ", ".join(f"{module} {seconds * 1000:.0f}ms" for module, seconds in heaviest)
         print(f"{name:<17}{first * 1000:>9.0f}ms{imported * 1000:>7.0f}ms{first / hello:>8.2f}x{ratio_floor:>8.2f}x"
-              f"{ratio_own}  {heavy}")
+              f"  {heavy}")
         if name in REFERENCES:
             continue
         metrics.append({"name": f"{name}.first_response", "value": round(first * 1000, 1), "unit": "ms",
                         "baseline": round(floor * 1000, 1), "ratio": round(ratio_floor, 3), "target": TARGET})
-        if own:
-            metrics.append({"name": f"{name}.vs_{own}", "value": round(first * 1000, 1), "unit": "ms",
-                            "baseline": round(results[own][0] * 1000, 1),
-                            "ratio": round(first / results[own][0], 3), "target": TARGET})
         metrics.append({"name": f"{name}.vs_hello_world", "value": round(first * 1000, 1), "unit": "ms",
                         "baseline": round(hello * 1000, 1), "ratio": round(first / hello, 3), "target": None})
         metrics.append({"name": f"{name}.import", "value": round(imported * 1000, 1), "unit": "ms",

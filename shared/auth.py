@@ -1,9 +1,9 @@
 """Who is calling, and what they may do.
 
-Identity is a Firebase ID token verified with firebase-admin (signature, expiry,
-audience, issuer and, when configured, revocation). Roles and ownership live in
-PostgreSQL. firebase-admin is imported on the first authenticated request only:
-public reads never pay for it.
+Identity is a Firebase ID token (shared/id_tokens.py: signature, expiry, audience,
+issuer) and, when configured, the account behind it looked up to refuse revoked tokens
+and disabled or deleted accounts (shared/firebase_accounts.py). Roles and ownership live
+in PostgreSQL. firebase-admin is imported only to delete an account.
 """
 from __future__ import annotations
 
@@ -14,11 +14,15 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.http.problems import Forbidden, ServiceUnavailable, Unauthenticated
+from shared.id_tokens import GOOGLE_KEYS_URL, IdTokenVerifier, InvalidToken, KeysUnavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from shared.db import Work
 
 logger = logging.getLogger(__name__)
+RETRY_AFTER = {"Retry-After": "5"}
 
 
 @dataclass(frozen=True)
@@ -29,39 +33,55 @@ class Claims:
 
 
 class FirebaseAuth:
-    """Firebase Authentication for one project, through its own firebase-admin app."""
+    """Firebase Authentication for one project. ``emulator_host`` (host:port) points
+    token checks at the Auth emulator, whose tokens are unsigned; account deletion goes
+    through firebase-admin, which reads the same FIREBASE_AUTH_EMULATOR_HOST itself."""
 
     def __init__(
-        self, project_id: str, *, check_revoked: bool, app_name: str = "kalakrut", credential: Any = None
+        self, project_id: str, *, check_revoked: bool, emulator_host: str | None = None,
+        keys_url: str = GOOGLE_KEYS_URL, access_token: Callable[[], str] | None = None,
+        app_name: str = "kalakrut", credential: Any = None,
     ) -> None:
-        import firebase_admin
+        from shared.firebase_accounts import FirebaseAccounts
 
-        try:
-            self._app = firebase_admin.get_app(app_name)
-        except ValueError:
-            # credential None = Application Default Credentials (the function's service account).
-            self._app = firebase_admin.initialize_app(credential, options={"projectId": project_id}, name=app_name)
-        self._check_revoked = check_revoked
+        self._project_id = project_id
+        self._tokens = IdTokenVerifier(project_id, emulated=emulator_host is not None, keys_url=keys_url)
+        self._accounts = (FirebaseAccounts(project_id, emulator_host=emulator_host, access_token=access_token)
+                          if check_revoked else None)
+        self._app_name = app_name
+        # None = Application Default Credentials (the function's service account).
+        self._credential = credential
 
     def verify(self, token: str) -> Claims:
-        from firebase_admin import auth, exceptions
-        from google.auth.exceptions import GoogleAuthError
-
         try:
-            decoded = auth.verify_id_token(token, app=self._app, check_revoked=self._check_revoked)
-        except auth.CertificateFetchError:
-            logger.exception("could not fetch Google's token signing certificates")
-            raise ServiceUnavailable("token verification is unavailable", headers={"Retry-After": "5"}) from None
-        except (auth.InvalidIdTokenError, auth.UserDisabledError, auth.UserNotFoundError, ValueError) as error:
-            # Expired, revoked, wrong audience/issuer, bad signature, malformed:
-            # all are the caller's to fix by signing in again.
-            raise Unauthenticated(_reason(error)) from None
-        except (exceptions.FirebaseError, GoogleAuthError):
-            # The revocation check's account lookup failed (Identity Toolkit unreachable or
-            # erring, or no access token for it): nothing the caller did, so worth a retry.
+            claims = self._tokens.verify(token)
+        except KeysUnavailable:
+            logger.exception("could not fetch Google's token signing keys")
+            raise ServiceUnavailable("token verification is unavailable", headers=RETRY_AFTER) from None
+        except InvalidToken as error:
+            # Expired, wrong audience/issuer, bad signature, malformed: the caller's to fix
+            # by signing in again.
+            raise Unauthenticated(error.reason) from None
+        if self._accounts is not None:
+            self._refuse_revoked(claims)
+        return Claims(uid=claims["sub"], email=claims.get("email"), name=claims.get("name"))
+
+    def _refuse_revoked(self, claims: dict[str, Any]) -> None:
+        from shared.firebase_accounts import LookupFailed
+
+        assert self._accounts is not None
+        try:
+            account = self._accounts.lookup(claims["sub"])
+        except LookupFailed:
+            # Identity Toolkit unreachable or erring, or no access token for it: nothing the
+            # caller did, so worth a retry.
             logger.exception("could not look the account up to check revocation")
-            raise ServiceUnavailable("token verification is unavailable", headers={"Retry-After": "5"}) from None
-        return Claims(uid=decoded["uid"], email=decoded.get("email"), name=decoded.get("name"))
+            raise ServiceUnavailable("token verification is unavailable", headers=RETRY_AFTER) from None
+        if account is None or account.disabled:
+            raise Unauthenticated("the account is disabled or deleted")
+        # firebase-admin's rule: a token issued before the account's validSince is revoked.
+        if int(claims["iat"]) < account.valid_since:
+            raise Unauthenticated("the ID token has been revoked")
 
     def delete_account(self, uid: str) -> None:
         """Delete the sign-in account; an already deleted one counts as done."""
@@ -69,24 +89,21 @@ class FirebaseAuth:
         from google.auth.exceptions import GoogleAuthError
 
         try:
-            auth.delete_user(uid, app=self._app)
+            auth.delete_user(uid, app=self._admin_app())
         except auth.UserNotFoundError:
             pass
         except (exceptions.FirebaseError, GoogleAuthError):
             logger.exception("could not delete the Firebase account")
-            raise ServiceUnavailable("account deletion is unavailable", headers={"Retry-After": "5"}) from None
+            raise ServiceUnavailable("account deletion is unavailable", headers=RETRY_AFTER) from None
 
+    def _admin_app(self) -> Any:
+        import firebase_admin
 
-def _reason(error: Exception) -> str:
-    from firebase_admin import auth
-
-    if isinstance(error, auth.ExpiredIdTokenError):
-        return "the ID token has expired"
-    if isinstance(error, auth.RevokedIdTokenError):
-        return "the ID token has been revoked"
-    if isinstance(error, auth.UserDisabledError | auth.UserNotFoundError):
-        return "the account is disabled or deleted"
-    return "the ID token is not valid"
+        try:
+            return firebase_admin.get_app(self._app_name)
+        except ValueError:
+            return firebase_admin.initialize_app(self._credential, options={"projectId": self._project_id},
+                                                 name=self._app_name)
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +111,8 @@ def get_firebase() -> FirebaseAuth:
     from shared.config import get_settings
 
     settings = get_settings()
-    return FirebaseAuth(settings.google_cloud_project, check_revoked=settings.auth_check_revoked)
+    return FirebaseAuth(settings.google_cloud_project, check_revoked=settings.auth_check_revoked,
+                        emulator_host=settings.firebase_auth_emulator_host)
 
 
 def claims_from_header(header: str | None, *, required: bool) -> Claims | None:

@@ -122,6 +122,8 @@ class Settings(BaseModel):
     # How long the Hosting CDN may serve a public GET before asking again.
     public_cache_seconds: int = Field(default=30, ge=0, le=3600)
     auth_check_revoked: bool = True
+    # Development only: accept the Auth emulator's (unsigned) tokens. Never set in the cloud.
+    firebase_auth_emulator_host: str | None = Field(default=None, pattern=r"^[^\s/]+:\d{1,5}$")
     cors_allowed_origins: Annotated[list[str], BeforeValidator(_comma_list)] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=32 * 1024 * 1024)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")

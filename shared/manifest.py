@@ -29,6 +29,9 @@ class Function:
     publishes: tuple[str, ...] = ()
     # Pub/Sub deliveries of one message before it moves to the dead-letter topic.
     max_delivery_attempts: int = 5
+    # "admin" for a function that deletes Firebase Auth accounts; every HTTP function
+    # may read them (the revocation check). Terraform grants the matching role.
+    firebase_auth: str | None = None
 
     @property
     def dead_letter_topic(self) -> str:

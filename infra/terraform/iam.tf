@@ -75,3 +75,13 @@ resource "google_service_account_iam_member" "self_sign" {
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = "serviceAccount:${google_service_account.function[each.key].email}"
 }
+
+# Firebase Auth accounts have no resource-level IAM, so these two roles are project-wide:
+# every HTTP function looks the caller's account up to refuse revoked tokens (viewer);
+# a function whose manifest entry says firebase_auth: admin also deletes accounts.
+resource "google_project_iam_member" "firebase_auth" {
+  for_each = local.http_functions
+  project  = var.project_id
+  role     = try(each.value.firebase_auth, null) == "admin" ? "roles/firebaseauth.admin" : "roles/firebaseauth.viewer"
+  member   = "serviceAccount:${google_service_account.function[each.key].email}"
+}

@@ -1,20 +1,46 @@
-"""Authentication as the functions see it, with Auth emulator tokens."""
+"""Authentication as the functions see it, with Auth emulator tokens. Accounts are revoked,
+disabled and deleted with firebase-admin, so the lookup is checked against what the admin
+SDK writes."""
 import time
 
+import pytest
 
-def test_revoked_token_is_refused(api, people, auth_emulator):
-    """Revocation is checked against the Auth emulator (AUTH_CHECK_REVOKED defaults on)."""
+
+@pytest.fixture(scope="module")
+def admin(auth_emulator):
+    """firebase-admin's auth module and an app of its own, pointed at the emulator."""
+    import firebase_admin
     from firebase_admin import auth
 
-    from shared.auth import get_firebase
+    from tests.conftest import PROJECT
 
+    app = firebase_admin.initialize_app(options={"projectId": PROJECT}, name="test-admin")
+    yield lambda call, *args, **kwargs: getattr(auth, call)(*args, app=app, **kwargs)
+    firebase_admin.delete_app(app)
+
+
+def test_revoked_token_is_refused(api, people, admin, auth_emulator):
+    """Revocation is checked against the Auth emulator (AUTH_CHECK_REVOKED defaults on)."""
     ada = people("artist")
     assert api.get("/api/me", token=ada.token).status_code == 200
     time.sleep(1.1)  # revocation is second-granular: the token must predate it
-    auth.revoke_refresh_tokens(ada.uid, app=get_firebase()._app)
+    admin("revoke_refresh_tokens", ada.uid)
     response = api.get("/api/me", token=ada.token)
     assert response.status_code == 401 and "revoked" in response.get_json()["detail"]
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    # Signing in again after the revocation gives a token that works.
+    assert api.get("/api/me", token=auth_emulator.sign_in(ada.email)).status_code == 200
+
+
+@pytest.mark.parametrize("change", ["disabled", "deleted"])
+def test_tokens_of_disabled_or_deleted_accounts_are_refused(change, api, people, admin):
+    ada = people("artist")
+    if change == "disabled":
+        admin("update_user", ada.uid, disabled=True)
+    else:
+        admin("delete_user", ada.uid)
+    response = api.get("/api/me", token=ada.token)
+    assert response.status_code == 401 and "disabled or deleted" in response.get_json()["detail"]
 
 
 def test_malformed_authorization_headers(api, function_clients):

@@ -88,7 +88,8 @@ def test_delete_me_erases_nothing_when_the_sign_in_account_cannot_be_deleted(api
     # A second firebase-admin app whose Auth endpoint is a closed port: the real deletion
     # call, failing as it does when the service is unreachable.
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
-    unreachable = FirebaseAuth("demo-kalakrut", check_revoked=True, app_name="auth-unreachable")
+    unreachable = FirebaseAuth("demo-kalakrut", check_revoked=True, emulator_host="127.0.0.1:9",
+                               app_name="auth-unreachable")
     monkeypatch.setattr(get_firebase(), "delete_account", unreachable.delete_account)
 
     response = api.delete("/api/me", token=ada.token)

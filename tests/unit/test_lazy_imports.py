@@ -8,7 +8,7 @@ import pytest
 
 from shared.manifest import REPO, Function, load
 
-HEAVY = ("firebase_admin", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "eth_account", "web3",
+HEAVY = ("firebase_admin", "jwt", "cryptography", "google.auth", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "eth_account", "web3",
          "neo4j", "falkordb", "redis", "PIL", "requests", "sqlalchemy.orm")
 
 
@@ -30,6 +30,28 @@ def _after_import(function: Function, then: str, env: dict[str, str] | None = No
 def test_importing_a_function_loads_no_heavy_module(function):
     printed = _after_import(function, f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({HEAVY!r}))))\n")
     assert json.loads(printed) == []
+
+
+def test_verifying_a_token_loads_no_admin_sdk():
+    """A signed-in request pays for PyJWT, not for firebase-admin, google-auth or requests
+    (decision 0018); here with an Auth emulator token and the revocation check off, so
+    that nothing needs a server."""
+    code = (
+        "import json, sys, time, jwt\n"
+        "from shared.auth import FirebaseAuth\n"
+        "now = int(time.time())\n"
+        "claims = {'iss': 'https://securetoken.google.com/demo-x', 'aud': 'demo-x', 'sub': 'u1',\n"
+        "          'iat': now, 'auth_time': now, 'exp': now + 60}\n"
+        "token = jwt.encode(claims, None, algorithm='none')\n"
+        "auth = FirebaseAuth('demo-x', check_revoked=False, emulator_host='127.0.0.1:9')\n"
+        "assert auth.verify(token).uid == 'u1'\n"
+        "print(json.dumps(sorted(m for m in sys.modules\n"
+        "                        if m.startswith(('firebase_admin', 'google.auth', 'requests', 'httpx')))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
 
 
 # Consumers whose whole path is SQLAlchemy Core: the ORM (~70 ms) is not theirs to load.
