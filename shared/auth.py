@@ -17,9 +17,8 @@ from shared.http.problems import Forbidden, ServiceUnavailable, Unauthenticated
 from shared.id_tokens import GOOGLE_KEYS_URL, IdTokenVerifier, InvalidToken, KeysUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from shared.db import Work
+    from shared.firebase_accounts import FirebaseAccounts
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER = {"Retry-After": "5"}
@@ -39,18 +38,14 @@ class FirebaseAuth:
 
     def __init__(
         self, project_id: str, *, check_revoked: bool, emulator_host: str | None = None,
-        keys_url: str = GOOGLE_KEYS_URL, access_token: Callable[[], str] | None = None,
-        app_name: str = "kalakrut", credential: Any = None,
+        keys_url: str = GOOGLE_KEYS_URL, app_name: str = "kalakrut",
     ) -> None:
         from shared.firebase_accounts import FirebaseAccounts
 
         self._project_id = project_id
         self._tokens = IdTokenVerifier(project_id, emulated=emulator_host is not None, keys_url=keys_url)
-        self._accounts = (FirebaseAccounts(project_id, emulator_host=emulator_host, access_token=access_token)
-                          if check_revoked else None)
+        self._accounts = FirebaseAccounts(project_id, emulator_host=emulator_host) if check_revoked else None
         self._app_name = app_name
-        # None = Application Default Credentials (the function's service account).
-        self._credential = credential
 
     def verify(self, token: str) -> Claims:
         try:
@@ -63,25 +58,8 @@ class FirebaseAuth:
             # by signing in again.
             raise Unauthenticated(error.reason) from None
         if self._accounts is not None:
-            self._refuse_revoked(claims)
+            _refuse_revoked(self._accounts, claims)
         return Claims(uid=claims["sub"], email=claims.get("email"), name=claims.get("name"))
-
-    def _refuse_revoked(self, claims: dict[str, Any]) -> None:
-        from shared.firebase_accounts import LookupFailed
-
-        assert self._accounts is not None
-        try:
-            account = self._accounts.lookup(claims["sub"])
-        except LookupFailed:
-            # Identity Toolkit unreachable or erring, or no access token for it: nothing the
-            # caller did, so worth a retry.
-            logger.exception("could not look the account up to check revocation")
-            raise ServiceUnavailable("token verification is unavailable", headers=RETRY_AFTER) from None
-        if account is None or account.disabled:
-            raise Unauthenticated("the account is disabled or deleted")
-        # firebase-admin's rule: a token issued before the account's validSince is revoked.
-        if int(claims["iat"]) < account.valid_since:
-            raise Unauthenticated("the ID token has been revoked")
 
     def delete_account(self, uid: str) -> None:
         """Delete the sign-in account; an already deleted one counts as done."""
@@ -102,8 +80,25 @@ class FirebaseAuth:
         try:
             return firebase_admin.get_app(self._app_name)
         except ValueError:
-            return firebase_admin.initialize_app(self._credential, options={"projectId": self._project_id},
-                                                 name=self._app_name)
+            # No credential: Application Default Credentials (the function's service account).
+            return firebase_admin.initialize_app(options={"projectId": self._project_id}, name=self._app_name)
+
+
+def _refuse_revoked(accounts: FirebaseAccounts, claims: dict[str, Any]) -> None:
+    from shared.firebase_accounts import LookupFailed
+
+    try:
+        account = accounts.lookup(claims["sub"])
+    except LookupFailed:
+        # Identity Toolkit unreachable or erring, or no access token for it: nothing the
+        # caller did, so worth a retry.
+        logger.exception("could not look the account up to check revocation")
+        raise ServiceUnavailable("token verification is unavailable", headers=RETRY_AFTER) from None
+    if account is None or account.disabled:
+        raise Unauthenticated("the account is disabled or deleted")
+    # firebase-admin's rule: a token issued before the account's validSince is revoked.
+    if int(claims["iat"]) < account.valid_since:
+        raise Unauthenticated("the ID token has been revoked")
 
 
 @lru_cache(maxsize=1)

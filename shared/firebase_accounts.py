@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.gcp_metadata import MetadataUnavailable
+from shared.gcp_metadata import AccessToken, MetadataUnavailable
 
 CLOUD_BASE = "https://identitytoolkit.googleapis.com"
 TIMEOUT_SECONDS = 10
@@ -32,18 +32,10 @@ class LookupFailed(Exception):
 
 
 class FirebaseAccounts:
-    def __init__(self, project_id: str, *, emulator_host: str | None,
-                 access_token: Callable[[], str] | None = None) -> None:
+    def __init__(self, project_id: str, *, emulator_host: str | None) -> None:
         base = f"http://{emulator_host}/identitytoolkit.googleapis.com" if emulator_host else CLOUD_BASE
         self._lookup_url = f"{base}/v1/projects/{project_id}/accounts:lookup"
-        if emulator_host:
-            self._access_token: Callable[[], str] = lambda: EMULATOR_TOKEN
-        elif access_token is not None:
-            self._access_token = access_token
-        else:
-            from shared.gcp_metadata import AccessToken
-
-            self._access_token = AccessToken()
+        self._access_token: Callable[[], str] = (lambda: EMULATOR_TOKEN) if emulator_host else AccessToken()
 
     def lookup(self, uid: str) -> Account | None:
         """The account with this uid, or None when there is none (deleted)."""
