@@ -81,8 +81,16 @@ class FalkorGraph(_Adapter):
         self._graph = self._db.select_graph(name)
 
     def _run(self, query: str, params: dict[str, Any] | None, *, read_only: bool) -> list[Row]:
+        from redis.exceptions import ResponseError
+
         with _falkordb_reachable():
-            result = (self._graph.ro_query if read_only else self._graph.query)(query, params)
+            try:
+                result = (self._graph.ro_query if read_only else self._graph.query)(query, params)
+            except ResponseError as error:
+                # A graph exists once something is written to it; until then a read finds nothing.
+                if read_only and "empty key" in str(error):
+                    return []
+                raise
         names = [column[1].decode() if isinstance(column[1], bytes) else column[1] for column in result.header]
         return [dict(zip(names, row, strict=True)) for row in result.result_set]
 
@@ -146,10 +154,19 @@ def connect(url: str, *, user: str | None = None, password: str | None = None) -
 
 @lru_cache(maxsize=1)
 def get_graph() -> Graph:
+    """This process's connection to the graph store, as readers use it: no schema work,
+    which on Neo4j would be one write transaction per label on every cold start."""
     from shared.config import get_settings
 
     settings = get_settings()
     settings.require("graph_url")
-    graph = connect(settings.graph_url, user=settings.neo4j_user, password=settings.neo4j_password)
+    return connect(settings.graph_url, user=settings.neo4j_user, password=settings.neo4j_password)
+
+
+@lru_cache(maxsize=1)
+def get_graph_for_writes() -> Graph:
+    """The same connection with the schema the writers' MERGEs rely on (unique ids)
+    ensured, once per process."""
+    graph = get_graph()
     graph.ensure_schema()
     return graph

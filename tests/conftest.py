@@ -26,6 +26,7 @@ def reset_caches() -> None:
     pubsub.get_publisher.cache_clear()
     storage.client.cache_clear()
     graph.get_graph.cache_clear()
+    graph.get_graph_for_writes.cache_clear()
 
 
 @pytest.fixture(scope="session")

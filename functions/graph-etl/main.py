@@ -10,8 +10,8 @@ from shared.events import envelope_from
 @shared.startup.resumes
 def handle(cloud_event) -> None:
     from shared.db import get_engine
-    from shared.graph import get_graph
+    from shared.graph import get_graph_for_writes
     from shared.graph_etl import consume_batch
 
     # A failure (the graph is down) raises: Pub/Sub retries, then dead-letters.
-    consume_batch(get_engine(), get_graph(), [envelope_from(cloud_event)])
+    consume_batch(get_engine(), get_graph_for_writes(), [envelope_from(cloud_event)])

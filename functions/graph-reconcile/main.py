@@ -11,9 +11,9 @@ import functions_framework
 def handle(cloud_event) -> None:
     from shared.config import get_settings
     from shared.db import get_engine
-    from shared.graph import get_graph
+    from shared.graph import get_graph_for_writes
     from shared.graph_reconcile import reconcile
 
     settings = get_settings()
-    reconcile(get_engine(), get_graph(), budget_seconds=settings.graph_reconcile_budget_seconds,
+    reconcile(get_engine(), get_graph_for_writes(), budget_seconds=settings.graph_reconcile_budget_seconds,
               full_every=timedelta(minutes=settings.graph_full_reconcile_minutes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
@@ -285,21 +286,61 @@ def test_insights_are_for_admins(api, people, community):
     assert body["communities"][0]["size"] == 5
 
 
+def test_readers_never_write_the_schema_is_the_writers_to_make(api, db, people, monkeypatch):
+    """network connects without schema work (on Neo4j: a write transaction per label on
+    every cold start); a graph no writer has made yet reads as empty; graph-etl's first
+    delivery makes the unique-id constraints."""
+    from falkordb import FalkorDB
+
+    from shared.config import get_settings
+    from shared.graph import LABELS
+    from tests.integration.conftest import event_function_client, event_push
+
+    name = f"fresh_{uuid.uuid4().hex[:8]}"
+    engine_at = urlsplit(get_settings().graph_url)
+    server = FalkorDB(host=engine_at.hostname, port=engine_at.port)
+    me = people("investor")
+    monkeypatch.setenv("GRAPH_URL", engine_at._replace(path=f"/{name}").geturl())
+    reset_graph_caches()
+    try:
+        response = api.get("/api/network/people-you-may-know", token=me.token)
+        assert response.status_code == 200 and response.get_json()["items"] == []
+        assert name not in server.list_graphs()  # the read created nothing
+
+        registered = outbox_events(db)[-1]
+        assert registered.type == "user.registered"
+        etl = event_function_client("graph-etl")
+        assert etl.post("/", json=event_push(registered.model_dump(mode="json"))).status_code == 200
+        constraints = server.select_graph(name).list_constraints()
+        assert {(c["label"], tuple(c["properties"])) for c in constraints} == {(label, ("id",)) for label in LABELS}
+    finally:
+        monkeypatch.undo()
+        reset_graph_caches()
+        if name in server.list_graphs():
+            server.select_graph(name).delete()
+        server.connection.close()
+
+
+def reset_graph_caches() -> None:
+    from shared.config import get_settings
+    from shared.graph import get_graph, get_graph_for_writes
+
+    get_settings.cache_clear()
+    get_graph.cache_clear()
+    get_graph_for_writes.cache_clear()
+
+
 def test_an_unreachable_graph_is_a_503_with_retry_after(api, people, monkeypatch):
     from local.processes import free_port
-    from shared.config import get_settings
-    from shared.graph import get_graph
 
     me = people("investor")
     monkeypatch.setenv("GRAPH_URL", f"falkordb://127.0.0.1:{free_port()}/down")
-    get_settings.cache_clear()
-    get_graph.cache_clear()
+    reset_graph_caches()
     try:
         response = api.get("/api/network/people-you-may-know", token=me.token)
     finally:
         monkeypatch.undo()
-        get_settings.cache_clear()
-        get_graph.cache_clear()
+        reset_graph_caches()
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert json.loads(response.get_data())["code"] == "unavailable"
 
