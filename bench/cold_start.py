@@ -9,7 +9,7 @@ This machine's wall times drift by a third from one minute to the next, so the r
 interleaved: each round starts every subject once, in a shuffled order, so that a slow
 minute slows every subject alike; each subject's time is its median over the rounds.
 
-    python bench/cold_start.py [--quick] [--runs N] [--deployed]
+    python bench/cold_start.py [--quick] [--runs N] [--deployed] [--only NAME[,NAME...]]
 
 With --deployed each subject runs in a venv of only the requirements.txt beside its
 main.py, as its bundle deploys, instead of the development venv (which carries every
@@ -121,8 +121,16 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--deployed", action="store_true",
                         help="each subject in a venv of only its own requirements.txt (built once, then cached)")
+    parser.add_argument("--only", metavar="NAME[,NAME...]", default=None,
+                        help="these functions only (the references always run)")
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 9)
+    functions = load().functions
+    if args.only:
+        wanted = set(args.only.split(","))
+        if unknown := wanted - {f.name for f in functions}:
+            parser.error(f"--only: no function named {', '.join(sorted(unknown))} in functions.yaml")
+        functions = [f for f in functions if f.name in wanted]
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
         pg = postgres.start(Path(tmp) / "pg", keep=False)
@@ -192,10 +200,10 @@ def main() -> int:
             subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]
             subjects += [(f.name, f.main, requests_by_function[f.name], "http" if f.http_paths else "cloudevent")
-                         for f in load().functions]
+                         for f in functions]
             bins = {name: deployed_bin(source.parent / "requirements.txt") if args.deployed else BIN
                     for name, source, *_ in subjects}
-            if args.deployed:  # venvs of requirements that changed since are of no further use
+            if args.deployed and not args.only:  # venvs of requirements that changed since are of no further use
                 for stale in {p for p in VENVS.iterdir() if p.is_dir()} - {b.parent for b in bins.values()}:
                     shutil.rmtree(stale, ignore_errors=True)
 
