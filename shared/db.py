@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 from shared.config import Settings, get_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
+    from sqlalchemy import URL, Connection, Engine
     from sqlalchemy.orm import Session
 
 
 def build_engine(settings: Settings) -> Engine:
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, make_url
 
     settings.require_database()
 
@@ -33,8 +33,17 @@ def build_engine(settings: Settings) -> Engine:
         "pool_recycle": 1800,
     }
     if settings.database_url:
-        return create_engine(settings.database_url, **pool)
+        url = make_url(settings.database_url)
+        return create_engine(url, connect_args=_driver_tls(url), **pool)
     return create_engine("postgresql+pg8000://", creator=_cloud_sql_creator(settings), **pool)
+
+
+def _driver_tls(url: URL) -> dict[str, object]:
+    # pg8000 asks every server for TLS unless told not to, building a default SSL context
+    # (the system CA store: ~20 ms of CPU) for each new connection. PostgreSQL never offers
+    # TLS on a Unix-domain socket (libpq ignores sslmode there), so over one the answer is
+    # known; over TCP the driver keeps its default. (docs/decisions/0019-driver-tls.md)
+    return {"ssl_context": False} if url.query.get("unix_sock") else {}
 
 
 def _cloud_sql_creator(settings: Settings):
@@ -51,6 +60,9 @@ def _cloud_sql_creator(settings: Settings):
             db=settings.db_name,
             enable_iam_auth=True,
             ip_type=ip_type,
+            # The connector's socket is already TLS to the instance (its own ephemeral
+            # certificate): the driver's TLS negotiation on top would be wasted work.
+            ssl_context=False,
         )
 
     return connect
