@@ -13,6 +13,7 @@ from shared.events import EventEnvelope
 from shared.graph import connect
 from shared.graph_etl import consume_batch
 from shared.graph_reconcile import full, incremental, reconcile
+from tests.conftest import reset_caches
 
 ETHER = 10**18
 
@@ -301,7 +302,7 @@ def test_readers_never_write_the_schema_is_the_writers_to_make(api, db, people, 
     server = FalkorDB(host=engine_at.hostname, port=engine_at.port)
     me = people("investor")
     monkeypatch.setenv("GRAPH_URL", engine_at._replace(path=f"/{name}").geturl())
-    reset_graph_caches()
+    reset_caches()
     try:
         response = api.get("/api/network/people-you-may-know", token=me.token)
         assert response.status_code == 200 and response.get_json()["items"] == []
@@ -315,19 +316,10 @@ def test_readers_never_write_the_schema_is_the_writers_to_make(api, db, people, 
         assert {(c["label"], tuple(c["properties"])) for c in constraints} == {(label, ("id",)) for label in LABELS}
     finally:
         monkeypatch.undo()
-        reset_graph_caches()
+        reset_caches()
         if name in server.list_graphs():
             server.select_graph(name).delete()
         server.connection.close()
-
-
-def reset_graph_caches() -> None:
-    from shared.config import get_settings
-    from shared.graph import get_graph, get_graph_for_writes
-
-    get_settings.cache_clear()
-    get_graph.cache_clear()
-    get_graph_for_writes.cache_clear()
 
 
 def test_an_unreachable_graph_is_a_503_with_retry_after(api, people, monkeypatch):
@@ -335,12 +327,12 @@ def test_an_unreachable_graph_is_a_503_with_retry_after(api, people, monkeypatch
 
     me = people("investor")
     monkeypatch.setenv("GRAPH_URL", f"falkordb://127.0.0.1:{free_port()}/down")
-    reset_graph_caches()
+    reset_caches()
     try:
         response = api.get("/api/network/people-you-may-know", token=me.token)
     finally:
         monkeypatch.undo()
-        reset_graph_caches()
+        reset_caches()
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert json.loads(response.get_data())["code"] == "unavailable"
 
