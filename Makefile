@@ -64,7 +64,7 @@ seed: install
 	$(PY) -m local.seed
 
 openapi: install
-	$(PY) -m shared.http.openapi
+	$(PY) -m infra.openapi
 
 bench: install
 	$(PY) bench/cold_start.py $(BENCH_ARGS)

@@ -21,7 +21,6 @@ Target: every function <= 1.3x the database floor.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -39,6 +38,8 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from infra.bundle import VENVS, venv_for  # noqa: E402
+from infra.manifest import load  # noqa: E402
 from local import postgres  # noqa: E402
 from local.chain import start_anvil  # noqa: E402
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators  # noqa: E402
@@ -46,28 +47,10 @@ from local.graph import start_falkordb  # noqa: E402
 from local.processes import free_port, spawn  # noqa: E402
 from local.pubsub import push_body  # noqa: E402
 from local.storage import create_buckets, start_emulator  # noqa: E402
-from shared.manifest import load  # noqa: E402
 
 TARGET = 1.3
 REFERENCES = ("hello-world", "db-floor")
 BIN = Path(sys.executable).parent
-VENVS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kalakrut" / "bench-venvs"
-
-
-def deployed_bin(requirements: Path) -> Path:
-    """The bin directory of a venv with exactly ``requirements`` (transitive pins from
-    constraints.txt), built on first use and kept."""
-    constraints = REPO / "constraints.txt"
-    key = hashlib.sha256(requirements.read_bytes() + constraints.read_bytes()).hexdigest()[:16]
-    venv = VENVS / key
-    if not (venv / "complete").exists():
-        print(f"building a venv for {requirements.relative_to(REPO)} in {venv}", flush=True)
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                        "-r", str(requirements), "-c", str(constraints)], check=True)
-        (venv / "complete").touch()
-    return venv / "bin"
 
 
 def first_response_seconds(source: Path, request: tuple, env: dict[str, str], logs: Path,
@@ -201,7 +184,7 @@ def main() -> int:
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]
             subjects += [(f.name, f.main, requests_by_function[f.name], "http" if f.http_paths else "cloudevent")
                          for f in functions]
-            bins = {name: deployed_bin(source.parent / "requirements.txt") if args.deployed else BIN
+            bins = {name: venv_for(source.parent / "requirements.txt") if args.deployed else BIN
                     for name, source, *_ in subjects}
             if args.deployed and not args.only:  # venvs of requirements that changed since are of no further use
                 for stale in {p for p in VENVS.iterdir() if p.is_dir()} - {b.parent for b in bins.values()}:

@@ -1,7 +1,7 @@
 """Graph ETL: rows/s into the graph, commit-to-graph freshness, recommendation latency.
 
 * Throughput: 100k users, 300k follows and 50k fundings (plus their proposals) are
-  applied by shared.graph_etl.consume_batch from their domain events (50k events a call:
+  applied by shared.graph.etl.consume_batch from their domain events (50k events a call:
   processed_events, PostgreSQL reads overlapping 5k-row UNWIND writes), against the engine's own ceiling
   measured in the same run: the very same UNWIND queries fed prepared rows.
 * Freshness: through the real event path (commit + outbox fast path -> Pub/Sub emulator
@@ -77,7 +77,7 @@ def fill_postgres(engine, users: int, follows: int, proposals: int, fundings: in
 
 
 def envelope(kind: str, aggregate_type: str, aggregate_id: str, payload: dict):
-    from shared.events import EventEnvelope
+    from shared.events.envelope import EventEnvelope
 
     return EventEnvelope(event_id=uuid.uuid4(), type=kind, occurred_at=datetime.now(UTC),
                          aggregate_type=aggregate_type, aggregate_id=aggregate_id, payload=payload)
@@ -88,8 +88,8 @@ def throughput(engine, graph, ids, pairs, proposal_rows, positions, rounds: int 
     into an empty graph (one run each swings by ±15% on a shared 2-core machine)."""
     from sqlalchemy import text
 
-    from shared import graph_sync
-    from shared.graph_etl import consume_stream
+    from shared.graph import sync
+    from shared.graph.etl import consume_stream
 
     events = [envelope("user.registered", "user", i, {"id": i}) for i in ids]
     events += [envelope("proposal.state_changed", "proposal", p, {"id": p}) for p, _ in proposal_rows]
@@ -110,18 +110,18 @@ def throughput(engine, graph, ids, pairs, proposal_rows, positions, rounds: int 
 
     # The ceiling: the same writes with the rows already in hand.
     with engine.connect() as conn:
-        user_rows = graph_sync._json_rows(conn.execute(text(graph_sync.USER_ROWS.replace(
+        user_rows = sync._json_rows(conn.execute(text(sync.USER_ROWS.replace(
             "WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND", "WHERE"))).scalar_one())
-        proposals = [dict(r._mapping) for r in conn.execute(text(graph_sync.PROPOSAL_ROWS.replace(
+        proposals = [dict(r._mapping) for r in conn.execute(text(sync.PROPOSAL_ROWS.replace(
             "WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND", "WHERE")))]
         fundings = [dict(r._mapping) for r in conn.execute(text(
             "SELECT u.id::text AS user_id, i.proposal_id::text AS proposal, (i.funded - i.refunded)::text AS amount, "
             "i.last_tx_hash AS tx_hash FROM investments i JOIN users u ON u.wallet_address = i.backer"))]
     follows = [{"a": a, "b": b} for a, b in pairs]
-    prepared = ((graph_sync.UPSERT_USERS, user_rows),
-                (graph_sync.UPSERT_PROPOSALS, [{k: r[k] for k in ("id", "owner", "title", "status")}
+    prepared = ((sync.UPSERT_USERS, user_rows),
+                (sync.UPSERT_PROPOSALS, [{k: r[k] for k in ("id", "owner", "title", "status")}
                                                for r in proposals]),
-                (graph_sync.UPSERT_FOLLOWS, follows), (graph_sync.UPSERT_FUNDINGS, fundings))
+                (sync.UPSERT_FOLLOWS, follows), (sync.UPSERT_FUNDINGS, fundings))
 
     def raw_run() -> float:
         graph.drop_all()
@@ -143,10 +143,10 @@ def freshness(url: str, graph, samples: int, tmp: Path) -> list[float]:
     """Commit -> visible in the graph, through Pub/Sub push and the graph-etl function."""
     from sqlalchemy import text
 
+    from infra.manifest import load
     from local.pubsub import emulator_env, provision, start_emulator
     from shared.db import transaction
-    from shared.events import emit
-    from shared.manifest import load
+    from shared.events.outbox import emit
 
     manifest = load()
     port, fn_port = free_port(), free_port()
@@ -181,7 +181,7 @@ def freshness(url: str, graph, samples: int, tmp: Path) -> list[float]:
 
 
 def latency(graph, ids: list[str], queries: int, rng: random.Random) -> dict[str, tuple[float, float]]:
-    from shared import network
+    from shared.graph import network
 
     results = {}
     for name, call in (("people_you_may_know", network.people_you_may_know),
@@ -216,7 +216,7 @@ def main() -> int:
             graph_url = f"falkordb://127.0.0.1:{graph_port}/bench"
             os.environ.update({"GOOGLE_CLOUD_PROJECT": PROJECT, "DATABASE_URL": url, "GRAPH_URL": graph_url})
             from shared.db import get_engine
-            from shared.graph import connect
+            from shared.graph.port import connect
 
             engine, graph = get_engine(), connect(graph_url)
             data = fill_postgres(engine, users, follows, proposals, fundings, rng)

@@ -1,10 +1,10 @@
-"""Image variants: images/s and peak memory of shared/images.py against sharp (libvips).
+"""Image variants: images/s and peak memory of shared/media/images.py against sharp (libvips).
 
 Both make the same set (WebP q80 and AVIF q55 at 2048/1024/256 px on the long edge,
 oriented, plus a blurred placeholder and the dominant colour) from 12 and 24 MP
 JPEG and PNG inputs, each run in a fresh process pinned to one core, in the same run.
 A second table shows Pillow's AVIF speed against size, which is how the speed in
-shared/images.py was chosen.
+shared/media/images.py was chosen.
 
     python bench/images.py [--quick] [--runs N]
 """
@@ -29,7 +29,7 @@ SHARP_EFFORT = 1  # sharp's effort 1 is libaom speed 8: matched to ENCODERS["avi
 PYTHON_RUN = """
 import json, sys, time
 sys.path.insert(0, {repo!r})
-from shared import images
+from shared.media import images
 images.ENCODERS["avif"]["speed"] = {speed}
 started = time.perf_counter()
 with open({path!r}, "rb") as upload:  # streamed, as image-processing reads from Storage
@@ -93,7 +93,7 @@ def main() -> int:
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     ensure_sharp()
-    from shared.images import ENCODERS
+    from shared.media.images import ENCODERS
 
     speed = ENCODERS["avif"]["speed"]
     with tempfile.TemporaryDirectory(prefix="kk-images-") as tmp:

@@ -2,7 +2,7 @@
 
 A short anvil chain carries ~20k Funded events (fundMany transactions of a few
 thousand events each, see STANDINS.md: long chains mine slowly). The indexer
-(shared.indexer: raw eth_getLogs, JSON-RPC batches, slice decoding, COPY, derived
+(shared.chain.indexer: raw eth_getLogs, JSON-RPC batches, slice decoding, COPY, derived
 investments/raised totals/outbox in one statement) is measured against a naive
 pipeline on the same chain and database in the same run: web3.py get_logs +
 process_log, then one INSERT per row. The indexer gets one uncounted warm-up run
@@ -55,7 +55,7 @@ def reset(engine) -> None:
 
 
 def run_indexer(engine, config) -> tuple[int, float]:
-    from shared.indexer import index_chain
+    from shared.chain.indexer import index_chain
 
     started = time.perf_counter()
     report = index_chain(engine, config, time.monotonic() + 3600)
@@ -98,7 +98,7 @@ def run_naive(engine, url: str, funding: str, head: int) -> tuple[int, float]:
 
 
 def raw_fetch(url: str, funding: str, head: int) -> tuple[int, float]:
-    from shared.chain_rpc import JsonRpc
+    from shared.chain.rpc import JsonRpc
 
     rpc = JsonRpc(url, timeout=120)
     started = time.perf_counter()

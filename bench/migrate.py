@@ -1,10 +1,10 @@
-"""Data migration: shared.datamove against pgloader on the same SQLite database, and PG -> PG.
+"""Data migration: infra.datamove against pgloader on the same SQLite database, and PG -> PG.
 
 A ≈2M-row FK-linked SQLite database (artists, works, sales) is moved into fresh
-databases of one embedded PostgreSQL by ``shared.datamove`` and by pgloader (Debian
+databases of one embedded PostgreSQL by ``infra.datamove`` and by pgloader (Debian
 package, configured to be exact: REAL as double precision), both ending with keys,
 indexes and foreign keys, counts checked. Then PostgreSQL -> PostgreSQL with
-shared.datamove, copy plus checksum verification of both sides.
+infra.datamove, copy plus checksum verification of both sides.
 
     python bench/migrate.py [--quick]
 """
@@ -104,8 +104,8 @@ def main() -> int:
 
     from sqlalchemy import create_engine
 
-    from shared.datamove.load import Options, copy_postgres, copy_sqlite
-    from shared.datamove.verify import verify, verify_postgres
+    from infra.datamove.load import Options, copy_postgres, copy_sqlite
+    from infra.datamove.verify import verify, verify_postgres
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
         work = Path(tmp)
@@ -139,9 +139,9 @@ def main() -> int:
     ours_rate, theirs_rate, pg_rate = rows / ours, rows / theirs, rows / pg_seconds
     print(f"\nmigration: {rows:,} rows (artists {artists:,}, works {works:,}, sales {sales:,})\n")
     print(f"{'run':<44}{'seconds':>10}{'rows/s':>12}{'keys+FKs':>10}")
-    print(f"{'SQLite -> PG, shared.datamove':<44}{ours:>10.1f}{ours_rate:>12,.0f}{ours_constraints:>10}")
+    print(f"{'SQLite -> PG, infra.datamove':<44}{ours:>10.1f}{ours_rate:>12,.0f}{ours_constraints:>10}")
     print(f"{'SQLite -> PG, pgloader 3.6 (exact REAL)':<44}{theirs:>10.1f}{theirs_rate:>12,.0f}{theirs_constraints:>10}")
-    print(f"{'PG -> PG, shared.datamove (+ checksums)':<44}{pg_seconds:>10.1f}{pg_rate:>12,.0f}")
+    print(f"{'PG -> PG, infra.datamove (+ checksums)':<44}{pg_seconds:>10.1f}{pg_rate:>12,.0f}")
     metrics = [
         {"name": "sqlite_to_pg_rows_per_s", "value": round(ours_rate), "unit": "rows/s", "baseline": round(theirs_rate),
          "ratio": round(ours_rate / theirs_rate, 3), "target": TARGET_RATIO},

@@ -1,6 +1,6 @@
 """Outbox relay throughput: drain a backlog of unpublished events into Pub/Sub.
 
-The relay (shared.outbox.relay: SKIP LOCKED batches, publisher futures in flight,
+The relay (shared.events.outbox.relay: SKIP LOCKED batches, publisher futures in flight,
 one UPDATE per batch) against a naive loop measured in the same run on the same
 database and emulator: publish one message, wait for it, mark its row, commit.
 
@@ -40,7 +40,7 @@ FROM (SELECT gen_random_uuid() AS id, n FROM generate_series(1, :rows) AS n) AS 
 def naive(engine, publisher, limit: int) -> tuple[int, float]:
     from sqlalchemy import text
 
-    from shared.events import EventEnvelope
+    from shared.events.envelope import EventEnvelope
 
     started, done = time.perf_counter(), 0
     with engine.connect() as connection:
@@ -75,8 +75,8 @@ def main() -> int:
             from sqlalchemy import text
 
             from shared.db import get_engine
-            from shared.outbox import relay
-            from shared.pubsub import PubSubPublisher
+            from shared.events.outbox import relay
+            from shared.events.pubsub import PubSubPublisher
 
             with emulator_env(host):
                 publisher = PubSubPublisher(PROJECT)

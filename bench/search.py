@@ -1,10 +1,10 @@
 """Marketplace at scale: search latency, deep keyset pages against OFFSET, bids under contention.
 
-* Search: GET /api/search's code path (shared.search) over 1M items (plus their
+* Search: GET /api/search's code path (shared.market.search) over 1M items (plus their
   artists), for typical queries: one or two words, words with filters, a typo (the
   trigram fallback), browsing a category. p50/p95 per query kind and overall.
 * Lists: GET /api/items pages at depths from the first page to 90% into the set, by
-  keyset cursor (shared.item_listing) and, as the baseline in the same run, by OFFSET.
+  keyset cursor (shared.market.listing) and, as the baseline in the same run, by OFFSET.
 * Bids: threads bidding on one auction (every bid contends for its row lock) against
   the same threads on an auction each.
 
@@ -115,7 +115,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def search_latency(words: list[str], fixture: dict, repeat: int, rng: random.Random) -> dict[str, list[float]]:
     from shared.db import get_engine
-    from shared.search import SearchQuery, search
+    from shared.market.search import SearchQuery, search
 
     def typo(word: str) -> str:
         i = rng.randrange(1, len(word) - 1)
@@ -149,11 +149,11 @@ def page_latency(engine, items: int, repeat: int) -> dict[int, tuple[list[float]
     """Depth -> (keyset timings, OFFSET timings) for the newest-first public list."""
     from sqlalchemy import text
 
-    from shared.http.pagination import encode_cursor
-    from shared.item_listing import ItemQuery, list_page
-    from shared.items import row_out, rows_query
-    from shared.market_tables import PUBLIC_ITEM_STATUSES
-    from shared.market_tables import items as item_table
+    from shared.market.items import row_out, rows_query
+    from shared.market.listing import ItemQuery, list_page
+    from shared.market.tables import PUBLIC_ITEM_STATUSES
+    from shared.market.tables import items as item_table
+    from shared.paging import encode_cursor
 
     results = {}
     for fraction in (0.0, 0.01, 0.1, 0.5, 0.9):
@@ -185,10 +185,10 @@ def bid_rate(engine, threads: int, seconds: float) -> tuple[float, float, float]
     """(accepted bids/s on one auction, bids/s on an auction per thread, share refused on the shared one)."""
     from sqlalchemy import text
 
-    from shared.auctions import place_bid
     from shared.db import transaction
-    from shared.http.problems import Conflict
-    from shared.market_models import Auction
+    from shared.errors import Conflict
+    from shared.market.auctions import place_bid
+    from shared.market.models import Auction
     from shared.models import User
 
     with engine.begin() as conn:

@@ -1,8 +1,11 @@
 """Build each function's deployable source archive, deterministically.
 
 An archive holds the function's ``main.py`` (and any other file of its folder), its
-own ``requirements.txt`` and the ``shared/`` library, at the root where Cloud Functions'
-Python build expects them. The function's requirements pin only what it imports; the
+own ``requirements.txt`` and the modules of the ``shared/`` library that the function
+imports (with their packages' ``__init__``), at the root where Cloud Functions' Python
+build expects them. Which modules those are is computed from the import statements,
+followed from ``main.py`` through every module they reach, lazy imports inside functions
+included and imports only for type checkers (``if TYPE_CHECKING:``) left out. The function's requirements pin only what it imports; the
 archive adds the repository's ``constraints.txt`` and a ``-c`` line naming it, so the
 build installs every transitive dependency at the version CI tested, not the newest.
 Entries are sorted and carry a fixed timestamp and mode, so the same sources give
@@ -14,7 +17,11 @@ an unchanged function is not redeployed.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
+import os
+import shutil
+import subprocess
 import sys
 import zipfile
 from collections.abc import Iterable
@@ -23,13 +30,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from shared.manifest import load  # noqa: E402
+from infra.manifest import load  # noqa: E402
 
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 MODE = 0o100644 << 16  # a regular file, rw-r--r--
 SKIPPED = {"__pycache__", ".pytest_cache", ".ruff_cache"}
-# Parts of shared/ no function imports: the data-migration tool.
-NOT_DEPLOYED = ("shared/datamove/",)
+LIBRARY = "shared"
+VENVS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kalakrut" / "venvs"
 
 
 def _files(root: Path, prefix: str) -> Iterable[tuple[str, Path]]:
@@ -43,11 +50,63 @@ CONSTRAINTS = "constraints.txt"
 PINNED_TRANSITIVELY = f"\n# Everything else at the repository's pins (infra/bundle.py).\n-c {CONSTRAINTS}\n".encode()
 
 
+def _module_file(module: str) -> Path | None:
+    """The file of a module of the library (a package's ``__init__.py``), None if it is none."""
+    base = REPO.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imported(tree: ast.AST) -> Iterable[str]:
+    """Every library module an import statement of ``tree`` names, outside TYPE_CHECKING blocks."""
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            # ``from shared.pkg import name``: name may be a submodule (a file) or an attribute.
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def library_modules(main: Path) -> list[Path]:
+    """The library's files that ``main`` needs at run time, with every enclosing package."""
+    seen: dict[str, Path] = {}
+    queue = [main]
+    while queue:
+        source = queue.pop()
+        for name in _imported(ast.parse(source.read_text(), str(source))):
+            if name.split(".")[0] != LIBRARY:
+                continue
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                module = ".".join(parts[:depth])
+                if module in seen:
+                    continue
+                path = _module_file(module)
+                if path is not None:
+                    seen[module] = path
+                    queue.append(path)
+    return sorted(seen.values())
+
+
 def entries(function_source: Path) -> list[tuple[str, bytes]]:
     """(name in the archive, content) for one function, sorted by name."""
     chosen = {name: path.read_bytes() for name, path in _files(REPO / function_source, "")}
-    chosen.update((name, path.read_bytes()) for name, path in _files(REPO / "shared", "shared/")
-                  if not name.startswith(NOT_DEPLOYED))
+    chosen.update((path.relative_to(REPO).as_posix(), path.read_bytes())
+                  for path in library_modules(REPO / function_source / "main.py"))
     chosen["requirements.txt"] = chosen["requirements.txt"].rstrip(b"\n") + b"\n" + PINNED_TRANSITIVELY
     chosen[CONSTRAINTS] = (REPO / CONSTRAINTS).read_bytes()
     return sorted(chosen.items())
@@ -63,6 +122,21 @@ def build(function_source: Path, target: Path) -> str:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, content, compresslevel=9)
     return hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def venv_for(requirements: Path, constraints: Path = REPO / CONSTRAINTS) -> Path:
+    """The bin directory of a venv with exactly ``requirements`` (transitive pins from
+    ``constraints``), as a deployed build installs them; built on first use and kept."""
+    key = hashlib.sha256(requirements.read_bytes() + constraints.read_bytes()).hexdigest()[:16]
+    venv = VENVS / key
+    if not (venv / "complete").exists():
+        print(f"building a venv for {requirements} in {venv}", flush=True)
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(requirements), "-c", str(constraints)], check=True)
+        (venv / "complete").touch()
+    return venv / "bin"
 
 
 def main(argv: list[str] | None = None) -> int:

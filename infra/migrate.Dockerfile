@@ -6,5 +6,6 @@ RUN pip install --no-cache-dir -r /tmp/requirements.txt
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY shared ./shared
+COPY infra/__init__.py infra/migrate.py ./infra/
 USER nobody
-ENTRYPOINT ["python", "-m", "shared.migrate"]
+ENTRYPOINT ["python", "-m", "infra.migrate"]

@@ -1,6 +1,6 @@
 """Pub/Sub's local stand-in where the Cloud SDK emulator is not installed.
 
-It accepts Pub/Sub's REST publish call (what shared.pubsub.BrokerPublisher sends)
+It accepts Pub/Sub's REST publish call (what shared.events.pubsub.BrokerPublisher sends)
 and push-delivers each message to every subscribed function in Pub/Sub's push
 format, with the same semantics the cloud subscriptions have: exponential backoff
 between attempts and, after ``max_delivery_attempts``, the dead-letter topic (here a

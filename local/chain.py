@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.manifest import REPO
 from local.processes import Child, port_open, spawn
-from shared.chain_rpc import JsonRpc, RpcError
-from shared.manifest import REPO
+from shared.chain.rpc import JsonRpc, RpcError
 
 ARTIFACTS = REPO / "contracts" / "artifacts"
 

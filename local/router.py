@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from shared.manifest import Manifest
+from infra.manifest import Manifest
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate", "host"}
 

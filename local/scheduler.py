@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from infra.manifest import Manifest
 from local.periodic import Periodic
-from shared.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from local.chain import Deployment, Platform, Rpc
+from local.config import StackConfig
 from local.firebase import AuthEmulator
 
 ARTISTS = [
@@ -164,8 +165,6 @@ def fund_on_chain(chain: Platform, proposals: list[dict]) -> int:
 
 def main() -> int:
     """`make seed`: load the demo data into a stack started by `make dev`."""
-    from local.stack import StackConfig
-
     config = StackConfig.from_env()
     auth = AuthEmulator(f"127.0.0.1:{config.auth_port}", config.project)
     chain_file = config.state_dir / "chain.json"

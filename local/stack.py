@@ -13,12 +13,14 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
+from infra.manifest import REPO, load
 from local import postgres
 from local.broker import PushBroker, Subscription
 from local.chain import Deployment, Platform, Rpc, deploy_platform, start_anvil
+from local.config import StackConfig
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.graph import start_falkordb
 from local.operator import CampaignOperator
@@ -28,74 +30,8 @@ from local.router import Router, ThreadedServer
 from local.scheduler import Scheduler
 from local.storage import StorageFront, create_buckets, write_signing_key
 from local.storage import start_emulator as start_storage
-from shared.manifest import REPO, load
 
 VENV_BIN = Path(sys.executable).parent
-
-
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
-@dataclass
-class StackConfig:
-    project: str = "demo-kalakrut"
-    state_dir: Path = REPO / ".local"
-    database: str = "kalakrut"
-    hosting_port: int | None = 5000
-    auth_port: int = 9099
-    router_port: int = 8080
-    hub_port: int = 4400
-    logging_port: int = 4500
-    pubsub_port: int = 8085
-    # "emulator" (the Cloud SDK's, when installed) or "broker" (the local push broker).
-    pubsub: str = "emulator"
-    storage_port: int = 9023
-    storage_front_port: int = 9024
-    anvil_port: int = 8545
-    graph_port: int = 6379
-    uploads_bucket: str = "kalakrut-uploads"
-    media_bucket: str = "kalakrut-media"
-    schedule_interval: float = 60.0
-    function_ports: dict[str, int] = field(default_factory=dict)
-    persist_auth: bool = True
-
-    @classmethod
-    def from_env(cls) -> StackConfig:
-        return cls(
-            hosting_port=_env_int("HOSTING_PORT", 5000),
-            auth_port=_env_int("AUTH_EMULATOR_PORT", 9099),
-            router_port=_env_int("ROUTER_PORT", 8080),
-            hub_port=_env_int("EMULATOR_HUB_PORT", 4400),
-            logging_port=_env_int("EMULATOR_LOGGING_PORT", 4500),
-            pubsub_port=_env_int("PUBSUB_EMULATOR_PORT", 8085),
-            pubsub=os.environ.get("LOCAL_PUBSUB", "emulator"),
-            storage_port=_env_int("STORAGE_EMULATOR_PORT", 9023),
-            storage_front_port=_env_int("STORAGE_FRONT_PORT", 9024),
-            anvil_port=_env_int("ANVIL_PORT", 8545),
-            graph_port=_env_int("FALKORDB_PORT", 6379),
-        )
-
-    @classmethod
-    def ephemeral(cls, state_dir: Path, *, hosting: bool = True, pubsub: str = "emulator",
-                  schedule_interval: float = 60.0) -> StackConfig:
-        """Free ports and a throwaway state dir: for tests and benchmarks."""
-        return cls(
-            pubsub=pubsub,
-            schedule_interval=schedule_interval,
-            state_dir=state_dir,
-            hosting_port=free_port() if hosting else None,
-            auth_port=free_port(),
-            router_port=free_port(),
-            hub_port=free_port(),
-            logging_port=free_port(),
-            pubsub_port=free_port(),
-            storage_port=free_port(),
-            storage_front_port=free_port(),
-            anvil_port=free_port(),
-            graph_port=free_port(),
-            persist_auth=False,
-        )
 
 
 class Stack:

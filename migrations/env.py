@@ -1,7 +1,8 @@
 """Alembic environment: migrates the database the shared config points at."""
 from alembic import context
 
-from shared import chain_tables, market_tables  # noqa: F401  (their tables join the metadata)
+import shared.chain.tables
+import shared.market.tables  # noqa: F401
 from shared.db import get_engine
 from shared.tables import metadata
 

@@ -1,15 +1,20 @@
 """The append-only audit log: who did what to which entity."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import uuid
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from shared.auth import Viewer
+
+class Actor(Protocol):
+    """Whoever acted: a signed-in user (shared.identity.auth.Viewer, a User row)."""
+
+    id: uuid.UUID
 
 
-def record(session: Session, actor: Viewer | None, action: str, entity_type: str, entity_id: Any, **details: Any) -> None:
+def record(session: Session, actor: Actor | None, action: str, entity_type: str, entity_id: Any, **details: Any) -> None:
     """Append an entry in the caller's transaction, so it commits with the change."""
     from shared.models import AuditEntry  # writers have the ORM loaded; readers never import this
 

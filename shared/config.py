@@ -104,7 +104,7 @@ class Settings(BaseModel):
     firebase_auth_domain: str | None = None
     auth_emulator_url: str | None = Field(default=None, pattern=r"^https?://")
     funding_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
-    # The graph store (shared/graph.py): falkordb://host:port/graph or neo4j[+s]://host.
+    # The graph store (shared/graph/port.py): falkordb://host:port/graph or neo4j[+s]://host.
     graph_url: str | None = Field(default=None, pattern=r"^(falkordb|neo4j|neo4j\+s|neo4j\+ssc|bolt|bolt\+s)://")
     neo4j_user: str | None = None
     neo4j_password: str | None = None

@@ -93,14 +93,21 @@ class Work:
         return self._session
 
 
+# Session.info entry of the callbacks that wait for the unit of work's commit.
+_AFTER_COMMIT = "shared.db:after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the unit of work that owns ``session`` has committed; never
+    if it rolls back (the outbox's fast path publishes there)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
 @contextmanager
 def work() -> Iterator[Work]:
-    """One unit of work: commit on success, roll back on any exception.
-
-    Callables in ``session.info["after_commit"]`` run once the commit succeeded
-    (the outbox's fast path publishes there).
-    """
-    after_commit: list[Callable[[], None]] = []
+    """One unit of work: commit on success, roll back on any exception; then the
+    ``after_commit`` callbacks of a committed unit run, in the order they were added."""
+    callbacks: list[Callable[[], None]] = []
     with get_engine().begin() as connection:
         unit = Work(connection)
         try:
@@ -109,9 +116,9 @@ def work() -> Iterator[Work]:
                 unit._session.flush()
         finally:
             if unit._session is not None:
-                after_commit = unit._session.info.pop("after_commit", [])
+                callbacks = unit._session.info.pop(_AFTER_COMMIT, [])
                 unit._session.close()
-    for callback in after_commit:
+    for callback in callbacks:
         callback()
 
 
@@ -120,19 +127,6 @@ def transaction() -> Iterator[Session]:
     """A unit of work through the ORM."""
     with work() as unit:
         yield unit.session
-
-
-def flush_versioned(session: Session, row: object, noun: str) -> None:
-    """Write a versioned row (optimistic locking), then read back what the database set."""
-    from sqlalchemy.orm.exc import StaleDataError
-
-    from shared.http.problems import PreconditionFailed
-
-    try:
-        session.flush()
-    except StaleDataError:
-        raise PreconditionFailed(f"the {noun} changed meanwhile; read it again") from None
-    session.refresh(row)
 
 
 def reset() -> None:

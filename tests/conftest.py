@@ -17,16 +17,20 @@ UPLOADS, MEDIA = "test-uploads", "test-media"
 
 
 def reset_caches() -> None:
-    from shared import auth, db, graph, pubsub, storage
+    from shared import db
     from shared.config import get_settings
+    from shared.events import pubsub
+    from shared.graph import port
+    from shared.identity import auth
+    from shared.media import storage
 
     get_settings.cache_clear()
     db.reset()
     auth.get_firebase.cache_clear()
     pubsub.get_publisher.cache_clear()
     storage.client.cache_clear()
-    graph.get_graph.cache_clear()
-    graph.get_graph_for_writes.cache_clear()
+    port.get_graph.cache_clear()
+    port.get_graph_for_writes.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +58,8 @@ def auth_emulator(tmp_path_factory) -> Iterator[AuthEmulator]:
 @pytest.fixture(scope="session")
 def pubsub_emulator(tmp_path_factory) -> Iterator[str]:
     """The Cloud SDK Pub/Sub emulator with every topic of functions.yaml; yields its host."""
+    from infra.manifest import load
     from local.pubsub import provision, start_emulator
-    from shared.manifest import load
 
     port = free_port()
     child = start_emulator(port, tmp_path_factory.mktemp("pubsub"))

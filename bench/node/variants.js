@@ -1,4 +1,4 @@
-// The variant set of shared/images.py, made with sharp (libvips) at matched settings.
+// The variant set of shared/media/images.py, made with sharp (libvips) at matched settings.
 // usage: node variants.js <input> <avif effort> -> prints {"seconds": s, "bytes": n, "avif_bytes": n}
 const fs = require("fs");
 const sharp = require("sharp");

@@ -1,13 +1,13 @@
 """chain-indexer: on each scheduler tick, index every configured chain up to head - confirmations."""
-import shared.startup  # first, before anything heavy: see shared/startup.py
 
 import functions_framework
 
-from shared.indexer import tick
+from shared.chain.indexer import tick
+from shared.events.consumer import on_tick
 
 
 @functions_framework.cloud_event
-@shared.startup.resumes
-def handle(cloud_event) -> None:
-    # The tick carries nothing: each run continues from the chains' checkpoints.
+@on_tick
+def handle() -> None:
+    # Each run continues from the chains' checkpoints.
     tick()

@@ -1,17 +1,15 @@
 """graph-etl: each domain event refreshes what it changed in the graph (idempotently)."""
-import shared.startup  # first, before anything heavy: see shared/startup.py
 
 import functions_framework
 
-from shared.events import envelope_from
+from shared.events.consumer import on_event
 
 
 @functions_framework.cloud_event
-@shared.startup.resumes
-def handle(cloud_event) -> None:
-    from shared.db import get_engine
-    from shared.graph import get_graph_for_writes
-    from shared.graph_etl import consume_batch
+@on_event("graph-etl")
+def handle(unit, envelope) -> None:
+    from shared.graph.etl import apply_event
+    from shared.graph.port import get_graph_for_writes
 
     # A failure (the graph is down) raises: Pub/Sub retries, then dead-letters.
-    consume_batch(get_engine(), get_graph_for_writes(), [envelope_from(cloud_event)])
+    apply_event(unit, get_graph_for_writes(), envelope)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
-from shared import analytics, auctions, item_listing, items, reactions, search, taxonomy
 from shared.config import get_settings
 from shared.http.api import Api, Call, Reply
-from shared.rate_limit import client_address
+from shared.http.rate_limit import client_address
+from shared.market import analytics, auctions, items, listing, reactions, search, taxonomy
 
 api = Api("marketplace")
 ITEM = "/api/items/<uuid:item_id>"
@@ -28,9 +28,9 @@ def create_item(call: Call) -> Reply:
 
 
 @api.route("GET", "/api/items", summary="Browse items: filters, sort, cursor", auth="public",
-           query=item_listing.ItemQuery, response=item_listing.ItemPage)
-def list_items(call: Call) -> item_listing.ItemPage:
-    return item_listing.list_page(call.conn, call.viewer, call.query)
+           query=listing.ItemQuery, response=listing.ItemPage)
+def list_items(call: Call) -> listing.ItemPage:
+    return listing.list_page(call.conn, call.viewer, call.query)
 
 
 @api.route("GET", ITEM, summary="One item", auth="public", response=items.ItemOut)

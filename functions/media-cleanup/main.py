@@ -1,15 +1,14 @@
 """media-cleanup: a committed media deletion or rejection -> the objects it names deleted (idempotent)."""
-import shared.startup  # first, before anything heavy: see shared/startup.py
 
 import functions_framework
 
-from shared.events import envelope_from
+from shared.events.consumer import on_event
 
 
 @functions_framework.cloud_event
-@shared.startup.resumes
-def handle(cloud_event) -> None:
-    from shared.media_cleanup import delete_objects
+@on_event(None)  # no database: deleting an object that is gone already counts as done
+def handle(_unit, envelope) -> None:
+    from shared.media.cleanup import delete_objects
 
     # A storage failure raises: Pub/Sub retries, then dead-letters.
-    delete_objects(envelope_from(cloud_event))
+    delete_objects(envelope)

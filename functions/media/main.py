@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
-from shared import media
 from shared.http.api import Api, Call, Reply
+from shared.media import media
 
 api = Api("media")
 

@@ -6,10 +6,10 @@ import shared.startup  # noqa: F401  (first, before anything heavy: see shared/s
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from shared import network
-from shared.auth import require_admin
-from shared.http import problems
+from shared import errors
+from shared.graph import network
 from shared.http.api import Api, Call
+from shared.identity.auth import require_admin
 
 api = Api("network")
 T = TypeVar("T")
@@ -18,13 +18,13 @@ RETRY_AFTER_SECONDS = "30"
 
 def _read(query: Callable[..., T], *args: Any) -> T:
     """Run a graph read; an unreachable graph is a 503 the client may retry, never a 500."""
-    from shared.graph import GraphUnavailable, get_graph
+    from shared.graph.port import GraphUnavailable, get_graph
 
     try:
         return query(get_graph(), *args)
     except GraphUnavailable as error:
         get_graph.cache_clear()  # reconnect on the next request
-        raise problems.ServiceUnavailable("the graph store is unreachable",
+        raise errors.ServiceUnavailable("the graph store is unreachable",
                                           headers={"Retry-After": RETRY_AFTER_SECONDS}) from error
 
 
@@ -54,7 +54,7 @@ def path(call: Call) -> network.ConnectionPath:
         require_admin(call.caller)
     found = _read(network.connection_path, start, call.query.to)
     if found is None:
-        raise problems.NotFound(f"no connection within {network.PATH_MAX_DEPTH} steps")
+        raise errors.NotFound(f"no connection within {network.PATH_MAX_DEPTH} steps")
     return found
 
 

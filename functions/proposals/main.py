@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
-from shared import fundings, proposals
-from shared.chain_status import ChainStatusPage, chain_status
+from shared.chain.status import ChainStatusPage, chain_status
 from shared.http.api import Api, Call, Reply
-from shared.proposal_states import HTTP_ACTIONS
+from shared.proposals import fundings, proposals
+from shared.proposals.states import HTTP_ACTIONS
 
 api = Api("proposals")
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
-from shared import site_config, users, wallets
-from shared.auth import get_firebase
 from shared.http.api import Api, Call, Reply
+from shared.identity import site_config
+from shared.identity.auth import get_firebase
+from shared.people import users, wallets
 
 api = Api("registration")
 

@@ -49,7 +49,7 @@ resource "google_monitoring_alert_policy" "function_errors" {
   }
 }
 
-# The indexer logs each tick's lag (shared/indexer.py: jsonPayload.lag_blocks).
+# The indexer logs each tick's lag (shared/chain/indexer.py: jsonPayload.lag_blocks).
 resource "google_logging_metric" "indexer_lag" {
   name   = "indexer_lag_blocks"
   filter = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"chain-indexer\" AND jsonPayload.message = \"indexer tick\""

@@ -166,7 +166,7 @@ def upgrade() -> None:
     op.create_index("ix_users_search", "users", ["search"], postgresql_using="gin")
 
     # The words of titles, tags and artists' names: a typo is corrected against this small
-    # dictionary (pg_trgm) and the corrected words searched as usual (shared/search.py).
+    # dictionary (pg_trgm) and the corrected words searched as usual (shared/market/search.py).
     op.create_table(
         "search_words",
         sa.Column("word", sa.String(64), nullable=False),

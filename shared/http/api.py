@@ -18,10 +18,11 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
-from shared import auth, log, rate_limit, startup
+from shared import errors, log, startup
 from shared.config import Settings, get_settings
 from shared.db import Work, work
-from shared.http import caching, problems
+from shared.http import caching, rate_limit
+from shared.identity import auth
 
 if TYPE_CHECKING:
     from flask import Request
@@ -107,7 +108,7 @@ class Call:
     def caller(self) -> auth.Viewer:
         """The caller's profile as a read sees it (routes with auth='user' always have one)."""
         if self.viewer is None:
-            raise problems.RegistrationRequired()
+            raise errors.RegistrationRequired()
         return self.viewer
 
     @property
@@ -115,7 +116,7 @@ class Call:
         """The caller's profile as an ORM object (routes with auth='user' always have one)."""
         user = self.optional_user
         if user is None:
-            raise problems.RegistrationRequired()
+            raise errors.RegistrationRequired()
         return user
 
     @property
@@ -185,11 +186,11 @@ class Api:
                 response = self._preflight(allowed_origin)
             else:
                 response = self._dispatch(request, settings)
-        except problems.Problem as problem:
+        except errors.Problem as problem:
             response = problem_response(problem, request.path)
         except Exception:
             logger.exception("unhandled error", extra={"path": request.path})
-            response = problem_response(problems.Problem(), request.path)
+            response = problem_response(errors.Problem(), request.path)
         # Only GETs say how they may be cached; nothing else may be (the Hosting CDN
         # would otherwise keep a 404 for ten minutes).
         response.headers.setdefault("Cache-Control", "private, no-store")
@@ -201,7 +202,7 @@ class Api:
 
     def _preflight(self, allowed_origin: str | None) -> Response:
         if allowed_origin is None:
-            raise problems.Forbidden("this origin may not call the API")
+            raise errors.Forbidden("this origin may not call the API")
         return Response(
             status=204,
             headers={
@@ -217,9 +218,9 @@ class Api:
             index, path_args = adapter.match()
         except WerkzeugMethodNotAllowed as error:
             allow = ", ".join(sorted(error.valid_methods or []))
-            raise problems.MethodNotAllowed(headers={"Allow": allow}) from None
+            raise errors.MethodNotAllowed(headers={"Allow": allow}) from None
         except WerkzeugNotFound:
-            raise problems.NotFound(f"no route for {request.path}") from None
+            raise errors.NotFound(f"no route for {request.path}") from None
         route = self.routes[index]
 
         # Who before what: an anonymous caller learns nothing about input validation.
@@ -233,7 +234,7 @@ class Api:
             write = route.method in WRITES
             viewer = auth.load_viewer(unit, claims, orm=write) if claims else None
             if route.auth == "user" and viewer is None:
-                raise problems.RegistrationRequired()
+                raise errors.RegistrationRequired()
             user = viewer if write else None
             result = route.handler(Call(request, unit, path_args, body, query, claims, viewer, user))
         response = _render(route, result)
@@ -262,12 +263,12 @@ def _render(route: Route, result: Any) -> Response:
     return Response(reply.body.model_dump_json(), status=status, headers=reply.headers, mimetype=JSON)
 
 
-def problem_response(problem: problems.Problem, path: str) -> Response:
+def problem_response(problem: errors.Problem, path: str) -> Response:
     body = problem.details(instance=path).model_dump_json(exclude_none=True)
     headers = dict(problem.headers)
     if problem.status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="kalakrut"')
-    return Response(body, status=problem.status, headers=headers, mimetype=problems.PROBLEM_JSON)
+    return Response(body, status=problem.status, headers=headers, mimetype=errors.PROBLEM_JSON)
 
 
 def _validation_errors(error: ValidationError, where: str) -> list[dict[str, Any]]:
@@ -282,29 +283,29 @@ def _parse_query(model: type[BaseModel], request: Request) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        raise problems.ValidationFailed(
+        raise errors.ValidationFailed(
             "the query parameters are not valid", errors=_validation_errors(error, "query")
         ) from None
 
 
 def _parse_body(model: type[BaseModel], request: Request, max_body: int) -> BaseModel:
     if request.content_length is not None and request.content_length > max_body:
-        raise problems.PayloadTooLarge(f"the body may be at most {max_body} bytes")
+        raise errors.PayloadTooLarge(f"the body may be at most {max_body} bytes")
     raw = request.stream.read(max_body + 1)
     if len(raw) > max_body:
-        raise problems.PayloadTooLarge(f"the body may be at most {max_body} bytes")
+        raise errors.PayloadTooLarge(f"the body may be at most {max_body} bytes")
     mimetype = request.mimetype or ""
     if raw and not (mimetype == JSON or mimetype.endswith("+json")):
-        raise problems.UnsupportedMediaType(f"got {mimetype or 'no content type'}")
+        raise errors.UnsupportedMediaType(f"got {mimetype or 'no content type'}")
     try:
         data = json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError):
-        raise problems.MalformedJson() from None
+        raise errors.MalformedJson() from None
     if data is None:
-        raise problems.MalformedJson("this request needs a JSON object body")
+        raise errors.MalformedJson("this request needs a JSON object body")
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise problems.ValidationFailed(
+        raise errors.ValidationFailed(
             "the request body is not valid", errors=_validation_errors(error, "body")
         ) from None

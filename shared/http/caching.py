@@ -1,5 +1,5 @@
 """Conditional requests: caching of GET responses (validators for clients, freshness for
-the Hosting CDN) and If-Match on writes (optimistic concurrency).
+the Hosting CDN). If-Match on writes is shared/versioning.py.
 
 Every 200 to a GET carries an ETag (the handler's own, or a hash of the body), and
 ``If-None-Match`` with a current one is answered 304 without the body. Anonymous
@@ -13,8 +13,6 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Response
-
-from shared.http.problems import PreconditionFailed, PreconditionRequired
 
 if TYPE_CHECKING:
     from flask import Request
@@ -49,20 +47,3 @@ def conditional(request: Request, response: Response, public_seconds: int) -> Re
     response.headers.update(headers)
     return response
 
-
-def versioned_etag(version: int, volatile: str = "") -> str:
-    """``"<version>"``, or ``"<version>.<digest>"`` when the representation also holds
-    values that change without an edit (counters): a GET revalidates on either, while
-    If-Match checks only the version, so a like meanwhile does not fail an edit."""
-    if not volatile:
-        return f'"{version}"'
-    return f'"{version}.{hashlib.blake2b(volatile.encode(), digest_size=6).hexdigest()}"'
-
-
-def require_version(version: int, if_match: str | None) -> None:
-    """Writes must name the version (ETag) they were based on."""
-    if if_match is None:
-        raise PreconditionRequired()
-    versions = {tag.strip().strip('"').partition(".")[0] for tag in if_match.split(",")}
-    if "*" not in versions and str(version) not in versions:
-        raise PreconditionFailed(f"the current version is {version}")

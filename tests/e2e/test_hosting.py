@@ -9,9 +9,9 @@ import time
 import pytest
 import requests
 
+from infra.manifest import REPO
 from local.seed import seed
 from local.stack import Stack, StackConfig
-from shared.manifest import REPO
 from tests.support.waiting import wait_for
 
 

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from infra.manifest import REPO, load
 from local.processes import free_port, port_open, spawn
 from local.pubsub import push_body
-from shared import storage
-from shared.manifest import REPO, load
+from shared.media import storage
 from tests.conftest import UPLOADS
 from tests.support.openapi_client import ApiClient, OpenApiChecker
 
@@ -30,7 +30,7 @@ CONSUMER = REPO / "tests" / "support" / "consumer_fn" / "main.py"
 
 @pytest.fixture(scope="session")
 def openapi_checker(app_env) -> OpenApiChecker:
-    from shared.http.openapi import build
+    from infra.openapi import build
 
     return OpenApiChecker(build())
 

@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import text
 
-from shared.auction_close import close_due
+from shared.market.auction_close import close_due
 
 
 def _at(seconds: float) -> str:
@@ -72,9 +72,9 @@ def test_the_bid_log_is_append_only(api, cast, open_auction, db):
 def test_concurrent_bids_take_each_price_level_once(cast, open_auction, people, db, app_env):
     """Many bidders fire at once at the real database: every accepted bid beats the
     previous one by the increment, and no price level is taken twice."""
-    from shared.auctions import place_bid
     from shared.db import transaction
-    from shared.http.problems import Conflict
+    from shared.errors import Conflict
+    from shared.market.auctions import place_bid
     from shared.models import User
 
     auction = open_auction()

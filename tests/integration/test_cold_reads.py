@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from shared.manifest import REPO, load
+from infra.manifest import REPO, load
 
 
 def _in_fresh_instance(function: str, script: str, token: str | None) -> object:
@@ -99,8 +99,8 @@ def test_a_write_after_reads_still_works_through_the_orm(world, db):
 
 
 def test_an_empty_auction_close_tick_loads_neither_the_orm_nor_the_api_models(app_env):
-    script = ("from shared.auction_close import close_due\n"
-              "print(json.dumps([close_due(), 'sqlalchemy.orm' in sys.modules, 'shared.auctions' in sys.modules]))\n")
+    script = ("from shared.market.auction_close import close_due\n"
+              "print(json.dumps([close_due(), 'sqlalchemy.orm' in sys.modules, 'shared.market.auctions' in sys.modules]))\n")
     assert _in_fresh_instance("auction-close", script, None) == [[], False, False]
 
 

@@ -1,4 +1,4 @@
-"""shared.datamove against the real embedded PostgreSQL: exact round trips of generated
+"""infra.datamove against the real embedded PostgreSQL: exact round trips of generated
 schemas and rows, keys and constraints, dates, refusals, resume after a kill, verify."""
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, inspect, text
 
-from shared.datamove.load import Options, Refused, copy_sqlite
-from shared.datamove.verify import verify
-from shared.manifest import REPO
+from infra.datamove.load import Options, Refused, copy_sqlite
+from infra.datamove.verify import verify
+from infra.manifest import REPO
 
 _databases = itertools.count()
 
@@ -200,7 +200,7 @@ def test_verify_finds_one_changed_cell(target, tmp_path):
 
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "shared.datamove", *args], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-m", "infra.datamove", *args], cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
@@ -304,8 +304,8 @@ def pg_source(postgres_server):
 
 
 def test_postgres_to_postgres_keeps_types_keys_and_content(pg_source, target):
-    from shared.datamove.load import copy_postgres
-    from shared.datamove.verify import verify_postgres
+    from infra.datamove.load import copy_postgres
+    from infra.datamove.verify import verify_postgres
 
     counts = copy_postgres(pg_source, target, Options(parallel=2))
     assert counts == {"Owners": 500, "pieces": 20_000}
@@ -349,8 +349,8 @@ PROTOTYPE = """
 
 
 def test_a_prototype_maps_onto_the_platform_schema(postgres_server, tmp_path):
+    from infra.datamove.mapping import copy_mapped, legacy_uuid, load_mapping
     from local import postgres
-    from shared.datamove.mapping import copy_mapped, legacy_uuid, load_mapping
 
     url = postgres_server.ensure_database(f"datamove_mapped_{next(_databases)}")
     postgres.migrate(url)
@@ -389,7 +389,7 @@ def test_a_prototype_maps_onto_the_platform_schema(postgres_server, tmp_path):
     ("tables: [", "--mapping"),
 ])
 def test_a_bad_mapping_file_names_the_problem(tmp_path, yaml_text, problem):
-    from shared.datamove.mapping import load_mapping
+    from infra.datamove.mapping import load_mapping
 
     path = tmp_path / "mapping.yaml"
     path.write_text(yaml_text)

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from shared import pubsub
 from shared.db import transaction
-from shared.events import EventEnvelope, emit
-from shared.outbox import relay
+from shared.events import pubsub
+from shared.events.envelope import EventEnvelope
+from shared.events.outbox import emit, relay
 from tests.integration.conftest import proposal_body
 from tests.support.pubsub import Observer
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from shared.http.pagination import encode_cursor
+from shared.paging import encode_cursor
 
 BACKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 STRANGER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import text
 
-from shared.events import EventEnvelope
-from shared.graph import connect
-from shared.graph_etl import consume_batch
-from shared.graph_reconcile import full, incremental, reconcile
+from shared.events.envelope import EventEnvelope
+from shared.graph.etl import consume_batch
+from shared.graph.port import connect
+from shared.graph.reconcile import full, incremental, reconcile
 from tests.conftest import reset_caches
 
 ETHER = 10**18
@@ -87,14 +87,14 @@ def test_events_build_the_graph_and_applying_them_again_changes_nothing(api, db,
 
 
 def test_a_backlog_with_duplicates_is_applied_whole_and_recorded_once(api, db, people, graph, engine, monkeypatch):
-    from shared import graph_etl
+    from shared.graph import etl
 
     ada, bela = people("artist"), people("investor")
     api.post(f"/api/users/{ada.id}/follow", token=bela.token)
     events = outbox_events(db)
     consume_batch(engine, graph, events)
     before = snapshot(graph)
-    monkeypatch.setattr(graph_etl, "CHECK_DUPLICATES_UP_TO", 1)  # every batch counts as a backlog
+    monkeypatch.setattr(etl, "CHECK_DUPLICATES_UP_TO", 1)  # every batch counts as a backlog
     assert consume_batch(engine, graph, events + events) == 2 * len(events)
     assert snapshot(graph) == before
     db.rollback()
@@ -204,7 +204,7 @@ def test_incremental_sync_picks_up_rows_events_missed(db, people, graph, engine)
 
 def test_a_graph_outage_loses_nothing(api, db, people, graph, engine):
     from local.processes import free_port
-    from shared.graph import GraphUnavailable
+    from shared.graph.port import GraphUnavailable
 
     ada, bela = people("artist"), people("investor")
     api.post(f"/api/users/{ada.id}/follow", token=bela.token)
@@ -294,7 +294,7 @@ def test_readers_never_write_the_schema_is_the_writers_to_make(api, db, people, 
     from falkordb import FalkorDB
 
     from shared.config import get_settings
-    from shared.graph import LABELS
+    from shared.graph.port import LABELS
     from tests.integration.conftest import event_function_client, event_push
 
     name = f"fresh_{uuid.uuid4().hex[:8]}"
@@ -373,7 +373,7 @@ def test_items_reactions_and_holders_reach_the_graph(api, db, people, make_item,
 
 def test_a_token_transfer_moves_ownership(api, db, people, make_item, graph, engine):
     ada, fan = people("artist"), people("collector")
-    from shared.chain_abi import checksum
+    from shared.chain.abi import checksum
 
     contract = checksum("0x" + "ab" * 20)  # as the indexer stores addresses
     wallets = {ada.id: "0x" + "11" * 20, fan.id: "0x" + "22" * 20}

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from local.processes import free_port
-from shared.graph import GraphUnavailable, connect
+from shared.graph.port import GraphUnavailable, connect
 
 ADAPTERS = ["falkordb", pytest.param("neo4j", marks=pytest.mark.skipif(
     not os.environ.get("NEO4J_URI"), reason="no Neo4j server: set NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD"))]
@@ -48,7 +48,7 @@ def test_ids_are_unique_per_label(store):
 
 
 def test_queries_the_app_relies_on_run_on_this_engine(store):
-    from shared import network
+    from shared.graph import network
 
     store.write("UNWIND $ids AS id CREATE (:User {id: id, name: id})", {"ids": ["me", "a", "c"]})
     store.write("MATCH (me:User {id: 'me'}), (a:User {id: 'a'}), (c:User {id: 'c'}) "

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import create_engine, text
 
+from infra.manifest import REPO
 from local.chain import Platform, Rpc, deploy_platform, start_anvil
 from local.processes import free_port
-from shared.chain_abi import checksum
-from shared.chain_store import LOCK_NAMESPACE
+from shared.chain.abi import checksum
+from shared.chain.indexer import index_chain
+from shared.chain.store import LOCK_NAMESPACE
 from shared.config import ChainConfig
-from shared.events import EventEnvelope
-from shared.indexer import index_chain
-from shared.manifest import REPO
+from shared.events.envelope import EventEnvelope
 from tests.support.rpc_proxy import RpcProxy
 from tests.support.waiting import wait_for
 
@@ -372,7 +372,7 @@ def test_killed_in_the_middle_of_a_commit_leaves_no_duplicates_and_no_gaps(chain
     index(engine, cfg)
     activity(chain, ids, transactions=6, seed=9)
     script = ("import json, sys, time; from sqlalchemy import create_engine; from shared.config import ChainConfig; "
-              "from shared.indexer import index_chain; "
+              "from shared.chain.indexer import index_chain; "
               "index_chain(create_engine(sys.argv[1]), ChainConfig(**json.loads(sys.argv[2])), time.monotonic() + 60)")
     with engine.connect() as blocker:
         # Hold the checkpoint row: the indexer writes its events, then waits to move the checkpoint.
@@ -410,8 +410,8 @@ def test_the_function_indexes_on_a_tick_and_publishes_the_chain_events(chain, en
     """Scheduler tick (Pub/Sub push) -> chain-indexer -> PostgreSQL and outbox -> domain-events at once."""
     from functions_framework import create_app
 
+    from infra.manifest import load
     from shared.config import get_settings
-    from shared.manifest import load
     from tests.support.pubsub import Observer
 
     ids = open_campaigns(chain, engine)

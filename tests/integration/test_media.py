@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import text
 
-from shared import storage
+from shared.media import storage
 from tests.conftest import MEDIA, UPLOADS
 from tests.integration.conftest import deliver_media_cleanups, notify, request_upload, snapshot, upload
 from tests.support import images

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from shared import storage
-from shared.events import EventEnvelope, PoisonMessage
-from shared.media_cleanup import delete_objects
+from shared.events.envelope import EventEnvelope, PoisonMessage
+from shared.media import storage
+from shared.media.cleanup import delete_objects
 from tests.conftest import MEDIA, UPLOADS
 from tests.integration.conftest import event_push
 

@@ -9,7 +9,7 @@ import pytest
 
 from local.broker import PushBroker, Subscription
 from local.processes import free_port
-from shared.pubsub import BrokerPublisher
+from shared.events.pubsub import BrokerPublisher
 from tests.conftest import PROJECT
 from tests.integration.conftest import effects
 from tests.support.pubsub import envelope

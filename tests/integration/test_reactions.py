@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import text
 
-from shared.popularity import fold
+from shared.market.popularity import fold
 
 
 @pytest.fixture

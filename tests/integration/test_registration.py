@@ -1,6 +1,6 @@
 from sqlalchemy import text
 
-from shared import storage
+from shared.media import storage
 from tests.conftest import MEDIA
 from tests.integration.conftest import deliver_media_cleanups, snapshot
 
@@ -79,7 +79,7 @@ def test_delete_me_erases_nothing_when_the_sign_in_account_cannot_be_deleted(api
                                                                              monkeypatch):
     """The account is deleted inside the erasure's transaction: if Firebase cannot be reached,
     the caller gets a retryable 503 and keeps everything, the stored avatar included."""
-    from shared.auth import FirebaseAuth, get_firebase
+    from shared.identity.auth import FirebaseAuth, get_firebase
 
     ada = people("artist")
     avatar = processor_upload(ada)

@@ -5,8 +5,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+import shared.chain.tables
+import shared.market.tables  # noqa: F401
 from local import postgres
-from shared import chain_tables, market_tables  # noqa: F401  (their tables join the metadata)
 from shared.tables import metadata
 
 

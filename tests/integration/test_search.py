@@ -113,6 +113,6 @@ def test_snippets_are_escaped(api, people, make_item):
               description="Tom & Jerry <script>alert(1)</script> marker")
     snippet = _search(api, "q=marker")["items"][0]["snippet_html"]
     assert snippet.replace("<mark>marker</mark>", "").count("<") == 0  # the only markup is ours
-    from shared.search import START, STOP, _snippet
+    from shared.market.search import START, STOP, _snippet
 
     assert _snippet(f"1 < 2 & {START}x{STOP}") == "1 &lt; 2 &amp; <mark>x</mark>"

@@ -1,4 +1,4 @@
-"""ID-token verification (shared/id_tokens.py) and the revocation lookup behind it.
+"""ID-token verification (shared/identity/tokens.py) and the revocation lookup behind it.
 
 RS256: real tokens signed by a test key. The faked edges are Google's: its public-key
 endpoint (www.googleapis.com/service_accounts/v1/jwk/securetoken@...), served on loopback
@@ -20,8 +20,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared.auth import FirebaseAuth
-from shared.http.problems import ServiceUnavailable, Unauthenticated
+from shared.errors import ServiceUnavailable, Unauthenticated
+from shared.identity.auth import FirebaseAuth
 
 PROJECT = "demo-kalakrut-rs256"
 KID = "test-key-1"
@@ -220,7 +220,7 @@ def google_cloud(monkeypatch):
                                                   "token_type": "Bearer"})})
     toolkit = Edge({LOOKUP_PATH: (200, {"users": [{"localId": "uid-123", "validSince": "0"}]})})
     monkeypatch.setenv("GCE_METADATA_HOST", metadata.host)
-    monkeypatch.setattr("shared.firebase_accounts.CLOUD_BASE", f"http://{toolkit.host}")
+    monkeypatch.setattr("shared.identity.accounts.CLOUD_BASE", f"http://{toolkit.host}")
     yield metadata, toolkit
     metadata.close()
     toolkit.close()

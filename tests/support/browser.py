@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from shared.manifest import REPO
+from infra.manifest import REPO
 
 SCREENSHOTS = Path(os.environ.get("E2E_SCREENSHOTS", REPO / "test-results" / "web"))
 

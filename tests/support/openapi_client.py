@@ -10,7 +10,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from shared.manifest import Manifest
+from infra.manifest import Manifest
 
 
 @dataclass

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from local.pubsub import emulator_env
-from shared.events import EventEnvelope
+from shared.events.envelope import EventEnvelope
 from tests.conftest import PROJECT
 
 

@@ -14,7 +14,7 @@ import requests
 
 from local.processes import free_port
 
-# (template, what it limits): real providers' wording, see shared/chain_ranges.py.
+# (template, what it limits): real providers' wording, see shared/chain/ranges.py.
 SPAN_ERRORS = (
     "Log response size exceeded. You can make eth_getLogs requests with up to a {limit} block range and no "
     "limit on the response size",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.auction_rules import AuctionState, BidRefused, minimum_bid, outcome, place
+from shared.market.auction_rules import AuctionState, BidRefused, minimum_bid, outcome, place
 
 START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 BIDDERS = ["seller", "ann", "ben", "cy"]

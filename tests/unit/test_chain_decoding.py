@@ -11,9 +11,9 @@ import pytest
 from eth_abi import encode
 
 from local.chain import artifact
-from shared.chain_abi import EventSpec, Param, checksum, events_of
-from shared.chain_events import ARTWORK_EVENTS, FUNDING_EVENTS, parse_event, proposal_uuid
-from shared.chain_rows import copy_lines, sources_for
+from shared.chain.abi import EventSpec, Param, checksum, events_of
+from shared.chain.events import ARTWORK_EVENTS, FUNDING_EVENTS, parse_event, proposal_uuid
+from shared.chain.rows import copy_lines, sources_for
 
 UINT256_MAX = 2**256 - 1
 FUNDING = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -114,7 +114,7 @@ def test_copy_lines_carry_exact_amounts_and_announce_only_flows():
     assert rows[1][9:] == [str(UINT256_MAX), str(proposal)]
     (announcement,) = batch.announcements.decode().splitlines()
     event_id, topic, kind, occurred, envelope = announcement.split("\t")
-    from shared.events import EventEnvelope
+    from shared.events.envelope import EventEnvelope
 
     parsed = EventEnvelope.model_validate_json(envelope)
     assert (topic, kind, str(parsed.event_id), parsed.type) == ("domain-events", "chain.funded", event_id,
@@ -150,7 +150,7 @@ def test_keccak_backend_agrees_with_pycryptodome():
     """The indexer hashes with safe-pysha3; eth-hash's other backend must give the same digests."""
     from eth_hash.backends.pycryptodome import backend as pycryptodome
 
-    from shared.chain_abi import keccak
+    from shared.chain.abi import keccak
 
     assert keccak(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
     assert keccak(b"Transfer(address,address,uint256)").hex() == (

@@ -1,8 +1,8 @@
 """Adaptive getLogs ranges: providers' own words give the next range; otherwise halve."""
 import pytest
 
-from shared.chain_ranges import RangePolicy, suggested_span
-from shared.indexer import _chunks
+from shared.chain.indexer import _chunks
+from shared.chain.ranges import RangePolicy, suggested_span
 
 PROVIDER_MESSAGES = [
     # Infura: a range that fits

@@ -96,7 +96,7 @@ def test_indexer_chains_defaults(env):
 
 
 def test_client_address_trusts_only_the_configured_hops():
-    from shared.rate_limit import client_address
+    from shared.http.rate_limit import client_address
 
     forwarded = "6.6.6.6, 203.0.113.5, 35.191.0.1"  # forged, the client, Google's front end
     assert client_address("10.0.0.1", forwarded, 2) == "203.0.113.5"
@@ -107,7 +107,7 @@ def test_client_address_trusts_only_the_configured_hops():
 def test_the_migration_job_grants_only_to_iam_service_account_users():
     import pytest
 
-    from shared.migrate import app_users
+    from infra.migrate import app_users
 
     assert app_users("fn-proposals@kalakrut-dev.iam, fn-media@kalakrut-dev.iam,") == [
         "fn-proposals@kalakrut-dev.iam", "fn-media@kalakrut-dev.iam"]

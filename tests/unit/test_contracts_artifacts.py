@@ -1,7 +1,7 @@
 """The committed ABI + bytecode artifacts are exactly what the pinned solc makes of the sources."""
 import subprocess
 
-from shared.manifest import REPO
+from infra.manifest import REPO
 
 
 def test_artifacts_match_a_fresh_compile(tmp_path):

@@ -1,7 +1,8 @@
 """Infrastructure as code, checked without a terraform binary: the HCL parses, follows
 functions.yaml for every function, topic and schedule, grants nothing project-wide;
 checkov passes (each skip with its reason); Cloud Build and firebase.json validate;
-function bundles are byte-for-byte reproducible."""
+function bundles are byte-for-byte reproducible, carry only the library their function
+imports, and import and run on their own."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from shared.manifest import REPO, load
+from infra.manifest import REPO, load
 
 TERRAFORM = REPO / "infra" / "terraform"
 TOOLS = REPO / ".venv-tools" / "bin"
@@ -176,8 +177,9 @@ def test_bundles_are_reproducible_and_complete(tmp_path):
     with zipfile.ZipFile(first) as archive:
         names = archive.namelist()
         assert names == sorted(names)
-        assert {"main.py", "requirements.txt", "constraints.txt", "shared/__init__.py", "shared/search.py"} <= set(names)
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("shared/datamove/")]
+        assert {"main.py", "requirements.txt", "constraints.txt", "shared/__init__.py", "shared/market/__init__.py",
+                "shared/market/search.py", "shared/errors.py"} <= set(names)
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or not n.startswith(("shared/", *n))]
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         # The function's own pins, then every transitive one from the repository's lock.
         requirements = archive.read("requirements.txt").decode().splitlines()
@@ -185,3 +187,60 @@ def test_bundles_are_reproducible_and_complete(tmp_path):
         assert requirements[:len(own)] == own
         assert [line for line in requirements[len(own):] if line and not line.startswith("#")] == ["-c constraints.txt"]
         assert archive.read("constraints.txt") == (REPO / "constraints.txt").read_bytes()
+
+
+def _unpack(name: str, target: Path) -> Path:
+    from infra.bundle import build
+
+    archive = target / f"{name}.zip"
+    build(Path(load().by_name(name).source), archive)
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(target / name)
+    return target / name
+
+
+def test_a_bundle_carries_only_the_library_its_function_imports(tmp_path):
+    """Computed from the imports: the media clean-up carries its storage and event modules,
+    none of the graph, chain, market or HTTP ones, and no tool (decision 0020)."""
+    library = _unpack("media-cleanup", tmp_path) / "shared"
+    shipped = {p.relative_to(library).as_posix() for p in library.rglob("*.py")}
+    assert {"media/cleanup.py", "media/storage.py", "events/consumer.py", "events/envelope.py"} <= shipped
+    assert not {name for name in shipped if name.startswith(("graph/", "chain/", "market/", "http/", "identity/"))}
+    assert not list((tmp_path / "media-cleanup").glob("infra*"))
+
+
+def _import_alone(bundle: Path, python: str, then: str = "", **env: str) -> subprocess.CompletedProcess:
+    """Import the bundle's main module with nothing of the repository on the path (-I:
+    no PYTHONPATH, no current directory; only the bundle and the interpreter's packages)."""
+    code = f"import sys; sys.path.insert(0, {str(bundle)!r}); import main\n{then}"
+    return subprocess.run([python, "-I", "-c", code], cwd=bundle, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(bundle), **env})
+
+
+@pytest.mark.parametrize("function", load().functions, ids=lambda f: f.name)
+def test_each_bundle_imports_on_its_own(function, tmp_path):
+    """Every library module a function reaches at import time is in its bundle."""
+    import sys
+
+    result = _import_alone(_unpack(function.name, tmp_path), sys.executable)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_bundle_installed_alone_runs(tmp_path):
+    """The media clean-up's bundle in a venv of only its own requirements (at the bundle's
+    constraints), as Cloud Build installs it: it imports and handles an event that is not
+    its own (no bucket is touched)."""
+    from infra.bundle import venv_for
+
+    bundle = _unpack("media-cleanup", tmp_path)
+    python = venv_for(bundle / "requirements.txt", bundle / "constraints.txt") / "python"
+    event = ("from cloudevents.http import CloudEvent\n"
+             "import base64, json\n"
+             "envelope = {'event_id': '0b9e2c4e-3f4a-4a57-9d53-5b2f0f6f1a11', 'type': 'user.updated',"
+             " 'occurred_at': '2026-01-01T00:00:00Z', 'aggregate_type': 'user', 'aggregate_id': 'u1', 'payload': {}}\n"
+             "data = {'message': {'data': base64.b64encode(json.dumps(envelope).encode()).decode(), 'messageId': '1'}}\n"
+             "main.handle(CloudEvent({'type': 'google.cloud.pubsub.topic.v1.messagePublished', 'source': 't'}, data))\n"
+             "print('handled', 'sqlalchemy' in sys.modules)\n")
+    result = _import_alone(bundle, str(python), event, GOOGLE_CLOUD_PROJECT="demo-kalakrut-test")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["handled", "False"]

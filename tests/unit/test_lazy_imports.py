@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from shared.manifest import REPO, Function, load
+from infra.manifest import REPO, Function, load
 
 HEAVY = ("firebase_admin", "jwt", "cryptography", "google.auth", "google.cloud.sql.connector", "google.cloud.storage", "google.cloud.pubsub", "eth_account", "web3",
          "neo4j", "falkordb", "redis", "PIL", "requests", "sqlalchemy.orm")
@@ -38,7 +38,7 @@ def test_verifying_a_token_loads_no_admin_sdk():
     that nothing needs a server."""
     code = (
         "import json, sys, time, jwt\n"
-        "from shared.auth import FirebaseAuth\n"
+        "from shared.identity.auth import FirebaseAuth\n"
         "now = int(time.time())\n"
         "claims = {'iss': 'https://securetoken.google.com/demo-x', 'aud': 'demo-x', 'sub': 'u1',\n"
         "          'iat': now, 'auth_time': now, 'exp': now + 60}\n"
@@ -62,7 +62,7 @@ CORE_ONLY = ("graph-etl", "graph-reconcile", "popularity")
 def test_core_only_functions_do_not_import_the_orm(name):
     function = next(f for f in load().functions if f.name == name)
     # Also what graph-etl and graph-reconcile import only when an event arrives.
-    printed = _after_import(function, "import shared.consumer, shared.events, shared.graph_etl, shared.graph_reconcile\n"
+    printed = _after_import(function, "import shared.events.consumer, shared.events.envelope, shared.graph.etl, shared.graph.reconcile\n"
                                       "print('sqlalchemy.orm' in sys.modules)\n")
     assert printed.strip() == "False"
 

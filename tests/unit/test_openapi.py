@@ -1,5 +1,5 @@
 """The OpenAPI document is generated from the routes, and the committed copy is current."""
-from shared.http.openapi import OUTPUT, build, load_apis, openapi_path, render
+from infra.openapi import OUTPUT, build, load_apis, openapi_path, render
 
 
 def test_committed_document_is_current():

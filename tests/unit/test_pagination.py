@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.http.pagination import decode_cursor, encode_cursor
-from shared.http.problems import InvalidCursor
+from shared.errors import InvalidCursor
+from shared.paging import decode_cursor, encode_cursor
 
 PARSERS = [datetime.fromisoformat, uuid.UUID]
 

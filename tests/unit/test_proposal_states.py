@@ -1,6 +1,6 @@
 import pytest
 
-from shared.proposal_states import EDITABLE, HTTP_ACTIONS, TRANSITIONS, target_of
+from shared.proposals.states import EDITABLE, HTTP_ACTIONS, TRANSITIONS, target_of
 
 ALL = ("draft", "open", "funded", "closed", "cancelled")
 ALLOWED = {

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from shared.http.openapi import load_apis
-from shared.manifest import REPO, glob_matches, load
+from infra.manifest import REPO, glob_matches, load
+from infra.openapi import load_apis
 
 MANIFEST = load()
 FIREBASE = json.loads((REPO / "firebase.json").read_text())

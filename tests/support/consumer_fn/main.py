@@ -3,16 +3,13 @@ event whose payload says ``explode`` fails after writing (to prove rollback)."""
 import functions_framework
 
 from shared import audit
-from shared.consumer import consume
-
-
-def apply(session, envelope) -> None:
-    audit.record(session, None, "test.consumed", envelope.aggregate_type, envelope.aggregate_id)
-    session.flush()
-    if envelope.payload.get("explode"):
-        raise RuntimeError("the consumer failed half-way")
+from shared.events.consumer import on_event
 
 
 @functions_framework.cloud_event
-def handle(cloud_event) -> None:
-    consume(cloud_event, "test-consumer", apply)
+@on_event("test-consumer")
+def handle(unit, envelope) -> None:
+    audit.record(unit.session, None, "test.consumed", envelope.aggregate_type, envelope.aggregate_id)
+    unit.session.flush()
+    if envelope.payload.get("explode"):
+        raise RuntimeError("the consumer failed half-way")

@@ -1,0 +1,192 @@
+"""Mapping mode: a legacy prototype's tables onto this platform's Alembic schema, declared
+in YAML (renames, value maps, defaults, constants, date rules, ids), no code edits.
+
+    tables:
+      users:                          # a table of ours (it must exist: run the migrations)
+        from: accounts                # the prototype's table
+        columns:
+          id: {uuid_from: id}         # a stable UUID for the legacy key (uuid5)
+          email: email                # a plain rename
+          role: {from: kind, map: {creator: artist, backer: investor}, default: collector}
+          created_at: {from: signup_ms, dates: epoch_ms}
+          links: {value: []}          # a constant
+      proposals:
+        from: projects
+        columns:
+          owner_id: {uuid_from: owner, table: accounts}   # a foreign key: the same UUID as that row's id
+
+Tables load in the order written (parents first), each in one transaction with COPY;
+a target that already holds rows is refused unless ``--truncate``. Every mapped value is
+checked by PostgreSQL's own types on the way in.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import inspect, text
+
+from infra.datamove.load import CHUNK_ROWS, Refused
+from infra.datamove.schema import q
+from infra.datamove.types import DATE_RULES, Misfit, copy_text, to_datetime
+from shared.bulk import copy_stream
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# uuid5 namespace of legacy keys: the same legacy row always gets the same UUID.
+LEGACY = uuid.UUID("6b616c61-6b72-7574-0000-6c6567616379")
+
+
+class ColumnRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(default=None, alias="from")
+    uuid_from: str | None = None
+    table: str | None = Field(default=None, description="uuid_from of another legacy table (a foreign key)")
+    value: Any = None
+    map: dict[str, Any] | None = None
+    default: Any = None
+    dates: str | None = None
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> ColumnRule:
+        origins = [self.source is not None, self.uuid_from is not None, "value" in self.model_fields_set]
+        if sum(origins) != 1:
+            raise ValueError("give exactly one of from, uuid_from or value")
+        if self.dates is not None and self.dates not in DATE_RULES:
+            raise ValueError(f"dates must be one of {', '.join(DATE_RULES)}")
+        return self
+
+
+class TableRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(alias="from")
+    where: str | None = Field(default=None, description="an SQLite condition selecting the rows")
+    columns: dict[str, ColumnRule]
+
+
+class Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tables: dict[str, TableRule]
+
+
+def load_mapping(path: Path) -> Mapping:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise SystemExit(f"--mapping {path}: {error}") from None
+    if isinstance(raw, dict):  # a plain string is a rename
+        for table in (raw.get("tables") or {}).values():
+            if isinstance(table, dict) and isinstance(table.get("columns"), dict):
+                table["columns"] = {k: {"from": v} if isinstance(v, str) else v for k, v in table["columns"].items()}
+    try:
+        return Mapping.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise SystemExit(f"--mapping {path}: {problems}") from None
+
+
+def legacy_uuid(table: str, key: Any) -> uuid.UUID:
+    return uuid.uuid5(LEGACY, f"{table}:{key}")
+
+
+def _value(rule: ColumnRule, row: sqlite3.Row, legacy_table: str) -> Any:
+    if rule.uuid_from is not None:
+        key = row[rule.uuid_from]
+        return None if key is None else legacy_uuid(rule.table or legacy_table, key)
+    if rule.source is None:
+        return rule.value
+    value = row[rule.source]
+    if rule.map is not None:
+        value = rule.map.get(str(value), rule.default) if value is not None else rule.default
+    elif value is None:
+        value = rule.default
+    if rule.dates is not None and value is not None:
+        value = to_datetime(value, rule.dates)
+    return value
+
+
+# COPY's marker for "the column's default" (PostgreSQL 16+): a NULL mapped into a NOT NULL
+# column that has a default takes the default, as an INSERT leaving the column out would.
+USE_DEFAULT = "\\D"
+
+
+def _encode(value: Any, udt: str, defaulted: bool) -> str:
+    """A mapped value in COPY text for a target column of PostgreSQL type ``udt``."""
+    if value is None:
+        return USE_DEFAULT if defaulted else "\\N"
+    if udt.startswith("_"):  # an array: a literal of quoted elements
+        items = ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
+        return copy_text("{" + items + "}")
+    if udt in ("json", "jsonb"):
+        return copy_text(json.dumps(value))
+    if isinstance(value, float) and udt == "numeric":
+        value = Decimal(repr(value))
+    if isinstance(value, uuid.UUID | Decimal | datetime):
+        return copy_text(str(value) if not isinstance(value, datetime) else value)
+    return copy_text(value)
+
+
+def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *, truncate: bool = False) -> dict[str, int]:
+    source.row_factory = sqlite3.Row
+    schema = inspect(engine)
+    existing = set(schema.get_table_names())
+    missing = [name for name in mapping.tables if name not in existing]
+    if missing:
+        raise Refused(f"the target has no table {', '.join(missing)}: run the migrations first")
+    counts: dict[str, int] = {}
+    with engine.begin() as conn:
+        for name in mapping.tables:
+            if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(name)})")).scalar() and not truncate:
+                raise Refused(f"target table {name!r} is not empty: pass --truncate to replace its rows")
+        if truncate:
+            conn.execute(text(f"TRUNCATE {', '.join(q(n) for n in mapping.tables)} CASCADE"))
+    for name, rule in mapping.tables.items():
+        types = _udts(engine, name)
+        unknown = sorted(set(rule.columns) - set(types))
+        if unknown:
+            raise Refused(f"{name} has no column {', '.join(unknown)}")
+        counter = [0]
+        with engine.begin() as conn:
+            copy_stream(conn, q(name), tuple(q(c) for c in rule.columns), _lines(source, name, rule, types, counter),
+                        with_options=f"DEFAULT '{USE_DEFAULT}'")
+        counts[name] = counter[0]
+    return counts
+
+
+def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[str, tuple[str, bool]],
+           counter: list[int]) -> Iterator[bytes]:
+    """The mapped rows of one table as COPY text, a chunk at a time; counts them in ``counter``."""
+    where = f" WHERE {rule.where}" if rule.where else ""
+    cursor = source.execute(f"SELECT * FROM {q(rule.source)}{where}")
+    while batch := cursor.fetchmany(CHUNK_ROWS):
+        chunk = []
+        for row in batch:
+            try:
+                chunk.append("\t".join(_encode(_value(rule.columns[c], row, rule.source), *types[c])
+                                       for c in rule.columns))
+            except (Misfit, IndexError, KeyError) as error:
+                raise ValueError(f"{rule.source} -> {name}: {error}") from None
+        counter[0] += len(chunk)
+        yield ("\n".join(chunk) + "\n").encode()
+
+
+def _udts(engine: Engine, table: str) -> dict[str, tuple[str, bool]]:
+    """Column -> (PostgreSQL type name (arrays start with "_"), whether NULL means its default)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT column_name, udt_name, is_nullable = 'NO' AND column_default IS NOT NULL "
+                                 "FROM information_schema.columns WHERE table_schema = current_schema() "
+                                 "AND table_name = :t"), {"t": table}).all()
+    return {name: (udt, defaulted) for name, udt, defaulted in rows}

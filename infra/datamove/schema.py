@@ -1,0 +1,177 @@
+"""A source database's schema, reflected into plain data, and the order to load it in."""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from infra.datamove.types import PgType, sqlite_pg_type
+
+
+@dataclass
+class Column:
+    name: str
+    declared: str  # the source's declared type, as written
+    pg: PgType | None  # SQLite sources: the type values are checked against
+    nullable: bool
+    default: str | None  # a portable PostgreSQL default expression, or None
+    identity: bool = False  # SQLite's INTEGER PRIMARY KEY, or a PostgreSQL identity/serial
+    generated: str | None = None  # a stored generated column's expression: computed, never copied
+
+    @property
+    def sql_type(self) -> str:
+        """The target column's type: a PostgreSQL source's own, or SQLite's mapping."""
+        return self.pg.value if self.pg is not None else self.declared
+
+
+@dataclass
+class ForeignKey:
+    name: str
+    columns: list[str]
+    target: str
+    target_columns: list[str]
+    on_delete: str = "NO ACTION"
+    on_update: str = "NO ACTION"
+
+
+@dataclass
+class Index:
+    name: str
+    columns: list[str]
+    unique: bool
+
+
+@dataclass
+class Table:
+    name: str
+    columns: list[Column]
+    primary_key: list[str] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def copied(self) -> list[Column]:
+        """The columns data is copied into (generated ones compute themselves)."""
+        return [c for c in self.columns if c.generated is None]
+
+
+_PORTABLE_FUNCTIONS = {"CURRENT_TIMESTAMP": "now()", "CURRENT_DATE": "CURRENT_DATE", "CURRENT_TIME": "CURRENT_TIME"}
+
+
+def _portable_default(raw: str | None) -> str | None:
+    """Literal numbers and strings, NULL and the current time carry over; expressions do not."""
+    if raw is None:
+        return None
+    value = raw.strip()
+    if value.upper() in _PORTABLE_FUNCTIONS:
+        return _PORTABLE_FUNCTIONS[value.upper()]
+    if value.upper() == "NULL":
+        return None
+    try:
+        float(value.strip("()"))
+        return value.strip("()")
+    except ValueError:
+        pass
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value
+    return None
+
+
+def q(name: str) -> str:
+    """An identifier, quoted the way SQLite and PostgreSQL both read it: mixed case and
+    odd names survive exactly."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def reflect_sqlite(conn: sqlite3.Connection) -> list[Table]:
+    tables = []
+    names = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    for name in names:
+        info = conn.execute(f"PRAGMA table_info({q(name)})").fetchall()
+        pk = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
+        columns = []
+        for _, column, declared, notnull, default, pk_position in info:
+            pg = sqlite_pg_type(declared or "")
+            # INTEGER PRIMARY KEY (exactly that type, alone) is the rowid: never NULL.
+            identity = len(pk) == 1 and pk_position == 1 and (declared or "").upper() == "INTEGER"
+            columns.append(Column(column, declared or "", pg, not (notnull or identity or pk_position),
+                                  _portable_default(default), identity))
+        foreign_keys: dict[int, ForeignKey] = {}
+        for fk_id, _, target, source_column, target_column, on_update, on_delete, _ in conn.execute(
+                f"PRAGMA foreign_key_list({q(name)})"):
+            fk = foreign_keys.setdefault(fk_id, ForeignKey(f"fk_{name}_{fk_id}", [], target, [], on_delete, on_update))
+            fk.columns.append(source_column)
+            fk.target_columns.append(target_column)
+        for fk in foreign_keys.values():  # REFERENCES t without columns: the target's primary key
+            if not all(fk.target_columns):
+                target_info = conn.execute(f"PRAGMA table_info({q(fk.target)})").fetchall()
+                fk.target_columns = [r[1] for r in sorted((r for r in target_info if r[5]), key=lambda r: r[5])]
+        indexes = []
+        for _, index_name, unique, origin, _ in conn.execute(f"PRAGMA index_list({q(name)})"):
+            if origin == "pk":
+                continue
+            cols = [row[2] for row in conn.execute(f"PRAGMA index_info({q(index_name)})")]
+            if None in cols:  # an expression index: not portable as such
+                continue
+            label = index_name if not index_name.startswith("sqlite_autoindex") else f"uq_{name}_{'_'.join(cols)}"
+            indexes.append(Index(label, cols, bool(unique)))
+        tables.append(Table(name, columns, pk, list(foreign_keys.values()), indexes))
+    return tables
+
+
+def reflect_postgres(engine) -> list[Table]:
+    """A PostgreSQL schema (the connection's current one), with its exact types."""
+    from sqlalchemy import inspect
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+    inspector = inspect(engine)
+    tables = []
+    for name in sorted(inspector.get_table_names()):
+        if name.startswith("_datamove"):
+            continue
+        columns = []
+        for info in inspector.get_columns(name):
+            default = info.get("default")
+            serial = bool(default and default.startswith("nextval("))
+            identity = serial or bool(info.get("identity"))
+            computed = info.get("computed")
+            columns.append(Column(info["name"], info["type"].compile(dialect=dialect), None, info["nullable"],
+                                  None if identity or computed else default, identity,
+                                  str(computed["sqltext"]) if computed else None))
+        pk = inspector.get_pk_constraint(name).get("constrained_columns") or []
+        foreign_keys = [ForeignKey(fk["name"], fk["constrained_columns"], fk["referred_table"], fk["referred_columns"],
+                                   (fk.get("options") or {}).get("ondelete", "NO ACTION"),
+                                   (fk.get("options") or {}).get("onupdate", "NO ACTION"))
+                        for fk in inspector.get_foreign_keys(name)]
+        indexes = [Index(index["name"], list(index["column_names"]), bool(index["unique"]))
+                   for index in inspector.get_indexes(name) if None not in index["column_names"]]
+        indexes += [Index(u["name"], list(u["column_names"]), True) for u in inspector.get_unique_constraints(name)
+                    if u["name"] not in {i.name for i in indexes}]
+        tables.append(Table(name, columns, pk, foreign_keys, indexes))
+    return tables
+
+
+def load_order(tables: list[Table]) -> list[Table]:
+    """Referenced tables before those referencing them (cycles and self-references are
+    fine: constraints are added after all data is in, so this order is for readers)."""
+    by_name = {t.name: t for t in tables}
+    ordered: list[Table] = []
+    state: dict[str, str] = {}
+
+    def visit(table: Table) -> None:
+        if state.get(table.name):
+            return
+        state[table.name] = "visiting"
+        for fk in table.foreign_keys:
+            if fk.target in by_name and fk.target != table.name:
+                visit(by_name[fk.target])
+        state[table.name] = "done"
+        ordered.append(table)
+
+    for table in sorted(tables, key=lambda t: t.name):
+        visit(table)
+    return ordered

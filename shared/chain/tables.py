@@ -1,0 +1,101 @@
+"""Tables of the background jobs: the chain indexer's raw events, recent block hashes,
+checkpoints and derived rows (investments, artwork ownership), and the graph sync's state."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Table, Text, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.tables import Amount, metadata, updated
+
+HASH = String(66)
+ADDRESS = String(42)
+
+
+# One decoded contract log; (chain_id, tx_hash, log_index) identifies it on a chain.
+web3_transactions = Table(
+    "web3_transactions",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True),
+    Column("tx_hash", HASH, primary_key=True),
+    Column("log_index", Integer, primary_key=True),
+    Column("block_number", BigInteger, nullable=False),
+    Column("block_hash", HASH, nullable=False),
+    Column("block_time", DateTime(timezone=True), nullable=False),
+    Column("contract", ADDRESS, nullable=False),
+    Column("event", String(64), nullable=False),
+    # uint256 arguments as decimal strings: JSON numbers would lose precision.
+    Column("args", JSONB, nullable=False),
+    Column("amount", Amount),
+    # The platform proposal a funding event concerns (its on-chain id is the UUID's integer).
+    Column("proposal_id", UUID(as_uuid=True)),
+    Index("ix_web3_transactions_chain_block", "chain_id", "block_number"),
+    # A proposal's funding history, newest first (shared/proposals/fundings.py).
+    Index("ix_web3_transactions_proposal", "proposal_id", "block_time", "chain_id", "block_number", "log_index"),
+)
+
+# Hashes of recently indexed blocks: what reorg detection compares with the node.
+chain_blocks = Table(
+    "chain_blocks",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True),
+    Column("number", BigInteger, primary_key=True),
+    Column("hash", HASH, nullable=False),
+    Column("parent_hash", HASH, nullable=False),
+)
+
+indexer_checkpoints = Table(
+    "indexer_checkpoints",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True),
+    Column("block_number", BigInteger, nullable=False),
+    Column("block_hash", HASH),
+    Column("head_block", BigInteger),
+    Column("head_seen_at", DateTime(timezone=True)),
+    # The adaptive block range carries over to the next tick.
+    Column("range_size", Integer),
+    Column("reorgs", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text),
+    updated("updated_at"),
+)
+
+# A backer's position in one campaign, derived from Funded and Refunded events.
+investments = Table(
+    "investments",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True),
+    Column("onchain_proposal_id", Amount, primary_key=True),
+    Column("backer", ADDRESS, primary_key=True),
+    Column("proposal_id", UUID(as_uuid=True)),
+    Column("funded", Amount, nullable=False),
+    Column("refunded", Amount, nullable=False),
+    Column("events", Integer, nullable=False),
+    # The backer's latest Funded transaction in this campaign.
+    Column("last_tx_hash", HASH),
+    Index("ix_investments_proposal", "proposal_id"),
+    Index("ix_investments_backer", "backer"),
+)
+
+# Current owner of each artwork token, derived from ERC-721 Transfer events.
+artwork_tokens = Table(
+    "artwork_tokens",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True),
+    Column("contract", ADDRESS, primary_key=True),
+    Column("token_id", Amount, primary_key=True),
+    Column("owner", ADDRESS, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Index("ix_artwork_tokens_owner", "owner"),
+)
+
+# The graph reconcile's progress: a watermark per synced table, and the last full run.
+graph_sync_state = Table(
+    "graph_sync_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("watermark_at", DateTime(timezone=True)),
+    Column("watermark_id", String(64)),
+    Column("full_at", DateTime(timezone=True)),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    updated("updated_at"),
+)

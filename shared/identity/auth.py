@@ -1,0 +1,168 @@
+"""Who is calling, and what they may do.
+
+Identity is a Firebase ID token (shared/identity/tokens.py: signature, expiry, audience,
+issuer) and, when configured, the account behind it looked up to refuse revoked tokens
+and disabled or deleted accounts (shared/identity/accounts.py). Roles and ownership live
+in PostgreSQL. firebase-admin is imported only to delete an account.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shared.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from shared.identity.tokens import GOOGLE_KEYS_URL, IdTokenVerifier, InvalidToken, KeysUnavailable
+
+if TYPE_CHECKING:
+    from shared.db import Work
+    from shared.identity.accounts import FirebaseAccounts
+
+logger = logging.getLogger(__name__)
+RETRY_AFTER = {"Retry-After": "5"}
+
+
+@dataclass(frozen=True)
+class Claims:
+    uid: str
+    email: str | None
+    name: str | None
+
+
+class FirebaseAuth:
+    """Firebase Authentication for one project. ``emulator_host`` (host:port) points
+    token checks at the Auth emulator, whose tokens are unsigned; account deletion goes
+    through firebase-admin, which reads the same FIREBASE_AUTH_EMULATOR_HOST itself."""
+
+    def __init__(
+        self, project_id: str, *, check_revoked: bool, emulator_host: str | None = None,
+        keys_url: str = GOOGLE_KEYS_URL, app_name: str = "kalakrut",
+    ) -> None:
+        from shared.identity.accounts import FirebaseAccounts
+
+        self._project_id = project_id
+        self._tokens = IdTokenVerifier(project_id, emulated=emulator_host is not None, keys_url=keys_url)
+        self._accounts = FirebaseAccounts(project_id, emulator_host=emulator_host) if check_revoked else None
+        self._app_name = app_name
+
+    def verify(self, token: str) -> Claims:
+        try:
+            claims = self._tokens.verify(token)
+        except KeysUnavailable:
+            logger.exception("could not fetch Google's token signing keys")
+            raise ServiceUnavailable("token verification is unavailable", headers=RETRY_AFTER) from None
+        except InvalidToken as error:
+            # Expired, wrong audience/issuer, bad signature, malformed: the caller's to fix
+            # by signing in again.
+            raise Unauthenticated(error.reason) from None
+        if self._accounts is not None:
+            _refuse_revoked(self._accounts, claims)
+        return Claims(uid=claims["sub"], email=claims.get("email"), name=claims.get("name"))
+
+    def delete_account(self, uid: str) -> None:
+        """Delete the sign-in account; an already deleted one counts as done."""
+        from firebase_admin import auth, exceptions
+        from google.auth.exceptions import GoogleAuthError
+
+        try:
+            auth.delete_user(uid, app=self._admin_app())
+        except auth.UserNotFoundError:
+            pass
+        except (exceptions.FirebaseError, GoogleAuthError):
+            logger.exception("could not delete the Firebase account")
+            raise ServiceUnavailable("account deletion is unavailable", headers=RETRY_AFTER) from None
+
+    def _admin_app(self) -> Any:
+        import firebase_admin
+
+        try:
+            return firebase_admin.get_app(self._app_name)
+        except ValueError:
+            # No credential: Application Default Credentials (the function's service account).
+            return firebase_admin.initialize_app(options={"projectId": self._project_id}, name=self._app_name)
+
+
+def _refuse_revoked(accounts: FirebaseAccounts, claims: dict[str, Any]) -> None:
+    from shared.identity.accounts import LookupFailed
+
+    try:
+        account = accounts.lookup(claims["sub"])
+    except LookupFailed:
+        # Identity Toolkit unreachable or erring, or no access token for it: nothing the
+        # caller did, so worth a retry.
+        logger.exception("could not look the account up to check revocation")
+        raise ServiceUnavailable("token verification is unavailable", headers=RETRY_AFTER) from None
+    if account is None or account.disabled:
+        raise Unauthenticated("the account is disabled or deleted")
+    # firebase-admin's rule: a token issued before the account's validSince is revoked.
+    if int(claims["iat"]) < account.valid_since:
+        raise Unauthenticated("the ID token has been revoked")
+
+
+@lru_cache(maxsize=1)
+def get_firebase() -> FirebaseAuth:
+    from shared.config import get_settings
+
+    settings = get_settings()
+    return FirebaseAuth(settings.google_cloud_project, check_revoked=settings.auth_check_revoked,
+                        emulator_host=settings.firebase_auth_emulator_host)
+
+
+def claims_from_header(header: str | None, *, required: bool) -> Claims | None:
+    if not header:
+        if required:
+            raise Unauthenticated("send Authorization: Bearer <Firebase ID token>")
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    return get_firebase().verify(token.strip())
+
+
+class Viewer(Protocol):
+    """The caller's profile as the authorization rules read it: a Core row of users
+    on reads, the ORM ``User`` on writes."""
+
+    id: uuid.UUID
+    role: str
+    is_admin: bool
+    display_name: str | None
+    wallet_address: str | None
+
+
+def load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
+    """The caller's active profile: the ORM ``User`` when ``orm``, else a Core row."""
+    from sqlalchemy import select
+
+    from shared.tables import readable_columns, users
+
+    active = (users.c.firebase_uid == claims.uid, users.c.deleted_at.is_(None))
+    if orm:
+        from shared.models import User
+
+        return unit.session.scalars(select(User).where(*active)).one_or_none()
+    return unit.connection.execute(select(*readable_columns(users)).where(*active)).one_or_none()
+
+
+# Authorization rules, checked in the shared layer so every function agrees.
+
+def require_role(user: Viewer, *roles: str) -> None:
+    if user.role not in roles:
+        raise Forbidden(f"only {' or '.join(roles)} accounts may do this")
+
+
+def require_admin(user: Viewer) -> None:
+    if not user.is_admin:
+        raise Forbidden("only an administrator may do this")
+
+
+def require_owner(user: Viewer, owner_id: uuid.UUID) -> None:
+    if user.id != owner_id:
+        raise Forbidden("only the owner may do this")
+
+
+def require_owner_or_admin(user: Viewer, owner_id: uuid.UUID) -> None:
+    if user.id != owner_id and not user.is_admin:
+        raise Forbidden("only the owner or an administrator may do this")

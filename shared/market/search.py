@@ -1,0 +1,318 @@
+"""GET /api/search: one query over items, proposals and artists.
+
+Matching is PostgreSQL full-text search over a weighted document (title A, tags B,
+description C; GIN-indexed generated columns), ranked by ts_rank_cd. When the words
+match nothing, each is corrected against a dictionary of the words of titles, tags and
+names (pg_trgm similarity on a small table, not on a million titles) and the
+corrections are searched the same way: a typo still finds the item. The mode is part
+of the cursor.
+
+Each kind is one branch that filters, orders and limits on its own (index-backed),
+and the page is merged from the branches' heads: keyset pagination on
+(key, kind, id) throughout, never OFFSET.
+"""
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+from sqlalchemy import text
+
+from shared.errors import InvalidCursor, ValidationFailed
+from shared.market.listing import PriceFilter
+from shared.market.tables import PUBLIC_ITEM_STATUSES
+from shared.market.taxonomy import TagSlug
+from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.tables import PROPOSAL_STATUSES
+from shared.types import AmountOut, ApiModel, Slug
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+Kind = Literal["item", "proposal", "artist"]
+KINDS: tuple[Kind, ...] = ("item", "proposal", "artist")
+Sort = Literal["relevance", "newest", "popular", "price_asc", "price_desc"]
+SearchStatus = Literal["listed", "sold", "open", "funded", "closed", "cancelled"]
+# Below this trigram similarity a dictionary word is not offered as what a typo meant.
+FUZZY_THRESHOLD = 0.3
+MAX_FUZZY_WORDS = 8
+SNIPPET_WORDS = "MaxWords=24, MinWords=8, MaxFragments=1"
+# Highlight markers no text contains; replaced by <mark> once the snippet is HTML-escaped.
+START, STOP = "\x02", "\x03"
+
+
+class SearchQuery(PriceFilter):
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    type: Kind | None = None
+    category: Slug | None = None
+    tags: Annotated[list[TagSlug], Field(max_length=10, description="comma-separated; all must match"),
+                    BeforeValidator(lambda v: v.split(",") if isinstance(v, str) else v)] = []
+    artist: uuid.UUID | None = None
+    status: SearchStatus | None = None
+    sort: Sort = "relevance"
+    cursor: Annotated[str, Field(max_length=512)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+
+
+class SearchHit(ApiModel):
+    type: Kind
+    id: uuid.UUID
+    title: str
+    snippet_html: str = Field(description="an HTML-escaped excerpt; matched words in <mark>")
+    owner_id: uuid.UUID
+    status: str | None
+    price: AmountOut | None
+    currency: str | None
+    created_at: datetime
+    score: float | None = Field(description="relevance or similarity, for the relevance order")
+
+
+class SearchPage(ApiModel):
+    items: list[SearchHit]
+    next_cursor: str | None
+    mode: Literal["text", "fuzzy", "browse"] = Field(description="how q matched: its words, typo-tolerant, or no q")
+
+
+@dataclass(frozen=True)
+class _Branch:
+    kind: Kind
+    table: str
+    title: str
+    body: str
+    owner: str
+    status: str
+    price: str
+    currency: str
+    visible: str
+
+
+_BRANCHES = {
+    "item": _Branch("item", "items", "title", "description", "owner_id", "status", "price", "currency",
+                    f"status IN {PUBLIC_ITEM_STATUSES!r}"),
+    "proposal": _Branch("proposal", "proposals", "title", "description", "owner_id", "status", "NULL::numeric",
+                        "currency", "status <> 'draft'"),
+    "artist": _Branch("artist", "users", "coalesce(display_name, '')", "coalesce(bio, '')", "id", "NULL",
+                      "NULL::numeric", "NULL", "role = 'artist' AND deleted_at IS NULL AND display_name IS NOT NULL"),
+}
+_ITEM_STATUSES = set(PUBLIC_ITEM_STATUSES)
+_PROPOSAL_STATUSES = set(PROPOSAL_STATUSES) - {"draft"}
+
+
+def _kinds(q: SearchQuery) -> list[Kind]:
+    """The kinds the filters can apply to."""
+    kinds = [q.type] if q.type else list(KINDS)
+    item_only = q.sort in ("popular", "price_asc", "price_desc") or q.min_price is not None \
+        or q.max_price is not None or q.currency is not None
+    if item_only:
+        if q.type not in (None, "item"):
+            raise ValidationFailed("price filters and the popular and price orders apply to items only")
+        kinds = ["item"]
+    if q.status in _ITEM_STATUSES:
+        kinds = [k for k in kinds if k == "item"]
+    elif q.status in _PROPOSAL_STATUSES:
+        kinds = [k for k in kinds if k == "proposal"]
+    if q.category or q.tags or q.artist:  # work of an artist, in a category, with tags: not people
+        kinds = [k for k in kinds if k != "artist"]
+    return kinds
+
+
+# The text query of each mode, in the English configuration (stemmed) and the simple one
+# (names are indexed unstemmed). Fuzzy mode searches the dictionary's corrections (:fq).
+_TSQUERIES = {
+    "text": ("websearch_to_tsquery('english', :q)", "websearch_to_tsquery('simple', :q)"),
+    "fuzzy": ("to_tsquery('english', :fq)", "to_tsquery('simple', :fq)"),
+}
+
+
+def _match(branch: _Branch, mode: str) -> tuple[str, str]:
+    """(WHERE condition, score expression) of the text query for one branch."""
+    if mode == "browse":
+        return "true", "CAST(NULL AS float8)"
+    english, simple = _TSQUERIES[mode]
+    query = f"({english} || {simple})" if branch.kind == "artist" else english
+    return f"search @@ {query}", f"CAST(ts_rank_cd(search, {query}) AS float8)"
+
+
+def _key(sort: str, branch: _Branch, score: str) -> tuple[str, bool]:
+    """(sort key expression, descending)."""
+    return {
+        "relevance": (score, True),
+        "newest": ("created_at", True),
+        "popular": ("popularity", True),
+        "price_asc": (branch.price, False),
+        "price_desc": (branch.price, True),
+    }[sort]
+
+
+def _branch_sql(branch: _Branch, q: SearchQuery, mode: str, sort: str, cursor: list | None) -> str:
+    index = KINDS.index(branch.kind)
+    condition, score = _match(branch, mode)
+    key, descending = _key(sort, branch, score)
+    where = [branch.visible, condition]
+    if q.status:
+        where.append(f"{branch.status} = :status")
+    if q.category:
+        where.append("category = :category")
+    if q.tags:
+        where.append("tags @> CAST(string_to_array(:tags, ',') AS varchar[])")
+    if q.artist:
+        where.append(f"{branch.owner} = :artist")
+    if q.currency:
+        where.append("currency = :currency")
+    if q.min_price is not None:
+        where.append("price >= :min_price")
+    if q.max_price is not None:
+        where.append("price <= :max_price")
+    if cursor is not None:
+        where.append(_after(key, descending, index, cursor[1]))
+    direction = "DESC" if descending else "ASC"
+    return f"""(SELECT {index} AS kind, id, {branch.title} AS title, {branch.body} AS body, {branch.owner} AS owner_id,
+               {branch.status} AS status, {branch.price} AS price, {branch.currency} AS currency, created_at,
+               {score} AS score, {key} AS key
+        FROM {branch.table} WHERE {' AND '.join(where)}
+        ORDER BY {key} {direction}, id {direction} LIMIT :fetch)"""
+
+
+def _after(key: str, descending: bool, kind: int, cursor_kind: int) -> str:
+    """Rows after the cursor in (key, kind, id) order, for a branch whose kind is fixed."""
+    op = "<" if descending else ">"
+    if kind == cursor_kind:
+        return f"({key}, id) {op} (:cursor_key, :cursor_id)"
+    ties_follow = kind < cursor_kind if descending else kind > cursor_kind
+    return f"{key} {op}{'=' if ties_follow else ''} :cursor_key"
+
+
+def _effective_sort(q: SearchQuery, mode: str) -> str:
+    """Without words there is no relevance: newest first."""
+    return "newest" if q.sort == "relevance" and mode == "browse" else q.sort
+
+
+_KEY_PARSERS = {"relevance": float, "newest": datetime.fromisoformat, "popular": float,
+                "price_asc": int, "price_desc": int}
+
+
+def _mode(q: SearchQuery, cursor_mode: str | None) -> str:
+    if cursor_mode:
+        return cursor_mode
+    return "text" if q.q else "browse"
+
+
+def _run(conn: Connection, q: SearchQuery, mode: str, cursor: list | None) -> list[Any]:
+    sort = _effective_sort(q, mode)
+    corrected = corrections(conn, q.q) if mode == "fuzzy" else ""
+    if mode == "fuzzy" and not corrected:
+        return []
+    params: dict[str, Any] = {
+        "q": q.q, "fq": corrected, "status": q.status, "category": q.category, "tags": ",".join(q.tags),
+        "artist": q.artist, "currency": q.currency, "min_price": q.min_price, "max_price": q.max_price,
+        "fetch": q.limit + 1,
+    }
+    if cursor is not None:
+        try:
+            key = _KEY_PARSERS[sort](cursor[0])
+        except (TypeError, ValueError):
+            raise InvalidCursor("the cursor is not one this API issued") from None
+        params.update(cursor_key=key, cursor_id=uuid.UUID(cursor[2]))
+    branches = [_branch_sql(_BRANCHES[kind], q, mode, sort, cursor) for kind in _kinds(q)]
+    if not branches:
+        return []
+    _, descending = _key(sort, _BRANCHES["item"], "score")
+    direction = "DESC" if descending else "ASC"
+    headline = (f"ts_headline('english', coalesce(nullif(body, ''), title), {_TSQUERIES[mode][0]}, "
+                f"'{SNIPPET_WORDS}, StartSel=\"{START}\", StopSel=\"{STOP}\"')") if mode != "browse" else "left(body, 200)"
+    sql = f"""
+        SELECT page.*, {headline} AS snippet FROM (
+            SELECT * FROM ({' UNION ALL '.join(branches)}) merged
+            ORDER BY key {direction}, kind {direction}, id {direction} LIMIT :fetch
+        ) page ORDER BY key {direction}, kind {direction}, id {direction}
+    """
+    return conn.execute(text(sql), params).all()
+
+
+_WORD = re.compile(r"^\w+$")
+_CANDIDATES = text("""
+    SELECT q.n, c.word, c.score FROM unnest(string_to_array(:words, ' ')) WITH ORDINALITY AS q(word, n)
+    CROSS JOIN LATERAL (
+        SELECT word, similarity(word, q.word) AS score FROM search_words WHERE word %% q.word
+        ORDER BY word <-> q.word LIMIT :per_word
+    ) c
+""")  # "%%": pg8000's paramstyle would read a lone % as a parameter
+# Spellings this close to the best one are kept as alternatives: further ones only widen
+# the search (and cost ranking) without being what was meant.
+CLOSE_ENOUGH = 0.05
+
+
+def corrections(conn: Connection, q: str, *, per_word: int = 3) -> str:
+    """The query's words as a tsquery of their nearest dictionary words: each word
+    becomes (c1 | c2) of its closest spellings, and all must match. Empty when no word
+    resembles anything the platform has."""
+    words = [w for w in re.findall(r"\w+", q.lower()) if len(w) >= 3][:MAX_FUZZY_WORDS]
+    if not words:
+        return ""
+    conn.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(FUZZY_THRESHOLD)})
+    found: dict[int, list[tuple[float, str]]] = {}
+    for n, word, score in conn.execute(_CANDIDATES, {"words": " ".join(words), "per_word": per_word}):
+        if _WORD.match(word):
+            found.setdefault(n, []).append((score, word))
+    groups = []
+    for n in sorted(found):
+        best = max(score for score, _ in found[n])
+        groups.append(" | ".join(word for score, word in found[n] if score >= best - CLOSE_ENOUGH))
+    return " & ".join(f"({group})" for group in groups)
+
+
+def _snippet(raw: str | None) -> str:
+    escaped = html.escape(raw or "", quote=False)
+    return escaped.replace(START, "<mark>").replace(STOP, "</mark>")
+
+
+def search(conn: Connection, q: SearchQuery) -> SearchPage:
+    cursor_mode, cursor = None, None
+    if q.cursor:
+        cursor_mode, key, kind, last_id = decode_cursor(q.cursor, f"search:{q.sort}", [_mode_of, _any, _kind, _uuid])
+        cursor = [key, kind, last_id]
+    mode = _mode(q, cursor_mode)
+    rows = _run(conn, q, mode, cursor)
+    if not rows and mode == "text" and cursor is None:
+        mode = "fuzzy"  # the words matched nothing: try them as typos
+        rows = _run(conn, q, mode, None)
+    hits = [SearchHit(type=KINDS[row.kind], id=row.id, title=row.title, snippet_html=_snippet(row.snippet),
+                      owner_id=row.owner_id, status=row.status, price=int(row.price) if row.price is not None else None,
+                      currency=row.currency, created_at=row.created_at, score=row.score)
+            for row in rows[: q.limit]]
+    next_cursor = None
+    if len(rows) > q.limit:
+        last = rows[q.limit - 1]
+        key = last.key.isoformat() if isinstance(last.key, datetime) else \
+            str(last.key) if not isinstance(last.key, float) else last.key
+        next_cursor = encode_cursor(f"search:{q.sort}", [mode, key, last.kind, str(last.id)])
+    return SearchPage(items=hits, next_cursor=next_cursor, mode=mode)
+
+
+def _mode_of(value: Any) -> str:
+    if value not in ("text", "fuzzy", "browse"):
+        raise ValueError("unknown mode")
+    return value
+
+
+def _any(value: Any) -> Any:
+    if not isinstance(value, str | int | float):
+        raise ValueError("bad key")
+    return value
+
+
+def _kind(value: Any) -> int:
+    if not isinstance(value, int) or not 0 <= value < len(KINDS):
+        raise ValueError("bad kind")
+    return value
+
+
+def _uuid(value: Any) -> str:
+    return str(uuid.UUID(value))

@@ -1,0 +1,186 @@
+"""The marketplace's tables: items, reactions, analytics, auctions, bids, rate limits."""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+
+from shared.tables import Amount, created, metadata, one_of, search_document, updated, uuid_pk
+
+ITEM_KINDS = ("physical", "digital")
+ITEM_STATUSES = ("draft", "listed", "sold", "archived")
+AUCTION_STATUSES = ("open", "closed", "cancelled")
+AUCTION_OUTCOMES = ("sold", "reserve_not_met", "no_bids")
+PUBLIC_ITEM_STATUSES = ("listed", "sold")
+ANALYTICS_ACTIONS = ("view", "copy")
+PUBLIC = text("status IN ('listed', 'sold')")
+
+items = Table(
+    "items",
+    metadata,
+    uuid_pk(),
+    Column("owner_id", ForeignKey("users.id"), nullable=False),
+    Column("title", String(140), nullable=False),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column("kind", String(16), nullable=False),
+    Column("price", Amount, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'draft'")),
+    Column("inventory", Integer),
+    Column(
+        "shipping_regions",
+        ARRAY(String(8)), nullable=False, server_default=text("'{}'::varchar[]")),
+    Column("license", Text),
+    # The digital item's file: a private original, delivered by short-lived signed URL.
+    Column("file_media_id", ForeignKey("media.id", ondelete="SET NULL")),
+    Column(
+        "media_ids",
+        ARRAY(UUID(as_uuid=True)), nullable=False, server_default=text("'{}'::uuid[]")),
+    Column(
+        "category",
+        String(32), ForeignKey("categories.slug", onupdate="CASCADE", ondelete="SET NULL")),
+    Column("tags", ARRAY(String(32)), nullable=False, server_default=text("'{}'::varchar[]")),
+    # A linked artwork token: its owner on chain (artwork_tokens) is the item's holder.
+    Column("token_chain_id", BigInteger),
+    Column("token_contract", String(42)),
+    Column("token_id", Amount),
+    # Off-chain holder: the artist until an auction finds a winner.
+    Column("holder_id", ForeignKey("users.id")),
+    Column("favorite_count", Integer, nullable=False, server_default=text("0")),
+    Column("like_count", Integer, nullable=False, server_default=text("0")),
+    Column("view_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("copy_count", BigInteger, nullable=False, server_default=text("0")),
+    # log2 of the time-decayed score, anchored at a fixed epoch (shared/market/popularity.py);
+    # -Infinity: nothing yet.
+    Column("popularity", Float, nullable=False, server_default=text("'-Infinity'")),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    created("created_at"),
+    updated("updated_at"),
+    Column("listed_at", DateTime(timezone=True)),
+    Column("sold_at", DateTime(timezone=True)),
+    search_document("item_document(title, description, tags)"),
+    CheckConstraint(one_of("kind", ITEM_KINDS), name="kind"),
+    CheckConstraint(one_of("status", ITEM_STATUSES), name="status"),
+    CheckConstraint("price > 0", name="price_positive"),
+    CheckConstraint("(kind = 'physical') = (inventory IS NOT NULL) AND coalesce(inventory, 0) >= 0",
+                    name="inventory"),
+    CheckConstraint("(token_chain_id IS NULL) = (token_contract IS NULL) "
+                    "AND (token_contract IS NULL) = (token_id IS NULL)", name="token"),
+    CheckConstraint("favorite_count >= 0 AND like_count >= 0", name="counts"),
+    Index("ix_items_search", "search", postgresql_using="gin"),
+    Index("ix_items_public_created", "created_at", "id", postgresql_where=PUBLIC),
+    Index("ix_items_public_popular", "popularity", "id", postgresql_where=PUBLIC),
+    Index("ix_items_public_price", "currency", "price", "id", postgresql_where=PUBLIC),
+    Index("ix_items_public_category", "category", "created_at", "id", postgresql_where=PUBLIC),
+    Index("ix_items_owner", "owner_id", "created_at", "id"),
+    Index("ix_items_tags", "tags", postgresql_using="gin"),
+    Index("ix_items_token", "token_chain_id", "token_contract", "token_id", unique=True,
+          postgresql_where=text("token_id IS NOT NULL")),
+)
+
+
+def _reaction(name: str) -> Table:
+    """A user's mark on an item: there or not (PUT and DELETE are idempotent)."""
+    return Table(
+        name,
+        metadata,
+        Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+        created("created_at"),
+        Index(f"ix_{name}_item", "item_id"),
+    )
+
+
+favorites = _reaction("favorites")
+likes = _reaction("likes")
+
+# One counted view or copy: a viewer counts once per item, action and window.
+analytics_events = Table(
+    "analytics_events",
+    metadata,
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("action", String(16), primary_key=True),
+    Column("viewer", String(64), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    created("created_at"),
+    CheckConstraint(one_of("action", ANALYTICS_ACTIONS), name="action"),
+    Index("ix_analytics_events_created", "created_at"),
+)
+
+# Weighted interactions waiting for the popularity job to fold them into scores.
+popularity_inbox = Table(
+    "popularity_inbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("item_id", UUID(as_uuid=True), nullable=False),
+    Column("weight", Integer, nullable=False),
+    created("occurred_at"),
+)
+
+auctions = Table(
+    "auctions",
+    metadata,
+    uuid_pk(),
+    Column("item_id", ForeignKey("items.id"), nullable=False),
+    Column("seller_id", ForeignKey("users.id"), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("starting_price", Amount, nullable=False),
+    Column("reserve_price", Amount),
+    Column("min_increment", Amount, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    # Moves later when a bid comes in the last extension_seconds (anti-sniping).
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("scheduled_end", DateTime(timezone=True), nullable=False),
+    Column("extension_seconds", Integer, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'open'")),
+    Column("current_price", Amount),
+    Column("leader_id", ForeignKey("users.id")),
+    Column("bid_count", Integer, nullable=False, server_default=text("0")),
+    Column("outcome", String(16)),
+    Column("winner_id", ForeignKey("users.id")),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    created("created_at"),
+    CheckConstraint(one_of("status", AUCTION_STATUSES), name="status"),
+    CheckConstraint(one_of("outcome", AUCTION_OUTCOMES), name="outcome"),
+    CheckConstraint("starting_price > 0 AND min_increment > 0", name="prices_positive"),
+    CheckConstraint("ends_at > starts_at AND ends_at >= scheduled_end", name="times"),
+    CheckConstraint("extension_seconds BETWEEN 0 AND 3600", name="extension"),
+    Index("ix_auctions_item", "item_id", unique=True, postgresql_where=text("status = 'open'")),
+    Index("ix_auctions_due", "ends_at", postgresql_where=text("status = 'open'")),
+)
+
+# The append-only bid log (a trigger refuses UPDATE and DELETE).
+bids = Table(
+    "bids",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("auction_id", ForeignKey("auctions.id"), nullable=False),
+    Column("bidder_id", ForeignKey("users.id"), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("auction_id", "amount"),
+)
+
+# GCRA state per key: the theoretical arrival time of the next request (shared/http/rate_limit.py).
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tat", DateTime(timezone=True), nullable=False),
+    prefixes=["UNLOGGED"],
+)

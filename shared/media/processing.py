@@ -1,0 +1,113 @@
+"""The image-processing job: a finalized upload becomes public variants, or a rejection.
+
+Triggered by the uploads bucket's OBJECT_FINALIZE notification (JSON_API_V1 payload).
+The idempotency key is the object generation: the same generation processed twice does
+the work once; variant object names are deterministic, so a retry after a crash
+overwrites rather than duplicates.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from shared.config import get_settings
+from shared.events import outbox
+from shared.events.consumer import apply_once
+from shared.events.envelope import PoisonMessage
+from shared.media import images, storage
+from shared.tables import media as media_table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from shared.db import Work
+    from shared.models import Media
+
+logger = logging.getLogger(__name__)
+CONSUMER = "image-processing"
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
+
+
+def object_from(cloud_event: Any) -> dict[str, Any] | None:
+    """The object resource of a finalize notification; None for other notification types."""
+    try:
+        message = cloud_event.data["message"]
+        if message.get("attributes", {}).get("eventType", "OBJECT_FINALIZE") != "OBJECT_FINALIZE":
+            return None
+        resource = json.loads(base64.b64decode(message["data"], validate=True))
+        resource["generation"] = int(resource["generation"])
+        resource["size"] = int(resource["size"])
+        return resource if resource.get("bucket") and resource.get("name") else None
+    except (KeyError, TypeError, ValueError) as error:
+        raise PoisonMessage(f"not a storage notification: {error}") from error
+
+
+def handle_notification(cloud_event: Any) -> None:
+    resource = object_from(cloud_event)
+    if resource is None:
+        return
+    key = uuid.uuid5(uuid.NAMESPACE_URL, f"gs://{resource['bucket']}/{resource['name']}#{resource['generation']}")
+    apply_once(CONSUMER, key, lambda unit: process_object(unit, resource))
+
+
+def process_object(unit: Work, resource: dict[str, Any]) -> None:
+    settings = get_settings()
+    settings.require("uploads_bucket", "media_bucket")
+    pending = unit.connection.execute(
+        select(media_table.c.id).where(media_table.c.object_name == resource["name"],
+                                       media_table.c.status == "pending").with_for_update()
+    ).scalar_one_or_none()
+    if pending is None:  # processed already, or not an upload we issued
+        logger.info("no pending media for %s: nothing to do", resource["name"])
+        return
+    from shared.models import Media  # only now: the ORM for the one row to change
+
+    session = unit.session
+    media = session.get(Media, pending)
+    media.generation = resource["generation"]
+    if resource["size"] > min(media.max_bytes, settings.upload_max_bytes):
+        _reject(session, media, f"the upload is {resource['size']} bytes; {media.max_bytes} were announced")
+        return
+    blob = storage.client().bucket(resource["bucket"]).blob(resource["name"], generation=resource["generation"])
+    try:
+        # Streamed in 1 MiB ranges: the compressed upload is never held in memory whole.
+        with blob.open("rb", chunk_size=1024 * 1024) as upload:
+            result = images.process(upload, max_pixels=settings.max_image_pixels)
+    except images.Rejected as rejection:
+        _reject(session, media, str(rejection))
+        return
+
+    bucket = storage.client().bucket(settings.media_bucket)
+    variants = []
+    for rendition in result.renditions:
+        name = f"media/{media.id}/{rendition.width}x{rendition.height}.{rendition.format}"
+        variant_blob = bucket.blob(name)
+        variant_blob.cache_control = CACHE_FOREVER
+        variant_blob.upload_from_string(rendition.data, content_type=CONTENT_TYPES[rendition.format])
+        variants.append({"format": rendition.format, "width": rendition.width, "height": rendition.height,
+                         "bytes": len(rendition.data), "url": storage.public_url(name), "object": name})
+    media.status = "ready"
+    media.format = result.source_format.lower()
+    media.width, media.height, media.bytes = result.width, result.height, resource["size"]
+    media.dominant_color, media.placeholder, media.variants = result.dominant_color, result.placeholder, variants
+    outbox.emit(session, "media.processed", "media", media.id, {
+        "id": str(media.id), "owner_id": str(media.owner_id), "purpose": media.purpose,
+        "variants": [{k: v for k, v in variant.items() if k != "object"} for variant in variants],
+    })
+
+
+def _reject(session: Session, media: Media, reason: str) -> None:
+    logger.info("rejected upload %s: %s", media.id, reason)
+    media.status = "rejected"
+    media.reject_reason = reason
+    # The upload goes once this commits (media-cleanup): a redelivery after a failed commit
+    # still finds it to reject again.
+    outbox.emit(session, "media.rejected", "media", media.id,
+                {"id": str(media.id), "owner_id": str(media.owner_id), "reason": reason,
+                 "objects": {"uploads": [media.object_name]}})

@@ -1,0 +1,223 @@
+"""Profiles and follows: registration, the caller's own profile, public profiles."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AwareDatetime, ConfigDict, Field, HttpUrl
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+
+from shared import audit
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events import outbox
+from shared.tables import follows, proposals, readable_columns, users
+from shared.types import ApiModel, Line
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
+    from sqlalchemy.orm import Session
+
+    from shared.identity.auth import Claims, Viewer
+    from shared.models import User
+
+Role = Literal["artist", "investor", "collector"]
+DisplayName = Annotated[Line, Field(max_length=80)]
+Bio = Annotated[str, Field(max_length=2000)]
+Links = Annotated[list[Annotated[HttpUrl, Field(max_length=200)]], Field(max_length=5)]
+
+
+class RegisterIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    display_name: DisplayName | None = None
+    bio: Bio | None = None
+
+
+class ProfilePatch(ApiModel):
+    """Fields left out stay as they are; ``null`` clears bio and links."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: DisplayName | None = None
+    bio: Bio | None = None
+    links: Links | None = None
+    avatar_media_id: uuid.UUID | None = Field(default=None, description="a processed avatar upload of yours; null removes it")
+
+
+class PublicProfile(ApiModel):
+    id: uuid.UUID
+    display_name: str | None
+    role: Role
+    bio: str | None
+    links: list[str]
+    avatar_url: str | None
+    wallet_address: str | None
+    followers: int
+    following: int
+    created_at: AwareDatetime
+
+
+class MyProfile(PublicProfile):
+    email: str | None
+    is_admin: bool
+    updated_at: AwareDatetime
+
+
+def _counts(db: Connection | Session, user_id: uuid.UUID) -> tuple[int, int]:
+    followers = select(func.count()).where(follows.c.followee_id == user_id).scalar_subquery()
+    following = select(func.count()).where(follows.c.follower_id == user_id).scalar_subquery()
+    return db.execute(select(followers, following)).one()
+
+
+def _public_fields(db: Connection | Session, user: Viewer) -> dict:
+    followers, following = _counts(db, user.id)
+    return {
+        "id": user.id,
+        "display_name": user.display_name,
+        "role": user.role,
+        "bio": user.bio,
+        "links": user.links,
+        "avatar_url": user.avatar_url,
+        "wallet_address": user.wallet_address,
+        "followers": followers,
+        "following": following,
+        "created_at": user.created_at,
+    }
+
+
+def my_profile(db: Connection | Session, user: Viewer) -> MyProfile:
+    return MyProfile(
+        **_public_fields(db, user), email=user.email, is_admin=user.is_admin, updated_at=user.updated_at
+    )
+
+
+def public_profile(conn: Connection, user_id: uuid.UUID) -> PublicProfile:
+    return PublicProfile(**_public_fields(conn, get_active(conn, user_id)))
+
+
+def get_active(db: Connection | Session, user_id: uuid.UUID) -> Row:
+    user = db.execute(select(*readable_columns(users))
+                      .where(users.c.id == user_id, users.c.deleted_at.is_(None))).one_or_none()
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+def user_payload(user: User) -> dict:
+    """What other systems (the graph) may know of a user: no email, no bio."""
+    return {"id": str(user.id), "role": user.role, "display_name": user.display_name}
+
+
+def _follow_payload(follower_id: uuid.UUID, followee_id: uuid.UUID) -> dict:
+    return {"follower_id": str(follower_id), "followee_id": str(followee_id)}
+
+
+def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, bool]:
+    """Create the caller's profile; repeating the same registration is harmless.
+
+    Returns the profile and whether it was created now.
+    """
+    from shared.models import User
+
+    default_name = claims.name or (claims.email.split("@", 1)[0] if claims.email else None)
+    inserted = session.execute(
+        insert(users)
+        .values(
+            id=uuid.uuid4(),
+            firebase_uid=claims.uid,
+            email=claims.email,
+            display_name=data.display_name or default_name,
+            role=data.role,
+            bio=data.bio,
+        )
+        .on_conflict_do_nothing(index_elements=["firebase_uid"])
+        .returning(users.c.id)
+    ).scalar_one_or_none()
+    user = session.scalars(select(User).where(User.firebase_uid == claims.uid)).one()
+    if inserted is None:
+        if user.deleted_at is not None:
+            raise Conflict("this account was deleted")
+        if user.role != data.role:
+            raise Conflict(f"already registered as {user.role}")
+        return user, False
+    audit.record(session, user, "user.registered", "user", user.id, role=user.role)
+    outbox.emit(session, "user.registered", "user", user.id, user_payload(user))
+    return user, True
+
+
+def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
+    """Change the profile; returns it as saved (with the database's updated_at)."""
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    if "display_name" in changes and changes["display_name"] is None:
+        raise ValidationFailed("display_name cannot be cleared")
+    if "links" in changes and changes["links"] is None:
+        changes["links"] = []
+    if "avatar_media_id" in changes:
+        from shared.media import media  # only this path needs it: keeps the function's import small
+
+        avatar = patch.avatar_media_id and media.attachable(session, user, patch.avatar_media_id, "avatar")
+        changes["avatar_media_id"] = avatar.id if avatar else None
+        changes["avatar_url"] = media.variant_url(avatar, 256) if avatar else None
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes:
+        audit.record(session, user, "user.updated", "user", user.id, fields=sorted(changes))
+        outbox.emit(session, "user.updated", "user", user.id, user_payload(user))
+        session.flush()
+        session.refresh(user)
+    return user
+
+
+def erase(session: Session, user: User) -> str:
+    """Erase personal data (profile, follows, drafts, avatar images), keeping the row
+    that financial history refers to.
+
+    Returns the Firebase uid so the caller can delete the sign-in account within
+    the same transaction; the uid itself is forgotten here.
+    """
+    from shared.media import media  # storage is needed on this path only
+    from shared.models import Media
+
+    uid = user.firebase_uid
+    for avatar in session.scalars(select(Media).where(Media.owner_id == user.id, Media.purpose == "avatar")):
+        media.delete(session, user, avatar)  # a picture of a person is personal data
+    session.execute(delete(follows).where(or_(follows.c.follower_id == user.id, follows.c.followee_id == user.id)))
+    session.execute(delete(proposals).where(proposals.c.owner_id == user.id, proposals.c.status == "draft"))
+    user.firebase_uid = None
+    user.email = None
+    user.display_name = None
+    user.bio = None
+    user.links = []
+    user.avatar_url = None
+    user.deleted_at = datetime.now(UTC)
+    audit.record(session, user, "user.erased", "user", user.id)
+    outbox.emit(session, "user.deleted", "user", user.id, {"id": str(user.id)})
+    return uid
+
+
+def follow(session: Session, user: User, target_id: uuid.UUID) -> None:
+    if target_id == user.id:
+        raise ValidationFailed("you cannot follow yourself")
+    get_active(session, target_id)
+    created = session.execute(
+        insert(follows)
+        .values(follower_id=user.id, followee_id=target_id)
+        .on_conflict_do_nothing()
+        .returning(follows.c.follower_id)
+    ).scalar_one_or_none()
+    if created:
+        audit.record(session, user, "follow.created", "user", target_id)
+        outbox.emit(session, "follow.created", "follow", f"{user.id}:{target_id}", _follow_payload(user.id, target_id))
+
+
+def unfollow(session: Session, user: User, target_id: uuid.UUID) -> None:
+    get_active(session, target_id)
+    removed = session.execute(
+        delete(follows).where(follows.c.follower_id == user.id, follows.c.followee_id == target_id)
+    ).rowcount
+    if removed:
+        audit.record(session, user, "follow.deleted", "user", target_id)
+        outbox.emit(session, "follow.deleted", "follow", f"{user.id}:{target_id}", _follow_payload(user.id, target_id))

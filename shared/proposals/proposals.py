@@ -1,0 +1,260 @@
+"""Funding proposals: create, edit, the lifecycle, and keyset-paginated listing."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
+from sqlalchemy import Select, or_, select, true
+
+from shared import audit
+from shared.errors import (
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from shared.events import outbox
+from shared.identity.auth import require_owner, require_owner_or_admin, require_role
+from shared.market import taxonomy
+from shared.market.taxonomy import Tags
+from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SortKey, keyset_page
+from shared.proposals.states import EDITABLE, TRANSITIONS, target_of
+from shared.tables import proposals as proposal_table
+from shared.tables import readable_columns, users
+from shared.types import AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title
+from shared.versioning import change_state, check_editable, require_version, save_changes, versioned_etag
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
+    from sqlalchemy.orm import Session
+
+    from shared.identity.auth import Viewer
+    from shared.models import Proposal, User
+
+Status = Literal["draft", "open", "funded", "closed", "cancelled"]
+Sort = Literal["newest", "deadline", "most_funded"]
+
+
+def _future(value: datetime) -> datetime:
+    if value <= datetime.now(UTC):
+        raise ValueError("the deadline must be in the future")
+    return value
+
+
+class ProposalIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Description = ""
+    category: Slug | None = None
+    tags: Tags = []
+    goal: PositiveAmountIn
+    currency: Currency
+    deadline: AwareDatetime
+
+    _check_deadline = field_validator("deadline")(_future)
+
+
+class ProposalPatch(ApiModel):
+    """Fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    category: Slug | None = None
+    tags: Tags | None = None
+    goal: PositiveAmountIn | None = None
+    currency: Currency | None = None
+    deadline: AwareDatetime | None = None
+    cover_media_id: uuid.UUID | None = Field(default=None, description="a processed cover upload of yours; null removes it")
+
+    _check_deadline = field_validator("deadline")(lambda v: v if v is None else _future(v))
+
+
+class ProposalOut(ApiModel):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    owner_name: str | None
+    title: str
+    description: str
+    category: str | None
+    tags: list[str]
+    goal: AmountOut
+    currency: str
+    deadline: AwareDatetime
+    status: Status
+    raised_total: AmountOut
+    version: int
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    published_at: AwareDatetime | None
+    cover_media_id: uuid.UUID | None
+
+
+class ProposalQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    category: Slug | None = None
+    tag: Slug | None = None
+    owner: uuid.UUID | None = None
+    sort: Sort = "newest"
+    cursor: Annotated[str, Field(max_length=512)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+
+
+class ProposalPage(ApiModel):
+    items: list[ProposalOut]
+    next_cursor: str | None
+
+
+def etag(proposal: Proposal | Row) -> str:
+    return versioned_etag(proposal.version, str(proposal.raised_total))
+
+
+def to_out(proposal: Proposal | Row, owner_name: str | None) -> ProposalOut:
+    return ProposalOut.model_validate(
+        {**{c: getattr(proposal, c) for c in ProposalOut.model_fields if c != "owner_name"}, "owner_name": owner_name}
+    )
+
+
+def row_out(row: Row) -> ProposalOut:
+    return to_out(row, row.owner_name)
+
+
+def _visible(viewer: Viewer | None):
+    status = proposal_table.c.status
+    if viewer is not None and viewer.is_admin:
+        return true()
+    if viewer is None:
+        return status != "draft"
+    return or_(status != "draft", proposal_table.c.owner_id == viewer.id)
+
+
+def _rows_query() -> Select:
+    """Proposal rows with their owner's name."""
+    return (select(*readable_columns(proposal_table), users.c.display_name.label("owner_name"))
+            .join(users, users.c.id == proposal_table.c.owner_id))
+
+
+def proposal_payload(proposal: Proposal) -> dict:
+    """The event view of a proposal; amounts as decimal strings, like the API."""
+    return {
+        "id": str(proposal.id),
+        "owner_id": str(proposal.owner_id),
+        "title": proposal.title,
+        "category": proposal.category,
+        "tags": list(proposal.tags),
+        "status": proposal.status,
+        "goal": str(proposal.goal),
+        "currency": proposal.currency,
+        "deadline": proposal.deadline.isoformat(),
+        "version": proposal.version,
+    }
+
+
+def read(db: Connection | Session, proposal_id: uuid.UUID, viewer: Viewer | None) -> Row:
+    """One proposal the viewer may see, as a row of _rows_query()."""
+    row = db.execute(_rows_query().where(proposal_table.c.id == proposal_id, _visible(viewer))).one_or_none()
+    if row is None:
+        raise NotFound("no such proposal")
+    return row
+
+
+def get(session: Session, proposal_id: uuid.UUID, viewer: Viewer | None, *,
+        for_update: bool = False) -> tuple[Proposal, str | None]:
+    """One proposal as an ORM object to change, with its owner's name."""
+    from shared.models import Proposal
+
+    query = (
+        select(Proposal, users.c.display_name)
+        .join(users, users.c.id == Proposal.owner_id)
+        .where(Proposal.id == proposal_id, _visible(viewer))
+    )
+    if for_update:
+        query = query.with_for_update(of=Proposal)
+    row = session.execute(query).one_or_none()
+    if row is None:
+        raise NotFound("no such proposal")
+    return row[0], row[1]
+
+
+def create(session: Session, owner: User, data: ProposalIn) -> Proposal:
+    from shared.models import Proposal
+
+    require_role(owner, "artist")
+    taxonomy.require_category(session, data.category)
+    proposal = Proposal(owner_id=owner.id, **data.model_dump())
+    taxonomy.retag(session, [], proposal.tags)
+    session.add(proposal)
+    session.flush()
+    session.refresh(proposal)
+    audit.record(session, owner, "proposal.created", "proposal", proposal.id)
+    outbox.emit(session, "proposal.created", "proposal", proposal.id, proposal_payload(proposal))
+    return proposal
+
+
+def check_if_match(proposal: Proposal, if_match: str | None) -> None:
+    require_version(proposal.version, if_match)
+
+
+def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatch) -> Proposal:
+    require_owner(user, proposal.owner_id)
+    changes = patch.model_dump(exclude_unset=True)
+    for field in ("title", "description", "tags", "goal", "currency", "deadline"):
+        if field in changes and changes[field] is None:
+            raise ValidationFailed(f"{field} cannot be cleared")
+    check_editable("proposal", proposal.status, changes, EDITABLE)
+    if not changes:
+        return proposal
+    if changes.get("cover_media_id"):
+        from shared.media import media  # only this path needs it: keeps the function's import small
+
+        media.attachable(session, user, changes["cover_media_id"], "cover")
+    if changes.get("category"):
+        taxonomy.require_category(session, changes["category"])
+    if "tags" in changes:
+        taxonomy.retag(session, proposal.tags, changes["tags"])
+    save_changes(session, user, proposal, "proposal", changes, proposal_payload, changed=list(changes))
+    return proposal
+
+
+def transition(session: Session, user: User, proposal: Proposal, action: str) -> Proposal:
+    spec = TRANSITIONS[action]
+    if spec.actor == "owner":
+        require_owner(user, proposal.owner_id)
+    else:
+        require_owner_or_admin(user, proposal.owner_id)
+    target = target_of(action, proposal.status)
+    if target is None:
+        raise InvalidTransition(f"cannot {action} a proposal that is {proposal.status}")
+    if action == "publish" and proposal.deadline <= datetime.now(UTC):
+        raise InvalidTransition("the deadline has passed: move it before publishing")
+    change_state(session, user, proposal, "proposal", action, target, proposal_payload,
+                 also={"published_at": datetime.now(UTC)} if target == "open" else None)
+    return proposal
+
+
+
+_SORTS = {
+    "newest": SortKey(proposal_table.c.created_at, True, datetime.fromisoformat),
+    "deadline": SortKey(proposal_table.c.deadline, False, datetime.fromisoformat),
+    "most_funded": SortKey(proposal_table.c.raised_total, True, int),
+}
+
+
+def list_page(conn: Connection, viewer: Viewer | None, q: ProposalQuery) -> ProposalPage:
+    query = _rows_query().where(_visible(viewer))
+    columns = proposal_table.c
+    if q.status:
+        query = query.where(columns.status == q.status)
+    if q.category:
+        query = query.where(columns.category == q.category)
+    if q.tag:
+        query = query.where(columns.tags.contains([q.tag]))
+    if q.owner:
+        query = query.where(columns.owner_id == q.owner)
+    rows, next_cursor = keyset_page(conn, query, q.sort, _SORTS[q.sort], columns.id, q.cursor, q.limit)
+    return ProposalPage(items=[row_out(row) for row in rows], next_cursor=next_cursor)
