@@ -13,7 +13,7 @@ STAMP_TOOLS := $(TOOLS)/.installed
 WEB_BUILD := public/index.html
 WEB_SOURCES := $(shell find web -type f 2>/dev/null)
 
-.PHONY: dev test install web seed openapi lint bench lock reset help
+.PHONY: dev test install web seed openapi lint bench lock reset help deploy config
 
 help:
 	@echo "make dev     run the platform on loopback (Ctrl-C stops everything)"
@@ -23,6 +23,8 @@ help:
 	@echo "make web     rebuild the web app (web/ -> public/)"
 	@echo "make bench   run the benchmarks (bench/; BENCH_ARGS=--quick for a short run)"
 	@echo "make reset   forget local state (.local/: database, emulator accounts, logs)"
+	@echo "make config  refresh infra/deployed/{dev,prod}.json from functions.yaml (Terraform reads them)"
+	@echo "make deploy ENV=dev PROJECT=<id> [DEPLOY_ARGS=--dry-run]   deploy an environment (docs/deploy.md)"
 
 install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_TOOLS) $(WEB_BUILD)
 
@@ -62,6 +64,13 @@ test: install
 
 seed: install
 	$(PY) -m local.seed
+
+config: install
+	$(PY) -m infra.deployed_config --write
+
+deploy: install
+	@test -n "$(ENV)" -a -n "$(PROJECT)" || { echo "usage: make deploy ENV=dev|prod PROJECT=<gcp project id> [DEPLOY_ARGS=--dry-run]"; exit 2; }
+	$(PY) -m infra.deploy --env $(ENV) --project $(PROJECT) $(DEPLOY_ARGS)
 
 openapi: install
 	$(PY) -m infra.openapi

@@ -11,8 +11,9 @@ minute slows every subject alike; each subject's time is its median over the rou
 
     python bench/cold_start.py [--quick] [--runs N] [--deployed] [--only NAME[,NAME...]]
 
-With --deployed each subject runs in a venv of only the requirements.txt beside its
-main.py, as its bundle deploys, instead of the development venv (which carries every
+With --deployed each function runs from its own bundle (infra/bundle.py, unpacked, with
+nothing of the repository on its path) in a venv of only its requirements.txt, as it
+deploys and as the local stack runs it, instead of the development venv (which carries every
 function's dependencies, and theirs: google-cloud-pubsub's OpenTelemetry SDK, for one,
 which redis-py then imports). The venvs are built once into ~/.cache/kalakrut.
 
@@ -38,7 +39,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from infra.bundle import VENVS, venv_for  # noqa: E402
+from infra.bundle import VENVS, unpack, venv_for  # noqa: E402
 from infra.manifest import load  # noqa: E402
 from local import postgres  # noqa: E402
 from local.chain import start_anvil  # noqa: E402
@@ -182,10 +183,15 @@ def main() -> int:
             }
             subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]
-            subjects += [(f.name, f.main, requests_by_function[f.name], "http" if f.http_paths else "cloudevent")
+            # Deployed: each function from its own bundle, nothing of the repository on its path.
+            sources = {f.name: unpack(Path(f.source), Path(tmp) / "bundles" / f.name) / "main.py" if args.deployed
+                       else f.main for f in functions}
+            subjects += [(f.name, sources[f.name], requests_by_function[f.name], "http" if f.http_paths else "cloudevent")
                          for f in functions]
             bins = {name: venv_for(source.parent / "requirements.txt") if args.deployed else BIN
                     for name, source, *_ in subjects}
+            bundled = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+            envs = {name: bundled if args.deployed and name in sources else env for name, *_ in subjects}
             if args.deployed and not args.only:  # venvs of requirements that changed since are of no further use
                 for stale in {p for p in VENVS.iterdir() if p.is_dir()} - {b.parent for b in bins.values()}:
                     shutil.rmtree(stale, ignore_errors=True)
@@ -194,7 +200,7 @@ def main() -> int:
             shuffle = random.Random(2026)
             for round_number in range(runs + 1):  # round 0 warms the OS file cache and is dropped
                 for name, source, request, signature in shuffle.sample(subjects, len(subjects)):
-                    seconds = first_response_seconds(source, request, env, logs, signature, bins[name])
+                    seconds = first_response_seconds(source, request, envs[name], logs, signature, bins[name])
                     if round_number:
                         times[name].append(seconds)
             results = {}

@@ -124,6 +124,17 @@ def build(function_source: Path, target: Path) -> str:
     return hashlib.sha256(target.read_bytes()).hexdigest()
 
 
+def unpack(function_source: Path, target: Path) -> Path:
+    """The archive's entries as files under ``target`` (emptied first), as Cloud Build
+    unpacks the uploaded source: what the local stack runs."""
+    shutil.rmtree(target, ignore_errors=True)
+    for name, content in entries(function_source):
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return target
+
+
 def venv_for(requirements: Path, constraints: Path = REPO / CONSTRAINTS) -> Path:
     """The bin directory of a venv with exactly ``requirements`` (transitive pins from
     ``constraints``), as a deployed build installs them; built on first use and kept."""

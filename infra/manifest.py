@@ -19,16 +19,26 @@ class Function:
     topic: str | None = None
     schedule: str | None = None
     region: str = "europe-west1"
+    runtime: str = "python311"
     memory: str = "512Mi"
     timeout: str = "60s"
     max_instances: int = 10
     min_instances: int = 0
     concurrency: int = 1
+    # The settings of its own, beyond those its groups give (infra/deployed_config.py).
     env: tuple[str, ...] = ()
-    secrets: tuple[str, ...] = field(default_factory=tuple)
+    uses: tuple[str, ...] = ()
+    database: bool = True
+    # Bucket role (uploads, media) -> the storage role its account holds on it (objectAdmin, ...).
+    buckets: dict[str, str] = field(default_factory=dict)
     publishes: tuple[str, ...] = ()
-    # Pub/Sub deliveries of one message before it moves to the dead-letter topic.
-    max_delivery_attempts: int = 5
+    filter: str | None = None
+    # Environment -> caps on the resources above (max_instances), e.g. a small dev database.
+    environments: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Pub/Sub deliveries of one message before it moves to the dead-letter topic, and the
+    # backoff between them (min_backoff, max_backoff: durations such as "10s").
+    max_delivery_attempts: int = 10
+    retry: dict[str, str] = field(default_factory=lambda: {"min_backoff": "10s", "max_backoff": "600s"})
     # "admin" for a function that deletes Firebase Auth accounts; every HTTP function
     # may read them (the revocation check). Terraform grants the matching role.
     firebase_auth: str | None = None
@@ -49,6 +59,11 @@ class Function:
 class Manifest:
     functions: tuple[Function, ...]
     static_rewrites: dict[str, str]
+    # Setting groups (name -> setting names) and the sources of each setting per environment.
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    settings: dict[str, dict] = field(default_factory=dict)
+    # Cloud Run jobs (the migration job): configured like functions, without a trigger.
+    jobs: tuple[Function, ...] = ()
 
     def http_functions(self) -> list[Function]:
         return [f for f in self.functions if f.http_paths]
@@ -82,28 +97,29 @@ def load(path: Path = MANIFEST) -> Manifest:
 
     raw = yaml.safe_load(path.read_text())
     defaults = raw.get("defaults", {})
-    functions = []
-    for entry in raw["functions"]:
-        merged = {**defaults, **entry}
-        if not _NAME.match(merged["name"]):
-            raise ValueError(f"function name {merged['name']!r} is not a valid Cloud Run service id")
-        trigger = merged.pop("trigger")
-        merged.pop("runtime", None)
-        functions.append(
-            Function(
-                http_paths=tuple(trigger.get("http", ())),
-                topic=trigger.get("topic"),
-                schedule=trigger.get("schedule"),
-                env=tuple(merged.pop("env", ())),
-                secrets=tuple(merged.pop("secrets", ())),
-                publishes=tuple(merged.pop("publishes", ())),
-                **merged,
-            )
-        )
+    functions = tuple(_function({**defaults, **entry}) for entry in raw["functions"])
     names = [f.name for f in functions]
     if len(set(names)) != len(names):
         raise ValueError("function names in functions.yaml must be unique")
-    return Manifest(tuple(functions), dict(raw.get("static_rewrites", {})))
+    groups = {name: tuple(members) for name, members in raw.get("groups", {}).items()}
+    jobs = tuple(_function({**defaults, "trigger": {}, **entry}) for entry in raw.get("jobs", ()))
+    return Manifest(functions, dict(raw.get("static_rewrites", {})), groups, dict(raw.get("settings", {})), jobs)
+
+
+def _function(merged: dict) -> Function:
+    if not _NAME.match(merged["name"]):
+        raise ValueError(f"function name {merged['name']!r} is not a valid Cloud Run service id")
+    trigger = merged.pop("trigger")
+    return Function(
+        http_paths=tuple(trigger.get("http", ())),
+        topic=trigger.get("topic"),
+        schedule=trigger.get("schedule"),
+        filter=trigger.get("filter"),
+        env=tuple(merged.pop("env", ())),
+        uses=tuple(merged.pop("uses", ())),
+        publishes=tuple(merged.pop("publishes", ())),
+        **merged,
+    )
 
 
 def glob_matches(pattern: str, path: str) -> bool:

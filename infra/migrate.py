@@ -12,15 +12,16 @@ from pathlib import Path
 from sqlalchemy import text
 
 REPO = Path(__file__).resolve().parent.parent
-# An IAM database user is the service account's email without its domain.
-_USER = re.compile(r"^[a-z0-9-]+@[a-z0-9-]+\.iam$")
+# An IAM database user is the service account's email without its domain (locally, the
+# function's role has the account's name alone: fn-<function>).
+_USER = re.compile(r"^[a-z][a-z0-9-]*(@[a-z0-9-]+\.iam)?$")
 
 
 def app_users(value: str) -> list[str]:
     users = [user.strip() for user in value.split(",") if user.strip()]
     bad = [user for user in users if not _USER.match(user)]
     if bad:
-        raise SystemExit(f"DB_APP_USERS: not IAM service-account users: {', '.join(bad)}")
+        raise SystemExit(f"DB_APP_USERS: not database users of functions: {', '.join(bad)}")
     return users
 
 

@@ -26,14 +26,30 @@ class EmulatorPorts:
 def emulator_config(ports: EmulatorPorts, workdir: Path) -> dict:
     """firebase.json with this run's ports, for a config file that lives in ``workdir``."""
     config = json.loads((REPO / "firebase.json").read_text())
+    # The deploy names its site through a target (.firebaserc); the emulator serves one site.
+    config["hosting"].pop("target", None)
     # Relative to the config's directory: the Hosting emulator joins, not resolves, it.
     config["hosting"]["public"] = os.path.relpath(REPO / "public", workdir)
+    for rule in config["hosting"].get("headers", []):
+        for header in rule["headers"]:
+            if header["key"] == "Content-Security-Policy":
+                header["value"] = local_csp(header["value"])
     emulators = config["emulators"]
     emulators["auth"]["port"] = ports.auth
     emulators["hosting"]["port"] = ports.hosting or 0
     emulators["hub"] = {"host": "127.0.0.1", "port": ports.hub}
     emulators["logging"] = {"host": "127.0.0.1", "port": ports.logging}
     return config
+
+
+# Locally the page also talks to the Auth emulator and loads media from the storage
+# emulator, both on loopback; production's policy (firebase.json) names no loopback origin.
+LOOPBACK = "http://127.0.0.1:* http://localhost:*"
+
+
+def local_csp(policy: str) -> str:
+    directives = [part.strip() for part in policy.split(";") if part.strip()]
+    return "; ".join(f"{d} {LOOPBACK}" if d.split()[0] in ("connect-src", "img-src") else d for d in directives)
 
 
 def start_emulators(

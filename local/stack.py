@@ -13,10 +13,13 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from infra.manifest import REPO, load
+from infra.bundle import unpack, venv_for
+from infra.deployed_config import deployed_config
+from infra.manifest import Function, load
 from local import postgres
 from local.broker import PushBroker, Subscription
 from local.chain import Deployment, Platform, Rpc, deploy_platform, start_anvil
@@ -30,17 +33,17 @@ from local.router import Router, ThreadedServer
 from local.scheduler import Scheduler
 from local.storage import StorageFront, create_buckets, write_signing_key
 from local.storage import start_emulator as start_storage
-
-VENV_BIN = Path(sys.executable).parent
+from local.supervisor import Supervisor
 
 
 class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.manifest = load()
+        self.deployed = deployed_config("local", self.manifest)
         self.pg: postgres.EmbeddedPostgres | None = None
         self.children: list[Child] = []
-        self._function_children: dict[str, Child] = {}
+        self.supervisor: Supervisor | None = None
         self.router: ThreadedServer | None = None
         self.storage_front: ThreadedServer | None = None
         self.contracts: Deployment | None = None
@@ -77,40 +80,52 @@ class Stack:
     def site_origins(self) -> list[str]:
         return [f"http://{host}:{self.config.hosting_port}" for host in ("127.0.0.1", "localhost")]
 
-    def function_env(self, name: str) -> dict[str, str]:
-        origins = self.site_origins
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "PYTHONPATH": str(REPO),
-            "K_SERVICE": name,
-            "GOOGLE_CLOUD_PROJECT": self.config.project,
-            "DATABASE_URL": self.database_url,
-            "FIREBASE_AUTH_EMULATOR_HOST": self.auth_host,
-            "CORS_ALLOWED_ORIGINS": ",".join(origins),
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{self.config.storage_port}",
-            "UPLOADS_BUCKET": self.config.uploads_bucket,
-            "MEDIA_BUCKET": self.config.media_bucket,
-            "MEDIA_PUBLIC_URL": f"http://127.0.0.1:{self.config.storage_port}/{self.config.media_bucket}",
-            "SIGNED_URL_ENDPOINT": self.storage_front_url,
-            "SIGNING_KEY_FILE": str(self.config.state_dir / "signing-key.json"),
-            "SIWE_DOMAIN": f"127.0.0.1:{self.config.hosting_port}",
-            "SIWE_URI": f"http://127.0.0.1:{self.config.hosting_port}",
-            "CHAIN_ID": "31337",
-            "FIREBASE_WEB_API_KEY": "demo-api-key",
-            "AUTH_EMULATOR_URL": f"http://{self.auth_host}",
-            "FUNDING_CONTRACT": self.contracts.funding,
-            "GRAPH_URL": f"falkordb://127.0.0.1:{self.config.graph_port}/kalakrut",
-            "INDEXER_CHAINS": json.dumps([{
+    def values(self, function: str) -> dict[str, str]:
+        """The stack's side of functions.yaml's ``stack:`` sources, for one function; an empty
+        value leaves the setting unset (one Pub/Sub transport of the two is running)."""
+        config = self.deployed[function]
+        values = {
+            "project": self.config.project,
+            "log_level": os.environ.get("LOG_LEVEL", "INFO"),
+            "database_url": self.pg.url(self.config.database, config["database_user"]) if config["database_user"] else "",
+            "database_function_roles": ",".join(self.database_roles()),
+            "site_origins": ",".join(self.site_origins),
+            "auth_emulator_host": self.auth_host,
+            "auth_emulator_url": f"http://{self.auth_host}",
+            "pubsub_emulator_host": self.pubsub_host or "",
+            "pubsub_broker_url": "" if self.pubsub_host else f"http://127.0.0.1:{self.config.pubsub_port}",
+            "storage_emulator_url": f"http://127.0.0.1:{self.config.storage_port}",
+            "uploads_bucket": self.config.uploads_bucket,
+            "media_bucket": self.config.media_bucket,
+            "media_public_url": f"http://127.0.0.1:{self.config.storage_port}/{self.config.media_bucket}",
+            "storage_front_url": self.storage_front_url,
+            "signing_key_file": str(self.config.state_dir / "signing-key.json"),
+            "siwe_domain": f"127.0.0.1:{self.config.hosting_port}",
+            "siwe_uri": f"http://127.0.0.1:{self.config.hosting_port}",
+            "chain_id": "31337",
+            "funding_contract": self.contracts.funding,
+            "graph_url": f"falkordb://127.0.0.1:{self.config.graph_port}/kalakrut",
+            "indexer_chains": json.dumps([{
                 "chain_id": 31337, "rpc_url": self.chain_url, "confirmations": 0,
                 "funding_contract": self.contracts.funding, "artwork_contract": self.contracts.artwork,
             }]),
         }
-        if self.pubsub_host:
-            env["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
-        else:
-            env["LOCAL_PUBSUB_URL"] = f"http://127.0.0.1:{self.config.pubsub_port}"
+        return values
+
+    def database_roles(self) -> list[str]:
+        return sorted(f["database_user"] for f in self.deployed.values() if f["database_user"])
+
+    def function_env(self, name: str) -> dict[str, str]:
+        """Exactly what functions.yaml gives the function locally, and what Cloud Run's
+        platform gives every instance; nothing from the developer's shell."""
+        values = self.values(name)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.config.state_dir), "K_SERVICE": name}
+        for setting, source in self.deployed[name]["env"].items():
+            if source["from"] not in ("stack", "value"):
+                raise ValueError(f"{name}: {setting} comes from {source['from']}, which the local stack cannot give")
+            value = values[source["ref"]] if source["from"] == "stack" else source["ref"]
+            if value:
+                env[setting] = value
         return env
 
     def start(self) -> Stack:
@@ -137,7 +152,9 @@ class Stack:
         logs = state / "logs"
         self.pg = postgres.start(state / "pgdata")
         self.database_url = self.pg.ensure_database(self.config.database)
-        postgres.migrate(self.database_url)
+        # As in the cloud: a role per function, and the migration job (as the migrator) grants them.
+        self.pg.provision(self.config.database, self.database_roles())
+        self.pg.run_migration_job(self.config.database, self.database_roles())
 
         if self.config.pubsub == "emulator" and emulator_binary() is not None:
             self.children.append(start_emulator(self.config.pubsub_port, logs))
@@ -158,21 +175,12 @@ class Stack:
         create_buckets(self.config.storage_port, self.config.project, [self.config.uploads_bucket, self.config.media_bucket])
         write_signing_key(state / "signing-key.json", self.config.project)
 
+        self.supervisor = Supervisor(state / "status.json", report=lambda line: print(f"stack: {line}", flush=True))
         for function in self.manifest.functions:
             port = self.config.function_ports.get(function.name) or free_port()
             self.config.function_ports[function.name] = port
-            signature = "http" if function.http_paths else "cloudevent"
-            child = spawn(
-                function.name,
-                [str(VENV_BIN / "functions-framework"), "--target", function.entry_point,
-                 "--source", str(function.main), "--signature-type", signature,
-                 "--host", "127.0.0.1", "--port", str(port)],
-                env=self.function_env(function.name),
-                log_dir=logs,
-                cwd=REPO,
-            )
-            self.children.append(child)
-            self._function_children[function.name] = child
+            self.supervisor.add(function.name, port, self._function_starter(function, port, logs))
+        self.supervisor.start()
 
         push_urls = {f.name: f"http://127.0.0.1:{self.config.function_ports[f.name]}/"
                      for f in self.manifest.event_functions()}
@@ -204,9 +212,20 @@ class Stack:
             self.config.project, ports, state / "firebase", router_url=self.router_url,
             persist_dir=state / "auth-data" if self.config.persist_auth else None,
         ))
-        for name, child in self._function_children.items():
+        for name, child in self.supervisor.children().items():
             port = self.config.function_ports[name]
             child.wait_until(lambda port=port: port_open(port), 30)
+
+    def _function_starter(self, function: Function, port: int, logs: Path) -> Callable[[], Child]:
+        """How the function's process starts, as deployed: its own bundle, in a venv of only
+        its own requirements, with only its own settings (the supervisor restarts it so)."""
+        bundle = unpack(Path(function.source), self.config.state_dir / "bundles" / function.name)
+        bin_dir = venv_for(bundle / "requirements.txt", bundle / "constraints.txt")
+        argv = [str(bin_dir / "functions-framework"), "--target", function.entry_point, "--source", "main.py",
+                "--signature-type", "http" if function.http_paths else "cloudevent",
+                "--host", "127.0.0.1", "--port", str(port)]
+        env = self.function_env(function.name)
+        return lambda: spawn(function.name, argv, env=env, log_dir=logs, cwd=bundle)
 
     def stop(self) -> None:
         if self.operator:
@@ -218,6 +237,9 @@ class Stack:
         if self.broker:
             self.broker.stop()
             self.broker = None
+        if self.supervisor:
+            self.supervisor.stop()
+            self.supervisor = None
         for child in reversed(self.children):
             child.stop()
         self.children.clear()

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 class Actor(Protocol):
-    """Whoever acted: a signed-in user (shared.identity.auth.Viewer, a User row)."""
+    """Whoever acted: a signed-in user (shared.identity.access.Viewer, a User row)."""
 
     id: uuid.UUID
 

@@ -40,11 +40,25 @@ def postgres_server(tmp_path_factory) -> Iterator[postgres.EmbeddedPostgres]:
     server.stop()
 
 
+# The role the functions under test connect as: no superuser, holding exactly what the
+# migration job grants a function's account (every function's grants are the same).
+APP_ROLE = "app-tests"
+
+
 @pytest.fixture(scope="session")
 def database_url(postgres_server) -> str:
-    url = postgres_server.ensure_database("kalakrut_test")
-    postgres.migrate(url)
+    """The test database, migrated by the migration job as it runs in the cloud; the URL is
+    the superuser's, for the tests' own inspection (functions get ``app_database_url``)."""
+    database = "kalakrut_test"
+    url = postgres_server.ensure_database(database)
+    postgres_server.provision(database, [APP_ROLE])
+    postgres_server.run_migration_job(database, [APP_ROLE])
     return url
+
+
+@pytest.fixture(scope="session")
+def app_database_url(postgres_server, database_url) -> str:
+    return postgres_server.url("kalakrut_test", APP_ROLE)
 
 
 @pytest.fixture(scope="session")
@@ -94,12 +108,12 @@ def graph_url(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_env(database_url, auth_emulator, pubsub_emulator, storage_emulator, graph_url,
+def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, graph_url,
             tmp_path_factory) -> Iterator[None]:
     """The environment a deployed function would have, pointed at the local services."""
     values = {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": app_database_url,
         "FIREBASE_AUTH_EMULATOR_HOST": auth_emulator.base.removeprefix("http://"),
         "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:5000, http://localhost:5000",
         "MAX_BODY_BYTES": "16384",

@@ -6,7 +6,7 @@ import shared.startup  # noqa: F401  (first, before anything heavy: see shared/s
 from shared.config import get_settings
 from shared.http.api import Api, Call, Reply
 from shared.http.rate_limit import client_address
-from shared.market import analytics, auctions, items, listing, reactions, search, taxonomy
+from shared.market import analytics, auctions, delivery, items, listing, reactions, search, taxonomy
 
 api = Api("marketplace")
 ITEM = "/api/items/<uuid:item_id>"
@@ -82,9 +82,9 @@ def my_reactions(call: Call) -> reactions.MyReactions:
 
 
 @api.route("GET", f"{ITEM}/download", summary="A short-lived link to a digital item's file (artist and holder)",
-           auth="user", response=items.Download)
-def download(call: Call) -> items.Download:
-    return items.download(call.session, call.user, call.path["item_id"])
+           auth="user", response=delivery.Download)
+def download(call: Call) -> delivery.Download:
+    return delivery.download(call.session, call.user, call.path["item_id"])
 
 
 # -- auctions --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""media-cleanup: a committed media deletion or rejection -> the objects it names deleted (idempotent)."""
+"""media-cleanup: a committed media deletion or rejection -> the objects it names deleted (once per event)."""
 
 import functions_framework
 
@@ -6,9 +6,11 @@ from shared.events.consumer import on_event
 
 
 @functions_framework.cloud_event
-@on_event(None)  # no database: deleting an object that is gone already counts as done
+@on_event("media-cleanup")
 def handle(_unit, envelope) -> None:
     from shared.media.cleanup import delete_objects
 
-    # A storage failure raises: Pub/Sub retries, then dead-letters.
+    # A storage failure raises: Pub/Sub retries, then dead-letters. The deletions are not in
+    # the unit's transaction, so a redelivery after a failed commit deletes again: harmless,
+    # an object that is gone already counts as done.
     delete_objects(envelope)

@@ -4,15 +4,15 @@ from __future__ import annotations
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 from shared.http.api import Api, Call, Reply
-from shared.media import media
+from shared.media import media, uploads
 
 api = Api("media")
 
 
 @api.route("POST", "/api/media/uploads", summary="Start an upload: a pending media and a signed PUT URL",
-           auth="user", body=media.UploadRequest, response=media.UploadTicket, status=201)
+           auth="user", body=uploads.UploadRequest, response=uploads.UploadTicket, status=201)
 def start_upload(call: Call) -> Reply:
-    ticket = media.create_upload(call.session, call.user, call.body)
+    ticket = uploads.create_upload(call.session, call.user, call.body)
     return Reply(ticket, status=201, headers={"Location": f"/api/media/{ticket.media.id}"})
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from shared import errors
 from shared.graph import network
 from shared.http.api import Api, Call
-from shared.identity.auth import require_admin
+from shared.identity.access import require_admin
 
 api = Api("network")
 T = TypeVar("T")

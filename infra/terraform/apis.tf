@@ -7,6 +7,7 @@ locals {
     "firebase.googleapis.com",
     "firebasehosting.googleapis.com",
     "iam.googleapis.com",
+    "iamcredentials.googleapis.com", # signBlob: the functions sign upload and download URLs
     "identitytoolkit.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",

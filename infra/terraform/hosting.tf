@@ -27,3 +27,22 @@ data "google_firebase_web_app_config" "web" {
   project    = var.project_id
   web_app_id = google_firebase_web_app.web.app_id
 }
+
+# Identity Platform: the email/password sign-in the web app uses, on this project's domains.
+resource "google_identity_platform_config" "auth" {
+  provider                   = google-beta
+  project                    = var.project_id
+  autodelete_anonymous_users = true
+  sign_in {
+    allow_duplicate_emails = false
+    email {
+      enabled           = true
+      password_required = true
+    }
+  }
+  authorized_domains = distinct(concat(
+    ["${google_firebase_hosting_site.site.site_id}.web.app", "${google_firebase_hosting_site.site.site_id}.firebaseapp.com"],
+    [for origin in var.hosting_origins : trimprefix(origin, "https://")],
+  ))
+  depends_on = [google_project_service.api]
+}

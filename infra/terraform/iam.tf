@@ -27,22 +27,24 @@ resource "google_service_account" "migrator" {
 }
 
 locals {
-  # Only the functions with a database in their manifest entry (media-cleanup has none).
+  # The accounts that connect to Cloud SQL: each database function's, and the migration job's.
   database_clients = merge(
-    { for name, sa in google_service_account.function : name => sa.email if contains(keys(local.database_functions), name) },
+    { for name, f in local.database_functions : name => google_service_account.function[name].email },
     { migrator = google_service_account.migrator.email },
+  )
+  sql_grants = merge(
+    { for key, g in local.grants_on["sql_instance"] : key => { role = g.role, email = google_service_account.function[g.function].email } },
+    { for role in ["roles/cloudsql.client", "roles/cloudsql.instanceUser"] :
+    "migrator/${role}" => { role = role, email = google_service_account.migrator.email } },
   )
   instance_condition = "resource.name == \"projects/${var.project_id}/instances/${google_sql_database_instance.main.name}\""
 }
 
 resource "google_project_iam_member" "sql" {
-  for_each = {
-    for pair in setproduct(["roles/cloudsql.client", "roles/cloudsql.instanceUser"], keys(local.database_clients)) :
-    "${pair[1]}/${pair[0]}" => { role = pair[0], email = local.database_clients[pair[1]] }
-  }
-  project = var.project_id
-  role    = each.value.role
-  member  = "serviceAccount:${each.value.email}"
+  for_each = local.sql_grants
+  project  = var.project_id
+  role     = each.value.role
+  member   = "serviceAccount:${each.value.email}"
   condition {
     title      = "only-${google_sql_database_instance.main.name}"
     expression = local.instance_condition
@@ -68,20 +70,21 @@ resource "google_cloud_run_service_iam_member" "push_invoker" {
   member   = "serviceAccount:${google_service_account.push_invoker.email}"
 }
 
-# The media function signs upload URLs with its own account (IAM signBlob on itself).
+# Functions that sign URLs (functions.yaml `uses: [signing]`) do so with their own account
+# (IAM signBlob on itself).
 resource "google_service_account_iam_member" "self_sign" {
-  for_each           = { for name, f in local.functions : name => f if contains(try(f.env, []), "UPLOADS_BUCKET") }
-  service_account_id = google_service_account.function[each.key].name
-  role               = "roles/iam.serviceAccountTokenCreator"
-  member             = "serviceAccount:${google_service_account.function[each.key].email}"
+  for_each           = local.grants_on["own_service_account"]
+  service_account_id = google_service_account.function[each.value.function].name
+  role               = each.value.role
+  member             = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
-# Firebase Auth accounts have no resource-level IAM, so these two roles are project-wide:
+# Firebase Auth accounts have no resource-level IAM, so these roles are project-wide:
 # every HTTP function looks the caller's account up to refuse revoked tokens (viewer);
 # a function whose manifest entry says firebase_auth: admin also deletes accounts.
 resource "google_project_iam_member" "firebase_auth" {
-  for_each = local.http_functions
+  for_each = local.grants_on["project"]
   project  = var.project_id
-  role     = try(each.value.firebase_auth, null) == "admin" ? "roles/firebaseauth.admin" : "roles/firebaseauth.viewer"
-  member   = "serviceAccount:${google_service_account.function[each.key].email}"
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }

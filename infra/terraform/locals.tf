@@ -1,43 +1,59 @@
-# functions.yaml is the single source of the topology: every function, trigger, topic,
-# schedule, variable and secret below is derived from it.
+# Every function's deployed configuration (trigger, resources, settings and their sources,
+# secrets, roles) comes from functions.yaml through `python -m infra.deployed_config --write`,
+# committed as infra/deployed/ENV.json (a test fails when it is stale). This file only turns
+# those sources into values: it decides no setting, role or trigger of its own.
 locals {
-  manifest = yamldecode(file("${path.module}/../../functions.yaml"))
-  defaults = local.manifest.defaults
-
-  functions          = { for f in local.manifest.functions : f.name => merge(local.defaults, f) }
+  deployed           = jsondecode(file("${path.module}/../deployed/${var.environment}.json"))
+  functions          = local.deployed.functions
   http_functions     = { for name, f in local.functions : name => f if try(f.trigger.http, null) != null }
-  database_functions = { for name, f in local.functions : name => f if contains(try(f.env, []), "CLOUD_SQL_INSTANCE") }
+  database_functions = { for name, f in local.functions : name => f if f.database }
   event_functions    = { for name, f in local.functions : name => f if try(f.trigger.topic, null) != null }
   scheduled          = { for name, f in local.event_functions : name => f if try(f.trigger.schedule, null) != null }
 
   consumed_topics  = [for f in local.event_functions : f.trigger.topic]
-  published_topics = flatten([for f in local.functions : try(f.publishes, [])])
+  published_topics = flatten([for f in local.functions : f.publishes])
   topics           = toset(concat(local.consumed_topics, local.published_topics))
+  secrets          = toset(flatten([for f in local.functions : f.secrets]))
 
-  # (function, topic) pairs a function may publish to.
-  publishers = { for pair in flatten([
-    for name, f in local.functions : [for topic in try(f.publishes, []) : { function = name, topic = topic }]
-  ]) : "${pair.function}/${pair.topic}" => pair }
-
-  secrets = toset(flatten([for f in local.functions : try(f.secrets, [])]))
-  secret_accessors = { for pair in flatten([
-    for name, f in local.functions : [for secret in try(f.secrets, []) : { function = name, secret = secret }]
-  ]) : "${pair.function}/${pair.secret}" => pair }
-
-  # Values of the manifest's variables that this configuration knows; a function gets
-  # the ones its entry lists (DB_IAM_USER is its own service account, see functions.tf).
-  derived_env = {
-    GOOGLE_CLOUD_PROJECT = var.project_id
-    CLOUD_SQL_INSTANCE   = google_sql_database_instance.main.connection_name
-    DB_NAME              = google_sql_database.app.name
-    DB_PRIVATE_IP        = "false"
-    UPLOADS_BUCKET       = google_storage_bucket.uploads.name
-    MEDIA_BUCKET         = google_storage_bucket.media.name
-    CORS_ALLOWED_ORIGINS = join(",", var.hosting_origins)
-    TRUSTED_PROXY_HOPS   = "2"
-    FIREBASE_WEB_API_KEY = data.google_firebase_web_app_config.web.api_key
-    FIREBASE_AUTH_DOMAIN = data.google_firebase_web_app_config.web.auth_domain
+  # The values Terraform makes, under the names functions.yaml's `resource:` sources use.
+  resource_values = {
+    project_id           = var.project_id
+    sql_connection_name  = google_sql_database_instance.main.connection_name
+    sql_database         = google_sql_database.app.name
+    uploads_bucket       = google_storage_bucket.uploads.name
+    media_bucket         = google_storage_bucket.media.name
+    hosting_origins      = join(",", var.hosting_origins)
+    db_app_users         = local.db_app_users
+    firebase_web_api_key = data.google_firebase_web_app_config.web.api_key
+    firebase_auth_domain = data.google_firebase_web_app_config.web.auth_domain
   }
+  # A source names a missing value -> "Invalid index" at plan time, never an empty setting.
+  source_values = merge(
+    { for key, value in local.resource_values : "resource:${key}" => value },
+    { for key, value in var.function_env : "tfvar:${key}" => value },
+  )
+  # IAM database authentication: the user is the service account without its domain.
+  db_users = merge(
+    { for name, sa in google_service_account.function : name => trimsuffix(sa.email, ".gserviceaccount.com") },
+    { migrate = trimsuffix(google_service_account.migrator.email, ".gserviceaccount.com") },
+  )
+  # The migration job grants the tables to the database functions' users, and to no one else.
+  db_app_users = join(",", [for name, f in local.database_functions : local.db_users[name]])
+
+  function_env = { for name, f in merge(local.functions, local.deployed.jobs) : name => merge(
+    { for setting, src in f.env : setting => src.ref if src.from == "value" },
+    { for setting, src in f.env : setting => local.source_values["${src.from}:${src.ref}"]
+    if contains(["resource", "tfvar"], src.from) && src.ref != "db_iam_user" },
+    { for setting, src in f.env : setting => local.db_users[name] if src.ref == "db_iam_user" },
+  ) }
+  function_secrets = { for name, f in local.functions : name => { for setting, src in f.env : setting => src.ref if src.from == "secret" } }
+
+  # Every role of every function's account, on the resource it concerns, by kind of resource.
+  grants = { for g in flatten([for name, f in local.functions : [for r in f.roles : merge(r, { function = name })]]) :
+  "${g.function}/${g.role}/${g.on}/${g.ref}" => g }
+  grants_on = { for kind in ["sql_instance", "topic", "bucket", "secret", "own_service_account", "project"] :
+  kind => { for key, g in local.grants : key => g if g.on == kind } }
+  buckets = { uploads = google_storage_bucket.uploads.name, media = google_storage_bucket.media.name }
 
   name_prefix = "kalakrut-${var.environment}"
   labels      = { app = "kalakrut", environment = var.environment }

@@ -14,30 +14,13 @@ resource "google_cloud_run_v2_job" "migrate" {
       timeout         = "900s"
       containers {
         image = var.migration_image
-        env {
-          name  = "GOOGLE_CLOUD_PROJECT"
-          value = var.project_id
-        }
-        env {
-          name  = "CLOUD_SQL_INSTANCE"
-          value = google_sql_database_instance.main.connection_name
-        }
-        env {
-          name  = "DB_NAME"
-          value = google_sql_database.app.name
-        }
-        env {
-          name  = "DB_IAM_USER"
-          value = trimsuffix(google_service_account.migrator.email, ".gserviceaccount.com")
-        }
-        env {
-          name  = "DB_PRIVATE_IP"
-          value = "false"
-        }
-        # Users granted read/write on the application's tables after each migration.
-        env {
-          name  = "DB_APP_USERS"
-          value = join(",", [for name, sa in google_service_account.function : trimsuffix(sa.email, ".gserviceaccount.com")])
+        # Its settings come from functions.yaml (jobs: migrate), like every function's.
+        dynamic "env" {
+          for_each = local.function_env["migrate"]
+          content {
+            name  = env.key
+            value = env.value
+          }
         }
       }
     }

@@ -40,8 +40,10 @@ resource "google_monitoring_alert_policy" "function_errors" {
       threshold_value = 1
       duration        = "300s"
       aggregations {
+        # request_count is a DELTA count: ALIGN_DELTA over 60 s is errors per minute (ALIGN_RATE
+        # would be errors per second, 60 times the threshold's meaning).
         alignment_period     = "60s"
-        per_series_aligner   = "ALIGN_RATE"
+        per_series_aligner   = "ALIGN_DELTA"
         cross_series_reducer = "REDUCE_SUM"
         group_by_fields      = ["resource.labels.service_name"]
       }
@@ -97,9 +99,11 @@ resource "google_monitoring_alert_policy" "indexer_lag" {
     condition_absent {
       filter   = "metric.type = \"logging.googleapis.com/user/${google_logging_metric.indexer_lag.name}\" AND resource.type = \"cloud_run_revision\""
       duration = "900s"
+      # A DELTA distribution: ALIGN_COUNT is valid only for numeric or Boolean values;
+      # ALIGN_DELTA keeps the distribution, and its absence is what this condition watches.
       aggregations {
         alignment_period   = "300s"
-        per_series_aligner = "ALIGN_COUNT"
+        per_series_aligner = "ALIGN_DELTA"
       }
     }
   }
@@ -132,6 +136,46 @@ resource "google_monitoring_alert_policy" "sql_load" {
       aggregations {
         alignment_period   = "60s"
         per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+}
+
+# graph-reconcile logs one report per run (shared/graph/reconcile.py: jsonPayload.repaired).
+resource "google_logging_metric" "graph_repairs" {
+  name   = "graph_reconcile_repairs"
+  filter = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"graph-reconcile\" AND jsonPayload.message = \"graph reconcile\""
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "1"
+  }
+  value_extractor = "EXTRACT(jsonPayload.repaired)"
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 16
+      growth_factor      = 4
+      scale              = 1
+    }
+  }
+}
+
+# A repair now and then is what the reconcile is for; repairs in two runs in a row (it runs
+# every 5 minutes) mean something upstream keeps losing events.
+resource "google_monitoring_alert_policy" "graph_repairs" {
+  display_name          = "Graph repaired twice in a row (${var.environment})"
+  combiner              = "OR"
+  notification_channels = local.notify
+  conditions {
+    display_name = "graph-reconcile repaired something in two consecutive runs"
+    condition_threshold {
+      filter          = "metric.type = \"logging.googleapis.com/user/${google_logging_metric.graph_repairs.name}\" AND resource.type = \"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "600s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_PERCENTILE_05"
       }
     }
   }

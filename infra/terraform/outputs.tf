@@ -3,6 +3,11 @@ output "function_urls" {
   value       = { for name, f in google_cloudfunctions2_function.function : name => f.service_config[0].uri }
 }
 
+output "function_sources" {
+  description = "The bundle object each function runs: the deploy script pins these while the schema migrates."
+  value       = { for name, f in google_cloudfunctions2_function.function : name => f.build_config[0].source[0].storage_source[0].object }
+}
+
 output "sql_connection_name" {
   value = google_sql_database_instance.main.connection_name
 }

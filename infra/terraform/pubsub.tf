@@ -31,8 +31,13 @@ resource "google_pubsub_subscription" "push" {
   # Only the messages the function is for (functions.yaml trigger.filter), where it says.
   filter = try(each.value.trigger.filter, null)
 
+  # Never deleted for being idle (Pub/Sub's default is 31 days without activity).
+  expiration_policy {
+    ttl = ""
+  }
+
   # Longer than the function may run, so a slow success is not redelivered meanwhile.
-  ack_deadline_seconds       = min(600, tonumber(trimsuffix(each.value.timeout, "s")) + 30)
+  ack_deadline_seconds       = min(600, tonumber(trimsuffix(each.value.resources.timeout, "s")) + 30)
   message_retention_duration = "604800s"
 
   push_config {
@@ -44,13 +49,13 @@ resource "google_pubsub_subscription" "push" {
   }
 
   retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "600s"
+    minimum_backoff = each.value.trigger.min_backoff
+    maximum_backoff = each.value.trigger.max_backoff
   }
 
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.dead_letter[each.key].id
-    max_delivery_attempts = try(each.value.max_delivery_attempts, 5)
+    max_delivery_attempts = each.value.trigger.max_delivery_attempts
   }
 }
 
@@ -62,6 +67,10 @@ resource "google_pubsub_subscription" "dead_letter" {
   labels                     = local.labels
   message_retention_duration = "604800s"
   ack_deadline_seconds       = 60
+  # A dead-letter subscription is idle by design until something fails: it must never expire.
+  expiration_policy {
+    ttl = ""
+  }
 }
 
 # Pub/Sub itself moves poison messages: publish on the dead-letter topic, acknowledge the source.
@@ -87,8 +96,8 @@ resource "google_service_account_iam_member" "pubsub_token_creator" {
 }
 
 resource "google_pubsub_topic_iam_member" "publisher" {
-  for_each = local.publishers
-  topic    = google_pubsub_topic.topic[each.value.topic].id
-  role     = "roles/pubsub.publisher"
+  for_each = local.grants_on["topic"]
+  topic    = google_pubsub_topic.topic[each.value.ref].id
+  role     = each.value.role
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }

@@ -37,6 +37,11 @@ resource "google_sql_database_instance" "main" {
       name  = "cloudsql.iam_authentication"
       value = "on"
     }
+    # Sized for every function at its maximum instances with a full pool (a test adds them up).
+    database_flags {
+      name  = "max_connections"
+      value = tostring(var.db_max_connections)
+    }
     database_flags {
       name  = "log_checkpoints"
       value = "on"

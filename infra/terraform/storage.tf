@@ -70,16 +70,28 @@ resource "google_storage_bucket" "media" {
   versioning {
     enabled = true
   }
+  # A deleted variant (media deleted, account erased) stays readable by its generation while
+  # a noncurrent version exists: keep those one day, for recovery from a mistake, no longer.
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 1
+    }
+    action {
+      type = "Delete"
+    }
+  }
   logging {
     log_bucket = google_storage_bucket.access_logs.name
   }
 }
 
 # Only image-processing writes here, and only stripped variants: they are meant to be public.
+# Reading an object by its name, not listing the bucket: objectViewer would let anyone
+# enumerate every variant; legacyObjectReader is storage.objects.get alone.
 resource "google_storage_bucket_iam_member" "media_public_read" {
-  #checkov:skip=CKV_GCP_28:the media bucket serves processed, metadata-free image variants to everyone by design
+  #checkov:skip=CKV_GCP_28:the media bucket serves processed, metadata-free image variants to everyone by design (read by name, no listing)
   bucket = google_storage_bucket.media.name
-  role   = "roles/storage.objectViewer"
+  role   = "roles/storage.legacyObjectReader"
   member = "allUsers"
 }
 
@@ -97,19 +109,12 @@ resource "google_storage_bucket" "sources" {
   }
 }
 
-# Functions that name a bucket in their manifest entry get object access to that bucket only.
-resource "google_storage_bucket_iam_member" "uploads_users" {
-  for_each = { for name, f in local.functions : name => f if contains(try(f.env, []), "UPLOADS_BUCKET") }
-  bucket   = google_storage_bucket.uploads.name
-  role     = "roles/storage.objectAdmin"
-  member   = "serviceAccount:${google_service_account.function[each.key].email}"
-}
-
-resource "google_storage_bucket_iam_member" "media_writers" {
-  for_each = { for name, f in local.functions : name => f if contains(try(f.env, []), "MEDIA_BUCKET") }
-  bucket   = google_storage_bucket.media.name
-  role     = "roles/storage.objectAdmin"
-  member   = "serviceAccount:${google_service_account.function[each.key].email}"
+# Each function's account holds the role functions.yaml gives it (`buckets:`) on that bucket only.
+resource "google_storage_bucket_iam_member" "function" {
+  for_each = local.grants_on["bucket"]
+  bucket   = local.buckets[each.value.ref]
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
 # A finished upload notifies image-processing (topic media-uploads).

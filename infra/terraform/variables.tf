@@ -25,8 +25,12 @@ variable "bundle_dir" {
 }
 
 variable "migration_image" {
-  description = "The Alembic migration job's image (built by Cloud Build from infra/migrate.Dockerfile)."
+  description = "The Alembic migration job's image, pinned by version (infra/deploy.py and Cloud Build pass it; never :latest)."
   type        = string
+  validation {
+    condition     = can(regex("(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$", var.migration_image)) && !endswith(var.migration_image, ":latest")
+    error_message = "migration_image names a version tag or a digest, never :latest."
+  }
 }
 
 variable "db_tier" {
@@ -35,13 +39,18 @@ variable "db_tier" {
   default     = "db-custom-1-3840"
 }
 
+variable "db_max_connections" {
+  description = "The instance's max_connections flag: at least every database function's max instances x (pool + overflow), the migration job's, and PostgreSQL's reserved ones (a test checks each environment)."
+  type        = number
+}
+
 variable "hosting_origins" {
   description = "Origins the browser uploads from (CORS of the uploads bucket) and the API accepts."
   type        = list(string)
 }
 
 variable "function_env" {
-  description = "Values of the manifest's environment variables that are neither secrets nor derived here (SIWE_DOMAIN, CHAIN_ID, LOG_LEVEL, RATE_LIMIT_PER_SECOND, ...)."
+  description = "Values of the settings that functions.yaml takes from `tfvar:` sources (a test checks each is set here)."
   type        = map(string)
   default     = {}
 }
@@ -55,4 +64,10 @@ variable "indexer_lag_blocks" {
   description = "Alert when the chain indexer is this many blocks behind the head."
   type        = number
   default     = 200
+}
+
+variable "pinned_sources" {
+  description = "Function -> bundle object it keeps running. The deploy script's first apply pins every existing function to what it runs now (output function_sources), so new code never meets the old schema; the apply after the migration job passes none."
+  type        = map(string)
+  default     = {}
 }

@@ -22,7 +22,7 @@ from shared import errors, log, startup
 from shared.config import Settings, get_settings
 from shared.db import Work, work
 from shared.http import caching, rate_limit
-from shared.identity import auth
+from shared.identity import access, auth
 
 if TYPE_CHECKING:
     from flask import Request
@@ -93,7 +93,7 @@ class Call:
     body: Any
     query: Any
     claims: auth.Claims | None
-    viewer: auth.Viewer | None = None
+    viewer: access.Viewer | None = None
     _user: User | None = None  # the viewer as an ORM object, once a handler asks for it
 
     @property
@@ -105,7 +105,7 @@ class Call:
         return self.work.session
 
     @property
-    def caller(self) -> auth.Viewer:
+    def caller(self) -> access.Viewer:
         """The caller's profile as a read sees it (routes with auth='user' always have one)."""
         if self.viewer is None:
             raise errors.RegistrationRequired()

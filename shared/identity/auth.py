@@ -8,12 +8,12 @@ in PostgreSQL. firebase-admin is imported only to delete an account.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from shared.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from shared.errors import ServiceUnavailable, Unauthenticated
+from shared.identity.access import Viewer
 from shared.identity.tokens import GOOGLE_KEYS_URL, IdTokenVerifier, InvalidToken, KeysUnavailable
 
 if TYPE_CHECKING:
@@ -121,17 +121,6 @@ def claims_from_header(header: str | None, *, required: bool) -> Claims | None:
     return get_firebase().verify(token.strip())
 
 
-class Viewer(Protocol):
-    """The caller's profile as the authorization rules read it: a Core row of users
-    on reads, the ORM ``User`` on writes."""
-
-    id: uuid.UUID
-    role: str
-    is_admin: bool
-    display_name: str | None
-    wallet_address: str | None
-
-
 def load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
     """The caller's active profile: the ORM ``User`` when ``orm``, else a Core row."""
     from sqlalchemy import select
@@ -144,25 +133,3 @@ def load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
 
         return unit.session.scalars(select(User).where(*active)).one_or_none()
     return unit.connection.execute(select(*readable_columns(users)).where(*active)).one_or_none()
-
-
-# Authorization rules, checked in the shared layer so every function agrees.
-
-def require_role(user: Viewer, *roles: str) -> None:
-    if user.role not in roles:
-        raise Forbidden(f"only {' or '.join(roles)} accounts may do this")
-
-
-def require_admin(user: Viewer) -> None:
-    if not user.is_admin:
-        raise Forbidden("only an administrator may do this")
-
-
-def require_owner(user: Viewer, owner_id: uuid.UUID) -> None:
-    if user.id != owner_id:
-        raise Forbidden("only the owner may do this")
-
-
-def require_owner_or_admin(user: Viewer, owner_id: uuid.UUID) -> None:
-    if user.id != owner_id and not user.is_admin:
-        raise Forbidden("only the owner or an administrator may do this")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from shared import audit
 from shared.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from shared.events import outbox
-from shared.identity.auth import require_owner
+from shared.identity.access import require_owner
 from shared.market import auction_rules, items
 from shared.market.tables import auctions, bids
 from shared.paging import PageQuery, decode_cursor, encode_cursor

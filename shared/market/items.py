@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, model_validator
@@ -19,7 +19,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.events import outbox
-from shared.identity.auth import require_owner, require_role
+from shared.identity.access import require_owner, require_role
 from shared.market import popularity, taxonomy
 from shared.market.holders import ITEM_HOLDER_SQL
 from shared.market.tables import auctions, items
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
-    from shared.identity.auth import Viewer
+    from shared.identity.access import Viewer
     from shared.market.models import Item
     from shared.models import User
 
@@ -43,7 +43,6 @@ License = Annotated[str, Field(min_length=1, max_length=10_000)]
 Region = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
 Regions = Annotated[list[Region], Field(max_length=250)]
 MediaIds = Annotated[list[uuid.UUID], Field(max_length=10)]
-DOWNLOAD_LIFETIME = timedelta(minutes=5)
 # What may change in each status; a sold or archived item is a record.
 EDITABLE = {
     "draft": frozenset({"title", "description", "price", "currency", "inventory", "shipping_regions", "license",
@@ -156,11 +155,6 @@ class ItemOut(ApiModel):
     updated_at: AwareDatetime
     listed_at: AwareDatetime | None
     sold_at: AwareDatetime | None
-
-
-class Download(ApiModel):
-    url: str
-    expires_at: AwareDatetime
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -336,28 +330,3 @@ def open_auction(db: Connection | Session, item_id: uuid.UUID) -> uuid.UUID | No
 
 def check_if_match(item: Item, if_match: str | None) -> None:
     require_version(item.version, if_match)
-
-
-
-# -- delivery ------------------------------------------------------------------------------
-
-def download(session: Session, user: User, item_id: uuid.UUID) -> Download:
-    """A short-lived link to a digital item's file, for its artist and its holder only."""
-    from shared.config import get_settings
-    from shared.media import storage
-
-    item, _, holder_id = get(session, item_id, user)
-    if item.kind != "digital" or item.file_media_id is None:
-        raise NotFound("this item has no file to download")
-    if user.id not in (item.owner_id, holder_id):
-        raise Forbidden("only the artist and the holder of this item may download its file")
-    from shared.models import Media
-
-    media = session.get(Media, item.file_media_id)
-    settings = get_settings()
-    settings.require("uploads_bucket")
-    url = storage.signed_download_url(settings.uploads_bucket, media.object_name,
-                                      filename=f"{item.id}.{(media.format or 'bin').lower()}",
-                                      expires=DOWNLOAD_LIFETIME)
-    audit.record(session, user, "item.downloaded", "item", item.id)
-    return Download(url=url, expires_at=datetime.now(UTC) + DOWNLOAD_LIFETIME)

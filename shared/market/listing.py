@@ -23,7 +23,7 @@ from shared.types import AmountIn, ApiModel, Slug
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from shared.identity.auth import Viewer
+    from shared.identity.access import Viewer
 
 Sort = Literal["newest", "popular", "price_asc", "price_desc"]
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from shared import audit
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import outbox
-from shared.identity.auth import require_admin
+from shared.identity.access import require_admin
 from shared.tables import categories, tags
 from shared.types import ApiModel, Line, Slug
 

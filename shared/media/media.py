@@ -1,19 +1,16 @@
-"""Media records: upload requests, status, deletion, and attaching processed images."""
+"""Media records: status, deletion, and attaching processed images (uploads start in uploads.py)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select, update
 
 from shared import audit
-from shared.config import get_settings
-from shared.errors import Conflict, NotFound, PayloadTooLarge
+from shared.errors import Conflict, NotFound
 from shared.events import outbox
-from shared.identity.auth import require_owner
-from shared.media import storage
+from shared.identity.access import require_owner
 from shared.tables import media as media_table
 from shared.tables import users
 from shared.types import ApiModel
@@ -22,20 +19,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
-    from shared.identity.auth import Viewer
+    from shared.identity.access import Viewer
     from shared.models import Media, User
 
-ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/avif")
-UPLOAD_URL_LIFETIME = timedelta(minutes=15)
 Purpose = Literal["avatar", "cover", "item", "artwork"]
-
-
-class UploadRequest(ApiModel):
-    model_config = ConfigDict(extra="forbid")
-
-    purpose: Purpose
-    content_type: Literal[ACCEPTED_TYPES]  # type: ignore[valid-type]
-    size: Annotated[int, Field(gt=0, description="bytes the client will upload")]
 
 
 class Variant(ApiModel):
@@ -61,38 +48,8 @@ class MediaOut(ApiModel):
     updated_at: AwareDatetime
 
 
-class UploadTicket(ApiModel):
-    media: MediaOut
-    upload_url: str
-    method: Literal["PUT"] = "PUT"
-    headers: dict[str, str] = Field(description="send exactly these headers with the PUT")
-    expires_at: AwareDatetime
-
-
 def to_out(media: Media | Row) -> MediaOut:
     return MediaOut.model_validate(media, from_attributes=True)
-
-
-def create_upload(session: Session, owner: User, request: UploadRequest) -> UploadTicket:
-    from shared.models import Media
-
-    settings = get_settings()
-    settings.require("uploads_bucket")
-    if request.size > settings.upload_max_bytes:
-        raise PayloadTooLarge(f"uploads may be at most {settings.upload_max_bytes} bytes")
-    media_id = uuid.uuid4()
-    media = Media(id=media_id, owner_id=owner.id, purpose=request.purpose,
-                  object_name=f"uploads/{owner.id}/{media_id}", declared_type=request.content_type,
-                  max_bytes=request.size)
-    session.add(media)
-    session.flush()
-    session.refresh(media)
-    url, headers = storage.signed_upload_url(settings.uploads_bucket, media.object_name,
-                                             content_type=request.content_type, max_bytes=request.size,
-                                             expires=UPLOAD_URL_LIFETIME)
-    audit.record(session, owner, "media.requested", "media", media.id, purpose=media.purpose)
-    return UploadTicket(media=to_out(media), upload_url=url, headers=headers,
-                        expires_at=datetime.now(UTC) + UPLOAD_URL_LIFETIME)
 
 
 def _check_visible(media: Media | Row | None, viewer: Viewer | None) -> None:

@@ -91,7 +91,7 @@ def process_object(unit: Work, resource: dict[str, Any]) -> None:
         variant_blob.cache_control = CACHE_FOREVER
         variant_blob.upload_from_string(rendition.data, content_type=CONTENT_TYPES[rendition.format])
         variants.append({"format": rendition.format, "width": rendition.width, "height": rendition.height,
-                         "bytes": len(rendition.data), "url": storage.public_url(name), "object": name})
+                         "bytes": len(rendition.data), "url": public_url(name), "object": name})
     media.status = "ready"
     media.format = result.source_format.lower()
     media.width, media.height, media.bytes = result.width, result.height, resource["size"]
@@ -111,3 +111,10 @@ def _reject(session: Session, media: Media, reason: str) -> None:
     outbox.emit(session, "media.rejected", "media", media.id,
                 {"id": str(media.id), "owner_id": str(media.owner_id), "reason": reason,
                  "objects": {"uploads": [media.object_name]}})
+
+
+def public_url(name: str) -> str:
+    """Where clients load a variant: MEDIA_PUBLIC_URL, else the bucket's public URL."""
+    settings = get_settings()
+    base = settings.media_public_url or f"https://storage.googleapis.com/{settings.media_bucket}"
+    return f"{base.rstrip('/')}/{name}"

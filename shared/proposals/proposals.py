@@ -15,7 +15,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.events import outbox
-from shared.identity.auth import require_owner, require_owner_or_admin, require_role
+from shared.identity.access import require_owner, require_owner_or_admin, require_role
 from shared.market import taxonomy
 from shared.market.taxonomy import Tags
 from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SortKey, keyset_page
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
-    from shared.identity.auth import Viewer
+    from shared.identity.access import Viewer
     from shared.models import Proposal, User
 
 Status = Literal["draft", "open", "funded", "closed", "cancelled"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import text
 
 from shared.events.envelope import EventEnvelope, PoisonMessage
 from shared.media import storage
@@ -31,7 +32,7 @@ def _exists(item: tuple[str, str]) -> bool:
 
 
 @pytest.mark.parametrize("event_type", ["media.deleted", "media.rejected"])
-def test_objects_are_deleted_and_a_redelivery_changes_nothing(cleaner, event_type):
+def test_objects_are_deleted_and_a_redelivery_changes_nothing(cleaner, db, event_type):
     tag = uuid.uuid4().hex
     upload, variant = _store(UPLOADS, f"uploads/u/{tag}"), _store(MEDIA, f"media/{tag}/256.webp")
     # The event names objects by bucket role; one is already gone, which counts as done.
@@ -40,6 +41,10 @@ def test_objects_are_deleted_and_a_redelivery_changes_nothing(cleaner, event_typ
     assert cleaner.post("/", json=event_push(event)).status_code == 200
     assert not _exists(upload) and not _exists(variant)
     assert cleaner.post("/", json=event_push(event)).status_code == 200
+    # Applied once: the redelivery found its record (shared.events.consumer.on_event).
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM processed_events WHERE consumer = 'media-cleanup' "
+                           "AND event_id = :id"), {"id": event["event_id"]}).scalar_one() == 1
 
 
 def test_other_events_are_acknowledged_untouched(cleaner):

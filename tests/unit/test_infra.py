@@ -71,8 +71,9 @@ def test_providers_are_pinned_and_state_is_remote():
 
 
 def test_the_topology_comes_from_functions_yaml():
+    """Through its deployed configuration (infra/deployed/ENV.json, tests/unit/test_deployed_config.py)."""
     local_values = {k: v for block in terraform()["locals"] for k, v in block.items()}
-    assert 'yamldecode(file("${path.module}/../../functions.yaml"))' in local_values["manifest"]
+    assert 'jsondecode(file("${path.module}/../deployed/${var.environment}.json"))' in local_values["deployed"]
     expect = {
         # resource -> the manifest set it must range over
         ("google_cloudfunctions2_function", "function"): "local.functions",
@@ -86,7 +87,12 @@ def test_the_topology_comes_from_functions_yaml():
         ("google_cloud_scheduler_job", "tick"): "local.scheduled",
         ("google_pubsub_topic", "topic"): "local.topics",
         ("google_secret_manager_secret", "secret"): "local.secrets",
-        ("google_secret_manager_secret_iam_member", "accessor"): "local.secret_accessors",
+        ("google_secret_manager_secret_iam_member", "accessor"): 'local.grants_on["secret"]',
+        ("google_pubsub_topic_iam_member", "publisher"): 'local.grants_on["topic"]',
+        ("google_storage_bucket_iam_member", "function"): 'local.grants_on["bucket"]',
+        ("google_service_account_iam_member", "self_sign"): 'local.grants_on["own_service_account"]',
+        ("google_project_iam_member", "firebase_auth"): 'local.grants_on["project"]',
+        ("google_project_iam_member", "sql"): "local.sql_grants",
     }
     for key, collection in expect.items():
         assert resources()[key]["for_each"] == f"${{{collection}}}", key
@@ -104,7 +110,7 @@ def test_event_functions_get_push_with_oidc_retries_and_a_dead_letter_topic():
     assert push["dead_letter_policy"][0]["dead_letter_topic"] == "${google_pubsub_topic.dead_letter[each.key].id}"
     assert push["retry_policy"]
     # The ack deadline outlives the function's timeout.
-    assert "each.value.timeout" in push["ack_deadline_seconds"]
+    assert "each.value.resources.timeout" in push["ack_deadline_seconds"]
     # Each function runs as its own account; the topics it may publish to are its manifest's.
     function = resources()[("google_cloudfunctions2_function", "function")]
     assert function["service_config"][0]["service_account_email"] == \
@@ -122,12 +128,19 @@ def test_no_function_account_holds_a_project_wide_role():
         if kind in ("google_project_iam_member", "google_project_iam_binding", "google_project_iam_policy"):
             assert kind == "google_project_iam_member", f"{kind}.{name}: only conditional members"
             if name == "firebase_auth":
-                assert set(re.findall(r'"(roles/[^"]+)"', body["role"])) == {
-                    "roles/firebaseauth.admin", "roles/firebaseauth.viewer"}
+                assert body["for_each"] == '${local.grants_on["project"]}'
                 continue
             assert body.get("condition"), f"{kind}.{name} must be limited to one resource by a condition"
             assert "resource.name ==" in body["condition"][0]["expression"] or \
                 "instance_condition" in body["condition"][0]["expression"], name
+
+
+def test_project_wide_roles_are_only_firebase_auth():
+    from infra.deployed_config import CLOUD, deployed_config
+
+    for environment in CLOUD:
+        on_project = {r["role"] for f in deployed_config(environment).values() for r in f["roles"] if r["on"] == "project"}
+        assert on_project == {"roles/firebaseauth.admin", "roles/firebaseauth.viewer"}
 
 
 def test_every_http_path_has_a_hosting_rewrite_and_back():
@@ -228,19 +241,21 @@ def test_each_bundle_imports_on_its_own(function, tmp_path):
 
 def test_a_bundle_installed_alone_runs(tmp_path):
     """The media clean-up's bundle in a venv of only its own requirements (at the bundle's
-    constraints), as Cloud Build installs it: it imports and handles an event that is not
-    its own (no bucket is touched)."""
+    constraints), as Cloud Build installs it: it imports, and a message that is no event
+    envelope goes the poison path (logged as one, raised for the dead-letter topic) before
+    any database or bucket is touched."""
     from infra.bundle import venv_for
 
     bundle = _unpack("media-cleanup", tmp_path)
     python = venv_for(bundle / "requirements.txt", bundle / "constraints.txt") / "python"
     event = ("from cloudevents.http import CloudEvent\n"
-             "import base64, json\n"
-             "envelope = {'event_id': '0b9e2c4e-3f4a-4a57-9d53-5b2f0f6f1a11', 'type': 'user.updated',"
-             " 'occurred_at': '2026-01-01T00:00:00Z', 'aggregate_type': 'user', 'aggregate_id': 'u1', 'payload': {}}\n"
-             "data = {'message': {'data': base64.b64encode(json.dumps(envelope).encode()).decode(), 'messageId': '1'}}\n"
-             "main.handle(CloudEvent({'type': 'google.cloud.pubsub.topic.v1.messagePublished', 'source': 't'}, data))\n"
-             "print('handled', 'sqlalchemy' in sys.modules)\n")
+             "from shared.events.envelope import PoisonMessage\n"
+             "data = {'message': {'data': 'bm90IGFuIGVudmVsb3Bl', 'messageId': '7'}}\n"
+             "try:\n"
+             "    main.handle(CloudEvent({'type': 'google.cloud.pubsub.topic.v1.messagePublished', 'source': 't'}, data))\n"
+             "except PoisonMessage:\n"
+             "    print('poison', 'sqlalchemy' in sys.modules)\n")
     result = _import_alone(bundle, str(python), event, GOOGLE_CLOUD_PROJECT="demo-kalakrut-test")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["handled", "False"]
+    assert result.stdout.split()[-2:] == ["poison", "False"]
+    assert '"poison"' in result.stdout and '"message_id": "7"' in result.stdout  # the structured log line

@@ -98,3 +98,16 @@ def test_topics_include_everything_published_and_consumed():
     published = {t for f in MANIFEST.functions for t in f.publishes}
     consumed = {f.topic for f in MANIFEST.event_functions()}
     assert published | consumed <= set(MANIFEST.topics())
+
+
+def test_every_event_function_enters_through_the_one_wrapper():
+    """Logging, the envelope, the duplicate check and the poison path are the wrapper's
+    (shared/events/consumer.py): an event function that skipped it would log no JSON fields."""
+    import ast
+
+    for function in load().event_functions():
+        tree = ast.parse(function.main.read_text())
+        handle = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "handle")
+        names = {(d.func if isinstance(d, ast.Call) else d) for d in handle.decorator_list}
+        wrappers = {n.id for n in names if isinstance(n, ast.Name)}
+        assert wrappers & {"entry", "on_event", "on_tick"}, function.name
