@@ -1,8 +1,14 @@
-"""Outbox relay throughput: drain a backlog of unpublished events into Pub/Sub.
+"""Outbox relay throughput: drain a backlog of unpublished events into Pub/Sub; and the
+latency of a write while Pub/Sub is up and while it is down.
 
 The relay (shared.events.outbox.relay: SKIP LOCKED batches, publisher futures in flight,
 one UPDATE per batch) against a naive loop measured in the same run on the same
 database and emulator: publish one message, wait for it, mark its row, commit.
+
+A write is one transaction that emits one event, then the fast path after its commit
+(shared.events.outbox.publish_after_commit), as every request that changes something. Its
+p50/p99 with the emulator reachable is the baseline of the same with Pub/Sub unreachable
+(a closed port); then the relay publishes what waited, and none may be left.
 
     python bench/outbox_relay.py [--quick] [--rows N]
 """
@@ -26,6 +32,7 @@ from local.pubsub import create_topics, emulator_env, start_emulator  # noqa: E4
 
 PROJECT = "demo-bench"
 TARGET = 10.0  # x the naive loop
+DOWN_TARGET = 1.5  # a write's latency with Pub/Sub down, x with it up
 
 FILL = """
 INSERT INTO outbox (event_id, topic, type, occurred_at, envelope)
@@ -52,6 +59,25 @@ def naive(engine, publisher, limit: int) -> tuple[int, float]:
             connection.execute(text("UPDATE outbox SET published_at = now() WHERE id = :id"), {"id": row_id})
         done += 1
     return done, time.perf_counter() - started
+
+
+def write_latencies(writes: int) -> list[float]:
+    """Seconds per write: a transaction emitting one event, then its fast path."""
+    from shared.db import transaction
+    from shared.events.outbox import emit
+
+    seconds = []
+    for n in range(writes):
+        started = time.perf_counter()
+        with transaction() as session:
+            emit(session, "bench.write", "thing", str(n), {"n": n})
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> int:
@@ -97,6 +123,25 @@ def main() -> int:
                 results.append((batch, published / seconds))
                 with engine.begin() as connection:
                     connection.execute(text("UPDATE outbox SET published_at = NULL"))
+
+            from shared.events import outbox, pubsub
+
+            with engine.begin() as connection:
+                connection.execute(text("DELETE FROM outbox"))
+            writes = 200 if args.quick else 1_000
+            latencies = {}
+            for state, target in (("up", host), ("down", f"127.0.0.1:{free_port()}")):
+                os.environ["PUBSUB_EMULATOR_HOST"] = target  # read when the client is made
+                pubsub.get_publisher.cache_clear()
+                outbox.resume_fast_path()
+                write_latencies(20)  # warm: the client, the pool, the statement cache
+                latencies[state] = write_latencies(writes)
+            os.environ["PUBSUB_EMULATOR_HOST"] = host
+            with engine.connect() as connection:
+                waiting = connection.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one()
+            relay(lambda: publisher, min_age=timedelta(0), budget_seconds=600)
+            with engine.connect() as connection:
+                left = connection.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one()
         finally:
             emulator.stop()
             pg.stop()
@@ -110,11 +155,23 @@ def main() -> int:
     best_batch, best = max(results, key=lambda item: item[1])
     default = dict(results)[500]
     print(f"\ndefault batch 500; best here: batch {best_batch}")
+    up, down = latencies["up"], latencies["down"]
+    print(f"\na write (one event) with Pub/Sub up and down, {len(up)} each\n")
+    print(f"{'Pub/Sub':<10}{'p50 ms':>10}{'p99 ms':>10}")
+    for state, values in latencies.items():
+        print(f"{state:<10}{percentile(values, 0.5) * 1000:>10.2f}{percentile(values, 0.99) * 1000:>10.2f}")
+    print(f"waiting in the outbox after the outage: {waiting}; left after one relay sweep: {left}")
     metrics = [
         {"name": "relay_events_per_s_batch_500", "value": round(default), "unit": "events/s",
          "baseline": round(baseline), "ratio": round(default / baseline, 2), "target": TARGET},
         {"name": "relay_events_per_s_best", "value": round(best), "unit": "events/s",
          "baseline": round(baseline), "ratio": round(best / baseline, 2), "target": None},
+        *({"name": f"write_{name}_ms_pubsub_down", "value": round(percentile(down, q) * 1000, 2), "unit": "ms",
+           "baseline": round(percentile(up, q) * 1000, 2),
+           "ratio": round(percentile(down, q) / percentile(up, q), 2), "target": DOWN_TARGET}
+          for name, q in (("p50", 0.5), ("p99", 0.99))),
+        {"name": "events_left_after_outage", "value": left, "unit": "events", "baseline": waiting,
+         "ratio": None, "target": 0},
     ]
     print(json.dumps({"bench": "outbox_relay", "metrics": metrics}))
     return 0

@@ -49,7 +49,9 @@ def start_emulator(port: int, workdir: Path) -> Child:
 
 
 def inspect_subscription(dead_letter_topic: str) -> str:
-    return f"{dead_letter_topic}-inspect"
+    """The pull subscription on a dead-letter topic: named like the topic, as Terraform names it
+    (pubsub.tf), so `python -m infra.replay` finds it in both places."""
+    return dead_letter_topic
 
 
 @contextmanager

@@ -4,6 +4,7 @@ The client library is imported on first publish only."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
@@ -31,13 +32,14 @@ class PubSubPublisher:
         self._client = pubsub_v1.PublisherClient(batch_settings=batching)
 
     def publish_many(self, messages: Sequence[Message], *, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout  # for the whole batch, not per message
         futures = [
             self._client.publish(self._client.topic_path(self._project, topic),
                                  envelope.model_dump_json().encode(), **envelope.attributes())
             for topic, envelope in messages
         ]
         for future in futures:
-            future.result(timeout=timeout)
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
 
 
 class BrokerPublisher:

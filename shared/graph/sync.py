@@ -68,6 +68,12 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
 
 # -- nodes -----------------------------------------------------------------------
 
+def active_user(expression: str) -> str:
+    """The user ``expression`` names, as text, or NULL once erased: an erased person's works
+    and holdings stay, without an edge to (or a node for) the person."""
+    return f"(SELECT au.id::text FROM users au WHERE au.id = ({expression}) AND au.deleted_at IS NULL)"
+
+
 # Rows come back as one JSON document: decoding it in C beats pg8000's row-by-row
 # parsing, which would compete for the GIL with the graph client's encoding.
 USER_ROWS = """
@@ -80,12 +86,13 @@ DELETE_USERS = "UNWIND $ids AS id MATCH (u:User {id: id}) DETACH DELETE u"
 
 # Drafts are private: the graph holds proposals from publication on.
 PROPOSAL_ROWS = """
-    SELECT id::text AS id, owner_id::text AS owner, title, status, coalesce(category, '') AS category,
+    SELECT id::text AS id, {owner} AS owner, title, status, coalesce(category, '') AS category,
            tags FROM proposals WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND status <> 'draft'
-"""
+""".format(owner=active_user("proposals.owner_id"))
 UPSERT_PROPOSALS = """
     UNWIND $rows AS r
     MERGE (p:Proposal {id: r.id}) SET p.title = r.title, p.status = r.status, p.owner = r.owner
+    WITH p, r WHERE r.owner IS NOT NULL
     MERGE (u:User {id: r.owner})
     MERGE (u)-[:CREATED]->(p)
 """
@@ -93,13 +100,14 @@ DELETE_PROPOSALS = "UNWIND $ids AS id MATCH (p:Proposal {id: id}) DETACH DELETE 
 
 # The graph holds what the public sees: listed and sold items.
 ITEM_ROWS = f"""
-    SELECT items.id::text AS id, items.owner_id::text AS owner, items.title, items.status, items.kind,
-           coalesce(items.category, '') AS category, items.tags, ({ITEM_HOLDER_SQL})::text AS holder
+    SELECT items.id::text AS id, {active_user("items.owner_id")} AS owner, items.title, items.status, items.kind,
+           coalesce(items.category, '') AS category, items.tags, {active_user(ITEM_HOLDER_SQL)} AS holder
     FROM items WHERE items.id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND items.status IN ('listed', 'sold')
 """
 UPSERT_ITEMS = """
     UNWIND $rows AS r
     MERGE (i:Item {id: r.id}) SET i.title = r.title, i.status = r.status, i.kind = r.kind, i.owner = r.owner
+    WITH i, r WHERE r.owner IS NOT NULL
     MERGE (u:User {id: r.owner})
     MERGE (u)-[:CREATED]->(i)
 """
@@ -235,11 +243,15 @@ class PairEdge:
 
     @property
     def missing_sql(self) -> str:
-        """Of the given pairs, those PostgreSQL does not have: usually none."""
+        """Of the given pairs, those PostgreSQL does not have (usually none), or whose person
+        is erased: a leftover row of an erased user must never bring the node back."""
+        erased = " OR ".join(f"NOT EXISTS (SELECT 1 FROM users u WHERE u.id = k.{side} AND u.deleted_at IS NULL)"
+                             for side, label in (("a", self.a_label), ("b", self.b_label)) if label == "User")
         return f"""
             SELECT k.a::text AS a, k.b::text AS b
             FROM unnest(CAST(string_to_array(:a, ',') AS uuid[]), CAST(string_to_array(:b, ',') AS uuid[])) AS k(a, b)
             WHERE NOT EXISTS (SELECT 1 FROM {self.table} t WHERE t.{self.a_column} = k.a AND t.{self.b_column} = k.b)
+               OR {erased}
         """
 
     @property

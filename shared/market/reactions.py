@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
     from sqlalchemy.orm import Session
 
-    from shared.identity.auth import Viewer
+    from shared.identity.access import Viewer
     from shared.models import User
 
 Kind = Literal["favorite", "like"]
@@ -78,6 +78,23 @@ def set_reaction(session: Session, user: User, item_id: uuid.UUID, kind: Kind, a
         outbox.emit(session, f"{kind}.{'added' if active else 'removed'}", "item", item_id,
                     {"item_id": str(item_id), "user_id": str(user.id)})
     return ReactionOut(item_id=item_id, active=active, count=count)
+
+
+def withdraw_all(session: Session, user_id: uuid.UUID) -> int:
+    """Remove every favorite and like of a user (account erasure): the counters follow, and
+    each removal is announced as an unlike or unfavorite is, so the graph loses the edge."""
+    withdrawn = 0
+    for kind, spec in SPECS.items():
+        removed = session.execute(text(f"""
+            WITH removed AS (DELETE FROM {spec.table} WHERE user_id = :user RETURNING item_id),
+            lowered AS (
+                UPDATE items SET {spec.counter} = {spec.counter} - 1 WHERE id IN (SELECT item_id FROM removed)
+            )
+            SELECT item_id FROM removed"""), {"user": user_id}).scalars().all()
+        for item_id in removed:
+            outbox.emit(session, f"{kind}.removed", "item", item_id, {"item_id": str(item_id), "user_id": str(user_id)})
+        withdrawn += len(removed)
+    return withdrawn
 
 
 class MyReactions(ApiModel):

@@ -12,14 +12,15 @@ from sqlalchemy.dialects.postgresql import insert
 from shared import audit
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import outbox
-from shared.tables import follows, proposals, readable_columns, users
+from shared.tables import follows, proposals, readable_columns, users, wallet_challenges
 from shared.types import ApiModel, Line
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
-    from shared.identity.auth import Claims, Viewer
+    from shared.identity.access import Viewer
+    from shared.identity.auth import Claims
     from shared.models import User
 
 Role = Literal["artist", "investor", "collector"]
@@ -172,19 +173,29 @@ def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
 
 
 def erase(session: Session, user: User) -> str:
-    """Erase personal data (profile, follows, drafts, avatar images), keeping the row
-    that financial history refers to.
+    """Erase the person: profile, sign-in link, wallet link, avatar images, follows both
+    ways, favorites and likes, drafts. The row stays, nameless, for the records that money
+    made (fundings by wallet, bids, audit), detached from the person (decision 0005).
 
-    Returns the Firebase uid so the caller can delete the sign-in account within
-    the same transaction; the uid itself is forgotten here.
+    Each relationship goes as it goes one by one (follow.deleted, like.removed, ...), and the
+    row's own event is user.deleted: consumers and the graph drop the person from those.
+    Returns the Firebase uid so the caller can delete the sign-in account within the same
+    transaction; the uid itself is forgotten here.
     """
-    from shared.media import media  # storage is needed on this path only
+    from shared.market import reactions  # erasure only: the profile paths never load it
+    from shared.media import media
     from shared.models import Media
 
     uid = user.firebase_uid
     for avatar in session.scalars(select(Media).where(Media.owner_id == user.id, Media.purpose == "avatar")):
         media.delete(session, user, avatar)  # a picture of a person is personal data
-    session.execute(delete(follows).where(or_(follows.c.follower_id == user.id, follows.c.followee_id == user.id)))
+    unfollowed = session.execute(
+        delete(follows).where(or_(follows.c.follower_id == user.id, follows.c.followee_id == user.id))
+        .returning(follows.c.follower_id, follows.c.followee_id)).all()
+    for follower, followee in unfollowed:
+        outbox.emit(session, "follow.deleted", "follow", f"{follower}:{followee}", _follow_payload(follower, followee))
+    reactions.withdraw_all(session, user.id)
+    session.execute(delete(wallet_challenges).where(wallet_challenges.c.user_id == user.id))
     session.execute(delete(proposals).where(proposals.c.owner_id == user.id, proposals.c.status == "draft"))
     user.firebase_uid = None
     user.email = None
@@ -192,6 +203,7 @@ def erase(session: Session, user: User) -> str:
     user.bio = None
     user.links = []
     user.avatar_url = None
+    user.wallet_address = None
     user.deleted_at = datetime.now(UTC)
     audit.record(session, user, "user.erased", "user", user.id)
     outbox.emit(session, "user.deleted", "user", user.id, {"id": str(user.id)})

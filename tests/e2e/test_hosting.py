@@ -223,3 +223,24 @@ def test_the_campaign_operator_opens_published_eth_proposals(stack):
     artist, deadline, _, goal, raised = chain.campaign(onchain_id)
     assert (goal, raised) == (3 * 10**18, 0) and deadline == 4070908800
     assert artist.lower() == chain.rpc.call("eth_accounts")[1].lower()  # no linked wallet: the dev artist account
+
+
+def test_a_killed_function_is_restarted_and_reported(stack):
+    """As Cloud Run replaces a crashed instance: the supervisor starts it again and says so
+    (status.json, which `python -m local.status` prints)."""
+    import signal
+
+    def network() -> dict:
+        return next(row for row in stack.supervisor.status() if row["name"] == "network")
+
+    before = network()
+    os.killpg(before["pid"], signal.SIGKILL)
+    assert wait_for(lambda: network()["restarts"] == before["restarts"] + 1 and network()["state"] == "running",
+                    timeout=30)
+    restarted = network()
+    assert restarted["pid"] != before["pid"] and restarted["last_exit"] == -signal.SIGKILL
+    status = json.loads((stack.config.state_dir / "status.json").read_text())
+    assert {row["name"] for row in status["functions"]} == {f.name for f in stack.manifest.functions}
+    # Back behind the router: the route answers again (401: it wants a token, not a 502).
+    assert wait_for(lambda: requests.get(f"{stack.hosting_url}/api/network/ego", timeout=5).status_code == 401,
+                    timeout=30)

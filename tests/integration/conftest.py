@@ -51,11 +51,31 @@ def api(function_clients, openapi_checker, clean_state) -> ApiClient:
     return ApiClient(load(), function_clients, openapi_checker)
 
 
-@pytest.fixture
-def db(app_env):
-    from shared.db import get_engine
+@pytest.fixture(autouse=True)
+def _fast_path_resumed():
+    """A test that takes Pub/Sub away pauses the fast path (shared/events/outbox.py): the
+    next test starts with it running."""
+    from shared.events.outbox import resume_fast_path
 
-    with get_engine().connect() as connection:
+    resume_fast_path()
+    yield
+    resume_fast_path()
+
+
+@pytest.fixture(scope="session")
+def owner_engine(database_url):
+    """The tests' own access (set-up, inspection, truncation), as the database's superuser:
+    the functions under test connect as a role holding only the migration job's grants."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(app_env, owner_engine):
+    with owner_engine.connect() as connection:
         yield connection
 
 
@@ -68,13 +88,11 @@ def reset_tables(connection) -> None:
 
 
 @pytest.fixture
-def clean_state(app_env, auth_emulator) -> Iterator[None]:
-    from shared.db import get_engine
-
-    with get_engine().begin() as connection:
+def clean_state(app_env, auth_emulator, owner_engine) -> Iterator[None]:
+    with owner_engine.begin() as connection:
         reset_tables(connection)
     yield
-    with get_engine().begin() as connection:
+    with owner_engine.begin() as connection:
         reset_tables(connection)  # also after: tests without this fixture expect empty tables
     auth_emulator.clear()
 
