@@ -1,4 +1,5 @@
 """auction-close: on each scheduler tick, close the auctions past their end and settle them."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 import logging
 

@@ -1,4 +1,5 @@
 """chain-indexer: on each scheduler tick, index every configured chain up to head - confirmations."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 import functions_framework
 

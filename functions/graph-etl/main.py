@@ -1,4 +1,5 @@
 """graph-etl: each domain event refreshes what it changed in the graph (idempotently)."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 import functions_framework
 

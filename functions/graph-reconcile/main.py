@@ -1,4 +1,5 @@
 """graph-reconcile: on each scheduler tick, sync what events missed; a full comparison when due."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 from datetime import timedelta
 

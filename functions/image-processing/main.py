@@ -1,4 +1,5 @@
 """image-processing: uploads bucket finalize notifications -> validated, stripped variants."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 import functions_framework
 

@@ -1,4 +1,5 @@
 """media-cleanup: a committed media deletion or rejection -> the objects it names deleted (once per event)."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 import functions_framework
 

@@ -1,4 +1,5 @@
 """outbox-relay: on each scheduler tick, publish the outbox rows the fast path missed."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 import functions_framework
 

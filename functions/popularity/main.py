@@ -1,4 +1,5 @@
 """popularity: on each scheduler tick, fold the waiting interactions into popularity scores."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 import logging
 

@@ -111,3 +111,15 @@ def test_every_event_function_enters_through_the_one_wrapper():
         names = {(d.func if isinstance(d, ast.Call) else d) for d in handle.decorator_list}
         wrappers = {n.id for n in names if isinstance(n, ast.Name)}
         assert wrappers & {"entry", "on_event", "on_tick"}, function.name
+
+
+def test_every_entry_module_imports_the_start_up_pause_first():
+    """shared.startup pauses the garbage collector for the cold start: it must be the first
+    import of every function, before anything heavy (decision 0015)."""
+    import ast
+
+    for function in load().functions:
+        tree = ast.parse(function.main.read_text())
+        first = next(node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)
+                     and not (isinstance(node, ast.ImportFrom) and node.module == "__future__"))
+        assert isinstance(first, ast.Import) and first.names[0].name == "shared.startup", function.name
