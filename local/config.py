@@ -26,7 +26,7 @@ class StackConfig:
     logging_port: int = 4500
     pubsub_port: int = 8085
     # "emulator" (the Cloud SDK's, when installed) or "broker" (the local push broker).
-    pubsub: str = "emulator"
+    pubsub: str = "broker"
     storage_port: int = 9023
     storage_front_port: int = 9024
     anvil_port: int = 8545
@@ -46,7 +46,7 @@ class StackConfig:
             hub_port=_env_int("EMULATOR_HUB_PORT", 4400),
             logging_port=_env_int("EMULATOR_LOGGING_PORT", 4500),
             pubsub_port=_env_int("PUBSUB_EMULATOR_PORT", 8085),
-            pubsub=os.environ.get("LOCAL_PUBSUB", "emulator"),
+            pubsub=os.environ.get("LOCAL_PUBSUB", "broker"),
             storage_port=_env_int("STORAGE_EMULATOR_PORT", 9023),
             storage_front_port=_env_int("STORAGE_FRONT_PORT", 9024),
             anvil_port=_env_int("ANVIL_PORT", 8545),
@@ -54,7 +54,7 @@ class StackConfig:
         )
 
     @classmethod
-    def ephemeral(cls, state_dir: Path, *, hosting: bool = True, pubsub: str = "emulator",
+    def ephemeral(cls, state_dir: Path, *, hosting: bool = True, pubsub: str = "broker",
                   schedule_interval: float = 60.0) -> StackConfig:
         """Free ports and a throwaway state dir: for tests and benchmarks."""
         return cls(

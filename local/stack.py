@@ -160,8 +160,8 @@ class Stack:
             self.children.append(start_emulator(self.config.pubsub_port, logs))
             self.pubsub_host = f"127.0.0.1:{self.config.pubsub_port}"
         else:
-            print("Pub/Sub: the local push broker delivers events (no Cloud SDK emulator, or LOCAL_PUBSUB=broker)",
-                  flush=True)
+            print("Pub/Sub: the local push broker delivers events (LOCAL_PUBSUB=emulator: the Cloud SDK emulator, "
+                  "which drops pushes to a consumer that is down: docs/decisions/0022)", flush=True)
 
         # A fresh chain each run: anvil keeps no state, so the contracts are deployed anew.
         self.children.append(start_anvil(self.config.anvil_port, logs))

@@ -40,8 +40,8 @@ def postgres_server(tmp_path_factory) -> Iterator[postgres.EmbeddedPostgres]:
     server.stop()
 
 
-# The role the functions under test connect as: no superuser, holding exactly what the
-# migration job grants a function's account (every function's grants are the same).
+# The login role of the functions under test: no superuser; a member of every function's
+# role, whose grants the migration job gives (tests/support/roles.py switches per request).
 APP_ROLE = "app-tests"
 
 
@@ -49,10 +49,20 @@ APP_ROLE = "app-tests"
 def database_url(postgres_server) -> str:
     """The test database, migrated by the migration job as it runs in the cloud; the URL is
     the superuser's, for the tests' own inspection (functions get ``app_database_url``)."""
+    from infra.manifest import load
+    from tests.support.roles import role_of
+
     database = "kalakrut_test"
     url = postgres_server.ensure_database(database)
-    postgres_server.provision(database, [APP_ROLE])
-    postgres_server.run_migration_job(database, [APP_ROLE])
+    roles = [role_of(f.name) for f in load().functions if f.database]
+    postgres_server.provision(database, [APP_ROLE, *roles])
+    postgres_server.run_migration_job(database, [APP_ROLE, *roles])
+    from sqlalchemy import create_engine, text
+
+    owner = create_engine(url)
+    with owner.begin() as connection:
+        connection.execute(text("GRANT " + ", ".join(f'"{role}"' for role in roles) + f' TO "{APP_ROLE}"'))
+    owner.dispose()
     return url
 
 

@@ -166,9 +166,10 @@ def test_scheduled_relay_publishes_what_the_fast_path_missed(stack):
     assert wait_for(lambda: _outbox(stack, f"SELECT published_at FROM outbox WHERE event_id = '{event_id}'")[0][0], 30)
 
 
-def test_without_the_emulator_the_broker_delivers(tmp_path):
-    with Stack(StackConfig.ephemeral(tmp_path, hosting=False, pubsub="broker")) as stack:
-        assert stack.broker is not None and stack.pubsub_host is None
+def test_the_push_broker_is_the_default_and_the_emulator_still_works(tmp_path, stack):
+    assert stack.broker is not None and stack.pubsub_host is None  # the module's stack: the default
+    with Stack(StackConfig.ephemeral(tmp_path, hosting=False, pubsub="emulator")) as stack:
+        assert stack.broker is None and stack.pubsub_host is not None
         _, token = stack.auth().sign_up("broker@example.test")
         response = requests.post(f"{stack.router_url}/api/register", json={"role": "collector"},
                                  headers={"Authorization": f"Bearer {token}"}, timeout=30)

@@ -16,7 +16,8 @@ from tests.support.waiting import wait_for
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with Stack(StackConfig.ephemeral(tmp_path_factory.mktemp("media-stack"), hosting=False)) as stack:
+    # The Cloud SDK emulator (LOCAL_PUBSUB=emulator): its observer pulls domain events from it.
+    with Stack(StackConfig.ephemeral(tmp_path_factory.mktemp("media-stack"), hosting=False, pubsub="emulator")) as stack:
         yield stack
 
 

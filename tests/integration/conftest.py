@@ -18,6 +18,7 @@ from local.pubsub import push_body
 from shared.media import storage
 from tests.conftest import UPLOADS
 from tests.support.openapi_client import ApiClient, OpenApiChecker
+from tests.support.roles import AsFunction
 
 TABLES = ("audit_log", "follows", "proposals", "media", "wallet_challenges", "users", "outbox", "processed_events",
           "web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens", "graph_sync_state",
@@ -41,7 +42,7 @@ def function_clients(app_env) -> dict:
 
     manifest = load()
     return {
-        f.name: create_app(target=f.entry_point, source=str(f.main)).test_client()
+        f.name: AsFunction(f.name, create_app(target=f.entry_point, source=str(f.main)).test_client())
         for f in manifest.http_functions()
     }
 
@@ -231,8 +232,8 @@ def event_function_client(name: str):
 
     registry, signature = dict(_function_registry.REGISTRY_MAP), os.environ.get("FUNCTION_SIGNATURE_TYPE")
     try:
-        return create_app(target="handle", source=str(load().by_name(name).main),
-                          signature_type="cloudevent").test_client()
+        return AsFunction(name, create_app(target="handle", source=str(load().by_name(name).main),
+                                           signature_type="cloudevent").test_client())
     finally:
         _function_registry.REGISTRY_MAP.clear()
         _function_registry.REGISTRY_MAP.update(registry)

@@ -3,6 +3,7 @@
 context, which costs ~20 ms of CPU each (docs/decisions/0019-driver-tls.md)."""
 import ssl
 
+import pytest
 from sqlalchemy import text
 
 from shared.config import Settings
@@ -20,3 +21,18 @@ def test_a_unix_socket_connection_builds_no_ssl_context(database_url, monkeypatc
             assert connection.execute(text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_each_in_process_function_runs_as_its_own_role(function_clients, app_env):
+    """Statements made while a function handles a request run as fn-<function>, with that
+    role's grants only (tests/support/roles.py); outside a request, as the tests' login."""
+    from shared.db import get_engine
+    from tests.support.roles import acting_as
+
+    with acting_as("marketplace"), get_engine().connect() as connection:
+        assert connection.execute(text("SELECT current_user")).scalar_one() == "fn-marketplace"
+    with get_engine().connect() as connection:
+        assert connection.execute(text("SELECT current_user")).scalar_one() == "app-tests"
+    # No function's role may change the schema (only the migration job's can).
+    with acting_as("proposals"), get_engine().connect() as connection, pytest.raises(Exception, match="permission"):
+        connection.execute(text("CREATE TABLE intruder (id int)"))

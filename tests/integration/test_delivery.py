@@ -1,0 +1,111 @@
+"""Nothing is lost between functions: through the default local transport (the push broker,
+decision 0022), a consumer that is down, then failing, then up gets every good event
+applied exactly once, duplicates and stragglers absorbed, and the poison message parked in
+the dead-letter topic with its attempt count. Bounded: short backoff, no sleeps to wait out."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+import requests
+from sqlalchemy import text
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from infra.manifest import REPO
+from local.broker import PushBroker, Subscription
+from local.processes import free_port, port_open, spawn
+from tests.conftest import PROJECT
+from tests.integration.conftest import CONSUMER, effects
+from tests.support.pubsub import envelope
+from tests.support.waiting import wait_for
+
+
+class FlakyFront:
+    """In front of the consumer: answers 500 to the next ``failures`` pushes, then forwards."""
+
+    def __init__(self, target_port: int) -> None:
+        self.port, self.failures, self.seen = free_port(), 0, 0
+        self._target = f"http://127.0.0.1:{target_port}/"
+        self._lock = threading.Lock()
+        self._server = make_server("127.0.0.1", self.port, self._app, threaded=True)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _app(self, environ, start_response):
+        request = Request(environ)
+        with self._lock:
+            self.seen += 1
+            fail = self.failures > 0
+            self.failures -= fail
+        if fail:
+            return Response("injected failure", status=500)(environ, start_response)
+        try:
+            answer = requests.post(self._target, data=request.get_data(), headers={"Content-Type": "application/json"},
+                                   timeout=30)
+        except requests.ConnectionError:  # the consumer is down: what Pub/Sub sees is a failed push
+            return Response("consumer down", status=502)(environ, start_response)
+        return Response(answer.content, status=answer.status_code)(environ, start_response)
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
+@pytest.fixture
+def consumer(app_env, tmp_path):
+    """The test consumer's process, stopped and started at will on one port."""
+    port = free_port()
+    argv = [os.path.join(os.path.dirname(sys.executable), "functions-framework"), "--target", "handle",
+            "--source", str(CONSUMER), "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "K_SERVICE": "test-consumer"}
+
+    class Process:
+        child = None
+
+        def start(self) -> None:
+            self.child = spawn("test-consumer", argv, env=env, log_dir=tmp_path)
+            self.child.wait_until(lambda: port_open(port), 30)
+
+        def stop(self) -> None:
+            if self.child:
+                self.child.stop()
+
+    process = Process()
+    process.port = port
+    yield process
+    process.stop()
+
+
+def test_a_consumer_down_then_failing_then_up_loses_nothing_and_doubles_nothing(consumer, clean_state, db, tmp_path):
+    front = FlakyFront(consumer.port)
+    broker = PushBroker(PROJECT, [Subscription("test-events-consumer", "test-events", f"http://127.0.0.1:{front.port}/",
+                                               "test-consumer-dead-letter", max_delivery_attempts=12)],
+                        tmp_path / "dead-letters.jsonl", min_backoff=0.2, max_backoff=1.0)
+    broker.start()
+    try:
+        good = [envelope(n=n) for n in range(5)]
+        poison = envelope(explode=True)
+        for event in [*good, poison]:  # (a) published while the consumer is down
+            broker.publish("test-events", event.model_dump_json().encode(), {"event_id": str(event.event_id)})
+        assert wait_for(lambda: front.seen >= 6, timeout=10)  # every push tried, and refused
+        front.failures = 4  # (b) then it answers 500 to the next pushes
+        consumer.start()
+        straggler = envelope(n="late")
+        for event in (good[2], good[0], straggler, good[2]):  # (c) duplicates, and out of order
+            broker.publish("test-events", event.model_dump_json().encode(), {"event_id": str(event.event_id)})
+
+        assert wait_for(lambda: effects(db) == 6, timeout=30)
+        assert wait_for(lambda: broker.dead_letters, timeout=30)  # (d) the poison one, parked
+        db.rollback()
+        applied = db.execute(text("SELECT event_id::text FROM processed_events WHERE consumer = 'test-consumer'"
+                                  )).scalars().all()
+        assert sorted(applied) == sorted(str(e.event_id) for e in [*good, straggler])  # 0 lost, 0 doubled
+        [parked] = broker.dead_letters
+        assert parked["topic"] == "test-consumer-dead-letter"
+        assert parked["attributes"]["event_id"] == str(poison.event_id)
+        assert parked["attributes"]["CloudPubSubDeadLetterSourceDeliveryCount"] == "12"
+        assert effects(db) == 6  # the poison one rolled back every time
+    finally:
+        broker.stop()
+        front.close()
