@@ -2,9 +2,11 @@
 once whatever made the consumer fail is fixed.
 
     python -m infra.replay FUNCTION --project P [--max N] [--dry-run]
+    python -m infra.replay FUNCTION --local          # the running `make dev` stack's push broker
 
 Against Cloud Pub/Sub with the caller's credentials (a runbook command: docs/deploy.md), or
-against the emulator when PUBSUB_EMULATOR_HOST is set. Each message goes back to the
+against the emulator when PUBSUB_EMULATOR_HOST is set, or (``--local``) against the local
+stack's push broker, which keeps its dead letters itself (local/broker.py). Each message goes back to the
 function's trigger topic with its data and attributes, less those Pub/Sub added when it
 dead-lettered it, and is acknowledged after the publish succeeded: a replay that stops
 half-way publishes some messages again next time. That is safe because every consumer
@@ -59,14 +61,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.replay", description=__doc__.splitlines()[0])
     names = [f.name for f in load().event_functions()]
     parser.add_argument("function", choices=names)
-    parser.add_argument("--project", required=True)
+    parser.add_argument("--project", help="the GCP project (or the emulator's)")
+    parser.add_argument("--local", action="store_true", help="the running local stack's push broker")
     parser.add_argument("--max", type=int, default=10_000, help="move at most this many messages")
     parser.add_argument("--dry-run", action="store_true", help="count a first batch, move nothing")
     args = parser.parse_args(argv)
+    function = load().by_name(args.function)
+    if args.local:
+        import json
+        import urllib.request
+
+        from local.config import StackConfig
+
+        config = StackConfig.from_env()
+        url = (f"http://127.0.0.1:{config.pubsub_port}/v1/projects/{config.project}/topics/"
+               f"{function.dead_letter_topic}:replay")
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30) as answer:
+            print(f"{args.function}: replayed {json.load(answer)['replayed']} dead-lettered messages")
+        return 0
+    if not args.project:
+        parser.error("--project (or --local)")
     from google.cloud import pubsub_v1
 
     moved = replay(pubsub_v1.SubscriberClient(), pubsub_v1.PublisherClient(), args.project,
-                   load().by_name(args.function), max_messages=args.max, dry_run=args.dry_run)
+                   function, max_messages=args.max, dry_run=args.dry_run)
     print(f"{args.function}: {'found' if args.dry_run else 'replayed'} {moved} dead-lettered messages")
     return 0
 

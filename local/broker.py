@@ -26,6 +26,13 @@ from werkzeug.wrappers import Request, Response
 logger = logging.getLogger(__name__)
 
 
+def seconds(duration: str) -> float:
+    """A Pub/Sub duration ("10s", "600s", "0.5s") in seconds."""
+    if not duration.endswith("s"):
+        raise ValueError(f"not a duration in seconds: {duration!r}")
+    return float(duration.removesuffix("s"))
+
+
 @dataclass(frozen=True)
 class Subscription:
     name: str
@@ -33,6 +40,9 @@ class Subscription:
     push_url: str
     dead_letter_topic: str
     max_delivery_attempts: int = 5
+    # Seconds; None: the broker's own (tests pass short ones to the broker).
+    min_backoff: float | None = None
+    max_backoff: float | None = None
 
 
 @dataclass(order=True)
@@ -71,9 +81,28 @@ class PushBroker:
             self._ready.notify_all()
         return message_id
 
+    def replay(self, dead_letter_topic: str) -> int:
+        """Publish what ``dead_letter_topic`` holds to the topics it came from (their source
+        subscriptions'), without the dead-letter attributes, and forget it: the local half of
+        ``python -m infra.replay`` (the other half talks to Pub/Sub)."""
+        sources = {s.name: s.topic for s in self.subscriptions}
+        with self._ready:
+            parked = [r for r in self.dead_letters if r["topic"] == dead_letter_topic]
+            self.dead_letters = [r for r in self.dead_letters if r["topic"] != dead_letter_topic]
+            with self.dead_letter_file.open("w") as out:
+                out.writelines(json.dumps(record) + "\n" for record in self.dead_letters)
+        for record in parked:
+            attributes = {k: v for k, v in record["attributes"].items() if not k.startswith("CloudPubSubDeadLetter")}
+            self.publish(sources[record["attributes"]["CloudPubSubDeadLetterSourceSubscription"]],
+                         base64.b64decode(record["data"]), attributes)
+        return len(parked)
+
     def wsgi(self, environ, start_response):
         request = Request(environ)
         parts = request.path.strip("/").split("/")
+        if request.method == "POST" and len(parts) == 5 and parts[3] == "topics" and parts[4].endswith(":replay"):
+            moved = self.replay(parts[4].removesuffix(":replay"))
+            return Response(json.dumps({"replayed": moved}), mimetype="application/json")(environ, start_response)
         if request.method != "POST" or len(parts) != 5 or not parts[4].endswith(":publish"):
             return Response("not found", 404)(environ, start_response)
         topic = parts[4].removesuffix(":publish")
@@ -106,7 +135,9 @@ class PushBroker:
         if delivery.attempt >= subscription.max_delivery_attempts:
             self._dead_letter(delivery)
             return
-        backoff = min(self._max_backoff, self._min_backoff * 2 ** (delivery.attempt - 1))
+        low = self._min_backoff if subscription.min_backoff is None else subscription.min_backoff
+        high = self._max_backoff if subscription.max_backoff is None else subscription.max_backoff
+        backoff = min(high, low * 2 ** (delivery.attempt - 1))
         with self._ready:
             heapq.heappush(self._queue, _Delivery(time.monotonic() + backoff, next(self._seq), subscription,
                                                   delivery.message, delivery.attempt + 1))

@@ -21,7 +21,7 @@ from infra.bundle import unpack, venv_for
 from infra.deployed_config import deployed_config
 from infra.manifest import Function, load
 from local import postgres
-from local.broker import PushBroker, Subscription
+from local.broker import PushBroker, Subscription, seconds
 from local.chain import Deployment, Platform, Rpc, deploy_platform, start_anvil
 from local.config import StackConfig
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
@@ -188,9 +188,7 @@ class Stack:
             provision(self.pubsub_host, self.config.project, self.manifest, push_urls)
             publish = emulator_publish(self.pubsub_host, self.config.project)
         else:
-            subscriptions = [Subscription(f"{f.topic}-{f.name}", f.topic, push_urls[f.name], f.dead_letter_topic,
-                                          f.max_delivery_attempts) for f in self.manifest.event_functions()]
-            self.broker = PushBroker(self.config.project, subscriptions, state / "dead-letters.jsonl")
+            self.broker = PushBroker(self.config.project, self.subscriptions(push_urls), state / "dead-letters.jsonl")
             self.broker.start(self.config.pubsub_port)
             publish = self.broker.publish
         self.scheduler = Scheduler(publish, self.manifest, self.config.schedule_interval)
@@ -215,6 +213,13 @@ class Stack:
         for name, child in self.supervisor.children().items():
             port = self.config.function_ports[name]
             child.wait_until(lambda port=port: port_open(port), 30)
+
+    def subscriptions(self, push_urls: dict[str, str]) -> list[Subscription]:
+        """The broker's push subscriptions, each with the cloud's retry policy (functions.yaml):
+        a consumer's outage is ridden out locally as long as in the cloud before anything is parked."""
+        return [Subscription(f"{f.topic}-{f.name}", f.topic, push_urls[f.name], f.dead_letter_topic,
+                             f.max_delivery_attempts, seconds(f.retry["min_backoff"]), seconds(f.retry["max_backoff"]))
+                for f in self.manifest.event_functions()]
 
     def _function_starter(self, function: Function, port: int, logs: Path) -> Callable[[], Child]:
         """How the function's process starts, as deployed: its own bundle, in a venv of only

@@ -109,3 +109,33 @@ def test_a_consumer_down_then_failing_then_up_loses_nothing_and_doubles_nothing(
     finally:
         broker.stop()
         front.close()
+
+
+def test_events_parked_by_a_long_outage_come_back_with_the_replay(consumer, clean_state, db, tmp_path):
+    """Past the retry window the events are dead-lettered, not dropped; after the repair,
+    the replay (python -m infra.replay FUNCTION --local) applies each exactly once."""
+    front = FlakyFront(consumer.port)
+    broker = PushBroker(PROJECT, [Subscription("test-events-consumer", "test-events", f"http://127.0.0.1:{front.port}/",
+                                               "test-consumer-dead-letter", max_delivery_attempts=3)],
+                        tmp_path / "dead-letters.jsonl", min_backoff=0.1, max_backoff=0.2)
+    port = free_port()
+    broker.start(port)
+    try:
+        events = [envelope(n=n) for n in range(4)]
+        for event in events:  # the consumer is down for longer than the retry window
+            broker.publish("test-events", event.model_dump_json().encode(), {"event_id": str(event.event_id)})
+        assert wait_for(lambda: len(broker.dead_letters) == 4, timeout=15)
+        assert len((tmp_path / "dead-letters.jsonl").read_text().splitlines()) == 4
+        consumer.start()  # repaired
+        assert effects(db) == 0
+        # What `python -m infra.replay FUNCTION --local` asks the stack's broker.
+        replay = f"http://127.0.0.1:{port}/v1/projects/{PROJECT}/topics/test-consumer-dead-letter:replay"
+        assert requests.post(replay, timeout=30).json() == {"replayed": 4}
+        assert wait_for(lambda: effects(db) == 4, timeout=30)
+        assert broker.dead_letters == [] and (tmp_path / "dead-letters.jsonl").read_text() == ""
+        assert broker.replay("test-consumer-dead-letter") == 0  # nothing left to replay
+        db.rollback()
+        assert db.execute(text("SELECT count(*) FROM processed_events WHERE consumer = 'test-consumer'")).scalar() == 4
+    finally:
+        broker.stop()
+        front.close()

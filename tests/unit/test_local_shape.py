@@ -57,3 +57,17 @@ def test_the_local_hosting_emulator_allows_loopback_and_production_does_not(tmp_
     assert "connect-src 'self'" in csp(local) and "http://127.0.0.1:*" in csp(local)
     production = json.loads((REPO / "firebase.json").read_text())
     assert "127.0.0.1" not in csp(production) and "localhost" not in csp(production)
+
+
+def test_the_local_broker_retries_with_the_clouds_policy(stack):
+    """Locally, as in the cloud, a consumer's outage is ridden out for as long before a
+    message is parked: the stack's subscriptions take functions.yaml's retry policy."""
+    from local.broker import seconds
+
+    subscriptions = stack.subscriptions({f.name: f"http://127.0.0.1:1/{f.name}" for f in load().event_functions()})
+    assert len(subscriptions) == len(load().event_functions())
+    for subscription in subscriptions:
+        assert (subscription.min_backoff, subscription.max_backoff, subscription.max_delivery_attempts) == (10, 600, 10)
+    assert seconds("0.5s") == 0.5
+    with pytest.raises(ValueError):
+        seconds("10m")
