@@ -1,12 +1,17 @@
 """Nothing is lost between functions: through the default local transport (the push broker,
-decision 0022), a consumer that is down, then failing, then up gets every good event
-applied exactly once, duplicates and stragglers absorbed, and the poison message parked in
-the dead-letter topic with its attempt count. Bounded: short backoff, no sleeps to wait out."""
+decision 0022), every event consumer (graph-etl, media-cleanup, image-processing, and the
+test consumer that fails half-way) that is down, then failing, then up gets every good
+message applied exactly once, duplicates and stragglers absorbed, and the poison message
+parked in the dead-letter topic with its attempt count. Bounded: short backoff, no sleeps."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,10 +19,10 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from infra.manifest import REPO
+from infra.manifest import REPO, load
 from local.broker import PushBroker, Subscription
 from local.processes import free_port, port_open, spawn
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, UPLOADS
 from tests.integration.conftest import CONSUMER, effects
 from tests.support.pubsub import envelope
 from tests.support.waiting import wait_for
@@ -52,60 +57,103 @@ class FlakyFront:
         self._server.shutdown()
 
 
+def _envelope(n) -> tuple[bytes, dict[str, str]]:
+    event = envelope(n=n)
+    return event.model_dump_json().encode(), {"event_id": str(event.event_id), "type": event.type}
+
+
+def _finalized(n) -> tuple[bytes, dict[str, str]]:
+    """A finished upload no media waits for: image-processing records it and does nothing."""
+    resource = {"bucket": UPLOADS, "name": f"uploads/nobody/{n}", "generation": "1", "size": "1"}
+    return json.dumps(resource).encode(), {"eventType": "OBJECT_FINALIZE"}
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str  # its processed_events consumer
+    source: Path
+    good: Callable[[object], tuple[bytes, dict[str, str]]]
+    poison: bytes
+
+
+# The test consumer fails after writing (rollback); the real ones get what no retry can fix.
+CONSUMERS = [Consumer("test-consumer", CONSUMER, _envelope, envelope(explode=True).model_dump_json().encode()),
+             *(Consumer(name, load().by_name(name).main, good, b"\x00 not a message")
+               for name, good in (("graph-etl", _envelope), ("media-cleanup", _envelope),
+                                  ("image-processing", _finalized)))]
+
+
 @pytest.fixture
-def consumer(app_env, tmp_path):
-    """The test consumer's process, stopped and started at will on one port."""
-    port = free_port()
-    argv = [os.path.join(os.path.dirname(sys.executable), "functions-framework"), "--target", "handle",
-            "--source", str(CONSUMER), "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "K_SERVICE": "test-consumer"}
+def process_of(app_env, tmp_path):
+    """A consumer's own process, stopped and started at will on one port."""
+    started = []
 
-    class Process:
-        child = None
+    def make(consumer: Consumer):
+        port = free_port()
+        argv = [os.path.join(os.path.dirname(sys.executable), "functions-framework"), "--target", "handle",
+                "--source", str(consumer.source), "--signature-type", "cloudevent", "--host", "127.0.0.1",
+                "--port", str(port)]
+        env = {**os.environ, "PYTHONPATH": str(REPO), "K_SERVICE": consumer.name}
 
-        def start(self) -> None:
-            self.child = spawn("test-consumer", argv, env=env, log_dir=tmp_path)
-            self.child.wait_until(lambda: port_open(port), 30)
+        class Process:
+            child = None
 
-        def stop(self) -> None:
-            if self.child:
-                self.child.stop()
+            def start(self) -> None:
+                self.child = spawn(consumer.name, argv, env=env, log_dir=tmp_path)
+                self.child.wait_until(lambda: port_open(port), 30)
 
-    process = Process()
-    process.port = port
-    yield process
-    process.stop()
+            def stop(self) -> None:
+                if self.child:
+                    self.child.stop()
+
+        process = Process()
+        process.port = port
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        process.stop()
 
 
-def test_a_consumer_down_then_failing_then_up_loses_nothing_and_doubles_nothing(consumer, clean_state, db, tmp_path):
-    front = FlakyFront(consumer.port)
-    broker = PushBroker(PROJECT, [Subscription("test-events-consumer", "test-events", f"http://127.0.0.1:{front.port}/",
-                                               "test-consumer-dead-letter", max_delivery_attempts=12)],
+@pytest.fixture
+def consumer(process_of):
+    return process_of(CONSUMERS[0])
+
+
+def _applied(db, consumer: str) -> int:
+    db.rollback()
+    return db.execute(text("SELECT count(*) FROM processed_events WHERE consumer = :c"), {"c": consumer}).scalar()
+
+
+@pytest.mark.parametrize("case", CONSUMERS, ids=lambda c: c.name)
+def test_a_consumer_down_then_failing_then_up_loses_nothing_and_doubles_nothing(case, process_of, clean_state, db,
+                                                                                tmp_path):
+    process = process_of(case)
+    front = FlakyFront(process.port)
+    broker = PushBroker(PROJECT, [Subscription("events-consumer", "events", f"http://127.0.0.1:{front.port}/",
+                                               "consumer-dead-letter", max_delivery_attempts=12)],
                         tmp_path / "dead-letters.jsonl", min_backoff=0.2, max_backoff=1.0)
     broker.start()
     try:
-        good = [envelope(n=n) for n in range(5)]
-        poison = envelope(explode=True)
-        for event in [*good, poison]:  # (a) published while the consumer is down
-            broker.publish("test-events", event.model_dump_json().encode(), {"event_id": str(event.event_id)})
+        good = [case.good(n) for n in range(5)]
+        for data, attributes in [*good, (case.poison, {"event_id": "poison"})]:  # (a) while it is down
+            broker.publish("events", data, attributes)
         assert wait_for(lambda: front.seen >= 6, timeout=10)  # every push tried, and refused
         front.failures = 4  # (b) then it answers 500 to the next pushes
-        consumer.start()
-        straggler = envelope(n="late")
-        for event in (good[2], good[0], straggler, good[2]):  # (c) duplicates, and out of order
-            broker.publish("test-events", event.model_dump_json().encode(), {"event_id": str(event.event_id)})
+        process.start()
+        straggler = case.good("late")
+        for data, attributes in (good[2], good[0], straggler, good[2]):  # (c) duplicates, and out of order
+            broker.publish("events", data, attributes)
 
-        assert wait_for(lambda: effects(db) == 6, timeout=30)
+        assert wait_for(lambda: _applied(db, case.name) == 6, timeout=30)  # 0 lost
         assert wait_for(lambda: broker.dead_letters, timeout=30)  # (d) the poison one, parked
-        db.rollback()
-        applied = db.execute(text("SELECT event_id::text FROM processed_events WHERE consumer = 'test-consumer'"
-                                  )).scalars().all()
-        assert sorted(applied) == sorted(str(e.event_id) for e in [*good, straggler])  # 0 lost, 0 doubled
         [parked] = broker.dead_letters
-        assert parked["topic"] == "test-consumer-dead-letter"
-        assert parked["attributes"]["event_id"] == str(poison.event_id)
+        assert parked["topic"] == "consumer-dead-letter" and parked["attributes"]["event_id"] == "poison"
         assert parked["attributes"]["CloudPubSubDeadLetterSourceDeliveryCount"] == "12"
-        assert effects(db) == 6  # the poison one rolled back every time
+        assert _applied(db, case.name) == 6  # 0 doubled
+        if case.name == "test-consumer":
+            assert effects(db) == 6  # the poison one rolled back every time
     finally:
         broker.stop()
         front.close()
