@@ -42,7 +42,7 @@ class ChainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     chain_id: int = Field(ge=1)
-    rpc_url: str = Field(pattern=r"^https?://")
+    rpc_url: str = Field(pattern=r"^https?://", repr=False)  # carries the provider's key
     # Blocks newer than head - confirmations are not read yet: most reorgs stay above it.
     confirmations: int = Field(default=12, ge=0, le=10_000)
     start_block: int = Field(default=0, ge=0)
@@ -107,7 +107,7 @@ class Settings(BaseModel):
     # The graph store (shared/graph/port.py): falkordb://host:port/graph or neo4j[+s]://host.
     graph_url: str | None = Field(default=None, pattern=r"^(falkordb|neo4j|neo4j\+s|neo4j\+ssc|bolt|bolt\+s)://")
     neo4j_user: str | None = None
-    neo4j_password: str | None = None
+    neo4j_password: str | None = Field(default=None, repr=False)
     graph_reconcile_budget_seconds: float = Field(default=50.0, gt=0)
     graph_full_reconcile_minutes: int = Field(default=60, ge=1)
     # The chain indexer: the chains it follows, and how long one tick may run.

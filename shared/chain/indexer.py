@@ -39,6 +39,7 @@ from shared.chain.store import (
     try_lock,
     unlock,
 )
+from shared.redact import redact
 from shared.threads import fast_thread_switches
 
 if TYPE_CHECKING:
@@ -169,8 +170,8 @@ class ChainIndexer:
             logger.warning("waiting for a lagging node", extra={"chain_id": chain_id, "reason": str(behind)})
         except (RpcError, RpcUnavailable) as error:
             self.report.stopped = "rpc-error"
-            self.report.errors.append(str(error))
-            logger.error("chain node failed", extra={"chain_id": chain_id, "error": str(error)})
+            self.report.errors.append(redact(str(error)))  # stored and served: no URL beyond its origin
+            logger.error("chain node failed", extra={"chain_id": chain_id, "error": self.report.errors[-1]})
         finally:
             # Every submitted range is committed (or its failure raised) before the tick ends.
             self.writer.close()

@@ -8,8 +8,10 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from shared.redact import origin, redact
 
 Call = tuple[str, Sequence[Any]]
 # Transport failures worth another try: the provider is busy or briefly unreachable.
@@ -37,9 +39,14 @@ class RpcUnavailable(RuntimeError):
 
 @dataclass
 class JsonRpc:
-    url: str
+    url: str = field(repr=False)  # it carries the provider's key: never in a repr, a log or an error
     timeout: float = 20.0
     attempts: int = 3
+
+    @property
+    def endpoint(self) -> str:
+        """What messages name: the origin only (the URL's path and query carry the provider's key)."""
+        return origin(self.url)
 
     def __post_init__(self) -> None:
         import urllib3
@@ -88,9 +95,10 @@ class JsonRpc:
             except HTTPError as error:  # urllib3's every failure: refused, dropped, timed out, garbled
                 if _timed_out(error):
                     # A slow answer is usually a query too large: the caller decides, not a retry.
-                    raise RpcUnavailable(f"{self.url} did not answer in {self.timeout:g}s", timeout=True) from error
+                    raise RpcUnavailable(f"{self.endpoint} did not answer in {self.timeout:g}s", timeout=True) from None
                 if attempt == self.attempts:
-                    raise RpcUnavailable(f"cannot reach {self.url}: {error}") from error
+                    # The library's text names the URL with its key: never kept (from None), only redacted.
+                    raise RpcUnavailable(f"cannot reach {self.endpoint}: {redact(str(error), self.url)}") from None
             else:
                 if response.status in RETRY_STATUSES and attempt < self.attempts:
                     pass
@@ -99,9 +107,9 @@ class JsonRpc:
                         return response.json()
                     except ValueError:
                         raise RpcUnavailable(
-                            f"{self.url} answered HTTP {response.status} without JSON-RPC") from None
+                            f"{self.endpoint} answered HTTP {response.status} without JSON-RPC") from None
             time.sleep(0.2 * 2 ** (attempt - 1))
-        raise RpcUnavailable(f"{self.url} kept failing")  # pragma: no cover - loop always returns or raises
+        raise RpcUnavailable(f"{self.endpoint} kept failing")  # pragma: no cover - loop always returns or raises
 
 
 def _timed_out(error: Exception) -> bool:

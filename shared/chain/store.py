@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from shared.bulk import copy_rows, is_unique_violation
+from shared.redact import redact
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -75,7 +76,7 @@ def record_tick(conn: Connection, chain_id: int, head: int | None, error: str | 
     conn.execute(text("UPDATE indexer_checkpoints SET head_block = coalesce(CAST(:head AS bigint), head_block), "
                       "head_seen_at = CASE WHEN CAST(:head AS bigint) IS NULL THEN head_seen_at ELSE now() END, "
                       "last_error = :error, updated_at = now() WHERE chain_id = :chain"),
-                 {"chain": chain_id, "head": head, "error": error[:2000] if error else None})
+                 {"chain": chain_id, "head": head, "error": redact(error)[:2000] if error else None})
 
 
 def recent_blocks(conn: Connection, chain_id: int, limit: int) -> list[Block]:

@@ -460,9 +460,19 @@ def test_an_unreachable_node_is_recorded_and_changes_nothing(chain, engine):
     open_campaigns(chain, engine)
     index(engine, config(chain))
     before = state(engine)
-    report = index_chain(engine, config(chain, url=f"http://127.0.0.1:{free_port()}"), time.monotonic() + 30)
+    # A provider's URL: its key in the path, another in the query, and user info.
+    url = f"http://user:hunter2@127.0.0.1:{free_port()}/v2/sEcReTkEy123?apikey=qUeRyKeY456"
+    report = index_chain(engine, config(chain, url=url), time.monotonic() + 30)
     assert report.stopped == "rpc-error" and report.head is None
     assert state(engine) == before
     with engine.connect() as conn:
         head, error = conn.execute(text("SELECT head_block, last_error FROM indexer_checkpoints")).one()
     assert head == chain.head() and "cannot reach" in error  # the head last seen stays
+    for secret in ("sEcReTkEy123", "qUeRyKeY456", "hunter2", "/v2"):
+        assert secret not in error and secret not in " ".join(report.errors)
+
+
+def test_the_chain_status_never_shows_the_rpc_key(chain, engine, api):
+    index_chain(engine, config(chain, url=f"http://127.0.0.1:{free_port()}/v3/aKeyOfTheProvider"), time.monotonic() + 30)
+    body = api.get("/api/chain/status").get_data(as_text=True)
+    assert "cannot reach http://127.0.0.1:" in body and "aKeyOfTheProvider" not in body
