@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from infra.bundle import VENVS, unpack, venv_for  # noqa: E402
+from infra.bundle import unpack, venv_for  # noqa: E402
 from infra.manifest import load  # noqa: E402
 from local import postgres  # noqa: E402
 from local.chain import start_anvil  # noqa: E402
@@ -192,9 +191,6 @@ def main() -> int:
                     for name, source, *_ in subjects}
             bundled = {k: v for k, v in env.items() if k != "PYTHONPATH"}
             envs = {name: bundled if args.deployed and name in sources else env for name, *_ in subjects}
-            if args.deployed and not args.only:  # venvs of requirements that changed since are of no further use
-                for stale in {p for p in VENVS.iterdir() if p.is_dir()} - {b.parent for b in bins.values()}:
-                    shutil.rmtree(stale, ignore_errors=True)
 
             times: dict[str, list[float]] = {name: [] for name, *_ in subjects}
             shuffle = random.Random(2026)
@@ -205,7 +201,7 @@ def main() -> int:
                         times[name].append(seconds)
             results = {}
             for name, source, _, _ in subjects:
-                imported, heaviest = import_seconds(source, env, bins[name])
+                imported, heaviest = import_seconds(source, envs[name], bins[name])
                 results[name] = (statistics.median(times[name]), imported, heaviest)
         finally:
             firebase.stop()

@@ -137,16 +137,26 @@ def unpack(function_source: Path, target: Path) -> Path:
 
 def venv_for(requirements: Path, constraints: Path = REPO / CONSTRAINTS) -> Path:
     """The bin directory of a venv with exactly ``requirements`` (transitive pins from
-    ``constraints``), as a deployed build installs them; built on first use and kept."""
-    key = hashlib.sha256(requirements.read_bytes() + constraints.read_bytes()).hexdigest()[:16]
-    venv = VENVS / key
-    if not (venv / "complete").exists():
-        print(f"building a venv for {requirements} in {venv}", flush=True)
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                        "-r", str(requirements), "-c", str(constraints)], check=True)
-        (venv / "complete").touch()
+    ``constraints``), as a deployed build installs them; built on first use and kept.
+
+    Several processes may ask at once (the stack, an e2e test, the bench): one builds under a
+    lock while the others wait for it. (A venv cannot be built aside and renamed into place:
+    its scripts name their interpreter by absolute path.)
+    """
+    import fcntl
+
+    identity = requirements.read_bytes() + constraints.read_bytes() + sys.version.encode()
+    venv = VENVS / hashlib.sha256(identity).hexdigest()[:16]
+    VENVS.mkdir(parents=True, exist_ok=True)
+    with (VENVS / f"{venv.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / "complete").exists():
+            print(f"building a venv for {requirements} in {venv}", flush=True)
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                            "-r", str(requirements), "-c", str(constraints)], check=True)
+            (venv / "complete").touch()
     return venv / "bin"
 
 

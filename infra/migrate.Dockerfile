@@ -1,4 +1,4 @@
-# The migration job's image: Alembic and the shared library, nothing of the functions.
+# The migration job's image: Alembic, the shared library and infra/migrate.py; nothing of the functions.
 FROM python:3.11-slim-bookworm
 WORKDIR /app
 COPY infra/migrate-requirements.txt /tmp/requirements.txt

@@ -58,17 +58,19 @@ class EmbeddedPostgres:
             raise ValueError(f"not role names: {bad}")
         created = " ".join(f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') "
                            f'THEN CREATE ROLE "{name}" LOGIN; END IF;' for name in names)
-        for statement in (f"DO $$ BEGIN {created} END $$;", f'ALTER DATABASE "{database}" OWNER TO "{MIGRATOR}";',
-                          f"\\c {database}\n" + _HAND_OVER.format(role=MIGRATOR)):
-            answer = self.server.psql(statement)
-            if "ERROR" in answer:  # psql reports and goes on: a half-provisioned database fails here
-                raise RuntimeError(f"provisioning {database} failed: {answer}")
+        # psql reports an error on stderr and goes on with exit code 0 unless told to stop:
+        # with ON_ERROR_STOP it exits non-zero, and a half-provisioned database raises here.
+        self.server.psql("\\set ON_ERROR_STOP on\n"
+                         f"DO $$ BEGIN {created} END $$;\n"
+                         f'ALTER DATABASE "{database}" OWNER TO "{MIGRATOR}";\n'
+                         f"\\c {database}\n" + _HAND_OVER.format(role=MIGRATOR))
 
-    def run_migration_job(self, database: str, app_roles: Iterable[str]) -> None:
+    def run_migration_job(self, database: str, app_roles: Iterable[str], project: str) -> None:
         """The migration job as the cloud runs it: ``python -m infra.migrate`` as the migrator,
-        with only the settings functions.yaml gives it, granting ``app_roles``."""
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "GOOGLE_CLOUD_PROJECT": "demo-local",
-               "DATABASE_URL": self.url(database, MIGRATOR), "DB_APP_USERS": ",".join(app_roles)}
+        granting ``app_roles``, with the settings functions.yaml's ``jobs: migrate`` names
+        (locally: the migrator's DATABASE_URL for the Cloud SQL ones) and nothing else."""
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "GOOGLE_CLOUD_PROJECT": project,
+               "LOG_LEVEL": "WARNING", "DATABASE_URL": self.url(database, MIGRATOR), "DB_APP_USERS": ",".join(app_roles)}
         subprocess.run([sys.executable, "-m", "infra.migrate"], cwd=REPO, env=env, check=True,
                        stdout=subprocess.DEVNULL)
 

@@ -11,6 +11,7 @@ import http.client
 import json
 import threading
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -56,13 +57,25 @@ class Router:
         return forward(request, self.ports[service], path)
 
 
+# What stays as it is in a request target; everything else is percent-encoded again.
+_PATH_SAFE, _QUERY_SAFE = "/%:@!$&'()*+,;=-._~", "/%:@!$&'()*+,;=-._~?"
+
+
+def target(path: str, query: bytes) -> str:
+    """The request target for ``path`` (as decoded) and the raw query: ASCII, as HTTP/1.1
+    needs, so a path with any character reaches the function (which answers it) instead of
+    failing here."""
+    encoded = quote(path, safe=_PATH_SAFE)
+    return encoded + (f"?{quote(query, safe=_QUERY_SAFE)}" if query else "")
+
+
 def forward(request: Request, port: int, path: str) -> Response:
     """Send ``request`` on to 127.0.0.1:``port`` at ``path`` and relay the answer."""
-    target = path + (f"?{request.query_string.decode()}" if request.query_string else "")
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request(request.method, target, body=request.get_data(), headers=headers)
+        connection.request(request.method, target(path, request.query_string), body=request.get_data(),
+                           headers=headers)
         upstream = connection.getresponse()
         body = upstream.read()
     except OSError as error:

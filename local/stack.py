@@ -154,7 +154,7 @@ class Stack:
         self.database_url = self.pg.ensure_database(self.config.database)
         # As in the cloud: a role per function, and the migration job (as the migrator) grants them.
         self.pg.provision(self.config.database, self.database_roles())
-        self.pg.run_migration_job(self.config.database, self.database_roles())
+        self.pg.run_migration_job(self.config.database, self.database_roles(), self.config.project)
 
         if self.config.pubsub == "emulator" and emulator_binary() is not None:
             self.children.append(start_emulator(self.config.pubsub_port, logs))

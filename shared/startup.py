@@ -15,9 +15,7 @@ once, at the first import, and ends at the first call of any of them.
 """
 from __future__ import annotations
 
-import functools
 import gc
-from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -35,16 +33,3 @@ def resume() -> None:
         _paused = False
         gc.freeze()
         gc.enable()
-
-
-def resumes(handler: Callable[P, R]) -> Callable[P, R]:
-    """For an event function's handler: its first call, however it ends, ends the pause."""
-
-    @functools.wraps(handler)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return handler(*args, **kwargs)
-        finally:
-            resume()
-
-    return wrapper

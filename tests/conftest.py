@@ -56,7 +56,7 @@ def database_url(postgres_server) -> str:
     url = postgres_server.ensure_database(database)
     roles = [role_of(f.name) for f in load().functions if f.database]
     postgres_server.provision(database, [APP_ROLE, *roles])
-    postgres_server.run_migration_job(database, [APP_ROLE, *roles])
+    postgres_server.run_migration_job(database, [APP_ROLE, *roles], PROJECT)
     from sqlalchemy import create_engine, text
 
     owner = create_engine(url)

@@ -49,11 +49,19 @@ locals {
   function_secrets = { for name, f in local.functions : name => { for setting, src in f.env : setting => src.ref if src.from == "secret" } }
 
   # Every role of every function's account, on the resource it concerns, by kind of resource.
-  grants = { for g in flatten([for name, f in local.functions : [for r in f.roles : merge(r, { function = name })]]) :
-  "${g.function}/${g.role}/${g.on}/${g.ref}" => g }
-  grants_on = { for kind in ["sql_instance", "topic", "bucket", "secret", "own_service_account", "project"] :
-  kind => { for key, g in local.grants : key => g if g.on == kind } }
-  buckets = { uploads = google_storage_bucket.uploads.name, media = google_storage_bucket.media.name }
+  # Keyed as these bindings were keyed before functions.yaml listed roles (function, then
+  # the role or resource), so an apply of this configuration over an older one keeps every
+  # binding in place instead of deleting and re-creating it under a new key.
+  grants = flatten([for name, f in local.functions : [for r in f.roles : merge(r, { function = name })]])
+  grants_on = {
+    sql_instance        = { for g in local.grants : "${g.function}/${g.role}" => g if g.on == "sql_instance" }
+    topic               = { for g in local.grants : "${g.function}/${g.ref}" => g if g.on == "topic" }
+    secret              = { for g in local.grants : "${g.function}/${g.ref}" => g if g.on == "secret" }
+    own_service_account = { for g in local.grants : g.function => g if g.on == "own_service_account" }
+    project             = { for g in local.grants : g.function => g if g.on == "project" }
+    uploads_bucket      = { for g in local.grants : g.function => g if g.on == "bucket" && g.ref == "uploads" }
+    media_bucket        = { for g in local.grants : g.function => g if g.on == "bucket" && g.ref == "media" }
+  }
 
   name_prefix = "kalakrut-${var.environment}"
   labels      = { app = "kalakrut", environment = var.environment }

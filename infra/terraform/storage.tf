@@ -110,9 +110,16 @@ resource "google_storage_bucket" "sources" {
 }
 
 # Each function's account holds the role functions.yaml gives it (`buckets:`) on that bucket only.
-resource "google_storage_bucket_iam_member" "function" {
-  for_each = local.grants_on["bucket"]
-  bucket   = local.buckets[each.value.ref]
+resource "google_storage_bucket_iam_member" "uploads_users" {
+  for_each = local.grants_on["uploads_bucket"]
+  bucket   = google_storage_bucket.uploads.name
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+resource "google_storage_bucket_iam_member" "media_writers" {
+  for_each = local.grants_on["media_bucket"]
+  bucket   = google_storage_bucket.media.name
   role     = each.value.role
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }

@@ -11,8 +11,8 @@ including a message that cannot be parsed (PoisonMessage), raises: Pub/Sub retri
 after the subscription's maximum attempts, moves it to the dead-letter topic. Nothing is
 half-applied because the transaction rolls back.
 
-A consumer without a database (media-cleanup) passes ``consumer=None``: its effect must be
-idempotent by itself, and the docstring of its apply function says why it is.
+A consumer without a database would pass ``consumer=None``: its effect must then be
+idempotent by itself (every consumer of this repository has one, and records what it applied).
 """
 from __future__ import annotations
 

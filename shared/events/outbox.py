@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 # the outbox already, so the request waits at most this long for Pub/Sub, then leaves the
 # event to the relay. A same-region publish takes a few tens of milliseconds.
 FAST_PATH_TIMEOUT = 0.1
+# An instance's first publish also opens the client's channel (connection, TLS, a token):
+# it may take this long, once.
+FIRST_PUBLISH_TIMEOUT = 2.0
+_publisher_warm = False
 # After a failed fast path, requests skip it this long: while Pub/Sub is unreachable no
 # request pays the budget again (the relay publishes what waits meanwhile).
 FAST_PATH_PAUSE = 30.0
@@ -74,11 +78,13 @@ def publish_after_commit(pending: list[tuple[str, EventEnvelope]]) -> None:
     publishes them on its next sweep, so it is logged, not raised to the client
     whose change has already committed.
     """
-    global _fast_path_paused_until
+    global _fast_path_paused_until, _publisher_warm
     if time.monotonic() < _fast_path_paused_until:
         return
     try:
-        pubsub.get_publisher().publish_many(pending, timeout=FAST_PATH_TIMEOUT)
+        pubsub.get_publisher().publish_many(pending, timeout=FAST_PATH_TIMEOUT if _publisher_warm else
+                                            FIRST_PUBLISH_TIMEOUT)
+        _publisher_warm = True
     except Exception:
         _fast_path_paused_until = time.monotonic() + FAST_PATH_PAUSE
         logger.warning("fast-path publish failed; the outbox relay will publish these events (fast path paused "

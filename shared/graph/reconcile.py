@@ -63,15 +63,16 @@ WATERMARKED = {
               "ORDER BY updated_at, id::text LIMIT :limit", sync_items),
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The journal: outbox rows after the watermark, old enough that every transaction that
-# could still commit a lower id has ended (functions time out in 5 minutes at most).
+# The journal: outbox rows after the watermark, in id order, up to the first one that is
+# still young: graph-etl may still be retrying it (Pub/Sub retries a push for about 40
+# minutes, functions.yaml), and a transaction that holds a lower id may still commit
+# (functions time out within 5 minutes). A test keeps the lag above both.
 JOURNAL = """
-    SELECT o.id, o.envelope,
+    SELECT o.id, o.envelope, o.occurred_at >= now() - make_interval(secs => :lag) AS young,
            EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = :consumer AND p.event_id = o.event_id) AS applied
-    FROM outbox o WHERE o.id > :after AND o.occurred_at < now() - make_interval(secs => :lag)
-    ORDER BY o.id LIMIT :limit
+    FROM outbox o WHERE o.id > :after ORDER BY o.id LIMIT :limit
 """
-JOURNAL_LAG = timedelta(minutes=10)
+JOURNAL_LAG = timedelta(hours=1)
 # Make the graph right for some keys, given PostgreSQL's content by key.
 Repair = Callable[["Connection", "Graph", list[Any], dict[Any, Any]], None]
 
@@ -105,6 +106,7 @@ def _missed_events(engine: Engine, graph: Graph, *, deadline: float, batch: int,
             _, after = _watermark(conn, "journal")
             rows = conn.execute(text(JOURNAL), {"consumer": CONSUMER, "after": int(after or 0),
                                                 "lag": lag.total_seconds(), "limit": batch}).all()
+            rows = rows[:next((i for i, row in enumerate(rows) if row.young), len(rows))]
             if not rows:
                 break
             changes, lost = Changes(), []

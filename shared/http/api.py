@@ -58,7 +58,7 @@ class Route:
         # Any route may be sent a token (401 if it is bad, 503 if it cannot be verified now).
         statuses = {401, 500, 503, *self.errors}
         if self.method in WRITES:
-            statuses.add(429)
+            statuses |= {409, 429}  # 409: a concurrent request made the same unique thing first
         if self.auth == "user":
             statuses.add(403)
         if "<" in self.rule:
@@ -188,9 +188,13 @@ class Api:
                 response = self._dispatch(request, settings)
         except errors.Problem as problem:
             response = problem_response(problem, request.path)
-        except Exception:
-            logger.exception("unhandled error", extra={"path": request.path})
-            response = problem_response(errors.Problem(), request.path)
+        except Exception as error:
+            if _unique_violation(error):  # two requests raced to make the same thing: the later one learns so
+                response = problem_response(errors.Conflict("it exists already: another request made it first"),
+                                            request.path)
+            else:
+                logger.exception("unhandled error", extra={"path": request.path})
+                response = problem_response(errors.Problem(), request.path)
         # Only GETs say how they may be cached; nothing else may be (the Hosting CDN
         # would otherwise keep a 404 for ten minutes).
         response.headers.setdefault("Cache-Control", "private, no-store")
@@ -221,6 +225,8 @@ class Api:
             raise errors.MethodNotAllowed(headers={"Allow": allow}) from None
         except WerkzeugNotFound:
             raise errors.NotFound(f"no route for {request.path}") from None
+        if any(isinstance(value, str) and "\x00" in value for value in path_args.values()):
+            raise errors.NotFound("nothing here has a NUL character in its name")
         route = self.routes[index]
 
         # Who before what: an anonymous caller learns nothing about input validation.
@@ -278,8 +284,32 @@ def _validation_errors(error: ValidationError, where: str) -> list[dict[str, Any
     ]
 
 
+def _unique_violation(error: Exception) -> bool:
+    """A unique constraint refused the write (SQLSTATE 23505), as the driver reports it."""
+    from shared.bulk import is_unique_violation
+
+    original = getattr(error, "orig", None)
+    return original is not None and is_unique_violation(original)
+
+
+def _refuse_nul(data: Any, where: str) -> None:
+    """PostgreSQL text cannot hold NUL: a string with one, anywhere in the input (keys too),
+    is refused before it reaches a query, instead of failing there as a 500."""
+    pending = [data]
+    while pending:  # a loop, not recursion: the input decides how deep it goes
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise errors.ValidationFailed(f"the {where} holds a NUL character, which no text may contain")
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
+
+
 def _parse_query(model: type[BaseModel], request: Request) -> BaseModel:
     raw = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+    _refuse_nul(raw, "query")
     try:
         return model.model_validate(raw)
     except ValidationError as error:
@@ -301,8 +331,11 @@ def _parse_body(model: type[BaseModel], request: Request, max_body: int) -> Base
         data = json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError):
         raise errors.MalformedJson() from None
+    except RecursionError:  # the decoder's own limit on nesting (about a thousand levels)
+        raise errors.MalformedJson("the JSON body is nested too deeply") from None
     if data is None:
         raise errors.MalformedJson("this request needs a JSON object body")
+    _refuse_nul(data, "body")
     try:
         return model.model_validate(data)
     except ValidationError as error:

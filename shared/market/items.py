@@ -1,4 +1,4 @@
-"""Marketplace items: create, edit, the lifecycle, holders and delivery of digital files."""
+"""Marketplace items: create, edit, the lifecycle and holders (downloads: delivery.py)."""
 from __future__ import annotations
 
 import uuid

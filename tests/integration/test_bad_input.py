@@ -114,3 +114,58 @@ def test_profile_patch_validation(api, people, db):
         response = api.patch("/api/me", token=ada.token, json=body)
         assert response.status_code == 422, body
     assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("path", ["/api/search?q=%00", "/api/search?q=a%00b", "/api/tags?prefix=%00",
+                                  "/api/proposals?tag=%00"])
+def test_a_nul_character_in_a_query_is_a_422_not_a_500(path, api):
+    """PostgreSQL text cannot hold NUL: refused before any query runs (issue 22, finding 4)."""
+    _assert_problem(api.get(path), 422, "validation-error")
+
+
+@pytest.mark.parametrize("field", ["title", "description"])
+def test_a_nul_character_in_a_body_field_is_a_422_and_changes_nothing(field, api, artist, db):
+    before = snapshot(db)
+    response = api.post("/api/proposals", token=artist.token, json=proposal_body(**{field: "before\x00after"}))
+    _assert_problem(response, 422, "validation-error")
+    bio = api.patch("/api/me", token=artist.token, json={"bio": "\x00"})
+    _assert_problem(bio, 422, "validation-error")
+    assert snapshot(db) == before
+
+
+def test_a_body_nested_sixty_thousand_deep_is_a_400(api, artist, db):
+    before = snapshot(db)
+    deep = b"[" * 60_000 + b"]" * 60_000
+    response = api.post("/api/proposals", token=artist.token, data=deep, content_type="application/json",
+                        headers={"Content-Length": str(len(deep))})
+    assert response.status_code in (400, 413)  # too deep, or over the body limit first: never a 500
+    assert response.content_type == "application/problem+json"
+    assert snapshot(db) == before
+
+
+def test_a_body_nested_past_the_decoders_limit_within_the_size_limit_is_a_400(api, artist):
+    deep = b"[" * 5_000 + b"]" * 5_000  # 10 kB: under the body limit, over json's nesting limit
+    _assert_problem(api.post("/api/proposals", token=artist.token, data=deep, content_type="application/json"),
+                    400, "malformed-json")
+
+
+def test_a_nul_character_in_a_path_is_a_404(api, people):
+    person = people("artist")
+    _assert_problem(api.get("/api/proposals/%00"), 404, "not-found")
+    _assert_problem(api.delete("/api/categories/%00", token=person.token), 404, "not-found")
+
+
+def test_a_create_that_loses_a_race_to_the_unique_constraint_is_a_409(api, people, db, monkeypatch):
+    """Two admins create the same category at once: both pass the existence check, one insert
+    wins; the other meets the unique constraint and learns it exists (a 409, not a 500)."""
+    from sqlalchemy import text
+
+    from shared.market import taxonomy
+
+    admin = people("artist")
+    db.execute(text("UPDATE users SET is_admin = true WHERE id = :id"), {"id": admin.id})
+    db.commit()
+    body = {"slug": "racing", "name": "Racing", "sort_order": 99}
+    assert api.post("/api/categories", token=admin.token, json=body).status_code == 201
+    monkeypatch.setattr(taxonomy, "_exists", lambda session, slug: False)  # the check ran before the winner's commit
+    _assert_problem(api.post("/api/categories", token=admin.token, json=body), 409, "conflict")

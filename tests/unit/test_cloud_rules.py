@@ -164,3 +164,28 @@ def test_the_retry_window_rides_out_a_half_hour_outage(environment):
         assert 5 <= attempts <= 100 and 10 <= low <= high <= 600
         window = sum(min(high, low * 2 ** n) for n in range(attempts - 1))
         assert window >= 30 * 60, f"{name}: dead-lettered after {window} s"
+
+
+def test_iam_bindings_keep_their_addresses():
+    """A binding whose key changes is deleted and re-created by an apply, in no set order:
+    running functions may lose a role meanwhile. The keys stay as they were first deployed:
+    function/role on the instance, function/topic, function/secret, function elsewhere."""
+    locals_tf = (TERRAFORM / "locals.tf").read_text()
+    for kind, key in (("sql_instance", '"${g.function}/${g.role}"'), ("topic", '"${g.function}/${g.ref}"'),
+                      ("secret", '"${g.function}/${g.ref}"'), ("own_service_account", "g.function"),
+                      ("project", "g.function"), ("uploads_bucket", "g.function"), ("media_bucket", "g.function")):
+        assert re.search(rf"{kind}\s*=\s*\{{ for g in local\.grants : {re.escape(key)} =>", locals_tf), kind
+    assert '"migrator/${role}"' in (TERRAFORM / "iam.tf").read_text()
+
+
+def test_the_journal_waits_longer_than_graph_etl_retries():
+    """The incremental reconcile counts an event as lost only once graph-etl can no longer be
+    retrying it (shared/graph/reconcile.py, JOURNAL_LAG)."""
+    from infra.manifest import load
+    from shared.graph.reconcile import JOURNAL_LAG
+
+    etl = load().by_name("graph-etl")
+    low, high = (int(etl.retry[key].removesuffix("s")) for key in ("min_backoff", "max_backoff"))
+    window = sum(min(high, low * 2 ** n) for n in range(etl.max_delivery_attempts - 1))
+    timeout = int(etl.timeout.removesuffix("s")) * etl.max_delivery_attempts
+    assert JOURNAL_LAG.total_seconds() > window + timeout

@@ -99,9 +99,10 @@ def test_every_setting_a_function_reads_is_given_to_it(function, environment):
     assert all(config["omitted"].values()), "every omitted setting says why"
 
 
-def test_no_function_is_given_what_its_code_never_reads():
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_no_function_is_given_what_its_code_never_reads(environment):
     for function in load().functions:
-        given = set(deployed_config("dev")[function.name]["env"])
+        given = set(deployed_config(environment)[function.name]["env"])
         unread = sorted(given - set(function_reads(function.name)))
         assert unread == [], f"{function.name} is given {unread} and never reads them"
 

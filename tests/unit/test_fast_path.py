@@ -35,6 +35,7 @@ def _pending() -> list:
 def down(monkeypatch):
     publisher = Unreachable()
     monkeypatch.setattr(pubsub, "get_publisher", lambda: publisher)
+    monkeypatch.setattr(outbox, "_publisher_warm", True)  # this instance has published before
     outbox.resume_fast_path()
     yield publisher
     outbox.resume_fast_path()
@@ -56,3 +57,19 @@ def test_the_pause_ends(down, monkeypatch):
     monkeypatch.setattr(outbox, "_fast_path_paused_until", time.monotonic() - 1)
     outbox.publish_after_commit(_pending())
     assert len(down.calls) == 2
+
+
+def test_an_instances_first_publish_may_open_its_channel(monkeypatch):
+    calls = []
+
+    class Publisher:
+        def publish_many(self, messages, *, timeout: float = 30.0) -> None:
+            calls.append(timeout)
+
+    monkeypatch.setattr(pubsub, "get_publisher", lambda: Publisher())
+    monkeypatch.setattr(outbox, "_publisher_warm", False)
+    monkeypatch.setattr(outbox, "mark_published", lambda ids: None)
+    outbox.resume_fast_path()
+    outbox.publish_after_commit(_pending())
+    outbox.publish_after_commit(_pending())
+    assert calls == [outbox.FIRST_PUBLISH_TIMEOUT, outbox.FAST_PATH_TIMEOUT]

@@ -71,3 +71,14 @@ def test_the_local_broker_retries_with_the_clouds_policy(stack):
     assert seconds("0.5s") == 0.5
     with pytest.raises(ValueError):
         seconds("10m")
+
+
+def test_the_router_forwards_any_path_as_an_ascii_request_target():
+    """Hosting sends /api/users/d%C2%9A; the router once failed to forward it (a 500 of its
+    own) where the function answers 404 (issue 22, finding 4)."""
+    from local.router import target
+
+    assert target("/api/users/d\u009a", b"") == "/api/users/d%C2%9A"
+    assert target("/api/search", b"q=a%20b&x=\xff") == "/api/search?q=a%20b&x=%FF"
+    assert target("/api/items/1", b"") == "/api/items/1"
+    assert target("/api/users/%00", b"") == "/api/users/%00"  # what was escaped stays escaped
