@@ -5,7 +5,8 @@ Every 200 to a GET carries an ETag (the handler's own, or a hash of the body), a
 ``If-None-Match`` with a current one is answered 304 without the body. Anonymous
 answers are the same for everyone: the CDN may keep them ``public_cache_seconds``
 (``s-maxage``) while browsers revalidate (``max-age=0``). Answers to a signed-in caller
-may differ per caller: ``private``, never stored by the CDN.
+may differ per caller and may hold their private data (``/api/me`` has the email):
+``private, no-store``, kept by no cache at all.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def matches(if_none_match: str | None, etag: str) -> bool:
 
 def cache_control(request: Request, public_seconds: int) -> str:
     if request.headers.get("Authorization") or not public_seconds:
-        return "private, no-cache"
+        return "private, no-store"
     return f"public, max-age=0, s-maxage={public_seconds}"
 
 

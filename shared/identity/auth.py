@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from shared.config import ConfigError
 from shared.errors import ServiceUnavailable, Unauthenticated
 from shared.identity.access import Viewer
 from shared.identity.tokens import GOOGLE_KEYS_URL, IdTokenVerifier, InvalidToken, KeysUnavailable
@@ -42,6 +43,11 @@ class FirebaseAuth:
     ) -> None:
         from shared.identity.accounts import FirebaseAccounts
 
+        if emulator_host is not None and not project_id.startswith("demo-"):
+            # The emulator's tokens carry no signature: accepting them for a real project would
+            # let anyone sign in as anyone. Firebase's own rule: emulators run demo- projects.
+            raise ConfigError(f"FIREBASE_AUTH_EMULATOR_HOST is set for project {project_id!r}: "
+                              "the Auth emulator is for demo- projects only")
         self._project_id = project_id
         self._tokens = IdTokenVerifier(project_id, emulated=emulator_host is not None, keys_url=keys_url)
         self._accounts = FirebaseAccounts(project_id, emulator_host=emulator_host) if check_revoked else None

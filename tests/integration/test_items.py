@@ -94,7 +94,7 @@ def test_public_get_caching(api, ada, people, make_item):
     assert api.put(f"{url}/like", token=fan.token).status_code == 200
     assert api.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
     signed_in = api.get(url, token=fan.token)
-    assert signed_in.headers["Cache-Control"] == "private, no-cache"
+    assert signed_in.headers["Cache-Control"] == "private, no-store"
     # ...but not the version: an edit based on the first read still applies.
     edited = api.patch(url, token=ada.token, json={"title": "Still fine"}, headers={"If-Match": first.headers["ETag"]})
     assert edited.status_code == 200

@@ -114,3 +114,15 @@ def test_the_migration_job_grants_only_to_iam_service_account_users():
     assert app_users("fn-media") == ["fn-media"]  # a local role: the account name alone
     with pytest.raises(SystemExit, match="not database users of functions"):
         app_users('fn@p.iam", "postgres')
+
+
+def test_the_auth_emulator_is_refused_for_a_real_project():
+    """Its tokens are unsigned: only a demo- project may trust them (issue 22, finding 7)."""
+    import pytest
+
+    from shared.config import ConfigError
+    from shared.identity.auth import FirebaseAuth
+
+    with pytest.raises(ConfigError, match="demo- projects only"):
+        FirebaseAuth("kalakrut-prod", check_revoked=False, emulator_host="127.0.0.1:9099")
+    FirebaseAuth("demo-kalakrut", check_revoked=False, emulator_host="127.0.0.1:9099")  # local: fine
