@@ -27,7 +27,16 @@ from shared.chain.abi import checksum
 from shared.chain.events import artwork_specs, funding_specs
 from shared.chain.ranges import RangePolicy
 from shared.chain.rows import EventSource, copy_lines, sources_for
-from shared.chain.rpc import JsonRpc, RpcError, RpcUnavailable, hex_int
+from shared.chain.rpc import (
+    QUANTITY,
+    JsonRpc,
+    MalformedAnswer,
+    RpcError,
+    RpcUnavailable,
+    hex_int,
+    well_formed_header,
+    well_formed_logs,
+)
 from shared.chain.store import (
     Block,
     Checkpoint,
@@ -125,11 +134,14 @@ class ChainIndexer:
             for number, header in zip(chunk, self.rpc.batch(_header_calls(chunk)), strict=True):
                 if header is None:
                     raise NodeBehind(f"the node has no block {number}")
-                found[number] = header
+                found[number] = well_formed_header(header)
         return found
 
     def head(self) -> int:
-        return hex_int(self.rpc.call("eth_blockNumber"))
+        number = self.rpc.call("eth_blockNumber")
+        if not isinstance(number, str) or not QUANTITY.fullmatch(number):
+            raise MalformedAnswer("the node answered eth_blockNumber with a malformed number")
+        return hex_int(number)
 
     # -- the tick ---------------------------------------------------------------
 
@@ -172,6 +184,10 @@ class ChainIndexer:
             self.report.stopped = "rpc-error"
             self.report.errors.append(redact(str(error)))  # stored and served: no URL beyond its origin
             logger.error("chain node failed", extra={"chain_id": chain_id, "error": self.report.errors[-1]})
+        except Exception as error:  # ours, not the node's: recorded for the status page, then raised
+            self.report.stopped = "error"
+            self.report.errors.append(redact(f"{type(error).__name__}: {error}"))
+            raise
         finally:
             # Every submitted range is committed (or its failure raised) before the tick ends.
             self.writer.close()
@@ -195,7 +211,7 @@ class ChainIndexer:
         if checkpoint.hash is not None and bounds[first]["parentHash"] != checkpoint.hash:
             raise ChainMoved(f"block {first} does not continue the checkpoint {checkpoint.number}")
         try:
-            logs = self.rpc.call("eth_getLogs", self.contracts.log_filter(first, last))
+            logs = well_formed_logs(self.rpc.call("eth_getLogs", self.contracts.log_filter(first, last)))
         except (RpcError, RpcUnavailable) as error:
             if isinstance(error, RpcUnavailable) and not error.timeout:
                 raise

@@ -6,6 +6,7 @@ urllib3 rather than requests: the same connection pool underneath, at half the i
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -121,3 +122,43 @@ def _timed_out(error: Exception) -> bool:
 
 def hex_int(value: str) -> int:
     return int(value, 16)
+
+
+# What a node's answers must look like before any of it reaches a COPY row or a decision.
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+_DATA = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+_HEADER = {"number": QUANTITY, "hash": _HASH, "parentHash": _HASH, "timestamp": QUANTITY}
+_LOG = {"address": _ADDRESS, "data": _DATA, "blockNumber": QUANTITY, "logIndex": QUANTITY,
+        "blockHash": _HASH, "transactionHash": _HASH}
+
+
+class MalformedAnswer(RpcUnavailable):
+    """The node answered something that is not what JSON-RPC promises: an RPC failure."""
+
+
+def _check(answer: Any, shape: dict[str, re.Pattern[str]], what: str) -> None:
+    if not isinstance(answer, dict):
+        raise MalformedAnswer(f"the node answered a {what} that is not an object")
+    for field_name, pattern in shape.items():
+        value = answer.get(field_name)
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise MalformedAnswer(f"the node answered a {what} with a malformed {field_name}")
+
+
+def well_formed_header(header: Any) -> dict[str, Any]:
+    _check(header, _HEADER, "block header")
+    return header
+
+
+def well_formed_logs(logs: Any) -> list[dict[str, Any]]:
+    if not isinstance(logs, list):
+        raise MalformedAnswer("the node answered eth_getLogs with something that is not a list")
+    for log in logs:
+        _check(log, _LOG, "log")
+        topics = log.get("topics")
+        if not isinstance(topics, list) or len(topics) > 4 or not all(
+                isinstance(topic, str) and _HASH.fullmatch(topic) for topic in topics):
+            raise MalformedAnswer("the node answered a log with malformed topics")
+    return logs

@@ -476,3 +476,37 @@ def test_the_chain_status_never_shows_the_rpc_key(chain, engine, api):
     index_chain(engine, config(chain, url=f"http://127.0.0.1:{free_port()}/v3/aKeyOfTheProvider"), time.monotonic() + 30)
     body = api.get("/api/chain/status").get_data(as_text=True)
     assert "cannot reach http://127.0.0.1:" in body and "aKeyOfTheProvider" not in body
+
+
+@pytest.mark.parametrize(("method", "field", "garbage"), [
+    ("eth_getLogs", "transactionHash", "0xnot-a-hash\t\n"),
+    ("eth_getLogs", "blockHash", "0x" + "ab" * 31),
+    ("eth_getLogs", "address", 42),
+    ("eth_getBlockByNumber", "hash", "' OR 1=1 --"),
+    ("eth_getBlockByNumber", "timestamp", "soon"),
+])
+def test_garbage_from_the_node_is_an_rpc_error_and_changes_nothing(chain, engine, proxy, method, field, garbage):
+    """Hashes and addresses from the node go into COPY rows: their shape is checked first, and a
+    malformed answer stops the tick like an unreachable node does (issue 22, finding 8)."""
+    ids = open_campaigns(chain, engine)
+    index(engine, config(chain))
+    before = state(engine)
+    chain.platform.fund(chain.accounts[2], ids[0], 1)
+    proxy.corrupt[(method, field)] = garbage
+    report = index_chain(engine, config(chain, url=proxy.url), time.monotonic() + 30)
+    assert report.stopped == "rpc-error" and "malformed" in report.errors[-1]
+    assert state(engine) == before
+    with engine.connect() as conn:
+        assert "malformed" in conn.execute(text("SELECT last_error FROM indexer_checkpoints")).scalar()
+
+
+def test_an_error_of_ours_is_recorded_not_left_blank(chain, engine, monkeypatch):
+    from shared.chain import indexer
+
+    ids = open_campaigns(chain, engine)
+    monkeypatch.setattr(indexer, "copy_lines", lambda *args, **kwargs: 1 / 0)
+    chain.platform.fund(chain.accounts[2], ids[0], 1)
+    with pytest.raises(ZeroDivisionError):
+        index_chain(engine, config(chain), time.monotonic() + 30)
+    with engine.connect() as conn:
+        assert "ZeroDivisionError" in conn.execute(text("SELECT last_error FROM indexer_checkpoints")).scalar()

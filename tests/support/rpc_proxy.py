@@ -33,6 +33,8 @@ class RpcProxy:
         self.logs_delay = 0.0
         self.slow_above: int | None = None  # delay only getLogs spans wider than this
         self.lag = 0  # blocks the proxied node is behind
+        # Garbage from a broken or hostile node: (method, field) -> what to put there.
+        self.corrupt: dict[tuple[str, str], Any] = {}
         self.calls: list[str] = []
         self.rejected = 0
         self._messages = itertools.cycle(SPAN_ERRORS)
@@ -90,8 +92,18 @@ class RpcProxy:
                 fitting = max(1, (high - low + 1) // 4)
                 message = RESULTS_ERROR.format(limit=self.max_results, low=low, high=low + fitting - 1)
                 return {**_reply(request), "error": {"code": -32005, "message": message}}
-            return answer
-        return self.forward(request)
+            return self._corrupted(method, answer)
+        return self._corrupted(method, self.forward(request))
+
+    def _corrupted(self, method: str, answer: dict[str, Any]) -> dict[str, Any]:
+        result = answer.get("result")
+        for (target, field), value in self.corrupt.items():
+            if target != method:
+                continue
+            for item in result if isinstance(result, list) else [result]:
+                if isinstance(item, dict):
+                    item[field] = value
+        return answer
 
     def close(self) -> None:
         self.server.shutdown()
