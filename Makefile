@@ -9,6 +9,9 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 TOOLS := .venv-tools
 STAMP_TOOLS := $(TOOLS)/.installed
+# Each function's own venv, as its bundle installs (cached in ~/.cache/kalakrut/venvs).
+STAMP_FUNCTIONS := $(VENV)/.function-venvs
+FUNCTION_REQUIREMENTS := $(wildcard functions/*/requirements.txt)
 # The web app (web/, React + Vite) builds into Hosting's public directory.
 WEB_BUILD := public/index.html
 WEB_SOURCES := $(shell find web -type f 2>/dev/null)
@@ -26,7 +29,13 @@ help:
 	@echo "make config  refresh infra/deployed/{dev,prod}.json from functions.yaml (Terraform reads them)"
 	@echo "make deploy ENV=dev PROJECT=<id> [DEPLOY_ARGS=--dry-run]   deploy an environment (docs/deploy.md)"
 
-install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_TOOLS) $(WEB_BUILD)
+install: $(STAMP_PY) $(STAMP_NODE) $(STAMP_TOOLS) $(STAMP_FUNCTIONS) $(WEB_BUILD)
+
+# The local stack and the tests run each function in a venv of only its own requirements
+# (decision 0021): built here, once, so that no test waits for pip.
+$(STAMP_FUNCTIONS): $(STAMP_PY) $(FUNCTION_REQUIREMENTS) constraints.txt
+	$(PY) -m infra.bundle --venvs --out build/bundles
+	touch $@
 
 $(STAMP_PY): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'

@@ -163,6 +163,9 @@ def venv_for(requirements: Path, constraints: Path = REPO / CONSTRAINTS) -> Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bundles", help="where the archives go")
+    parser.add_argument("--venvs", action="store_true",
+                        help="instead: build (or find) the venv each function's bundle installs into, as the "
+                             "local stack runs it (make install does, so no test waits for pip)")
     parser.add_argument("functions", nargs="*", help="function names (default: all in functions.yaml)")
     args = parser.parse_args(argv)
     manifest = load()
@@ -171,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"not in functions.yaml: {', '.join(unknown)}")
     for name in names:
+        if args.venvs:
+            bundle = unpack(Path(manifest.by_name(name).source), args.out / "unpacked" / name)
+            print(f"{name:<20} {venv_for(bundle / 'requirements.txt', bundle / 'constraints.txt')}")
+            continue
         digest = build(Path(manifest.by_name(name).source), args.out / f"{name}.zip")
         print(f"{name:<20} {digest[:16]}  {args.out / f'{name}.zip'}")
     return 0

@@ -41,6 +41,13 @@ def delete_me(call: Call) -> None:
     get_firebase().delete_account(uid)
 
 
+@api.route("POST", "/api/me/sessions/revoke", summary="Sign out everywhere: every session of the account ends",
+           auth="user", response=None, status=204, errors=(503,))
+def sign_out_everywhere(call: Call) -> None:
+    users.record_sign_out_everywhere(call.session, call.user)
+    get_firebase().revoke_sessions(call.claims.uid)
+
+
 @api.route("POST", "/api/me/wallet/challenge", summary="A single-use Sign-In with Ethereum message to sign",
            auth="user", body=wallets.ChallengeRequest, response=wallets.Challenge, status=201)
 def wallet_challenge(call: Call) -> Reply:

@@ -69,16 +69,26 @@ class FirebaseAuth:
 
     def delete_account(self, uid: str) -> None:
         """Delete the sign-in account; an already deleted one counts as done."""
+        self._admin("delete_user", uid, what="account deletion")
+
+    def revoke_sessions(self, uid: str) -> None:
+        """Sign the account out everywhere: its refresh tokens stop working, and every ID token
+        issued before now fails the revocation check that every request makes."""
+        self._admin("revoke_refresh_tokens", uid, what="signing out everywhere")
+
+    def _admin(self, call: str, uid: str, *, what: str) -> None:
+        """firebase-admin's ``auth.<call>(uid)``: a missing account counts as done; an
+        unreachable service is a 503 the client may retry."""
         from firebase_admin import auth, exceptions
         from google.auth.exceptions import GoogleAuthError
 
         try:
-            auth.delete_user(uid, app=self._admin_app())
+            getattr(auth, call)(uid, app=self._admin_app())
         except auth.UserNotFoundError:
             pass
         except (exceptions.FirebaseError, GoogleAuthError):
-            logger.exception("could not delete the Firebase account")
-            raise ServiceUnavailable("account deletion is unavailable", headers=RETRY_AFTER) from None
+            logger.exception("Firebase Auth refused %s", what)
+            raise ServiceUnavailable(f"{what} is unavailable", headers=RETRY_AFTER) from None
 
     def _admin_app(self) -> Any:
         import firebase_admin

@@ -210,6 +210,11 @@ def erase(session: Session, user: User) -> str:
     return uid
 
 
+def record_sign_out_everywhere(session: Session, user: User) -> None:
+    """The audit trail of a user ending every session (the sign-in service does the ending)."""
+    audit.record(session, user, "user.signed_out_everywhere", "user", user.id)
+
+
 def follow(session: Session, user: User, target_id: uuid.UUID) -> None:
     if target_id == user.id:
         raise ValidationFailed("you cannot follow yourself")

@@ -124,3 +124,18 @@ def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_prop
     assert api.get("/api/me", token=ada.token).status_code == 401
     actions = [r[0] for r in db.execute(text("SELECT action FROM audit_log WHERE entity_id = :id"), {"id": ada.id})]
     assert "user.erased" in actions
+
+
+def test_signing_out_everywhere_ends_every_session(api, people, db):
+    """POST /api/me/sessions/revoke: tokens issued before it fail the revocation check at once
+    (issue 22, finding 6); a new sign-in works again."""
+    import time
+
+    ada = people("artist")
+    assert api.get("/api/me", token=ada.token).status_code == 200
+    time.sleep(1.1)  # the sign-in service keeps whole seconds: a token of this very second would stay valid
+    assert api.post("/api/me/sessions/revoke", token=ada.token).status_code == 204
+    refused = api.get("/api/me", token=ada.token)
+    assert refused.status_code == 401 and "revoked" in refused.get_json()["detail"]
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM audit_log WHERE action = 'user.signed_out_everywhere'")).scalar() == 1

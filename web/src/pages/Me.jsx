@@ -4,7 +4,7 @@ import { useSession } from "../session.jsx";
 import { ImageUpload } from "../components/Media.jsx";
 import { Loading, Problem, useAction } from "../components/States.jsx";
 import { hasWallet, linkWallet } from "../lib/wallet.js";
-import { markRegistered } from "../lib/firebase.js";
+import { markRegistered, signOut } from "../lib/firebase.js";
 
 const ROLES = [
   ["artist", "Artist", "publish proposals and sell works"],
@@ -89,6 +89,23 @@ function Wallet({ profile }) {
   );
 }
 
+// Ends every session of the account, here and on every other device (a lost phone).
+function Sessions() {
+  const everywhere = useAction(async () => {
+    await api("/api/me/sessions/revoke", { method: "POST" });
+    await signOut();
+    window.location.hash = "#/signin";
+  });
+  return (
+    <div className="panel">
+      <h2>Sessions</h2>
+      <p className="muted">Signed in on a device you no longer have? End every session, this one included.</p>
+      <button type="button" onClick={everywhere.run} disabled={everywhere.busy}>Sign out everywhere</button>
+      <Problem error={everywhere.error} />
+    </div>
+  );
+}
+
 export function MePage() {
   const { user, profile, error, setProfile } = useSession();
   if (!user) return <section className="page narrow"><h1>Your profile</h1><p className="state empty">Please <a href="#/signin">sign in</a> first.</p></section>;
@@ -115,6 +132,7 @@ export function MePage() {
             <ImageUpload purpose="avatar" label="Choose an image" onReady={attachAvatar} />
           </div>
           <Wallet profile={profile} />
+          <Sessions />
           <p><a href={`#/users/${profile.id}`}>See your public profile</a></p>
         </div>
       </div>
