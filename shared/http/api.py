@@ -292,24 +292,30 @@ def _unique_violation(error: Exception) -> bool:
     return original is not None and is_unique_violation(original)
 
 
-def _refuse_nul(data: Any, where: str) -> None:
-    """PostgreSQL text cannot hold NUL: a string with one, anywhere in the input (keys too),
-    is refused before it reaches a query, instead of failing there as a 500."""
-    pending = [data]
+# No body or query of this API nests deeper; past this, input is an attack or a mistake.
+MAX_DEPTH = 32
+
+
+def _screen(data: Any, where: str) -> None:
+    """Refuse what no model should meet: nesting deeper than MAX_DEPTH (decided here, not by
+    the interpreter's recursion limit, which differs between processes), and a NUL character
+    in any string, keys too (PostgreSQL text cannot hold one: it would fail as a 500)."""
+    pending = [(data, 1)]
     while pending:  # a loop, not recursion: the input decides how deep it goes
-        item = pending.pop()
+        item, depth = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise errors.ValidationFailed(f"the {where} holds a NUL character, which no text may contain")
-        elif isinstance(item, dict):
-            pending += [*item.keys(), *item.values()]
-        elif isinstance(item, list):
-            pending += item
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise errors.MalformedJson(f"the {where} is nested more than {MAX_DEPTH} levels deep")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending += [(child, depth + 1) for child in children]
 
 
 def _parse_query(model: type[BaseModel], request: Request) -> BaseModel:
     raw = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
-    _refuse_nul(raw, "query")
+    _screen(raw, "query")
     try:
         return model.model_validate(raw)
     except ValidationError as error:
@@ -335,7 +341,7 @@ def _parse_body(model: type[BaseModel], request: Request, max_body: int) -> Base
         raise errors.MalformedJson("the JSON body is nested too deeply") from None
     if data is None:
         raise errors.MalformedJson("this request needs a JSON object body")
-    _refuse_nul(data, "body")
+    _screen(data, "body")
     try:
         return model.model_validate(data)
     except ValidationError as error:
