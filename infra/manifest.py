@@ -97,13 +97,23 @@ def load(path: Path = MANIFEST) -> Manifest:
 
     raw = yaml.safe_load(path.read_text())
     defaults = raw.get("defaults", {})
-    functions = tuple(_function({**defaults, **entry}) for entry in raw["functions"])
+    functions = tuple(_function(_merged(defaults, entry)) for entry in raw["functions"])
     names = [f.name for f in functions]
     if len(set(names)) != len(names):
         raise ValueError("function names in functions.yaml must be unique")
     groups = {name: tuple(members) for name, members in raw.get("groups", {}).items()}
-    jobs = tuple(_function({**defaults, "trigger": {}, **entry}) for entry in raw.get("jobs", ()))
+    jobs = tuple(_function(_merged(defaults, {"trigger": {}, **entry})) for entry in raw.get("jobs", ()))
     return Manifest(functions, dict(raw.get("static_rewrites", {})), groups, dict(raw.get("settings", {})), jobs)
+
+
+def _merged(defaults: dict, entry: dict) -> dict:
+    """The entry over the defaults; a mapping (retry, environments) merges key by key, so an
+    entry that sets one backoff or one environment keeps the defaults' others."""
+    merged = {**defaults, **entry}
+    for key, value in entry.items():
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict) and key != "trigger":
+            merged[key] = {**defaults[key], **value}
+    return merged
 
 
 def _function(merged: dict) -> Function:

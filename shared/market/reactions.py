@@ -56,14 +56,17 @@ def _add(spec: _Spec) -> str:
     """
 
 
-def _remove(spec: _Spec) -> str:
+def _remove(spec: _Spec, *, every_item: bool = False) -> str:
+    """Delete one reaction (or all of a user's), lowering each item's counter once; the
+    statement answers the items it removed a reaction from."""
+    which = "" if every_item else " AND item_id = :item"
     return f"""
     WITH removed AS (
-        DELETE FROM {spec.table} WHERE user_id = :user AND item_id = :item RETURNING item_id
+        DELETE FROM {spec.table} WHERE user_id = :user{which} RETURNING item_id
     ), lowered AS (
         UPDATE items SET {spec.counter} = {spec.counter} - 1 WHERE id IN (SELECT item_id FROM removed) RETURNING id
     )
-    SELECT count(*) FROM lowered
+    SELECT item_id FROM removed
     """
 
 
@@ -71,8 +74,11 @@ def set_reaction(session: Session, user: User, item_id: uuid.UUID, kind: Kind, a
     """Make the reaction present (PUT) or absent (DELETE); an event only when that changed something."""
     items.read(session, item_id, user)  # 404 for what the user may not see
     spec = SPECS[kind]
-    statement = _add(spec) if active else _remove(spec)
-    changed = session.execute(text(statement), {"user": user.id, "item": item_id, "weight": WEIGHTS[kind]}).scalar_one()
+    parameters = {"user": user.id, "item": item_id, "weight": WEIGHTS[kind]}
+    if active:
+        changed = session.execute(text(_add(spec)), parameters).scalar_one()
+    else:
+        changed = len(session.execute(text(_remove(spec)), parameters).all())
     count = session.execute(text(f"SELECT {spec.counter} FROM items WHERE id = :item"), {"item": item_id}).scalar_one()
     if changed:
         outbox.emit(session, f"{kind}.{'added' if active else 'removed'}", "item", item_id,
@@ -85,12 +91,7 @@ def withdraw_all(session: Session, user_id: uuid.UUID) -> int:
     each removal is announced as an unlike or unfavorite is, so the graph loses the edge."""
     withdrawn = 0
     for kind, spec in SPECS.items():
-        removed = session.execute(text(f"""
-            WITH removed AS (DELETE FROM {spec.table} WHERE user_id = :user RETURNING item_id),
-            lowered AS (
-                UPDATE items SET {spec.counter} = {spec.counter} - 1 WHERE id IN (SELECT item_id FROM removed)
-            )
-            SELECT item_id FROM removed"""), {"user": user_id}).scalars().all()
+        removed = session.execute(text(_remove(spec, every_item=True)), {"user": user_id}).scalars().all()
         for item_id in removed:
             outbox.emit(session, f"{kind}.removed", "item", item_id, {"item_id": str(item_id), "user_id": str(user_id)})
         withdrawn += len(removed)

@@ -123,3 +123,17 @@ def test_every_entry_module_imports_the_start_up_pause_first():
         first = next(node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)
                      and not (isinstance(node, ast.ImportFrom) and node.module == "__future__"))
         assert isinstance(first, ast.Import) and first.names[0].name == "shared.startup", function.name
+
+
+def test_an_entry_overrides_a_default_mapping_key_by_key(tmp_path):
+    """A function that sets one backoff keeps the other, and the dev cap on its instances."""
+    manifest = tmp_path / "functions.yaml"
+    manifest.write_text(
+        "defaults: {region: r, memory: 1Gi, timeout: 60s, max_instances: 10, concurrency: 1,\n"
+        "           retry: {min_backoff: 10s, max_backoff: 600s}, environments: {dev: {max_instances: 3}}}\n"
+        "functions:\n"
+        "  - {name: one, source: s, entry_point: handle, trigger: {topic: t}, retry: {max_backoff: 300s},\n"
+        "     environments: {prod: {max_instances: 5}}}\n")
+    [function] = load(manifest).functions
+    assert function.retry == {"min_backoff": "10s", "max_backoff": "300s"}
+    assert function.environments == {"dev": {"max_instances": 3}, "prod": {"max_instances": 5}}
