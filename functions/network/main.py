@@ -28,7 +28,7 @@ def _read(query: Callable[..., T], *args: Any) -> T:
                                           headers={"Retry-After": RETRY_AFTER_SECONDS}) from error
 
 
-@api.route("GET", "/api/network/people-you-may-know", summary="People you may know, with the reasons",
+@api.route("GET", "/api/network/people-you-may-know", summary="People you may know (co-backers, followers), with the reasons",
            auth="user", query=network.SuggestionQuery, response=network.PeoplePage, errors=(503,))
 def people(call: Call) -> network.PeoplePage:
     return _read(network.people_you_may_know, call.caller.id, call.query.limit)
@@ -40,7 +40,7 @@ def proposals(call: Call) -> network.ProposalSuggestions:
     return _read(network.proposals_for_you, call.caller.id, call.query.limit)
 
 
-@api.route("GET", "/api/network/ego", summary="Your network to depth 1 or 2, as nodes and edges (capped)",
+@api.route("GET", "/api/network/ego", summary="Your network to depth 1 or 2 (public relationships and your own), capped",
            auth="user", query=network.EgoQuery, response=network.Network, errors=(503,))
 def ego(call: Call) -> network.Network:
     return _read(network.ego, call.caller.id, call.query.depth)
@@ -52,7 +52,7 @@ def path(call: Call) -> network.ConnectionPath:
     start = call.query.from_ or call.caller.id
     if start != call.caller.id:
         require_admin(call.caller)
-    found = _read(network.connection_path, start, call.query.to)
+    found = _read(network.connection_path, start, call.query.to, call.caller.id)
     if found is None:
         raise errors.NotFound(f"no connection within {network.PATH_MAX_DEPTH} steps")
     return found

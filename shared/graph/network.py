@@ -2,6 +2,11 @@
 connection paths and insights. Queries are in the Cypher subset Neo4j and FalkorDB
 share; what neither does portably (undirected shortest paths, communities) is done
 here over small query results.
+
+What a reader may see (decision 0023): the public relationships (CREATED, FUNDED, OWNS,
+TAGGED: what the REST API shows anyone) and, of the private ones (FOLLOWS, LIKED,
+FAVORITED), only those that touch the reader. Every traversal filters to that as it
+expands, one hop at a time, each hop capped, so no request enumerates paths it then drops.
 """
 from __future__ import annotations
 
@@ -19,7 +24,12 @@ if TYPE_CHECKING:
 MAX_SUGGESTIONS = 50
 EGO_MAX_EDGES = 500
 PATH_MAX_DEPTH = 6
-PATH_MAX_FRONTIER = 5_000
+PATH_MAX_FRONTIER = 1_000  # nodes carried into the next step of the path search
+PATH_STEP_ROWS = 5_000  # relationships read per step: a hub cannot make a step unbounded
+PUBLIC_RELATIONSHIPS = ("CREATED", "FUNDED", "OWNS", "TAGGED")
+# Only those that touch the reader: following someone, liking or favouriting an item.
+PRIVATE_RELATIONSHIPS = ("FOLLOWS", "LIKED", "FAVORITED")
+EXPANDED_LABELS = ("User", "Proposal", "Item", "Tag", "Category")
 
 
 class SuggestionQuery(ApiModel):
@@ -31,7 +41,7 @@ class PersonSuggestion(ApiModel):
     name: str
     role: str | None
     score: int
-    followed_by: int = Field(description="people you follow who follow them")
+    follows_you: bool = Field(description="they follow you and you do not follow them")
     co_funded: int = Field(description="proposals you both backed")
     reasons: list[str]
 
@@ -112,11 +122,14 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-FRIENDS_OF_FRIENDS = """
-    MATCH (me:User {id: $me})-[:FOLLOWS]->(via:User)-[:FOLLOWS]->(c:User)
-    WHERE c.id <> $me AND NOT (me)-[:FOLLOWS]->(c)
-    RETURN c.id AS id, c.name AS name, c.role AS role, count(DISTINCT via) AS n
-    ORDER BY n DESC, id LIMIT $cap
+# Whom others follow is theirs (decision 0023): suggestions use what is public (backing
+# the same proposals) and the reader's own relationships (who follows them), never a
+# third party's follows, which an account following one person would read back.
+FOLLOWERS_NOT_FOLLOWED = """
+    MATCH (c:User)-[:FOLLOWS]->(me:User {id: $me})
+    WHERE NOT (me)-[:FOLLOWS]->(c)
+    RETURN c.id AS id, c.name AS name, c.role AS role, 1 AS n
+    ORDER BY id LIMIT $cap
 """
 CO_FUNDERS = """
     MATCH (me:User {id: $me})-[:FUNDED]->(p:Proposal)<-[:FUNDED]-(c:User)
@@ -127,24 +140,23 @@ CO_FUNDERS = """
 
 
 def people_you_may_know(graph: Graph, me: uuid.UUID, limit: int) -> PeoplePage:
-    """Friends of friends and co-funders; backing the same proposal weighs twice a shared follow."""
+    """Co-funders and followers you do not follow back; backing the same proposal weighs
+    twice a follow."""
     params = {"me": str(me), "cap": limit * 5}
     people: dict[str, dict[str, Any]] = {}
-    for kind, rows in (("followed_by", graph.read(FRIENDS_OF_FRIENDS, params)),
+    for kind, rows in (("follows_you", graph.read(FOLLOWERS_NOT_FOLLOWED, params)),
                        ("co_funded", graph.read(CO_FUNDERS, params))):
         for row in rows:
             person = people.setdefault(row["id"], {"id": row["id"], "name": row["name"] or "", "role": row["role"],
-                                                   "followed_by": 0, "co_funded": 0})
-            person[kind] = row["n"]
+                                                   "follows_you": False, "co_funded": 0})
+            person[kind] = row["n"] if kind == "co_funded" else True
     items = []
     for person in people.values():
-        reasons = []
-        if person["followed_by"]:
-            reasons.append(f"followed by {_plural(person['followed_by'], 'person', 'people')} you follow")
+        reasons = ["follows you"] if person["follows_you"] else []
         if person["co_funded"]:
             reasons.append(f"backed the same {_plural(person['co_funded'], 'proposal', 'proposals')}"
                            if person["co_funded"] > 1 else "backed the same proposal")
-        items.append(PersonSuggestion(**person, score=person["followed_by"] + 2 * person["co_funded"],
+        items.append(PersonSuggestion(**person, score=int(person["follows_you"]) + 2 * person["co_funded"],
                                       reasons=reasons))
     items.sort(key=lambda p: (-p.score, p.name, str(p.id)))
     return PeoplePage(items=items[:limit])
@@ -168,59 +180,66 @@ def proposals_for_you(graph: Graph, me: uuid.UUID, limit: int) -> ProposalSugges
     ])
 
 
-def _ego_query(depth: int) -> str:
-    # Variable-length bounds must be literals; depth is 1 or 2 (validated).
-    return f"""
-        MATCH p = (me:User {{id: $me}})-[*1..{depth}]-(n)
-        UNWIND relationships(p) AS r
-        WITH DISTINCT r
-        RETURN type(r) AS type, startNode(r).id AS source, endNode(r).id AS target,
-               labels(startNode(r))[0] AS source_label, labels(endNode(r))[0] AS target_label,
-               coalesce(startNode(r).name, startNode(r).title) AS source_name,
-               coalesce(endNode(r).name, endNode(r).title) AS target_name
-        LIMIT $cap
-    """
+# One step out of a set of nodes of one label, over the relationships the reader may see.
+_STEP = """
+    UNWIND $ids AS id MATCH (n:{label} {{id: id}})-[r]-(m)
+    WHERE type(r) IN $public OR startNode(r).id = $reader OR endNode(r).id = $reader
+    RETURN DISTINCT type(r) AS type, startNode(r).id AS source, endNode(r).id AS target,
+           labels(startNode(r))[0] AS source_label, labels(endNode(r))[0] AS target_label,
+           coalesce(startNode(r).name, startNode(r).title) AS source_name,
+           coalesce(endNode(r).name, endNode(r).title) AS target_name
+    LIMIT $cap
+"""
+STEPS = {label: _STEP.format(label=label) for label in EXPANDED_LABELS}
 
 
-def ego(graph: Graph, me: uuid.UUID, depth: int) -> Network:
-    rows = graph.read(_ego_query(depth), {"me": str(me), "cap": EGO_MAX_EDGES + 1})
-    truncated = len(rows) > EGO_MAX_EDGES
-    rows = rows[:EGO_MAX_EDGES]
-    nodes: dict[str, Node] = {}
-    for row in rows:
-        for end in ("source", "target"):
-            nodes.setdefault(row[end], Node(id=row[end], label=row[f"{end}_label"], name=row[f"{end}_name"]))
-    if not nodes:
-        found = graph.read("MATCH (me:User {id: $me}) RETURN me.name AS name", {"me": str(me)})
-        nodes = {str(me): Node(id=str(me), label="User", name=found[0]["name"])} if found else {}
-    edges = [Edge(source=row["source"], target=row["target"], type=row["type"]) for row in rows]
-    return Network(nodes=sorted(nodes.values(), key=lambda n: (n.id != str(me), n.label, n.id)), edges=edges,
-                   truncated=truncated)
-
-
-NEIGHBOURS = {
-    label: f"""
-        UNWIND $ids AS id MATCH (n:{label} {{id: id}})-[r]-(m)
-        RETURN id AS source, type(r) AS type, startNode(r).id = id AS outgoing,
-               m.id AS target, labels(m)[0] AS label, coalesce(m.name, m.title) AS name
-    """
-    for label in ("User", "Proposal")
-}
-
-
-def _expand(graph: Graph, frontier: dict[str, str]) -> list[dict[str, Any]]:
+def _step(graph: Graph, reader: str, frontier: dict[str, str], cap: int) -> list[dict[str, Any]]:
+    """The visible relationships of the frontier's nodes (id -> label), at most ``cap``."""
     rows: list[dict[str, Any]] = []
-    for label, query in NEIGHBOURS.items():
+    for label, query in STEPS.items():
         ids = [node for node, node_label in frontier.items() if node_label == label]
-        if ids:
-            rows += graph.read(query, {"ids": ids})
+        if ids and len(rows) < cap:
+            rows += graph.read(query, {"ids": ids, "reader": reader, "public": list(PUBLIC_RELATIONSHIPS),
+                                       "cap": cap - len(rows)})
     return rows
 
 
-def connection_path(graph: Graph, start: uuid.UUID, goal: uuid.UUID) -> ConnectionPath | None:
-    """Shortest path in either direction over any relationship, by bidirectional BFS
-    (FalkorDB has no undirected shortestPath); None beyond PATH_MAX_DEPTH."""
-    a, b = str(start), str(goal)
+def ego(graph: Graph, me: uuid.UUID, depth: int) -> Network:
+    """The reader's relationships and, at depth 2, their neighbours' visible ones."""
+    reader = str(me)
+    found = graph.read("MATCH (me:User {id: $me}) RETURN me.name AS name", {"me": reader})
+    if not found:
+        return Network(nodes=[], edges=[])
+    nodes = {reader: Node(id=reader, label="User", name=found[0]["name"])}
+    edges: dict[tuple[str, str, str], Edge] = {}
+    frontier, truncated = {reader: "User"}, False
+    for _ in range(depth):
+        rows = _step(graph, reader, frontier, EGO_MAX_EDGES + 1 - len(edges))
+        following: dict[str, str] = {}
+        for row in rows:
+            key = (row["source"], row["target"], row["type"])
+            if key in edges:
+                continue
+            if len(edges) == EGO_MAX_EDGES:
+                truncated = True
+                break
+            edges[key] = Edge(source=row["source"], target=row["target"], type=row["type"])
+            for end in ("source", "target"):
+                if row[end] not in nodes:
+                    nodes[row[end]] = Node(id=row[end], label=row[f"{end}_label"], name=row[f"{end}_name"])
+                    following[row[end]] = row[f"{end}_label"]
+        if truncated:
+            break
+        frontier = following
+    return Network(nodes=sorted(nodes.values(), key=lambda n: (n.id != reader, n.label, n.id)),
+                   edges=list(edges.values()), truncated=truncated)
+
+
+def connection_path(graph: Graph, start: uuid.UUID, goal: uuid.UUID, reader: uuid.UUID) -> ConnectionPath | None:
+    """Shortest path in either direction over the relationships ``reader`` may see, by
+    bidirectional BFS (FalkorDB has no undirected shortestPath); None beyond PATH_MAX_DEPTH
+    or once a step reads more than its cap without meeting."""
+    a, b, viewer = str(start), str(goal), str(reader)
     found = {row["id"]: row for row in graph.read(
         "UNWIND $ids AS id MATCH (u:User {id: id}) RETURN u.id AS id, u.name AS name", {"ids": [a, b]})}
     if a not in found or b not in found:
@@ -236,19 +255,19 @@ def connection_path(graph: Graph, start: uuid.UUID, goal: uuid.UUID) -> Connecti
             break
         side = 0 if len(frontiers[0]) <= len(frontiers[1]) else 1
         following: dict[str, str] = {}
-        for row in _expand(graph, frontiers[side]):
-            target = row["target"]
-            labels.setdefault(target, row["label"])
-            names.setdefault(target, row["name"])
-            if target in parents[side]:
+        for row in _step(graph, viewer, frontiers[side], PATH_STEP_ROWS):
+            edge = Edge(source=row["source"], target=row["target"], type=row["type"])
+            here, there = (row["source"], row["target"]) if row["source"] in frontiers[side] else \
+                (row["target"], row["source"])
+            there_label = row["target_label"] if there == row["target"] else row["source_label"]
+            labels.setdefault(there, there_label)
+            names.setdefault(there, row["target_name"] if there == row["target"] else row["source_name"])
+            if there in parents[side]:
                 continue
-            source = row["source"]
-            edge = Edge(source=source, target=target, type=row["type"]) if row["outgoing"] else \
-                Edge(source=target, target=source, type=row["type"])
-            parents[side][target] = (source, edge)
-            following[target] = row["label"]
-            if target in parents[1 - side]:
-                meet = target
+            parents[side][there] = (here, edge)
+            following[there] = there_label
+            if there in parents[1 - side]:
+                meet = there
                 break
         frontiers[side] = dict(list(following.items())[:PATH_MAX_FRONTIER])
     if meet is None:

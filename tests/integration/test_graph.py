@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -297,33 +298,38 @@ def test_a_graph_outage_loses_nothing(api, db, people, graph, engine):
 
 @pytest.fixture
 def community(people, graph):
-    """me follows a, b; a and b follow c; b follows d. me, c and e backed p1; c and e backed p2 (open),
-    c backed p3 (closed)."""
-    me, a, b, c, d, e = (people("investor", name=n) for n in ("Me", "Ann", "Ben", "Cid", "Dot", "Eve"))
-    users = {"me": me, "a": a, "b": b, "c": c, "d": d, "e": e}
+    """me follows a, b; a and b follow c; b follows d and f; d follows me. me, c and e backed p1;
+    c and e backed p2 (open), c backed p3 (closed). a made item i1 and likes and favourites i2."""
+    me, a, b, c, d, e, f = (people("investor", name=n) for n in ("Me", "Ann", "Ben", "Cid", "Dot", "Eve", "Fay"))
+    users = {"me": me, "a": a, "b": b, "c": c, "d": d, "e": e, "f": f}
     graph.write("UNWIND $rows AS r MERGE (u:User {id: r.id}) SET u.name = r.name, u.role = 'investor'",
                 {"rows": [{"id": p.id, "name": k} for k, p in users.items()]})
-    for x, y in (("me", "a"), ("me", "b"), ("a", "c"), ("b", "c"), ("b", "d")):
+    for x, y in (("me", "a"), ("me", "b"), ("a", "c"), ("b", "c"), ("b", "d"), ("b", "f"), ("d", "me")):
         graph.write("MATCH (x:User {id: $x}), (y:User {id: $y}) CREATE (x)-[:FOLLOWS]->(y)",
                     {"x": users[x].id, "y": users[y].id})
-    proposals = {name: str(uuid.uuid4()) for name in ("p1", "p2", "p3")}
+    proposals = {name: str(uuid.uuid4()) for name in ("p1", "p2", "p3", "i1", "i2")}
     for name, status in (("p1", "open"), ("p2", "open"), ("p3", "closed")):
         graph.write("CREATE (:Proposal {id: $id, title: $title, status: $status})",
                     {"id": proposals[name], "title": name, "status": status})
     for who, what in (("me", "p1"), ("c", "p1"), ("e", "p1"), ("c", "p2"), ("e", "p2"), ("c", "p3")):
         graph.write("MATCH (u:User {id: $u}), (p:Proposal {id: $p}) CREATE (u)-[:FUNDED {amount: '1'}]->(p)",
                     {"u": users[who].id, "p": proposals[what]})
+    graph.write("MATCH (a:User {id: $a}) CREATE (a)-[:CREATED]->(:Item {id: $i1, title: 'i1'}), "
+                "(a)-[:LIKED]->(i2:Item {id: $i2, title: 'i2'}), (a)-[:FAVORITED]->(i2)",
+                {"a": a.id, "i1": proposals["i1"], "i2": proposals["i2"]})
     return users, proposals
 
 
 def test_people_you_may_know_ranks_with_reasons(api, community):
+    """Co-backers and followers not followed back; never whom the people you follow follow
+    (c and f are followed by people me follows: that is theirs to know)."""
     users, _ = community
     body = api.get("/api/network/people-you-may-know", token=users["me"].token).get_json()
     ranked = [(item["name"], item["score"], item["reasons"]) for item in body["items"]]
     assert ranked == [
-        ("c", 4, ["followed by 2 people you follow", "backed the same proposal"]),
+        ("c", 2, ["backed the same proposal"]),
         ("e", 2, ["backed the same proposal"]),
-        ("d", 1, ["followed by 1 person you follow"]),
+        ("d", 1, ["follows you"]),
     ]
 
 
@@ -333,25 +339,64 @@ def test_proposals_for_you_excludes_backed_and_closed(api, community):
     assert [(item["id"], item["co_investors"]) for item in body["items"]] == [(proposals["p2"], 2)]
 
 
-def test_ego_network_and_paths(api, community):
-    users, _ = community
-    me = users["me"]
+def _edges(body: dict) -> set[tuple[str, str, str]]:
+    return {(e["source"], e["target"], e["type"]) for e in body["edges"]}
+
+
+def test_ego_network_shows_public_relationships_and_the_readers_own(api, community):
+    users, proposals = community
+    me, a, b = users["me"], users["a"], users["b"]
     one = api.get("/api/network/ego?depth=1", token=me.token).get_json()
-    assert {(e["source"], e["target"], e["type"]) for e in one["edges"]} >= {
-        (me.id, users["a"].id, "FOLLOWS"), (me.id, users["b"].id, "FOLLOWS")}
-    assert len(one["edges"]) == 3 and one["nodes"][0]["id"] == me.id
-    two = api.get("/api/network/ego?depth=2", token=me.token).get_json()
-    assert len(two["edges"]) > len(one["edges"])
+    assert _edges(one) == {(me.id, a.id, "FOLLOWS"), (me.id, b.id, "FOLLOWS"), (users["d"].id, me.id, "FOLLOWS"),
+                           (me.id, proposals["p1"], "FUNDED")}
+    assert one["nodes"][0]["id"] == me.id and not one["truncated"]
+    two = _edges(api.get("/api/network/ego?depth=2", token=me.token).get_json())
+    assert two - _edges(one) == {(users["c"].id, proposals["p1"], "FUNDED"), (users["e"].id, proposals["p1"], "FUNDED"),
+                                 (a.id, proposals["i1"], "CREATED")}
+    # a's follows, likes and favourites, b's and d's follows: not the reader's to see.
+    assert not {kind for _, _, kind in two - _edges(one)} & {"FOLLOWS", "LIKED", "FAVORITED"}
     assert api.get("/api/network/ego?depth=3", token=me.token).status_code == 422
 
-    path = api.get(f"/api/network/path?to={users['d'].id}", token=me.token).get_json()
-    assert [n["id"] for n in path["nodes"]] == [me.id, users["b"].id, users["d"].id] and path["length"] == 2
-    assert [(e["source"], e["target"]) for e in path["edges"]] == [(me.id, users["b"].id), (users["b"].id,
-                                                                                            users["d"].id)]
+
+def test_ego_network_is_capped_hop_by_hop(api, people, graph, monkeypatch):
+    from shared.graph import network
+
+    me = people("investor", name="Hub")
+    graph.write("MERGE (me:User {id: $me}) WITH me UNWIND range(1, 30) AS n "
+                "CREATE (me)-[:FUNDED]->(:Proposal {id: 'p' + toString(n), title: 'p'})", {"me": me.id})
+    monkeypatch.setattr(network, "EGO_MAX_EDGES", 10)
+    body = api.get("/api/network/ego?depth=2", token=me.token).get_json()
+    assert body["truncated"] is True and len(body["edges"]) == 10
+
+
+def test_paths_go_only_over_what_the_reader_may_see(api, community):
+    users, proposals = community
+    me = users["me"]
+    path = api.get(f"/api/network/path?to={users['c'].id}", token=me.token).get_json()
+    assert [n["id"] for n in path["nodes"]] == [me.id, proposals["p1"], users["c"].id] and path["length"] == 2
+    assert [(e["source"], e["target"], e["type"]) for e in path["edges"]] == [
+        (me.id, proposals["p1"], "FUNDED"), (users["c"].id, proposals["p1"], "FUNDED")]
+    follower = api.get(f"/api/network/path?to={users['d'].id}", token=me.token).get_json()
+    assert follower["length"] == 1  # d follows the reader: the reader's own relationship
+    # f is reached only through b's follow, which is b's: no path for me.
+    assert api.get(f"/api/network/path?to={users['f'].id}", token=me.token).status_code == 404
     outsider = api.get(f"/api/network/path?to={uuid.uuid4()}", token=me.token)
     assert outsider.status_code == 404
     assert api.get(f"/api/network/path?to={users['d'].id}&from={users['a'].id}",
                    token=me.token).status_code == 403
+
+
+def test_every_relationship_the_etl_writes_is_classified():
+    """A new relationship kind is private until it is named public here (decision 0023)."""
+    import re
+
+    from shared.graph import network, sync
+
+    source = Path(sync.__file__).read_text()
+    written = set(re.findall(r"\[\w*:([A-Z_]+)\]", source))
+    written |= {edge.type for edge in vars(sync).values() if isinstance(edge, sync.PairEdge)}
+    assert {"CREATED", "FUNDED", "FOLLOWS", "LIKED"} <= written
+    assert written <= set(network.PUBLIC_RELATIONSHIPS) | set(network.PRIVATE_RELATIONSHIPS)
 
 
 def test_insights_are_for_admins(api, people, community):
@@ -360,7 +405,7 @@ def test_insights_are_for_admins(api, people, community):
     admin = people("investor", admin=True)
     body = api.get("/api/network/insights", token=admin.token).get_json()
     assert body["top_connectors"][0]["id"] in (users["b"].id, users["c"].id)
-    assert body["communities"][0]["size"] == 5
+    assert body["communities"][0]["size"] == 6  # me, a, b, c, d, f: e only co-funds
 
 
 def test_readers_never_write_the_schema_is_the_writers_to_make(api, db, people, monkeypatch):
