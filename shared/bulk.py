@@ -30,6 +30,12 @@ def copy_stream(conn: Connection, table: str, columns: Sequence[str], frames: It
         cursor.close()
 
 
-def is_unique_violation(error: Exception) -> bool:
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a pg8000 error (or of the driver error a SQLAlchemy one wraps)."""
+    error = getattr(error, "orig", None) or error
     details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
-    return details.get("C") == "23505"
+    return details.get("C")
+
+
+def is_unique_violation(error: Exception) -> bool:
+    return sqlstate(error) == "23505"

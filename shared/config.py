@@ -122,6 +122,11 @@ class Settings(BaseModel):
     # How long the Hosting CDN may serve a public GET before asking again.
     public_cache_seconds: int = Field(default=30, ge=0, le=3600)
     auth_check_revoked: bool = True
+    # How long an instance trusts its last look at an account (revoked? disabled?): the
+    # window in which a token revoked elsewhere still works (decision 0024).
+    auth_revocation_cache_seconds: float = Field(default=30.0, ge=0, le=300)
+    # HTTP functions only (functions.yaml): no statement of a request may run longer; 0 is none.
+    db_statement_timeout_ms: int = Field(default=0, ge=0, le=600_000)
     # Development only: accept the Auth emulator's (unsigned) tokens. Never set in the cloud.
     firebase_auth_emulator_host: str | None = Field(default=None, pattern=r"^[^\s/]+:\d{1,5}$")
     cors_allowed_origins: Annotated[list[str], BeforeValidator(_comma_list)] = Field(default_factory=list)

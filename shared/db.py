@@ -34,8 +34,14 @@ def build_engine(settings: Settings) -> Engine:
     }
     if settings.database_url:
         url = make_url(settings.database_url)
-        return create_engine(url, connect_args=_driver_tls(url), **pool)
+        return create_engine(url, connect_args={**_driver_tls(url), **_session_limits(settings)}, **pool)
     return create_engine("postgresql+pg8000://", creator=_cloud_sql_creator(settings), **pool)
+
+
+def _session_limits(settings: Settings) -> dict[str, object]:
+    # In the startup packet, so a limit costs no round trip on a new connection.
+    timeout = settings.db_statement_timeout_ms
+    return {"startup_params": {"statement_timeout": str(timeout)}} if timeout else {}
 
 
 def _driver_tls(url: URL) -> dict[str, object]:
@@ -60,6 +66,7 @@ def _cloud_sql_creator(settings: Settings):
             db=settings.db_name,
             enable_iam_auth=True,
             ip_type=ip_type,
+            **_session_limits(settings),
             # The connector's socket is already TLS to the instance (its own ephemeral
             # certificate): the driver's TLS negotiation on top would be wasted work.
             ssl_context=False,

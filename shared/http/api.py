@@ -189,12 +189,7 @@ class Api:
         except errors.Problem as problem:
             response = problem_response(problem, request.path)
         except Exception as error:
-            if _unique_violation(error):  # two requests raced to make the same thing: the later one learns so
-                response = problem_response(errors.Conflict("it exists already: another request made it first"),
-                                            request.path)
-            else:
-                logger.exception("unhandled error", extra={"path": request.path})
-                response = problem_response(errors.Problem(), request.path)
+            response = problem_response(_database_problem(error, request.path), request.path)
         # Only GETs say how they may be cached; nothing else may be (the Hosting CDN
         # would otherwise keep a 404 for ten minutes).
         response.headers.setdefault("Cache-Control", "private, no-store")
@@ -284,12 +279,21 @@ def _validation_errors(error: ValidationError, where: str) -> list[dict[str, Any
     ]
 
 
-def _unique_violation(error: Exception) -> bool:
-    """A unique constraint refused the write (SQLSTATE 23505), as the driver reports it."""
-    from shared.bulk import is_unique_violation
+def _database_problem(error: Exception, path: str) -> errors.Problem:
+    """What an unexpected error means to the caller: the database's refusals that a caller
+    can meet without any bug (a race for a unique thing, a statement over its time limit)
+    are theirs to hear; anything else is ours, logged, and a bare 500."""
+    from shared.bulk import sqlstate
 
-    original = getattr(error, "orig", None)
-    return original is not None and is_unique_violation(original)
+    state = sqlstate(error) if hasattr(error, "orig") else None
+    if state == "23505":  # two requests raced to make the same thing: the later one learns so
+        return errors.Conflict("it exists already: another request made it first")
+    if state == "57014":  # statement_timeout (DB_STATEMENT_TIMEOUT_MS) cancelled it
+        logger.warning("a statement ran past its time limit", extra={"path": path})
+        return errors.ServiceUnavailable("the request took too long; try again, or narrow it",
+                                         headers={"Retry-After": "5"})
+    logger.exception("unhandled error", extra={"path": path})
+    return errors.Problem()
 
 
 # No body or query of this API nests deeper; past this, input is an attack or a mistake.

@@ -19,7 +19,7 @@ from shared.identity.tokens import GOOGLE_KEYS_URL, IdTokenVerifier, InvalidToke
 
 if TYPE_CHECKING:
     from shared.db import Work
-    from shared.identity.accounts import FirebaseAccounts
+    from shared.identity.accounts import RecentAccounts
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER = {"Retry-After": "5"}
@@ -39,9 +39,9 @@ class FirebaseAuth:
 
     def __init__(
         self, project_id: str, *, check_revoked: bool, emulator_host: str | None = None,
-        keys_url: str = GOOGLE_KEYS_URL, app_name: str = "kalakrut",
+        keys_url: str = GOOGLE_KEYS_URL, app_name: str = "kalakrut", revocation_window: float = 0.0,
     ) -> None:
-        from shared.identity.accounts import FirebaseAccounts
+        from shared.identity.accounts import FirebaseAccounts, RecentAccounts
 
         if emulator_host is not None and not project_id.startswith("demo-"):
             # The emulator's tokens carry no signature: accepting them for a real project would
@@ -50,7 +50,8 @@ class FirebaseAuth:
                               "the Auth emulator is for demo- projects only")
         self._project_id = project_id
         self._tokens = IdTokenVerifier(project_id, emulated=emulator_host is not None, keys_url=keys_url)
-        self._accounts = FirebaseAccounts(project_id, emulator_host=emulator_host) if check_revoked else None
+        self._accounts = RecentAccounts(FirebaseAccounts(project_id, emulator_host=emulator_host),
+                                        revocation_window) if check_revoked else None
         self._app_name = app_name
 
     def verify(self, token: str) -> Claims:
@@ -70,11 +71,17 @@ class FirebaseAuth:
     def delete_account(self, uid: str) -> None:
         """Delete the sign-in account; an already deleted one counts as done."""
         self._admin("delete_user", uid, what="account deletion")
+        self._forget(uid)
 
     def revoke_sessions(self, uid: str) -> None:
         """Sign the account out everywhere: its refresh tokens stop working, and every ID token
         issued before now fails the revocation check that every request makes."""
         self._admin("revoke_refresh_tokens", uid, what="signing out everywhere")
+        self._forget(uid)
+
+    def _forget(self, uid: str) -> None:
+        if self._accounts is not None:
+            self._accounts.forget(uid)
 
     def _admin(self, call: str, uid: str, *, what: str) -> None:
         """firebase-admin's ``auth.<call>(uid)``: a missing account counts as done; an
@@ -100,7 +107,7 @@ class FirebaseAuth:
             return firebase_admin.initialize_app(options={"projectId": self._project_id}, name=self._app_name)
 
 
-def _refuse_revoked(accounts: FirebaseAccounts, claims: dict[str, Any]) -> None:
+def _refuse_revoked(accounts: RecentAccounts, claims: dict[str, Any]) -> None:
     from shared.identity.accounts import LookupFailed
 
     try:
@@ -123,7 +130,8 @@ def get_firebase() -> FirebaseAuth:
 
     settings = get_settings()
     return FirebaseAuth(settings.google_cloud_project, check_revoked=settings.auth_check_revoked,
-                        emulator_host=settings.firebase_auth_emulator_host)
+                        emulator_host=settings.firebase_auth_emulator_host,
+                        revocation_window=settings.auth_revocation_cache_seconds)
 
 
 def claims_from_header(header: str | None, *, required: bool) -> Claims | None:

@@ -19,12 +19,30 @@ def admin(auth_emulator):
     firebase_admin.delete_app(app)
 
 
-def test_revoked_token_is_refused(api, people, admin, auth_emulator):
-    """Revocation is checked against the Auth emulator (AUTH_CHECK_REVOKED defaults on)."""
+@pytest.fixture
+def revocation_window(monkeypatch):
+    """The functions' look at an account is remembered this many seconds (decision 0024)."""
+    from tests.conftest import reset_caches
+
+    def window(seconds: float) -> None:
+        monkeypatch.setenv("AUTH_REVOCATION_CACHE_SECONDS", str(seconds))
+        reset_caches()
+
+    yield window
+    monkeypatch.undo()
+    reset_caches()
+
+
+def test_revoked_token_is_refused_once_the_window_has_passed(api, people, admin, auth_emulator, revocation_window):
+    """Revocation is checked against the Auth emulator (AUTH_CHECK_REVOKED defaults on),
+    at most once per uid per window: a token revoked elsewhere works until it ends."""
+    revocation_window(1.0)
     ada = people("artist")
-    assert api.get("/api/me", token=ada.token).status_code == 200
     time.sleep(1.1)  # revocation is second-granular: the token must predate it
+    assert api.get("/api/me", token=ada.token).status_code == 200  # looked up, remembered
     admin("revoke_refresh_tokens", ada.uid)
+    assert api.get("/api/me", token=ada.token).status_code == 200  # within the window
+    time.sleep(1.0)
     response = api.get("/api/me", token=ada.token)
     assert response.status_code == 401 and "revoked" in response.get_json()["detail"]
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -33,7 +51,8 @@ def test_revoked_token_is_refused(api, people, admin, auth_emulator):
 
 
 @pytest.mark.parametrize("change", ["disabled", "deleted"])
-def test_tokens_of_disabled_or_deleted_accounts_are_refused(change, api, people, admin):
+def test_tokens_of_disabled_or_deleted_accounts_are_refused(change, api, people, admin, revocation_window):
+    revocation_window(0)  # every request looks the account up
     ada = people("artist")
     if change == "disabled":
         admin("update_user", ada.uid, disabled=True)

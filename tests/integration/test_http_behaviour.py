@@ -50,3 +50,33 @@ def test_unexpected_errors_are_a_bare_500_and_logged_as_json(app_env, capsys):
 def test_unknown_paths_are_problems(function_clients, path):
     response = function_clients["proposals"].get(path)
     assert response.status_code == 404 and response.get_json()["code"] == "not-found"
+
+
+def test_a_statement_past_its_time_limit_is_a_503_not_a_500(app_env, monkeypatch, caplog):
+    """DB_STATEMENT_TIMEOUT_MS (every HTTP function has 10 s, functions.yaml) reaches the
+    server with each new connection; a cancelled statement is the caller's to retry."""
+    from sqlalchemy import text
+
+    from tests.conftest import reset_caches
+
+    api = Api("slow")
+
+    @api.route("GET", "/api/slow", summary="sleeps", auth="public")
+    def slow(call: Call):
+        call.conn.execute(text("SELECT pg_sleep(2)"))
+
+    from flask import Flask
+
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "200")
+    reset_caches()
+    try:
+        with Flask("t").test_request_context("/api/slow"):
+            from flask import request
+
+            response = api(request)
+    finally:
+        monkeypatch.undo()
+        reset_caches()
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
+    assert json.loads(response.get_data())["code"] == "unavailable" and response.headers["Retry-After"] == "5"
+    assert "statement timeout" not in response.get_data(as_text=True)
