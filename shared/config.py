@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from typing import Annotated, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(RuntimeError):
@@ -31,6 +31,14 @@ def _comma_list(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+def _networks(values: list[str]) -> list[str]:
+    import ipaddress
+
+    for value in values:
+        ipaddress.ip_network(value, strict=False)  # a ValueError names the bad one
+    return values
 
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
@@ -113,19 +121,26 @@ class Settings(BaseModel):
     # The chain indexer: the chains it follows, and how long one tick may run.
     indexer_chains: Annotated[list[ChainConfig], BeforeValidator(_json)] = Field(default_factory=list)
     indexer_budget_seconds: float = Field(default=50.0, gt=0)
-    # Write endpoints: requests per second per client IP and per user, and the burst allowed.
+    # Requests per second per client address and per user, and the burst allowed, for each
+    # route class (shared/http/rate_limit.py, decision 0024): writes, expensive reads
+    # (search, graph traversals; shared counters) and signed-in reads (per instance).
     rate_limit_per_second: float = Field(default=10.0, gt=0)
     rate_limit_burst: int = Field(default=10, ge=1)
-    # Proxies in front of the functions that append to X-Forwarded-For (Hosting's CDN and
-    # Cloud Run's front end): the client address is that many entries from the right.
-    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    rate_limit_expensive_per_second: float = Field(default=3.0, gt=0)
+    rate_limit_expensive_burst: int = Field(default=15, ge=1)
+    rate_limit_reads_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_reads_burst: int = Field(default=40, ge=1)
+    # The proxies whose X-Forwarded-For entries are believed (CIDR ranges: Cloud Run's front
+    # end, the Hosting CDN's egress): the client is the first address from the right outside them.
+    trusted_proxies: Annotated[list[str], BeforeValidator(_comma_list), AfterValidator(_networks)] = Field(
+        default_factory=list)
     # How long the Hosting CDN may serve a public GET before asking again.
     public_cache_seconds: int = Field(default=30, ge=0, le=3600)
     auth_check_revoked: bool = True
     # How long an instance trusts its last look at an account (revoked? disabled?): the
     # window in which a token revoked elsewhere still works (decision 0024).
     auth_revocation_cache_seconds: float = Field(default=30.0, ge=0, le=300)
-    # HTTP functions only (functions.yaml): no statement of a request may run longer; 0 is none.
+    # HTTP functions (shared/http/api.py): no statement of a request may run longer; 0 is none.
     db_statement_timeout_ms: int = Field(default=0, ge=0, le=600_000)
     # Development only: accept the Auth emulator's (unsigned) tokens. Never set in the cloud.
     firebase_auth_emulator_host: str | None = Field(default=None, pattern=r"^[^\s/]+:\d{1,5}$")

@@ -34,13 +34,24 @@ def build_engine(settings: Settings) -> Engine:
     }
     if settings.database_url:
         url = make_url(settings.database_url)
-        return create_engine(url, connect_args={**_driver_tls(url), **_session_limits(settings)}, **pool)
+        return create_engine(url, connect_args={**_driver_tls(url), **_session_limits()}, **pool)
     return create_engine("postgresql+pg8000://", creator=_cloud_sql_creator(settings), **pool)
 
 
-def _session_limits(settings: Settings) -> dict[str, object]:
+# Set by the HTTP layer before a request's first connection (shared/http/api.py): a
+# request's statements are cut; jobs and consumers are bounded by their own budgets.
+_statement_timeout_ms = 0
+
+
+def limit_statements(milliseconds: int) -> None:
+    """Connections made from now on cancel any statement after ``milliseconds`` (0: never)."""
+    global _statement_timeout_ms
+    _statement_timeout_ms = milliseconds
+
+
+def _session_limits() -> dict[str, object]:
     # In the startup packet, so a limit costs no round trip on a new connection.
-    timeout = settings.db_statement_timeout_ms
+    timeout = _statement_timeout_ms
     return {"startup_params": {"statement_timeout": str(timeout)}} if timeout else {}
 
 
@@ -66,7 +77,7 @@ def _cloud_sql_creator(settings: Settings):
             db=settings.db_name,
             enable_iam_auth=True,
             ip_type=ip_type,
-            **_session_limits(settings),
+            **_session_limits(),
             # The connector's socket is already TLS to the instance (its own ephemeral
             # certificate): the driver's TLS negotiation on top would be wasted work.
             ssl_context=False,

@@ -144,6 +144,10 @@ def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, 
         # Tests write fast from one address; the limiter has its own tests.
         "RATE_LIMIT_PER_SECOND": "100000",
         "RATE_LIMIT_BURST": "100000",
+        "RATE_LIMIT_EXPENSIVE_PER_SECOND": "100000",
+        "RATE_LIMIT_EXPENSIVE_BURST": "100000",
+        "RATE_LIMIT_READS_PER_SECOND": "100000",
+        "RATE_LIMIT_READS_BURST": "100000",
     }
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 from shared.config import get_settings
-from shared.http.api import Api, Call, Reply
-from shared.http.rate_limit import client_address
+from shared.http.api import Api, Call, Reply, caller_address
 from shared.market import analytics, auctions, delivery, items, listing, reactions, search, taxonomy
 
 api = Api("marketplace")
@@ -129,7 +128,7 @@ def cancel_auction(call: Call) -> auctions.AuctionOut:
 # -- search, categories, tags, analytics ---------------------------------------------------------
 
 @api.route("GET", "/api/search", summary="Search items, proposals and artists", auth="public",
-           query=search.SearchQuery, response=search.SearchPage)
+           query=search.SearchQuery, response=search.SearchPage, expensive=True)
 def search_all(call: Call) -> search.SearchPage:
     return search.search(call.conn, call.query)
 
@@ -172,8 +171,7 @@ def track(call: Call) -> analytics.TrackOut:
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    address = client_address(call.request.remote_addr, call.request.headers.get("X-Forwarded-For"),
-                             get_settings().trusted_proxy_hops)
+    address = caller_address(call.request, get_settings())
     viewer = analytics.viewer_key(call.optional_user, address, call.request.headers.get("User-Agent", ""), now)
     return analytics.track(call.session, viewer, call.body, now)
 

@@ -29,25 +29,25 @@ def _read(query: Callable[..., T], *args: Any) -> T:
 
 
 @api.route("GET", "/api/network/people-you-may-know", summary="People you may know (co-backers, followers), with the reasons",
-           auth="user", query=network.SuggestionQuery, response=network.PeoplePage, errors=(503,))
+           auth="user", query=network.SuggestionQuery, response=network.PeoplePage, errors=(503,), expensive=True)
 def people(call: Call) -> network.PeoplePage:
     return _read(network.people_you_may_know, call.caller.id, call.query.limit)
 
 
 @api.route("GET", "/api/network/proposals-for-you", summary="Open proposals backed by people who back what you back",
-           auth="user", query=network.SuggestionQuery, response=network.ProposalSuggestions, errors=(503,))
+           auth="user", query=network.SuggestionQuery, response=network.ProposalSuggestions, errors=(503,), expensive=True)
 def proposals(call: Call) -> network.ProposalSuggestions:
     return _read(network.proposals_for_you, call.caller.id, call.query.limit)
 
 
 @api.route("GET", "/api/network/ego", summary="Your network to depth 1 or 2 (public relationships and your own), capped",
-           auth="user", query=network.EgoQuery, response=network.Network, errors=(503,))
+           auth="user", query=network.EgoQuery, response=network.Network, errors=(503,), expensive=True)
 def ego(call: Call) -> network.Network:
     return _read(network.ego, call.caller.id, call.query.depth)
 
 
 @api.route("GET", "/api/network/path", summary="Shortest connection from you (admins: from anyone) to a user",
-           auth="user", query=network.PathQuery, response=network.ConnectionPath, errors=(404, 503))
+           auth="user", query=network.PathQuery, response=network.ConnectionPath, errors=(404, 503), expensive=True)
 def path(call: Call) -> network.ConnectionPath:
     start = call.query.from_ or call.caller.id
     if start != call.caller.id:
@@ -59,7 +59,7 @@ def path(call: Call) -> network.ConnectionPath:
 
 
 @api.route("GET", "/api/network/insights", summary="Top connectors, most-backed artists, communities (admins)",
-           auth="user", response=network.Insights, errors=(503,))
+           auth="user", response=network.Insights, errors=(503,), expensive=True)
 def insights(call: Call) -> network.Insights:
     require_admin(call.caller)
     return _read(network.insights)

@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -18,7 +19,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
-from shared import errors, log, startup
+from shared import db, errors, log, startup
 from shared.config import Settings, get_settings
 from shared.db import Work, work
 from shared.http import caching, rate_limit
@@ -51,14 +52,17 @@ class Route:
     query: type[BaseModel] | None = None
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
+    # Costly to answer whoever asks (search, graph traversals): counted like writes.
+    expensive: bool = False
 
     @property
     def problem_statuses(self) -> list[int]:
         """Every error status this route can answer with, for the OpenAPI document."""
-        # Any route may be sent a token (401 if it is bad, 503 if it cannot be verified now).
-        statuses = {401, 500, 503, *self.errors}
+        # Any route may be sent a token (401 if it is bad, 503 if it cannot be verified now),
+        # and any caller may be counted (429; shared/http/rate_limit.py).
+        statuses = {401, 429, 500, 503, *self.errors}
         if self.method in WRITES:
-            statuses |= {409, 429}  # 409: a concurrent request made the same unique thing first
+            statuses.add(409)  # a concurrent request made the same unique thing first
         if self.auth == "user":
             statuses.add(403)
         if "<" in self.rule:
@@ -147,12 +151,13 @@ class Api:
         status: int = 200,
         also: dict[int, type[BaseModel] | None] | None = None,
         errors: tuple[int, ...] = (),
+        expensive: bool = False,
     ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
         def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
             # Every GET answers If-None-Match (shared/http/caching.py).
             responses = {status: response, **({304: None} if method == "GET" else {}), **(also or {})}
             self.routes.append(
-                Route(method, rule, handler, summary, auth, body, query, responses, errors)
+                Route(method, rule, handler, summary, auth, body, query, responses, errors, expensive)
             )
             self._map = None
             return handler
@@ -174,6 +179,7 @@ class Api:
 
     def _answer(self, request: Request) -> Response:
         settings = get_settings()
+        db.limit_statements(settings.db_statement_timeout_ms)
         log.configure(settings.log_level)
         log.set_trace(
             request.headers.get("X-Cloud-Trace-Context") or request.headers.get("traceparent"),
@@ -226,8 +232,7 @@ class Api:
 
         # Who before what: an anonymous caller learns nothing about input validation.
         claims = auth.claims_from_header(request.headers.get("Authorization"), required=route.auth != "public")
-        if route.method in WRITES:
-            _limit_rate(request, claims, settings)
+        _limit_rate(self.name, route, request, claims, settings)
         query = _parse_query(route.query, request) if route.query else None
         body = _parse_body(route.body, request, settings.max_body_bytes) if route.body else None
         with work() as unit:
@@ -244,16 +249,42 @@ class Api:
         return response
 
 
-def _limit_rate(request: Request, claims: auth.Claims | None, settings: Settings) -> None:
-    """Count the write against the caller's address and account, before any work is done."""
+_INSTANCE_LIMITER = rate_limit.InstanceLimiter()
+
+
+def _limit_rate(function: str, route: Route, request: Request, claims: auth.Claims | None,
+                settings: Settings) -> None:
+    """Count the request in its function's bucket for its route class, per address and per
+    account, before any work is done (decision 0024)."""
+    if route.method in WRITES:
+        kind, limit = "write", rate_limit.Limit(settings.rate_limit_per_second, settings.rate_limit_burst)
+    elif route.expensive:
+        kind, limit = "expensive", rate_limit.Limit(settings.rate_limit_expensive_per_second,
+                                                    settings.rate_limit_expensive_burst)
+    elif claims is not None:
+        kind, limit = "read", rate_limit.Limit(settings.rate_limit_reads_per_second, settings.rate_limit_reads_burst)
+    else:
+        return  # an anonymous plain read: the CDN's to absorb
+    prefix = f"{function}/{kind}/"
+    keys = [f"{prefix}ip:{caller_address(request, settings)}"] + ([f"{prefix}user:{claims.uid}"] if claims else [])
+    if kind == "read":
+        _INSTANCE_LIMITER.take(keys, limit)
+        return
     from shared.db import get_engine
 
-    address = rate_limit.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                                        settings.trusted_proxy_hops)
-    keys = [f"ip:{address}"] + ([f"user:{claims.uid}"] if claims else [])
-    limit = rate_limit.Limit(settings.rate_limit_per_second, settings.rate_limit_burst)
     with get_engine().begin() as conn:
         rate_limit.take(conn, keys, limit)
+
+
+def caller_address(request: Request, settings: Settings) -> str:
+    """The client's address as no client can choose it (shared/http/rate_limit.py)."""
+    return rate_limit.client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                     _trusted(tuple(settings.trusted_proxies)))
+
+
+@lru_cache(maxsize=4)
+def _trusted(ranges: tuple[str, ...]) -> list:
+    return rate_limit.parse_networks(ranges)
 
 
 def _render(route: Route, result: Any) -> Response:

@@ -95,13 +95,48 @@ def test_indexer_chains_defaults(env):
     assert (chain.confirmations, chain.start_block, chain.reorg_window, chain.artwork_contract) == (12, 0, 256, None)
 
 
-def test_client_address_trusts_only_the_configured_hops():
+def _cloud_trusted():
+    """What prod.tfvars gives TRUSTED_PROXIES: Cloud Run's front end and the Hosting CDN."""
+    import re
+
+    from shared.http.rate_limit import parse_networks
+    from tests.unit.test_deployed_config import REPO
+
+    tfvars = (REPO / "infra/terraform/environments/prod.tfvars").read_text()
+    return parse_networks(re.search(r'TRUSTED_PROXIES = "([^"]+)"', tfvars).group(1).split(","))
+
+
+@pytest.mark.parametrize("forged", ["", "6.6.6.6", "151.101.1.1", "6.6.6.6, 151.101.1.1", "not-an-address", "::1"])
+def test_no_caller_chooses_its_address_through_hosting_or_directly(forged):
     from shared.http.rate_limit import client_address
 
-    forwarded = "6.6.6.6, 203.0.113.5, 35.191.0.1"  # forged, the client, Google's front end
-    assert client_address("10.0.0.1", forwarded, 2) == "203.0.113.5"
-    assert client_address("10.0.0.1", forwarded, 0) == "10.0.0.1"
-    assert client_address("10.0.0.1", "203.0.113.5", 2) == "10.0.0.1"  # fewer hops than proxies: not trusted
+    trusted = _cloud_trusted()
+    sent = f"{forged}, " if forged else ""
+    # Through Hosting: the CDN appends the client, Cloud Run's front end the CDN's edge, and
+    # the container's peer is the front end.
+    assert client_address("169.254.1.1", f"{sent}203.0.113.5, 151.101.65.195", trusted) == "203.0.113.5"
+    # Straight to the function's run.app URL: the front end appends the caller itself.
+    assert client_address("169.254.1.1", f"{sent}198.51.100.7", trusted) == "198.51.100.7"
+
+
+def test_client_address_without_trusted_proxies_is_the_peer():
+    from shared.http.rate_limit import client_address, parse_networks
+
+    assert client_address("127.0.0.1", "6.6.6.6, 203.0.113.5", []) == "127.0.0.1"
+    assert client_address("127.0.0.1", "6.6.6.6, 203.0.113.5", parse_networks(["127.0.0.1/32"])) == "203.0.113.5"
+    assert client_address(None, None, []) == "unknown"
+    # A trusted peer forwarding garbage: the key is the peer, never the garbage.
+    assert client_address("127.0.0.1", "x y z", parse_networks(["127.0.0.0/8"])) == "127.0.0.1"
+
+
+def test_trusted_proxies_must_be_networks():
+    from pydantic import ValidationError
+
+    from shared.config import Settings
+
+    assert Settings(google_cloud_project="demo-x", trusted_proxies="10.0.0.0/8, ::1").trusted_proxies == ["10.0.0.0/8", "::1"]
+    with pytest.raises(ValidationError):
+        Settings(google_cloud_project="demo-x", trusted_proxies="10.0.0.0/8, example.com")
 
 
 def test_the_migration_job_grants_only_to_iam_service_account_users():

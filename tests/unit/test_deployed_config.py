@@ -117,7 +117,8 @@ def test_the_cloud_gets_what_was_missing(environment):
         if function["database"]:
             assert function["env"]["DB_PRIVATE_IP"] == {"from": "value", "ref": "false"}, name
         if "http" in function["trigger"]:
-            assert function["env"]["TRUSTED_PROXY_HOPS"]["from"] == "value", name
+            assert function["env"]["TRUSTED_PROXIES"] == {"from": "tfvar", "ref": "TRUSTED_PROXIES"}, name
+            assert function["env"]["DB_STATEMENT_TIMEOUT_MS"]["from"] == "value", name
             assert {"RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST"} <= set(function["env"]), name
     for name in ("network", "graph-etl", "graph-reconcile"):
         assert printed[name]["env"]["GRAPH_URL"] == {"from": "tfvar", "ref": "GRAPH_URL"}

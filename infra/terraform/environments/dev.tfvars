@@ -13,6 +13,10 @@ function_env = {
   RATE_LIMIT_PER_SECOND = "10"
   RATE_LIMIT_BURST      = "10"
   PUBLIC_CACHE_SECONDS  = "30"
+  # Proxies whose X-Forwarded-For entries are believed (decision 0024): Cloud Run's front end
+  # (link-local, as the container sees it) and Hosting's CDN egress (Fastly's published list,
+  # https://api.fastly.com/public-ip-list: refresh it with docs/deploy.md's check).
+  TRUSTED_PROXIES = "169.254.0.0/16,23.235.32.0/20,43.249.72.0/22,103.244.50.0/24,103.245.222.0/23,103.245.224.0/24,104.156.80.0/20,140.248.64.0/18,140.248.128.0/17,146.75.0.0/17,151.101.0.0/16,157.52.64.0/18,167.82.0.0/17,167.82.128.0/20,167.82.160.0/20,167.82.224.0/20,172.111.64.0/18,185.31.16.0/22,199.27.72.0/21,199.232.0.0/16,2a04:4e40::/32,2a04:4e42::/32"
   # The graph (Neo4j Aura); its user and password are the NEO4J_* secrets.
   GRAPH_URL = "neo4j+s://kalakrut-dev.databases.neo4j.io"
   # ProposalFunding on Sepolia: replace with the address the contract was deployed at.
