@@ -101,6 +101,10 @@ class Settings(BaseModel):
     # the function's own service account signs through the IAM signBlob API.
     signing_key_file: str | None = None
     upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Per account (decision 0024): what its media may hold in all, counting pending uploads at
+    # their declared size, and how many uploads may be pending at once.
+    storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    max_pending_uploads: int = Field(default=10, ge=1)
     max_image_pixels: int = Field(default=50_000_000, ge=1_000_000)
     # Sign-In with Ethereum: what the signed message must name (EIP-4361).
     siwe_domain: str | None = None

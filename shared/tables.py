@@ -271,6 +271,15 @@ media = Table(
 )
 
 # A single-use Sign-In with Ethereum nonce issued to one user for one address.
+# Erased profiles whose sign-in account Firebase has yet to delete: the uid waits here, and
+# only here, until it has (people/users.py, finish_account_deletion).
+account_deletions = Table(
+    "account_deletions",
+    metadata,
+    Column("firebase_uid", String(128), primary_key=True),
+    created("requested_at"),
+)
+
 wallet_challenges = Table(
     "wallet_challenges",
     metadata,

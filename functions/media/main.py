@@ -10,7 +10,7 @@ api = Api("media")
 
 
 @api.route("POST", "/api/media/uploads", summary="Start an upload: a pending media and a signed PUT URL",
-           auth="user", body=uploads.UploadRequest, response=uploads.UploadTicket, status=201)
+           auth="user", body=uploads.UploadRequest, response=uploads.UploadTicket, status=201, errors=(409,))
 def start_upload(call: Call) -> Reply:
     ticket = uploads.create_upload(call.session, call.user, call.body)
     return Reply(ticket, status=201, headers={"Location": f"/api/media/{ticket.media.id}"})

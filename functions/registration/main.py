@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
+from shared import errors
+from shared.db import after_commit
 from shared.http.api import Api, Call, Reply
 from shared.identity import site_config
 from shared.identity.auth import get_firebase
@@ -22,7 +24,7 @@ def register(call: Call) -> Reply:
 
 @api.route("GET", "/api/me", summary="The caller's own profile", auth="user", response=users.MyProfile)
 def me(call: Call) -> users.MyProfile:
-    return users.my_profile(call.conn, call.viewer)
+    return users.my_profile(call.conn, users.get_active(call.conn, call.viewer.id))
 
 
 @api.route("PATCH", "/api/me", summary="Change display name, bio, links or avatar", auth="user",
@@ -33,12 +35,16 @@ def update_me(call: Call) -> users.MyProfile:
 
 
 @api.route("DELETE", "/api/me", summary="Erase the caller's personal data and sign-in account",
-           auth="user", response=None, status=204, errors=(503,))
+           auth="token", response=None, status=204, errors=(403, 503))
 def delete_me(call: Call) -> None:
-    uid = users.erase(call.session, call.user)
-    call.session.flush()
-    # Inside the transaction: if Firebase refuses, nothing is erased and the client retries.
-    get_firebase().delete_account(uid)
+    # The profile first, committed; then the sign-in account. A 503 from Firebase leaves the
+    # account able to sign in and send this again, which then finishes (decision 0005).
+    uid = call.claims.uid
+    if call.viewer is not None:
+        users.erase(call.session, call.user)
+    elif not users.account_deletion_pending(call.conn, uid):
+        raise errors.RegistrationRequired()
+    after_commit(call.session, lambda: users.finish_account_deletion(uid, get_firebase().delete_account))
 
 
 @api.route("POST", "/api/me/sessions/revoke", summary="Sign out everywhere: every session of the account ends",

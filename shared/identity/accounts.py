@@ -8,11 +8,8 @@ in the cloud the function's service account token comes from the metadata server
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.error
 import urllib.request
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,38 +54,3 @@ class FirebaseAccounts:
         except (OSError, ValueError, TypeError, AttributeError, MetadataUnavailable) as error:
             raise LookupFailed(f"accounts:lookup failed: {error}") from error
 
-
-class RecentAccounts:
-    """Lookups remembered per uid for ``seconds``: a signed-in request costs an Identity
-    Toolkit round trip (and a quota unit) once per window, not every time. The price is the
-    window itself: a token revoked elsewhere still works for up to ``seconds`` on an
-    instance that looked its account up just before (decision 0024); this instance's own
-    revocations and deletions ``forget`` at once."""
-
-    def __init__(self, accounts: FirebaseAccounts, seconds: float, *, capacity: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._accounts = accounts
-        self._seconds = seconds
-        self._capacity = capacity
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._seen: OrderedDict[str, tuple[float, Account | None]] = OrderedDict()
-
-    def lookup(self, uid: str) -> Account | None:
-        now = self._clock()
-        with self._lock:
-            remembered = self._seen.get(uid)
-            if remembered is not None and now - remembered[0] < self._seconds:
-                return remembered[1]
-        account = self._accounts.lookup(uid)  # outside the lock: other uids need not wait
-        if self._seconds > 0:
-            with self._lock:
-                self._seen[uid] = (now, account)
-                self._seen.move_to_end(uid)
-                while len(self._seen) > self._capacity:
-                    self._seen.popitem(last=False)
-        return account
-
-    def forget(self, uid: str) -> None:
-        with self._lock:
-            self._seen.pop(uid, None)

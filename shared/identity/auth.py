@@ -16,10 +16,11 @@ from shared.config import ConfigError
 from shared.errors import ServiceUnavailable, Unauthenticated
 from shared.identity.access import Viewer
 from shared.identity.tokens import GOOGLE_KEYS_URL, IdTokenVerifier, InvalidToken, KeysUnavailable
+from shared.memo import Recent
 
 if TYPE_CHECKING:
     from shared.db import Work
-    from shared.identity.accounts import RecentAccounts
+    from shared.identity.accounts import Account, FirebaseAccounts
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER = {"Retry-After": "5"}
@@ -41,7 +42,7 @@ class FirebaseAuth:
         self, project_id: str, *, check_revoked: bool, emulator_host: str | None = None,
         keys_url: str = GOOGLE_KEYS_URL, app_name: str = "kalakrut", revocation_window: float = 0.0,
     ) -> None:
-        from shared.identity.accounts import FirebaseAccounts, RecentAccounts
+        from shared.identity.accounts import FirebaseAccounts
 
         if emulator_host is not None and not project_id.startswith("demo-"):
             # The emulator's tokens carry no signature: accepting them for a real project would
@@ -50,8 +51,9 @@ class FirebaseAuth:
                               "the Auth emulator is for demo- projects only")
         self._project_id = project_id
         self._tokens = IdTokenVerifier(project_id, emulated=emulator_host is not None, keys_url=keys_url)
-        self._accounts = RecentAccounts(FirebaseAccounts(project_id, emulator_host=emulator_host),
-                                        revocation_window) if check_revoked else None
+        self._accounts = FirebaseAccounts(project_id, emulator_host=emulator_host) if check_revoked else None
+        # A token revoked elsewhere still works for up to this window (decision 0024).
+        self._recent: Recent[str, Account | None] = Recent(revocation_window)
         self._app_name = app_name
 
     def verify(self, token: str) -> Claims:
@@ -65,7 +67,7 @@ class FirebaseAuth:
             # by signing in again.
             raise Unauthenticated(error.reason) from None
         if self._accounts is not None:
-            _refuse_revoked(self._accounts, claims)
+            _refuse_revoked(self._recent.get(claims["sub"], lambda: _lookup(self._accounts, claims["sub"])), claims)
         return Claims(uid=claims["sub"], email=claims.get("email"), name=claims.get("name"))
 
     def delete_account(self, uid: str) -> None:
@@ -80,8 +82,8 @@ class FirebaseAuth:
         self._forget(uid)
 
     def _forget(self, uid: str) -> None:
-        if self._accounts is not None:
-            self._accounts.forget(uid)
+        self._recent.forget(uid)
+        forget_viewer(uid)
 
     def _admin(self, call: str, uid: str, *, what: str) -> None:
         """firebase-admin's ``auth.<call>(uid)``: a missing account counts as done; an
@@ -107,16 +109,19 @@ class FirebaseAuth:
             return firebase_admin.initialize_app(options={"projectId": self._project_id}, name=self._app_name)
 
 
-def _refuse_revoked(accounts: RecentAccounts, claims: dict[str, Any]) -> None:
+def _lookup(accounts: FirebaseAccounts, uid: str) -> Account | None:
     from shared.identity.accounts import LookupFailed
 
     try:
-        account = accounts.lookup(claims["sub"])
+        return accounts.lookup(uid)
     except LookupFailed:
         # Identity Toolkit unreachable or erring, or no access token for it: nothing the
         # caller did, so worth a retry.
         logger.exception("could not look the account up to check revocation")
         raise ServiceUnavailable("token verification is unavailable", headers=RETRY_AFTER) from None
+
+
+def _refuse_revoked(account: Account | None, claims: dict[str, Any]) -> None:
     if account is None or account.disabled:
         raise Unauthenticated("the account is disabled or deleted")
     # firebase-admin's rule: a token issued before the account's validSince is revoked.
@@ -145,15 +150,29 @@ def claims_from_header(header: str | None, *, required: bool) -> Claims | None:
     return get_firebase().verify(token.strip())
 
 
+# The caller's row as reads see it, remembered briefly per uid: every signed-in read would
+# otherwise pay a query for it. Only found rows: a caller who registers a moment after being
+# told to must be found at once. Writes always load the caller afresh, and forget it here.
+VIEWER_MEMORY_SECONDS = 10.0
+_viewers: Recent[str, Any] = Recent(VIEWER_MEMORY_SECONDS, keep=lambda row: row is not None)
+
+
+def forget_viewer(uid: str) -> None:
+    _viewers.forget(uid)
+
+
 def load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
-    """The caller's active profile: the ORM ``User`` when ``orm``, else a Core row."""
+    """The caller's active profile: the ORM ``User`` when ``orm``, else a Core row of just
+    what the rules read (``Viewer``; a handler that shows the profile reads it itself)."""
     from sqlalchemy import select
 
-    from shared.tables import readable_columns, users
+    from shared.tables import users
 
     active = (users.c.firebase_uid == claims.uid, users.c.deleted_at.is_(None))
     if orm:
         from shared.models import User
 
+        forget_viewer(claims.uid)  # a write may change what the rules read
         return unit.session.scalars(select(User).where(*active)).one_or_none()
-    return unit.connection.execute(select(*readable_columns(users)).where(*active)).one_or_none()
+    return _viewers.get(claims.uid, lambda: unit.connection.execute(
+        select(*(users.c[name] for name in Viewer.__annotations__)).where(*active)).one_or_none())

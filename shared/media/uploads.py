@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from shared import audit
 from shared.config import get_settings
-from shared.errors import PayloadTooLarge
+from shared.errors import PayloadTooLarge, QuotaExceeded
 from shared.media import signing
 from shared.media.media import MediaOut, Purpose, to_out
 from shared.types import ApiModel
@@ -43,6 +43,26 @@ class UploadTicket(ApiModel):
     expires_at: AwareDatetime
 
 
+def _within_quota(session: Session, owner: User, size: int, quota: int, max_pending: int) -> None:
+    """Refuse an upload that would take the account past its storage quota or its number
+    of pending uploads (those whose upload URL still works). The account's row is locked
+    first, so two uploads started together are counted one after the other."""
+    from sqlalchemy import and_, func, or_, select
+
+    from shared.tables import media, users
+
+    session.execute(select(users.c.id).where(users.c.id == owner.id).with_for_update())
+    live_pending = and_(media.c.status == "pending", media.c.created_at > func.now() - UPLOAD_URL_LIFETIME)
+    used, pending = session.execute(
+        select(func.coalesce(func.sum(func.coalesce(media.c.bytes, media.c.max_bytes)), 0),
+               func.count().filter(live_pending))
+        .where(media.c.owner_id == owner.id, or_(media.c.status == "ready", live_pending))).one()
+    if pending >= max_pending:
+        raise QuotaExceeded(f"at most {max_pending} uploads may be pending at once: finish or delete one first")
+    if used + size > quota:
+        raise QuotaExceeded(f"your media may hold at most {quota} bytes; {used} are used")
+
+
 def create_upload(session: Session, owner: User, request: UploadRequest) -> UploadTicket:
     from shared.models import Media
 
@@ -50,6 +70,7 @@ def create_upload(session: Session, owner: User, request: UploadRequest) -> Uplo
     settings.require("uploads_bucket")
     if request.size > settings.upload_max_bytes:
         raise PayloadTooLarge(f"uploads may be at most {settings.upload_max_bytes} bytes")
+    _within_quota(session, owner, request.size, settings.storage_quota_bytes, settings.max_pending_uploads)
     media_id = uuid.uuid4()
     media = Media(id=media_id, owner_id=owner.id, purpose=request.purpose,
                   object_name=f"uploads/{owner.id}/{media_id}", declared_type=request.content_type,

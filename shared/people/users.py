@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -10,9 +11,10 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from shared import audit
+from shared.db import transaction
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events import outbox
-from shared.tables import follows, proposals, readable_columns, users, wallet_challenges
+from shared.tables import account_deletions, follows, proposals, readable_columns, users, wallet_challenges
 from shared.types import ApiModel, Line
 
 if TYPE_CHECKING:
@@ -179,8 +181,10 @@ def erase(session: Session, user: User) -> str:
 
     Each relationship goes as it goes one by one (follow.deleted, like.removed, ...), and the
     row's own event is user.deleted: consumers and the graph drop the person from those.
-    Returns the Firebase uid so the caller can delete the sign-in account within the same
-    transaction; the uid itself is forgotten here.
+    The sign-in account is deleted after the commit (``finish_account_deletion``); until then
+    its uid waits in account_deletions, so a failure on either side leaves a retry that works:
+    the transaction failing leaves everything as it was, Firebase failing leaves the account
+    able to sign in and ask again. Returns the uid.
     """
     from shared.market import reactions  # erasure only: the profile paths never load it
     from shared.media import media
@@ -207,7 +211,24 @@ def erase(session: Session, user: User) -> str:
     user.deleted_at = datetime.now(UTC)
     audit.record(session, user, "user.erased", "user", user.id)
     outbox.emit(session, "user.deleted", "user", user.id, {"id": str(user.id)})
+    if uid is not None:
+        session.execute(insert(account_deletions).values(firebase_uid=uid).on_conflict_do_nothing())
     return uid
+
+
+def account_deletion_pending(db: Connection | Session, uid: str) -> bool:
+    """The uid's profile is erased and its sign-in account not yet deleted."""
+    return db.execute(select(account_deletions.c.firebase_uid).where(account_deletions.c.firebase_uid == uid)) \
+        .first() is not None
+
+
+def finish_account_deletion(uid: str, delete_account: Callable[[str], None]) -> None:
+    """Delete the erased profile's sign-in account, then forget its uid. Raises what
+    ``delete_account`` raises (a 503 the caller retries with the same token, which works
+    while the account does); an account already gone counts as deleted."""
+    delete_account(uid)
+    with transaction() as session:
+        session.execute(delete(account_deletions).where(account_deletions.c.firebase_uid == uid))
 
 
 def record_sign_out_everywhere(session: Session, user: User) -> None:

@@ -68,3 +68,17 @@ def test_malformed_authorization_headers(api, function_clients):
         response = client.get("/api/me", headers={"Authorization": header})
         assert response.status_code == 401, header
         assert response.get_json()["code"] == "unauthenticated"
+
+
+def test_reads_remember_the_callers_row_briefly_writes_never(api, people, db):
+    """Signed-in reads load the caller's row once per 10 s (decision 0024); the caller's own
+    write forgets it at once, and a write always loads it afresh."""
+    from sqlalchemy import text
+
+    ada = people("artist")
+    assert api.get("/api/network/insights", token=ada.token).status_code == 403  # remembered: not an admin
+    db.execute(text("UPDATE users SET is_admin = true WHERE id = :id"), {"id": ada.id})
+    db.commit()
+    assert api.get("/api/network/insights", token=ada.token).status_code == 403  # within the window
+    assert api.patch("/api/me", json={"bio": "now an admin"}, token=ada.token).status_code == 200
+    assert api.get("/api/network/insights", token=ada.token).status_code == 200

@@ -43,6 +43,42 @@ def test_bad_upload_requests(api, people, db, body, status):
     assert snapshot(db) == before
 
 
+def _start(api, person, size: int):
+    return api.post("/api/media/uploads", token=person.token,
+                    json={"purpose": "artwork", "content_type": "image/png", "size": size})
+
+
+def test_uploads_stop_at_the_accounts_quota_and_pending_count(api, people, db, monkeypatch):
+    """Per account (decision 0024): the media it holds plus its live pending uploads stay
+    within STORAGE_QUOTA_BYTES; at most MAX_PENDING_UPLOADS are pending at once; a refusal
+    is a 409 problem that changes nothing; expired pending uploads count for nothing."""
+    from tests.conftest import reset_caches
+
+    ada, bela = people("artist"), people("artist")
+    monkeypatch.setenv("STORAGE_QUOTA_BYTES", "10000")
+    monkeypatch.setenv("MAX_PENDING_UPLOADS", "3")
+    reset_caches()
+    try:
+        assert [_start(api, ada, 3000).status_code for _ in range(3)] == [201] * 3
+        before = snapshot(db)
+        refused = _start(api, ada, 100)
+        assert refused.status_code == 409 and refused.get_json()["code"] == "quota-exceeded"
+        assert "pending" in refused.get_json()["detail"] and snapshot(db) == before
+        db.execute(text("UPDATE media SET status = 'ready', bytes = 3000 WHERE owner_id = :id"), {"id": ada.id})
+        db.commit()
+        assert _start(api, ada, 1000).status_code == 201  # 9,000 held + 1,000 = the quota
+        full = _start(api, ada, 1)
+        assert full.status_code == 409 and "10000 bytes" in full.get_json()["detail"]
+        assert _start(api, bela, 10000).status_code == 201  # another account's quota
+        db.execute(text("UPDATE media SET created_at = now() - interval '16 minutes' WHERE owner_id = :id "
+                        "AND status = 'pending'"), {"id": ada.id})
+        db.commit()
+        assert _start(api, ada, 1000).status_code == 201  # the expired pending upload no longer counts
+    finally:
+        monkeypatch.undo()
+        reset_caches()
+
+
 def test_media_visibility_and_deletion_rights(api, people, processor):
     ada, bela = people("artist"), people("artist")
     pending = request_upload(api, ada, b"x")["media"]

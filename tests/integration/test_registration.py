@@ -1,3 +1,4 @@
+import pytest
 from sqlalchemy import text
 
 from shared.media import storage
@@ -75,29 +76,77 @@ def test_following_yourself_or_nobody(api, people, db):
     assert snapshot(db) == before
 
 
-def test_delete_me_erases_nothing_when_the_sign_in_account_cannot_be_deleted(api, people, processor_upload, db,
-                                                                             monkeypatch):
-    """The account is deleted inside the erasure's transaction: if Firebase cannot be reached,
-    the caller gets a retryable 503 and keeps everything, the stored avatar included."""
+@pytest.fixture
+def firebase_unreachable(monkeypatch):
+    """Account deletions go to a firebase-admin app whose Auth endpoint is a closed port: the
+    real deletion call, failing as it does when the service is unreachable."""
     from shared.identity.auth import FirebaseAuth, get_firebase
 
-    ada = people("artist")
-    avatar = processor_upload(ada)
-    assert api.patch("/api/me", token=ada.token, json={"avatar_media_id": avatar}).status_code == 200
-    before = snapshot(db)
-    # A second firebase-admin app whose Auth endpoint is a closed port: the real deletion
-    # call, failing as it does when the service is unreachable.
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
     unreachable = FirebaseAuth("demo-kalakrut", check_revoked=True, emulator_host="127.0.0.1:9",
                                app_name="auth-unreachable")
     monkeypatch.setattr(get_firebase(), "delete_account", unreachable.delete_account)
+    yield
+    monkeypatch.undo()
 
+
+def test_delete_me_when_the_sign_in_account_cannot_be_deleted(api, people, db, firebase_unreachable):
+    """The profile is erased and committed first; Firebase failing after it is a retryable
+    503 and the uid waits in account_deletions (the retry: the next test)."""
+    ada = people("artist")
     response = api.delete("/api/me", token=ada.token)
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
-    assert snapshot(db) == before
-    assert list(storage.client().list_blobs(MEDIA, prefix=f"media/{avatar}/"))
+    db.rollback()
+    assert db.execute(text("SELECT deleted_at IS NOT NULL FROM users WHERE id = :id"), {"id": ada.id}).scalar()
+    assert db.execute(text("SELECT firebase_uid FROM account_deletions")).scalars().all() == [ada.uid]
+
+
+def _failing_finish(uid, delete_account):
+    from shared import errors
+
+    raise errors.ServiceUnavailable("account deletion is unavailable", headers={"Retry-After": "5"})
+
+
+def test_a_retried_erasure_deletes_the_account_and_forgets_its_uid(api, people, db, monkeypatch):
+    ada = people("artist")
+    with monkeypatch.context() as patched:
+        patched.setattr("shared.people.users.finish_account_deletion", _failing_finish)
+        assert api.delete("/api/me", token=ada.token).status_code == 503
+    assert api.get("/api/me", token=ada.token).get_json()["code"] == "registration-required"  # erased, signed in
+    assert api.delete("/api/me", token=ada.token).status_code == 204  # the retry finishes
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM account_deletions")).scalar() == 0
+    assert api.get("/api/me", token=ada.token).status_code == 401  # the sign-in account is gone
+    stranger = people("investor")
+    db.execute(text("DELETE FROM users WHERE id = :id"), {"id": stranger.id})
+    db.commit()
+    # A signed-in account with no profile and no erasure pending has nothing to erase.
+    assert api.delete("/api/me", token=stranger.token).get_json()["code"] == "registration-required"
+
+
+def test_delete_me_changes_nothing_anywhere_when_its_transaction_fails(api, people, db, monkeypatch):
+    """Firebase is called only after the commit: a failing transaction leaves the profile
+    and the sign-in account as they were."""
+    from shared import errors
+    from shared.identity.auth import get_firebase
+    from shared.people import users
+
+    ada = people("artist")
+    deleted: list[str] = []
+    monkeypatch.setattr(get_firebase(), "delete_account", deleted.append)
+    real_erase = users.erase
+
+    def erase_then_fail(session, user):
+        real_erase(session, user)
+        session.flush()
+        raise errors.ServiceUnavailable("the database went away")
+
+    monkeypatch.setattr(users, "erase", erase_then_fail)
+    before = snapshot(db)
+    assert api.delete("/api/me", token=ada.token).status_code == 503
+    assert snapshot(db) == before and deleted == []
     monkeypatch.undo()
-    assert api.get("/api/me", token=ada.token).status_code == 200  # still signed in, still there
+    assert api.get("/api/me", token=ada.token).status_code == 200
 
 
 def test_delete_me_erases_personal_data_but_keeps_history(api, people, make_proposal, processor_upload, cleaner, db):
