@@ -60,10 +60,16 @@ def wallet_challenge(call: Call) -> Reply:
     return Reply(wallets.challenge(call.session, call.user, call.body), status=201)
 
 
-@api.route("POST", "/api/me/wallet", summary="Link the wallet that signed a challenge", auth="user",
-           body=wallets.LinkRequest, response=wallets.WalletOut, errors=(400, 409))
+@api.route("POST", "/api/me/wallet", summary="Link the wallet that signed a challenge (replaces a linked one)",
+           auth="user", body=wallets.LinkRequest, response=wallets.WalletOut, errors=(400, 409))
 def link_wallet(call: Call) -> wallets.WalletOut:
     return wallets.WalletOut(wallet_address=wallets.link(call.session, call.user, call.body).wallet_address)
+
+
+@api.route("DELETE", "/api/me/wallet", summary="Unlink the account's wallet (idempotent)", auth="user",
+           response=None, status=204)
+def unlink_wallet(call: Call) -> None:
+    wallets.unlink(call.session, call.user)
 
 
 @api.route("GET", "/api/users/<uuid:user_id>", summary="A public profile", auth="public",

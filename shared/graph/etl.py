@@ -29,6 +29,7 @@ CHECK_DUPLICATES_UP_TO = 1_000
 FUNDING_EVENTS = {"Funded", "Refunded"}
 CHAIN_FLOWS = {"chain.funded", "chain.refunded", "chain.reverted"}
 TOKEN_MOVES = {"chain.transfer", "chain.reverted"}
+WALLET_CHANGES = {"user.wallet_linked", "user.wallet_unlinked"}
 
 
 def collect(changes: Changes, event: EventEnvelope) -> Changes:
@@ -36,8 +37,11 @@ def collect(changes: Changes, event: EventEnvelope) -> Changes:
     family, _, _ = event.type.partition(".")
     if family == "user":
         changes.users.add(event.aggregate_id)
-        if event.type == "user.wallet_linked" and event.payload.get("wallet_address"):
-            changes.backers.add(event.payload["wallet_address"])
+        if event.type in WALLET_CHANGES:
+            # What the person funds is what their wallet now funds; what either wallet holds moves.
+            changes.funders.add(event.aggregate_id)
+            changes.backers |= {event.payload[key] for key in ("wallet_address", "previous_wallet_address")
+                                if event.payload.get(key)}
     elif family == "follow":
         changes.follows.add((str(event.payload["follower_id"]), str(event.payload["followee_id"])))
     elif family == "proposal":

@@ -40,6 +40,7 @@ class Changes:
     follows: set[tuple[str, str]] = field(default_factory=set)  # (follower, followee)
     fundings: set[tuple[str, str]] = field(default_factory=set)  # (proposal id, backer address)
     backers: set[str] = field(default_factory=set)  # wallets whose owner changed: all they fund and hold
+    funders: set[str] = field(default_factory=set)  # users whose wallet changed: their fundings anew
     items: set[str] = field(default_factory=set)
     favorites: set[tuple[str, str]] = field(default_factory=set)  # (user, item)
     likes: set[tuple[str, str]] = field(default_factory=set)  # (user, item)
@@ -333,9 +334,19 @@ def backer_fundings(conn: Connection, backers: Iterable[str]) -> set[tuple[str, 
     return {(row.proposal, row.backer) for row in conn.execute(text(BACKER_FUNDINGS), {"backers": joined(backers)})}
 
 
+WALLETS_OF_USERS = ("SELECT wallet_address FROM users WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) "
+                    "AND wallet_address IS NOT NULL AND deleted_at IS NULL")
+# A person's FUNDED edges came from the wallet they had; after a change, from the one they have.
+DELETE_FUNDINGS_OF_USERS = "UNWIND $ids AS id MATCH (:User {id: id})-[f:FUNDED]->() DELETE f"
+
+
 def _expand(conn: Connection, changes: Changes) -> tuple[set[tuple[str, str]], set[str], set[str]]:
     """What the changes imply beyond themselves: (fundings, items, proposals) to refresh."""
     fundings, items, proposals = set(changes.fundings), set(changes.items), set(changes.proposals)
+    funders = [user for user in changes.funders if is_uuid(user)]
+    if funders:
+        fundings |= backer_fundings(conn, [row[0] for row in conn.execute(text(WALLETS_OF_USERS),
+                                                                           {"ids": joined(funders)})])
     if changes.backers:
         fundings |= backer_fundings(conn, changes.backers)
         items |= {row[0] for row in conn.execute(text(ITEMS_HELD_BY_WALLETS), {"wallets": joined(changes.backers)})}
@@ -354,6 +365,8 @@ def apply(conn: Connection, graph: Graph, changes: Changes) -> dict[str, int]:
     fundings, items, proposals = _expand(conn, changes)
     if changes.categories:
         graph.write(DELETE_CATEGORIES, {"ids": sorted(changes.categories)})  # relinked below under current slugs
+    if changes.funders:
+        graph.write(DELETE_FUNDINGS_OF_USERS, {"ids": sorted(changes.funders)})  # the current wallet's come back below
     return {
         "users": sync_users(conn, graph, changes.users),
         "proposals": sync_proposals(conn, graph, proposals),

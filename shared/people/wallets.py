@@ -5,6 +5,11 @@ only signs. Verification recovers the signer (eth-account, imported on this path
 only) and requires the stored message byte for byte, so domain, URI, chain id, nonce,
 address and expiry are exactly what was issued. One wallet per user, one user per
 wallet; a nonce is spent by its first successful use.
+
+A linked wallet is replaced by linking another (proved the same way) and unlinked on
+request. What the old wallet did on chain stays the chain's, by address: its fundings and
+tokens stop counting as the person's (the graph follows: user.wallet_linked and
+user.wallet_unlinked name the wallet before).
 """
 from __future__ import annotations
 
@@ -120,12 +125,25 @@ def link(session: Session, user: User, request: LinkRequest) -> User:
         raise SignatureRejected("the message was not signed by that address")
 
     challenge.used_at = now
-    if user.wallet_address and user.wallet_address != signer:
-        raise Conflict("another wallet is linked to your account")
     holder = session.scalar(select(users.c.id).where(users.c.wallet_address == signer, users.c.id != user.id))
     if holder is not None:
         raise Conflict("this wallet is linked to another account")
+    previous = user.wallet_address
+    if previous == signer:
+        return user  # linked already: nothing changes
     user.wallet_address = signer
-    audit.record(session, user, "user.wallet_linked", "user", user.id, address=signer)
-    outbox.emit(session, "user.wallet_linked", "user", user.id, {"id": str(user.id), "wallet_address": signer})
+    audit.record(session, user, "user.wallet_linked", "user", user.id, address=signer, previous=previous)
+    outbox.emit(session, "user.wallet_linked", "user", user.id,
+                {"id": str(user.id), "wallet_address": signer, "previous_wallet_address": previous})
     return user
+
+
+def unlink(session: Session, user: User) -> None:
+    """Unlink the account's wallet (idempotent)."""
+    previous = user.wallet_address
+    if previous is None:
+        return
+    user.wallet_address = None
+    audit.record(session, user, "user.wallet_unlinked", "user", user.id, address=previous)
+    outbox.emit(session, "user.wallet_unlinked", "user", user.id,
+                {"id": str(user.id), "wallet_address": None, "previous_wallet_address": previous})

@@ -57,6 +57,7 @@ def test_create_proposal_is_for_artists(role, admin, expected, api, people, db):
     ("POST", "/api/register", {"role": "artist"}),
     ("POST", "/api/me/wallet/challenge", {"address": "0x" + "ab" * 20}),
     ("POST", "/api/me/sessions/revoke", None),
+    ("DELETE", "/api/me/wallet", None),
 ])
 @pytest.mark.parametrize("actor", ("self", "anonymous", "admin"))
 def test_profile_writes_act_only_on_the_caller(method, path, body, actor, api, people, auth_emulator, db):

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from eth_account import Account
 from sqlalchemy import text
 
 from shared.events.envelope import EventEnvelope
@@ -232,6 +233,35 @@ def test_chain_fundings_become_funded_edges_of_the_wallets_owner(api, db, people
     db.commit()
     consume_batch(engine, graph, [_chain_event("chain.refunded", proposal["id"], wallet, 3 * ETHER, "0xdef")])
     assert edges(graph, "FUNDED") == set()
+
+
+def test_funded_edges_follow_the_wallet_when_it_is_replaced_or_unlinked(api, db, people, make_proposal, graph,
+                                                                        engine):
+    """What a person funds is what their linked wallet funds now (issue 22, finding 6)."""
+    from tests.integration.test_wallets import _link
+
+    ada, bela = people("artist"), people("investor")
+    proposal = make_proposal(ada, publish=True)
+    first, second = Account.create(), Account.create()
+    for wallet, amount in ((first, 3 * ETHER), (second, 5 * ETHER)):
+        db.execute(text("INSERT INTO investments (chain_id, onchain_proposal_id, backer, proposal_id, funded, "
+                        "refunded, events, last_tx_hash) VALUES (31337, :onchain, :w, :p, :amount, 0, 1, '0xabc')"),
+                   {"onchain": uuid.UUID(proposal["id"]).int, "w": wallet.address, "p": proposal["id"],
+                    "amount": amount})
+    db.commit()
+
+    def amounts() -> list[tuple[str, str]]:
+        consume_batch(engine, graph, outbox_events(db))
+        return [(row["u"], row["amount"]) for row in graph.read(
+            "MATCH (u:User)-[f:FUNDED]->(:Proposal) RETURN u.id AS u, f.amount AS amount")]
+
+    assert _link(api, bela, first) == 200
+    assert amounts() == [(bela.id, str(3 * ETHER))]
+    assert _link(api, bela, second) == 200
+    assert amounts() == [(bela.id, str(5 * ETHER))]
+    assert api.delete("/api/me/wallet", token=bela.token).status_code == 204
+    assert amounts() == []
+    assert full(engine, graph).repaired == 0  # the events said it all
 
 
 def test_full_reconcile_repairs_a_corrupted_graph(api, db, people, make_proposal, graph, engine):

@@ -82,10 +82,36 @@ def test_one_wallet_per_user_and_one_user_per_wallet(api, people):
     taken = ask(api, mina, wallet.address)["message"]
     response = api.post("/api/me/wallet", token=mina.token, json={"message": taken, "signature": sign(wallet, taken)})
     assert response.status_code == 409
-    second = Account.create()
-    again = ask(api, ivan, second.address)["message"]
-    response = api.post("/api/me/wallet", token=ivan.token, json={"message": again, "signature": sign(second, again)})
-    assert response.status_code == 409
+
+
+def _link(api, person, wallet) -> int:
+    message = ask(api, person, wallet.address)["message"]
+    return api.post("/api/me/wallet", token=person.token,
+                    json={"message": message, "signature": sign(wallet, message)}).status_code
+
+
+def test_a_wallet_is_replaced_by_proving_another_and_unlinked_on_request(api, people, db):
+    """Issue 22, finding 6: wallets can be replaced and unlinked; each change is audited and
+    sent as an event naming the wallet before, and the old wallet is free for anyone."""
+    ivan, mina, first, second = people("investor"), people("investor"), Account.create(), Account.create()
+    assert _link(api, ivan, first) == 200
+    assert _link(api, ivan, second) == 200  # replaces
+    assert api.get("/api/me", token=ivan.token).get_json()["wallet_address"] == second.address
+    assert _link(api, mina, first) == 200  # the old one is nobody's now
+    assert api.delete("/api/me/wallet", token=ivan.token).status_code == 204
+    assert api.delete("/api/me/wallet", token=ivan.token).status_code == 204  # idempotent
+    assert api.get("/api/me", token=ivan.token).get_json()["wallet_address"] is None
+    db.rollback()
+    events = db.execute(text("SELECT type, envelope->'payload'->>'wallet_address', "
+                             "envelope->'payload'->>'previous_wallet_address' FROM outbox "
+                             "WHERE envelope->>'aggregate_id' = :id AND type LIKE 'user.wallet%' ORDER BY id"),
+                        {"id": str(ivan.id)}).all()
+    assert [tuple(e) for e in events] == [("user.wallet_linked", first.address, None),
+                                          ("user.wallet_linked", second.address, first.address),
+                                          ("user.wallet_unlinked", None, second.address)]
+    audited = db.execute(text("SELECT action FROM audit_log WHERE entity_id = :id AND action LIKE 'user.wallet%'"),
+                         {"id": ivan.id}).scalars().all()
+    assert sorted(audited) == ["user.wallet_linked", "user.wallet_linked", "user.wallet_unlinked"]
 
 
 def test_bad_addresses(api, people):
