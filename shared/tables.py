@@ -263,6 +263,10 @@ media = Table(
     Column("dominant_color", String(7)),
     Column("placeholder", Text),
     Column("variants", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # An artwork's original as buyers receive it (metadata removed), in the private uploads
+    # bucket at a pinned generation (media/processing.py, market/delivery.py).
+    Column("original_object", String(256)),
+    Column("original_generation", BigInteger),
     created("created_at"),
     updated("updated_at"),
     CheckConstraint(one_of("status", MEDIA_STATUSES), name="status"),

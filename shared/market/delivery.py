@@ -1,4 +1,5 @@
-"""Delivery of digital items: a short-lived signed link to the file, for its artist and holder.
+"""Delivery of digital items: a short-lived signed link to the cleaned original (media/processing.py),
+at its pinned generation, for its artist and holder.
 
 Apart from items.py so that the functions that only change items (auction-close) carry no
 URL signing and read no bucket settings.
@@ -41,10 +42,13 @@ def download(session: Session, user: User, item_id: uuid.UUID) -> Download:
     if user.id not in (item.owner_id, holder_id):
         raise Forbidden("only the artist and the holder of this item may download its file")
     media = session.get(Media, item.file_media_id)
+    if media.original_object is None:  # never the upload itself: its metadata and its URL's reach
+        raise NotFound("this item's file is not ready to download")
     settings = get_settings()
     settings.require("uploads_bucket")
-    url = signing.signed_download_url(settings.uploads_bucket, media.object_name,
-                                      filename=f"{item.id}.{(media.format or 'bin').lower()}",
+    url = signing.signed_download_url(settings.uploads_bucket, media.original_object,
+                                      generation=media.original_generation,
+                                      filename=f"{item.id}.{media.original_object.rsplit('.', 1)[-1]}",
                                       expires=DOWNLOAD_LIFETIME)
     audit.record(session, user, "item.downloaded", "item", item.id)
     return Download(url=url, expires_at=datetime.now(UTC) + DOWNLOAD_LIFETIME)

@@ -4,6 +4,11 @@ The real type comes from the content (Pillow's decoders, restricted to the accep
 formats), never from the name or the declared type. Everything that is not a sound,
 reasonably sized JPEG, PNG, WebP or AVIF is rejected with a reason. Variants are
 oriented, stripped of all metadata (EXIF, GPS, XMP, ICC) and never upscaled.
+
+The file a buyer pays for (an artwork's original) is delivered as ``clean_original`` makes
+it: the same image data with its metadata segments left out (JPEG, PNG, WebP: byte for
+byte what the camera encoded; AVIF, whose metadata sits in item tables, re-encoded at full
+quality), so no EXIF, GPS, XMP or comment reaches the buyer.
 """
 from __future__ import annotations
 
@@ -59,7 +64,7 @@ def _check_png_chunks(stream: BinaryIO) -> None:
         stream.seek(length + 4, io.SEEK_CUR)
 
 
-def _open(stream: BinaryIO, max_pixels: int):
+def _open(stream: BinaryIO, max_pixels: int, max_edge: int):
     from PIL import Image, UnidentifiedImageError
 
     head = stream.read(len(_PNG_SIGNATURE))
@@ -81,7 +86,7 @@ def _open(stream: BinaryIO, max_pixels: int):
             raise Rejected(f"the image has {width * height} pixels; at most {max_pixels} are accepted")
         # JPEG can decode at 1/2..1/8 scale: ask for no more than the largest variant needs
         # (its long edge), which quarters decode time and memory for a 24 MP photo.
-        scale = min(1.0, LONG_EDGES[-1] / max(width, height))
+        scale = min(1.0, max_edge / max(width, height))
         image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
         try:
             image.load()
@@ -90,8 +95,8 @@ def _open(stream: BinaryIO, max_pixels: int):
     return image, (width, height)
 
 
-def _targets(long_edge: int) -> list[int]:
-    return sorted({min(edge, long_edge) for edge in LONG_EDGES}, reverse=True)
+def _targets(long_edge: int, max_edge: int) -> list[int]:
+    return sorted({min(edge, long_edge) for edge in LONG_EDGES if edge <= max_edge}, reverse=True)
 
 
 def _encode(image, fmt: str) -> bytes:
@@ -121,12 +126,14 @@ def _placeholder(image) -> str:
     return "data:image/webp;base64," + base64.b64encode(out.getvalue()).decode()
 
 
-def process(source: bytes | BinaryIO, *, max_pixels: int, formats: tuple[str, ...] = ("webp", "avif")) -> Processed:
-    """``source`` is the upload's bytes or a seekable binary file (streamed, never held whole)."""
+def process(source: bytes | BinaryIO, *, max_pixels: int, formats: tuple[str, ...] = ("webp", "avif"),
+            max_edge: int = LONG_EDGES[-1]) -> Processed:
+    """``source`` is the upload's bytes or a seekable binary file (streamed, never held whole);
+    no variant's long edge exceeds ``max_edge``."""
     from PIL import Image, ImageOps
 
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
-    image, (width, height) = _open(stream, max_pixels)
+    image, (width, height) = _open(stream, max_pixels, max_edge)
     source_format = image.format
     decoded = image.size
     ImageOps.exif_transpose(image, in_place=True)  # no second copy of a 24 MP bitmap
@@ -144,10 +151,105 @@ def process(source: bytes | BinaryIO, *, max_pixels: int, formats: tuple[str, ..
     long_edge = max(full_width, full_height)
     current, image = image, None
     renditions = []
-    for edge in _targets(long_edge):
+    for edge in _targets(long_edge, max_edge):
         size = (max(1, round(full_width * edge / long_edge)), max(1, round(full_height * edge / long_edge)))
         if size != current.size:
             current = current.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
         for fmt in formats:
             renditions.append(Rendition(fmt, current.width, current.height, _encode(current, fmt)))
     return Processed(source_format, width, height, renditions, _placeholder(current), _dominant_color(current))
+
+
+# -- the original, without its metadata ----------------------------------------------------
+
+# JPEG segments that carry metadata: APP1-APP15 (EXIF, XMP, IPTC, MPF, maker data) and
+# comments, except the colour information decoders need (an ICC profile in APP2, Adobe's
+# colour transform in APP14). APP0 (JFIF) stays.
+_JPEG_KEPT_APPS = {0xE2: b"ICC_PROFILE\x00", 0xEE: b"Adobe"}
+# PNG chunks that make the image (critical, transparency, colour, animation); the rest
+# (text, EXIF, time, private chunks) is metadata.
+_PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs",
+             b"bKGD", b"acTL", b"fcTL", b"fdAT"}
+_WEBP_DROPPED = {b"EXIF", b"XMP "}
+_VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
+
+
+def clean_original(data: bytes, source_format: str) -> bytes:
+    """The upload as a buyer receives it: the same image without its metadata."""
+    try:
+        if source_format == "JPEG":
+            return _clean_jpeg(data)
+        if source_format == "PNG":
+            return _clean_png(data)
+        if source_format == "WEBP":
+            return _clean_webp(data)
+    except (IndexError, ValueError, struct.error) as error:
+        raise Rejected(f"the {source_format} file's structure is broken ({error})") from None
+    return _reencoded(data, source_format)
+
+
+def _clean_jpeg(data: bytes) -> bytes:
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("no start of image")
+    out, i = bytearray(data[:2]), 2
+    while True:
+        if data[i] != 0xFF:
+            raise ValueError(f"no marker at byte {i}")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # start of scan: the image data, up to the end of image, as it is
+            end = data.index(b"\xff\xd9", i) + 2  # never inside entropy-coded data (byte stuffing)
+            out += data[i:end]  # and nothing after it (a second, metadata-laden picture, MPF)
+            return bytes(out)
+        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        segment = data[i:i + 2 + length]
+        kept_prefix = _JPEG_KEPT_APPS.get(marker)
+        metadata = (0xE1 <= marker <= 0xEF or marker == 0xFE) and not (
+            kept_prefix and segment[4:].startswith(kept_prefix))
+        if not metadata:
+            out += segment
+        i += 2 + length
+
+
+def _clean_png(data: bytes) -> bytes:
+    if data[:8] != _PNG_SIGNATURE:
+        raise ValueError("no PNG signature")
+    out, i = bytearray(data[:8]), 8
+    while i < len(data):
+        length, kind = struct.unpack(">I4s", data[i:i + 8])
+        chunk = data[i:i + 12 + length]
+        if kind in _PNG_KEPT:
+            out += chunk
+        i += 12 + length
+        if kind == b"IEND":
+            return bytes(out)
+    raise ValueError("no IEND chunk")
+
+
+def _clean_webp(data: bytes) -> bytes:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ValueError("no RIFF WEBP header")
+    end = 8 + struct.unpack("<I", data[4:8])[0]
+    body, i = bytearray(), 12
+    while i < end:
+        kind, size = data[i:i + 4], struct.unpack("<I", data[i + 4:i + 8])[0]
+        chunk = bytearray(data[i:i + 8 + size + (size & 1)])
+        if kind == b"VP8X":
+            chunk[8] &= ~(_VP8X_EXIF | _VP8X_XMP) & 0xFF
+        if kind not in _WEBP_DROPPED:
+            body += chunk
+        i += 8 + size + (size & 1)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + bytes(body)
+
+
+def _reencoded(data: bytes, source_format: str) -> bytes:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data), formats=(source_format,)) as image:
+        image.load()
+        image.info = {}  # nothing of the source's metadata is written back
+        out = io.BytesIO()
+        image.save(out, format=source_format, quality=100, subsampling="4:4:4")
+        return out.getvalue()

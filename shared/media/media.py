@@ -82,7 +82,8 @@ def delete(session: Session, user: User, media: Media) -> None:
     # Wait for a processing run that holds the row, and name the variants it wrote.
     session.refresh(media, with_for_update=True)
     # By bucket role, not name: the deleting function needs no access to either bucket.
-    objects = {"uploads": [media.object_name], "media": [variant["object"] for variant in media.variants]}
+    objects = {"uploads": [media.object_name, *([media.original_object] if media.original_object else [])],
+               "media": [variant["object"] for variant in media.variants]}
     session.execute(update(users).where(users.c.avatar_media_id == media.id).values(avatar_url=None))
     session.delete(media)
     session.flush()  # avatar and cover references are cleared by ON DELETE SET NULL

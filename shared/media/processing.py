@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 CONSUMER = "image-processing"
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
+SOURCE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "AVIF": "image/avif"}
+# What buyers pay for: its public variants are previews no larger than this, and the
+# original goes only to its artist and holder (market/delivery.py).
+SOLD_PURPOSES = ("artwork",)
+PREVIEW_EDGE = 1024
 
 
 def object_from(cloud_event: Any) -> dict[str, Any] | None:
@@ -75,13 +80,20 @@ def process_object(unit: Work, resource: dict[str, Any]) -> None:
         _reject(session, media, f"the upload is {resource['size']} bytes; {media.max_bytes} were announced")
         return
     blob = storage.client().bucket(resource["bucket"]).blob(resource["name"], generation=resource["generation"])
+    for_sale = media.purpose in SOLD_PURPOSES
     try:
         # Streamed in 1 MiB ranges: the compressed upload is never held in memory whole.
         with blob.open("rb", chunk_size=1024 * 1024) as upload:
-            result = images.process(upload, max_pixels=settings.max_image_pixels)
+            result = images.process(upload, max_pixels=settings.max_image_pixels,
+                                    max_edge=PREVIEW_EDGE if for_sale else images.LONG_EDGES[-1])
+        if for_sale:
+            original = images.clean_original(blob.download_as_bytes(), result.source_format)
     except images.Rejected as rejection:
         _reject(session, media, str(rejection))
         return
+    if for_sale:
+        media.original_object, media.original_generation = _store_original(
+            resource["bucket"], media.id, result.source_format, original)
 
     bucket = storage.client().bucket(settings.media_bucket)
     variants = []
@@ -100,6 +112,20 @@ def process_object(unit: Work, resource: dict[str, Any]) -> None:
         "id": str(media.id), "owner_id": str(media.owner_id), "purpose": media.purpose,
         "variants": [{k: v for k, v in variant.items() if k != "object"} for variant in variants],
     })
+
+
+def _store_original(bucket: str, media_id: uuid.UUID, source_format: str, data: bytes) -> tuple[str, int]:
+    """Write the cleaned original once, beside the uploads but out of every upload URL's
+    reach; a retry after a crash finds it written and takes its generation."""
+    from google.api_core.exceptions import PreconditionFailed
+
+    name = f"originals/{media_id}.{source_format.lower()}"
+    blob = storage.client().bucket(bucket).blob(name)
+    try:
+        blob.upload_from_string(data, content_type=SOURCE_TYPES[source_format], if_generation_match=0)
+    except PreconditionFailed:
+        blob.reload()
+    return name, int(blob.generation)
 
 
 def _reject(session: Session, media: Media, reason: str) -> None:

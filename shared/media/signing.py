@@ -41,11 +41,12 @@ def signed_upload_url(bucket: str, name: str, *, content_type: str, max_bytes: i
     return url, headers
 
 
-def signed_download_url(bucket: str, name: str, *, filename: str, expires: timedelta) -> str:
-    """A V4 signed GET URL for one private object, saved under ``filename`` by browsers."""
+def signed_download_url(bucket: str, name: str, *, generation: int, filename: str, expires: timedelta) -> str:
+    """A V4 signed GET URL for one generation of a private object (a later write to the
+    same name is not what it serves), saved under ``filename`` by browsers."""
     settings = get_settings()
     extra = {"api_access_endpoint": settings.signed_url_endpoint} if settings.signed_url_endpoint else {}
-    return client().bucket(bucket).blob(name).generate_signed_url(
-        version="v4", method="GET", expiration=expires,
+    return client().bucket(bucket).blob(name, generation=generation).generate_signed_url(
+        version="v4", method="GET", expiration=expires, generation=generation,
         response_disposition=f'attachment; filename="{filename}"', **extra, **_signing_arguments(),
     )

@@ -53,17 +53,44 @@ def test_digital_item_needs_its_file_to_be_listed(api, ada, processor_upload):
     assert api.post(f"/api/items/{item['id']}/list", token=ada.token).status_code == 200
 
 
-def test_download_only_for_artist_and_holder(api, ada, people, processor_upload):
+def test_download_only_for_artist_and_holder(api, ada, people, processor):
+    """Issue 22, finding 5: an artwork's public variants are previews (at most 1024 px); its
+    original goes only to the artist and holder, without its EXIF, at the generation that was
+    checked: writing the upload again through a still-valid upload URL changes nothing."""
+    import io
+
+    import requests
+    from PIL import Image
+
+    from shared.media import storage
+    from tests.conftest import UPLOADS
+    from tests.integration.conftest import upload
+    from tests.support import images
+
+    photo = images.jpeg_with_gps((2400, 1600))
+    artwork = upload(api, processor, ada, photo, purpose="artwork")
+    assert max(v["width"] for v in artwork["variants"]) == 1024  # a preview, not the work
     body = item_body(kind="digital", inventory=None, shipping_regions=[], license="Personal use",
-                     file_media_id=processor_upload(ada, "artwork"))
+                     file_media_id=artwork["id"])
     item = api.post("/api/items", token=ada.token, json=body).get_json()
     api.post(f"/api/items/{item['id']}/list", token=ada.token)
     link = api.get(f"/api/items/{item['id']}/download", token=ada.token)
-    assert link.status_code == 200
-    import requests
+    assert link.status_code == 200 and "generation=" in link.get_json()["url"]
 
-    fetched = requests.get(link.get_json()["url"], timeout=30)
-    assert fetched.status_code == 200 and fetched.content[:2] == b"\xff\xd8"  # the private original
+    def fetched() -> bytes:
+        response = requests.get(api.get(f"/api/items/{item['id']}/download", token=ada.token).get_json()["url"],
+                                timeout=30)
+        assert response.status_code == 200
+        return response.content
+
+    original = fetched()
+    delivered = Image.open(io.BytesIO(original))
+    assert delivered.size == (2400, 1600) and not delivered.getexif() and b"SecretCam" not in original
+    assert b"SecretCam" in photo  # the upload had it
+    # The artist's upload URL still works for minutes: a new file there is never what buyers get.
+    storage.client().bucket(UPLOADS).blob(f"uploads/{ada.id}/{artwork['id']}").upload_from_string(
+        images.png((64, 64), "RGB"), content_type="image/png")
+    assert fetched() == original
     stranger = people("collector")
     assert api.get(f"/api/items/{item['id']}/download", token=stranger.token).status_code == 403
     assert api.get(f"/api/items/{item['id']}/download").status_code == 401

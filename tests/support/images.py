@@ -14,6 +14,16 @@ def jpeg(size=(1600, 1200), quality=85) -> bytes:
     return out.getvalue()
 
 
+def jpeg_with_gps(size=(1600, 1200)) -> bytes:
+    """A camera's JPEG: its make and where it was taken in the EXIF."""
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}  # GPSInfo
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize(size).convert("RGB").save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
 def png(size=(640, 480), mode="RGBA") -> bytes:
     out = io.BytesIO()
     Image.new(mode, size, (200, 40, 90, 128) if mode == "RGBA" else (200, 40, 90)).save(out, "PNG")
