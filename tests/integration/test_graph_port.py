@@ -52,11 +52,15 @@ def test_queries_the_app_relies_on_run_on_this_engine(store):
 
     store.write("UNWIND $ids AS id CREATE (:User {id: id, name: id})", {"ids": ["me", "a", "c"]})
     store.write("MATCH (me:User {id: 'me'}), (a:User {id: 'a'}), (c:User {id: 'c'}) "
-                "CREATE (me)-[:FOLLOWS]->(a), (a)-[:FOLLOWS]->(c)")
-    rows = store.read(network.FRIENDS_OF_FRIENDS, {"me": "me", "cap": 10})
+                "CREATE (me)-[:FOLLOWS]->(a), (a)-[:FOLLOWS]->(c), (c)-[:FOLLOWS]->(me)")
+    rows = store.read(network.FOLLOWERS_NOT_FOLLOWED, {"me": "me", "cap": 10})
     assert [(r["id"], r["n"]) for r in rows] == [("c", 1)]
     assert store.read(network.CO_FUNDERS, {"me": "me", "cap": 10}) == []
-    assert len(store.read(network._ego_query(2), {"me": "me", "cap": 10})) == 2
+    step = {"reader": "me", "public": list(network.PUBLIC_RELATIONSHIPS), "cap": 10}
+    assert len(store.read(network.STEPS["User"], {**step, "ids": ["me"]})) == 2  # both touch the reader
+    # From a: only me -> a; a's own follow of c is a's to see.
+    assert [(r["source"], r["target"]) for r in store.read(network.STEPS["User"], {**step, "ids": ["a"]})] == [
+        ("me", "a")]
 
 
 def test_an_unreachable_engine_is_graph_unavailable():
