@@ -4,11 +4,15 @@ It accepts Pub/Sub's REST publish call (what shared.events.pubsub.BrokerPublishe
 and push-delivers each message to every subscribed function in Pub/Sub's push
 format, with the same semantics the cloud subscriptions have: exponential backoff
 between attempts and, after ``max_delivery_attempts``, the dead-letter topic (here a
-JSON-lines file plus an in-memory list, with Pub/Sub's dead-letter attributes).
+JSON-lines file plus an in-memory list, with Pub/Sub's dead-letter attributes). As
+``gcloud pubsub subscriptions update`` does in the cloud, a subscription's retry and
+dead-letter policy can be read and changed while it runs (Pub/Sub's REST ``get`` and
+``patch``): a drill shortens the retry window instead of waiting 40 minutes (local/drill.py).
 """
 from __future__ import annotations
 
 import base64
+import dataclasses
 import heapq
 import itertools
 import json
@@ -60,14 +64,19 @@ class PushBroker:
         self.project = project
         self.subscriptions = subscriptions
         self.dead_letter_file = dead_letter_file
-        self.dead_letters: list[dict] = []
+        # What was parked before a restart is still parked (and replayable): the file is the record.
+        self.dead_letters: list[dict] = ([json.loads(line) for line in dead_letter_file.read_text().splitlines()
+                                          if line.strip()] if dead_letter_file.exists() else [])
         self._min_backoff, self._max_backoff = min_backoff, max_backoff
-        self._queue: list[_Delivery] = []
+        # A queue and ``workers`` delivery threads per subscription: as in Pub/Sub, a consumer
+        # that hangs delays its own messages, never another subscription's.
+        self._queues: dict[str, list[_Delivery]] = {s.name: [] for s in subscriptions}
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._ready = threading.Condition()
         self._stopping = False
-        self._workers = [threading.Thread(target=self._work, name=f"broker-{i}", daemon=True) for i in range(workers)]
+        self._workers = [threading.Thread(target=self._work, args=(s.name,), name=f"broker-{s.name}-{i}", daemon=True)
+                         for s in subscriptions for i in range(workers)]
         self._server = None
 
     # -- publishing -------------------------------------------------------------
@@ -77,7 +86,8 @@ class PushBroker:
                    "messageId": message_id, "publishTime": datetime.now(UTC).isoformat()}
         with self._ready:
             for subscription in (s for s in self.subscriptions if s.topic == topic):
-                heapq.heappush(self._queue, _Delivery(time.monotonic(), next(self._seq), subscription, message))
+                heapq.heappush(self._queues[subscription.name],
+                               _Delivery(time.monotonic(), next(self._seq), subscription, message))
             self._ready.notify_all()
         return message_id
 
@@ -103,6 +113,8 @@ class PushBroker:
         if request.method == "POST" and len(parts) == 5 and parts[3] == "topics" and parts[4].endswith(":replay"):
             moved = self.replay(parts[4].removesuffix(":replay"))
             return Response(json.dumps({"replayed": moved}), mimetype="application/json")(environ, start_response)
+        if request.method in ("GET", "PATCH") and len(parts) == 5 and parts[3] == "subscriptions":
+            return self._subscription_call(request, parts[4])(environ, start_response)
         if request.method != "POST" or len(parts) != 5 or not parts[4].endswith(":publish"):
             return Response("not found", 404)(environ, start_response)
         topic = parts[4].removesuffix(":publish")
@@ -111,19 +123,82 @@ class PushBroker:
                for m in body.get("messages", [])]
         return Response(json.dumps({"messageIds": ids}), mimetype="application/json")(environ, start_response)
 
+    # -- subscriptions: their policies, as Pub/Sub's get and patch ---------------------
+    def subscription(self, name: str) -> Subscription:
+        with self._ready:
+            found = next((s for s in self.subscriptions if s.name == name), None)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def update(self, name: str, *, min_backoff: float | None = None, max_backoff: float | None = None,
+               max_delivery_attempts: int | None = None) -> Subscription:
+        """Change a subscription's retry policy or maximum delivery attempts; it applies from
+        each message's next attempt on, to messages already waiting too (as in Pub/Sub)."""
+        if max_delivery_attempts is not None and not 5 <= max_delivery_attempts <= 100:  # Pub/Sub's bounds
+            raise ValueError(f"max_delivery_attempts {max_delivery_attempts}: 5 to 100")
+        changes = {key: value for key, value in (("min_backoff", min_backoff), ("max_backoff", max_backoff),
+                                                 ("max_delivery_attempts", max_delivery_attempts)) if value is not None}
+        with self._ready:
+            updated = dataclasses.replace(self.subscription(name), **changes)
+            low, high = self._backoffs(updated)
+            if not 0 <= low <= high <= 600:
+                raise ValueError(f"backoff {low:g}s..{high:g}s: from 0 s up to at most 600 s")
+            self.subscriptions = [updated if s.name == name else s for s in self.subscriptions]
+        return updated
+
+    def _backoffs(self, subscription: Subscription) -> tuple[float, float]:
+        return (self._min_backoff if subscription.min_backoff is None else subscription.min_backoff,
+                self._max_backoff if subscription.max_backoff is None else subscription.max_backoff)
+
+    def _resource(self, subscription: Subscription) -> dict:
+        low, high = self._backoffs(subscription)
+        topics = f"projects/{self.project}/topics"
+        return {"name": f"projects/{self.project}/subscriptions/{subscription.name}",
+                "topic": f"{topics}/{subscription.topic}",
+                "pushConfig": {"pushEndpoint": subscription.push_url},
+                "retryPolicy": {"minimumBackoff": f"{low:g}s", "maximumBackoff": f"{high:g}s"},
+                "deadLetterPolicy": {"deadLetterTopic": f"{topics}/{subscription.dead_letter_topic}",
+                                     "maxDeliveryAttempts": subscription.max_delivery_attempts}}
+
+    def _subscription_call(self, request: Request, name: str) -> Response:
+        """GET a subscription, or PATCH its ``retryPolicy`` / ``deadLetterPolicy.maxDeliveryAttempts``
+        (``{"subscription": {...}, "updateMask": "retryPolicy,deadLetterPolicy"}``)."""
+        try:
+            self.subscription(name)
+        except KeyError:
+            return Response(json.dumps({"error": f"no subscription {name}"}), 404, mimetype="application/json")
+        if request.method == "PATCH":
+            body = request.get_json(silent=True) or {}
+            wanted, mask = body.get("subscription") or {}, {p.strip() for p in body.get("updateMask", "").split(",")}
+            retry, dead_letter = wanted.get("retryPolicy") or {}, wanted.get("deadLetterPolicy") or {}
+            try:
+                if not mask or not mask <= {"retryPolicy", "deadLetterPolicy"}:
+                    raise ValueError(f"updateMask may name retryPolicy and deadLetterPolicy: {sorted(mask)}")
+                self.update(
+                    name,
+                    min_backoff=seconds(retry["minimumBackoff"]) if "retryPolicy" in mask else None,
+                    max_backoff=seconds(retry["maximumBackoff"]) if "retryPolicy" in mask else None,
+                    max_delivery_attempts=(int(dead_letter["maxDeliveryAttempts"]) if "deadLetterPolicy" in mask
+                                           else None))
+            except (KeyError, TypeError, ValueError) as error:
+                return Response(json.dumps({"error": f"bad update: {error!r}"}), 400, mimetype="application/json")
+        return Response(json.dumps(self._resource(self.subscription(name))), mimetype="application/json")
+
     # -- delivering -------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, name: str) -> None:
+        queue = self._queues[name]
         while True:
             with self._ready:
-                while not self._stopping and (not self._queue or self._queue[0].due > time.monotonic()):
-                    self._ready.wait(timeout=(self._queue[0].due - time.monotonic()) if self._queue else None)
+                while not self._stopping and (not queue or queue[0].due > time.monotonic()):
+                    self._ready.wait(timeout=(queue[0].due - time.monotonic()) if queue else None)
                 if self._stopping:
                     return
-                delivery = heapq.heappop(self._queue)
+                delivery = heapq.heappop(queue)
             self._deliver(delivery)
 
     def _deliver(self, delivery: _Delivery) -> None:
-        subscription = delivery.subscription
+        subscription = self.subscription(delivery.subscription.name)  # its policy as it is now
         body = {"subscription": f"projects/{self.project}/subscriptions/{subscription.name}",
                 "message": delivery.message, "deliveryAttempt": delivery.attempt}
         try:
@@ -135,16 +210,16 @@ class PushBroker:
         if delivery.attempt >= subscription.max_delivery_attempts:
             self._dead_letter(delivery)
             return
-        low = self._min_backoff if subscription.min_backoff is None else subscription.min_backoff
-        high = self._max_backoff if subscription.max_backoff is None else subscription.max_backoff
+        low, high = self._backoffs(subscription)
         backoff = min(high, low * 2 ** (delivery.attempt - 1))
         with self._ready:
-            heapq.heappush(self._queue, _Delivery(time.monotonic() + backoff, next(self._seq), subscription,
-                                                  delivery.message, delivery.attempt + 1))
+            heapq.heappush(self._queues[subscription.name], _Delivery(time.monotonic() + backoff, next(self._seq),
+                                                                      subscription, delivery.message,
+                                                                      delivery.attempt + 1))
             self._ready.notify_all()
 
     def _dead_letter(self, delivery: _Delivery) -> None:
-        subscription = delivery.subscription
+        subscription = self.subscription(delivery.subscription.name)
         record = {
             "topic": subscription.dead_letter_topic,
             "data": delivery.message["data"],
