@@ -16,7 +16,7 @@ FUNCTION_REQUIREMENTS := $(wildcard functions/*/requirements.txt)
 WEB_BUILD := public/index.html
 WEB_SOURCES := $(shell find web -type f 2>/dev/null)
 
-.PHONY: dev test install web seed openapi lint bench lock reset help deploy config
+.PHONY: dev test install web seed openapi lint bench lock reset help deploy config fuzz
 
 help:
 	@echo "make dev     run the platform on loopback (Ctrl-C stops everything)"
@@ -25,6 +25,7 @@ help:
 	@echo "make openapi regenerate public/openapi.json from the routes"
 	@echo "make web     rebuild the web app (web/ -> public/)"
 	@echo "make bench   run the benchmarks (bench/; BENCH_ARGS=--quick for a short run)"
+	@echo "make fuzz    fuzz the published OpenAPI through Hosting with schemathesis, on a stack of its own (FUZZ_ARGS=--max-examples 10)"
 	@echo "make reset   forget local state (.local/: database, emulator accounts, logs)"
 	@echo "make config  refresh infra/deployed/{dev,prod}.json from functions.yaml (Terraform reads them)"
 	@echo "make deploy ENV=dev PROJECT=<id> [DEPLOY_ARGS=--dry-run]   deploy an environment (docs/deploy.md)"
@@ -92,6 +93,10 @@ bench: install
 	$(PY) bench/graph_etl.py $(BENCH_ARGS)
 	$(PY) bench/search.py $(BENCH_ARGS)
 	$(PY) bench/migrate.py $(BENCH_ARGS)
+
+# Not part of make test: schemathesis against Hosting's /api/openapi.json, signed in and anonymous (infra/fuzz.py).
+fuzz: install
+	$(PY) -m infra.fuzz $(FUZZ_ARGS)
 
 lint: install
 	$(PY) -m ruff check .

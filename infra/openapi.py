@@ -104,6 +104,40 @@ def _operation(route: Route, refs: dict, schemas: dict) -> dict[str, Any]:
     return operation
 
 
+# The API refuses a NUL character in any text (shared/http/api.py, _screen): every string the
+# document leaves unconstrained says so, so that what the schema allows the API accepts.
+NO_NUL = "^[^\\u0000]*$"
+_CONSTRAINED = ("pattern", "format", "enum", "const")
+
+
+def _no_nul(node: Any, refs: set[str]) -> None:
+    """Constrain the strings of ``node``, and collect the components it refers to."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not any(key in node for key in _CONSTRAINED):
+            node["pattern"] = NO_NUL
+        if isinstance(node.get("$ref"), str):
+            refs.add(node["$ref"].rsplit("/", 1)[-1])
+        for value in node.values():
+            _no_nul(value, refs)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul(value, refs)
+
+
+def _inputs_without_nul(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """What clients send (parameters, bodies, the components they use) says: no NUL. Answers
+    are left as they are (a problem's detail may quote the path it refuses)."""
+    pending: set[str] = set()
+    for operation in (op for item in paths.values() for op in item.values()):
+        _no_nul(operation.get("parameters", []), pending)
+        _no_nul(operation.get("requestBody", {}), pending)
+    done: set[str] = set()
+    while pending - done:
+        name = (pending - done).pop()
+        done.add(name)
+        _no_nul(schemas.get(name, {}), pending)
+
+
 def build(apis: list[Api] | None = None) -> dict[str, Any]:
     apis = load_apis() if apis is None else apis
     refs, defs = models_json_schema(_models(apis), ref_template=REF)
@@ -115,6 +149,7 @@ def build(apis: list[Api] | None = None) -> dict[str, Any]:
             operation["operationId"] = f"{api.name}.{route.method.lower()}.{openapi_path(route.rule)}"
             operation["tags"] = [api.name]
             paths.setdefault(openapi_path(route.rule), {})[route.method.lower()] = operation
+    _inputs_without_nul(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {

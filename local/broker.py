@@ -58,6 +58,19 @@ class _Delivery:
     attempt: int = field(default=1, compare=False)
 
 
+def _parked(path: Path) -> list[dict]:
+    """What an earlier run parked (a line cut short by a crash is the one thing skipped)."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            logger.warning("skipped a damaged line of %s", path)
+    return records
+
+
 class PushBroker:
     def __init__(self, project: str, subscriptions: list[Subscription], dead_letter_file: Path,
                  *, min_backoff: float = 1.0, max_backoff: float = 10.0, workers: int = 2) -> None:
@@ -65,8 +78,7 @@ class PushBroker:
         self.subscriptions = subscriptions
         self.dead_letter_file = dead_letter_file
         # What was parked before a restart is still parked (and replayable): the file is the record.
-        self.dead_letters: list[dict] = ([json.loads(line) for line in dead_letter_file.read_text().splitlines()
-                                          if line.strip()] if dead_letter_file.exists() else [])
+        self.dead_letters: list[dict] = _parked(dead_letter_file)
         self._min_backoff, self._max_backoff = min_backoff, max_backoff
         # A queue and ``workers`` delivery threads per subscription: as in Pub/Sub, a consumer
         # that hangs delays its own messages, never another subscription's.
@@ -81,14 +93,18 @@ class PushBroker:
 
     # -- publishing -------------------------------------------------------------
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
+        with self._ready:
+            return self._enqueue(topic, data, attributes)
+
+    def _enqueue(self, topic: str, data: bytes, attributes: dict[str, str] | None) -> str:
+        """Queue a message for every subscription of ``topic``; the caller holds the lock."""
         message_id = str(next(self._ids))
         message = {"data": base64.b64encode(data).decode(), "attributes": attributes or {},
                    "messageId": message_id, "publishTime": datetime.now(UTC).isoformat()}
-        with self._ready:
-            for subscription in (s for s in self.subscriptions if s.topic == topic):
-                heapq.heappush(self._queues[subscription.name],
-                               _Delivery(time.monotonic(), next(self._seq), subscription, message))
-            self._ready.notify_all()
+        for subscription in (s for s in self.subscriptions if s.topic == topic):
+            heapq.heappush(self._queues[subscription.name],
+                           _Delivery(time.monotonic(), next(self._seq), subscription, message))
+        self._ready.notify_all()
         return message_id
 
     def replay(self, dead_letter_topic: str) -> int:
@@ -96,15 +112,22 @@ class PushBroker:
         subscriptions'), without the dead-letter attributes, and forget it: the local half of
         ``python -m infra.replay`` (the other half talks to Pub/Sub)."""
         sources = {s.name: s.topic for s in self.subscriptions}
+
+        def replayable(record: dict) -> bool:  # a source subscription gone since: it stays parked
+            return (record["topic"] == dead_letter_topic
+                    and record["attributes"].get("CloudPubSubDeadLetterSourceSubscription") in sources)
+
         with self._ready:
-            parked = [r for r in self.dead_letters if r["topic"] == dead_letter_topic]
-            self.dead_letters = [r for r in self.dead_letters if r["topic"] != dead_letter_topic]
+            parked = [r for r in self.dead_letters if replayable(r)]
+            # Published first, forgotten after: a replay that fails midway has lost nothing.
+            for record in parked:
+                attributes = {k: v for k, v in record["attributes"].items()
+                              if not k.startswith("CloudPubSubDeadLetter")}
+                self._enqueue(sources[record["attributes"]["CloudPubSubDeadLetterSourceSubscription"]],
+                              base64.b64decode(record["data"]), attributes)
+            self.dead_letters = [r for r in self.dead_letters if not replayable(r)]
             with self.dead_letter_file.open("w") as out:
                 out.writelines(json.dumps(record) + "\n" for record in self.dead_letters)
-        for record in parked:
-            attributes = {k: v for k, v in record["attributes"].items() if not k.startswith("CloudPubSubDeadLetter")}
-            self.publish(sources[record["attributes"]["CloudPubSubDeadLetterSourceSubscription"]],
-                         base64.b64decode(record["data"]), attributes)
         return len(parked)
 
     def wsgi(self, environ, start_response):

@@ -61,7 +61,7 @@ def write_signing_key(path: Path, project: str) -> Path:
 
 # The uploads bucket's CORS rule (infra/terraform/storage.tf): browsers PUT to signed URLs.
 CORS_METHODS = "PUT"
-CORS_HEADERS = "Content-Type, x-goog-content-length-range"
+CORS_HEADERS = "Content-Type, x-goog-content-length-range, x-goog-if-generation-match"
 
 
 class StorageFront:
@@ -81,6 +81,9 @@ class StorageFront:
         allowed = origin in self.cors_origins
         if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
             response = Response(status=200 if allowed else 403)
+        elif self._exists_against_precondition(request):
+            response = Response("<Error><Code>PreconditionFailed</Code></Error>", status=412,
+                                mimetype="application/xml")
         else:
             response = forward(request, self.port, request.path)
             if response.status_code < 300 and request.method in ("PUT", "POST"):
@@ -90,6 +93,16 @@ class StorageFront:
                                      "Access-Control-Allow-Methods": CORS_METHODS,
                                      "Access-Control-Allow-Headers": CORS_HEADERS, "Access-Control-Max-Age": "3600"})
         return response(environ, start_response)
+
+    def _exists_against_precondition(self, request: Request) -> bool:
+        """GCS's x-goog-if-generation-match: 0 on a PUT (the emulator ignores it): the write
+        happens only if the object does not exist yet."""
+        if request.method != "PUT" or request.headers.get("x-goog-if-generation-match") != "0":
+            return False
+        bucket, _, name = request.path.lstrip("/").partition("/")
+        found = requests.get(f"http://127.0.0.1:{self.port}/storage/v1/b/{bucket}/o/{requests.utils.quote(name, safe='')}",
+                             timeout=10)
+        return found.status_code == 200
 
     def _uploaded_object(self, request: Request, response: Response) -> tuple[str, str] | None:
         parts = request.path.lstrip("/").split("/", 1)

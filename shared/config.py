@@ -42,6 +42,8 @@ def _networks(values: list[str]) -> list[str]:
 
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+# The largest upload (the API publishes it; UPLOAD_MAX_BYTES may only lower it).
+UPLOAD_MAX_BYTES = 25 * 1024 * 1024
 
 
 class ChainConfig(BaseModel):
@@ -100,7 +102,7 @@ class Settings(BaseModel):
     # Development only: a service-account key file to sign upload URLs with. In the cloud
     # the function's own service account signs through the IAM signBlob API.
     signing_key_file: str | None = None
-    upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    upload_max_bytes: int = Field(default=UPLOAD_MAX_BYTES, ge=1024, le=UPLOAD_MAX_BYTES)
     # Per account (decision 0024): what its media may hold in all, counting pending uploads at
     # their declared size, and how many uploads may be pending at once.
     storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)

@@ -26,6 +26,8 @@ class Recent(Generic[K, V]):
         self._keep = keep  # which loaded values are worth remembering
         self._lock = threading.Lock()
         self._seen: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        # Counts forgets: a value loaded while one happened may predate it, and is not kept.
+        self._forgets = 0
 
     def get(self, key: K, load: Callable[[], V]) -> V:
         now = self._clock()
@@ -33,9 +35,12 @@ class Recent(Generic[K, V]):
             remembered = self._seen.get(key)
             if remembered is not None and now - remembered[0] < self._seconds:
                 return remembered[1]
+            forgets = self._forgets
         value = load()  # outside the lock: other keys need not wait
         if self._seconds > 0 and self._keep(value):
             with self._lock:
+                if self._forgets != forgets:
+                    return value
                 self._seen[key] = (now, value)
                 self._seen.move_to_end(key)
                 while len(self._seen) > self._capacity:
@@ -45,3 +50,4 @@ class Recent(Generic[K, V]):
     def forget(self, key: K) -> None:
         with self._lock:
             self._seen.pop(key, None)
+            self._forgets += 1

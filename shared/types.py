@@ -15,6 +15,9 @@ from pydantic import (
 )
 
 UINT256_MAX = 2**256 - 1
+# Every string of this many digits fits a uint256 (2**256 has 78): the schema and the parser
+# agree on one length, so no schema-valid amount is refused for its size.
+AMOUNT_DIGITS = 77
 
 # Minor-unit exponent of each accepted currency: amounts are integers in these units.
 CURRENCY_EXPONENTS = {"ETH": 18, "USD": 2, "EUR": 2, "GBP": 2}
@@ -22,8 +25,9 @@ CURRENCY_EXPONENTS = {"ETH": 18, "USD": 2, "EUR": 2, "GBP": 2}
 
 def _parse_amount(value: object) -> int:
     # Strings only: JSON numbers lose precision past 2**53 in browsers, wei amounts do not fit.
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 78:
-        raise ValueError("amounts are strings of decimal digits in minor units (e.g. wei or cents)")
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > AMOUNT_DIGITS:
+        raise ValueError(f"amounts are strings of at most {AMOUNT_DIGITS} decimal digits in minor units "
+                         "(e.g. wei or cents)")
     amount = int(value)
     if amount > UINT256_MAX:
         raise ValueError("amount exceeds uint256")
@@ -32,8 +36,15 @@ def _parse_amount(value: object) -> int:
 
 _AMOUNT_SCHEMA = WithJsonSchema({
     "type": "string",
-    "pattern": "^[0-9]{1,78}$",
+    "pattern": f"^[0-9]{{1,{AMOUNT_DIGITS}}}$",
     "description": "Integer amount in minor units (wei for ETH, cents for fiat), as a decimal string.",
+})
+_POSITIVE_AMOUNT_SCHEMA = WithJsonSchema({
+    "type": "string",
+    "pattern": "^0*[1-9][0-9]*$",
+    "maxLength": AMOUNT_DIGITS,
+    "description": "Integer amount greater than zero in minor units (wei for ETH, cents for fiat), as a decimal "
+                   "string.",
 })
 
 # What clients send: a digit string, checked. What the API returns: an int from the
@@ -49,7 +60,7 @@ def _positive(amount: int) -> int:
 
 
 # Goals, prices, increments and bids: never zero (the tables' CHECK constraints agree).
-PositiveAmountIn = Annotated[AmountIn, AfterValidator(_positive)]
+PositiveAmountIn = Annotated[int, BeforeValidator(_parse_amount), AfterValidator(_positive), _POSITIVE_AMOUNT_SCHEMA]
 
 # One line of human text: no control characters, trimmed.
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")]

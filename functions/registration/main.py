@@ -24,7 +24,7 @@ def register(call: Call) -> Reply:
 
 @api.route("GET", "/api/me", summary="The caller's own profile", auth="user", response=users.MyProfile)
 def me(call: Call) -> users.MyProfile:
-    return users.my_profile(call.conn, users.get_active(call.conn, call.viewer.id))
+    return users.own_profile(call.conn, call.viewer)
 
 
 @api.route("PATCH", "/api/me", summary="Change display name, bio, links or avatar", auth="user",

@@ -33,7 +33,7 @@ resource "google_storage_bucket" "uploads" {
   cors {
     origin          = var.hosting_origins
     method          = ["PUT"]
-    response_header = ["Content-Type", "x-goog-content-length-range"]
+    response_header = ["Content-Type", "x-goog-content-length-range", "x-goog-if-generation-match"]
     max_age_seconds = 3600
   }
   versioning {

@@ -180,28 +180,40 @@ def proposals_for_you(graph: Graph, me: uuid.UUID, limit: int) -> ProposalSugges
     ])
 
 
-# One step out of a set of nodes of one label, over the relationships the reader may see.
-_STEP = """
-    UNWIND $ids AS id MATCH (n:{label} {{id: id}})-[r]-(m)
-    WHERE type(r) IN $public OR startNode(r).id = $reader OR endNode(r).id = $reader
+# One step out of a set of nodes of one label, over the relationships the reader may see:
+# the public ones by type, and the private ones only into or out of the reader's own node,
+# so a node with a million followers costs what it shows, not what it has.
+_RETURNED = """
     RETURN DISTINCT type(r) AS type, startNode(r).id AS source, endNode(r).id AS target,
            labels(startNode(r))[0] AS source_label, labels(endNode(r))[0] AS target_label,
            coalesce(startNode(r).name, startNode(r).title) AS source_name,
            coalesce(endNode(r).name, endNode(r).title) AS target_name
     LIMIT $cap
 """
-STEPS = {label: _STEP.format(label=label) for label in EXPANDED_LABELS}
+_PUBLIC, _PRIVATE = "|".join(PUBLIC_RELATIONSHIPS), "|".join(PRIVATE_RELATIONSHIPS)
 
 
-def _step(graph: Graph, reader: str, frontier: dict[str, str], cap: int) -> list[dict[str, Any]]:
-    """The visible relationships of the frontier's nodes (id -> label), at most ``cap``."""
+def _step_query(label: str) -> str:
+    parts = [f"UNWIND $ids AS id MATCH (n:{label} {{id: id}})-[r:{_PUBLIC}]-(m)",
+             f"UNWIND $ids AS id MATCH (n:{label} {{id: id}})-[r:{_PRIVATE}]-(m:User {{id: $reader}})"]
+    if label == "User":  # the reader's own, when the reader is in the frontier
+        parts.append(f"MATCH (n:User {{id: $reader}})-[r:{_PRIVATE}]-(m) WHERE $reader IN $ids")
+    return " UNION ".join(part + _RETURNED for part in parts)
+
+
+STEPS = {label: _step_query(label) for label in EXPANDED_LABELS}
+
+
+def _step(graph: Graph, reader: str, frontier: dict[str, str], cap: int) -> tuple[list[dict[str, Any]], bool]:
+    """The visible relationships of the frontier's nodes (id -> label): at most ``cap`` of
+    them, and whether there were more."""
     rows: list[dict[str, Any]] = []
     for label, query in STEPS.items():
         ids = [node for node, node_label in frontier.items() if node_label == label]
-        if ids and len(rows) < cap:
-            rows += graph.read(query, {"ids": ids, "reader": reader, "public": list(PUBLIC_RELATIONSHIPS),
-                                       "cap": cap - len(rows)})
-    return rows
+        if ids:
+            rows += graph.read(query, {"ids": ids, "reader": reader, "cap": cap + 1})
+    unique = list({(row["source"], row["target"], row["type"]): row for row in rows}.values())
+    return unique[:cap], len(unique) > cap
 
 
 def ego(graph: Graph, me: uuid.UUID, depth: int) -> Network:
@@ -214,7 +226,9 @@ def ego(graph: Graph, me: uuid.UUID, depth: int) -> Network:
     edges: dict[tuple[str, str, str], Edge] = {}
     frontier, truncated = {reader: "User"}, False
     for _ in range(depth):
-        rows = _step(graph, reader, frontier, EGO_MAX_EDGES + 1 - len(edges))
+        # Edges met already (each neighbour's way back to the reader) come again: ask for as
+        # many more as the cap has room for, beyond those.
+        rows, more = _step(graph, reader, frontier, EGO_MAX_EDGES + len(edges))
         following: dict[str, str] = {}
         for row in rows:
             key = (row["source"], row["target"], row["type"])
@@ -228,6 +242,7 @@ def ego(graph: Graph, me: uuid.UUID, depth: int) -> Network:
                 if row[end] not in nodes:
                     nodes[row[end]] = Node(id=row[end], label=row[f"{end}_label"], name=row[f"{end}_name"])
                     following[row[end]] = row[f"{end}_label"]
+        truncated = truncated or more
         if truncated:
             break
         frontier = following
@@ -255,7 +270,8 @@ def connection_path(graph: Graph, start: uuid.UUID, goal: uuid.UUID, reader: uui
             break
         side = 0 if len(frontiers[0]) <= len(frontiers[1]) else 1
         following: dict[str, str] = {}
-        for row in _step(graph, viewer, frontiers[side], PATH_STEP_ROWS):
+        rows, _ = _step(graph, viewer, frontiers[side], PATH_STEP_ROWS)
+        for row in rows:
             edge = Edge(source=row["source"], target=row["target"], type=row["type"])
             here, there = (row["source"], row["target"]) if row["source"] in frontiers[side] else \
                 (row["target"], row["source"])

@@ -32,7 +32,7 @@ from sqlalchemy import text
 from shared.errors import TooManyRequests
 
 if TYPE_CHECKING:
-    from ipaddress import IPv4Network, IPv6Network
+    from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
     from sqlalchemy import Connection
 
@@ -127,12 +127,27 @@ def client_address(remote_addr: str | None, forwarded_for: str | None, trusted: 
     the client's. Through Hosting that is the address the CDN saw; called directly it is
     the caller's own, whatever the caller wrote into the header."""
     chain = [part.strip() for part in (forwarded_for or "").split(",")] + [remote_addr or "unknown"]
+    last = "unknown"
     for index in range(len(chain) - 1, -1, -1):
         try:
-            address = ipaddress.ip_address(chain[index])
+            address = _plain(ipaddress.ip_address(chain[index]))
         except ValueError:
-            # Not an address: nothing a trusted proxy writes; keep the last one that was.
-            return chain[index + 1] if index + 1 < len(chain) else "unknown"
+            return last  # not an address: nothing a trusted proxy writes; keep the last one that was
         if not any(address in network for network in trusted):
-            return str(address)
-    return chain[0]
+            return _bucket(address)
+        last = _bucket(address)
+    return last
+
+
+def _plain(address: IPv4Address | IPv6Address) -> IPv4Address | IPv6Address:
+    """An IPv4 address written as IPv6 (::ffff:a.b.c.d) is the IPv4 address."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def _bucket(address: IPv4Address | IPv6Address) -> str:
+    """What one client is: an IPv4 address, or an IPv6 /64 (the least a subscriber is given,
+    so one client cannot make itself 2**64 buckets)."""
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

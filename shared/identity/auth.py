@@ -170,9 +170,13 @@ def load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
 
     active = (users.c.firebase_uid == claims.uid, users.c.deleted_at.is_(None))
     if orm:
+        from shared.db import after_commit
         from shared.models import User
 
-        forget_viewer(claims.uid)  # a write may change what the rules read
+        # A write may change what the rules read: forget it now, and again once it is committed
+        # (a read meanwhile may have remembered the row as it was).
+        forget_viewer(claims.uid)
+        after_commit(unit.session, lambda: forget_viewer(claims.uid))
         return unit.session.scalars(select(User).where(*active)).one_or_none()
     return _viewers.get(claims.uid, lambda: unit.connection.execute(
         select(*(users.c[name] for name in Viewer.__annotations__)).where(*active)).one_or_none())

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from sqlalchemy import select, text
 
 from shared import audit
@@ -23,26 +22,24 @@ if TYPE_CHECKING:
 
     from shared.models import Category, User
 
-_SEPARATORS = re.compile(r"[\s_./]+")
-_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_SEPARATORS = re.compile(r"[\s_./-]+")
+# A tag as people type it: ASCII words joined by spaces, hyphens, underscores, dots or
+# slashes, maybe after a '#'. The schema says exactly this; the server then folds it to a slug.
+TAG_INPUT = r"^#?[A-Za-z0-9]+([ _./-]+[A-Za-z0-9]+)*$"
 MAX_TAGS = 10
 
 
-def normalize_tag(value: object) -> object:
-    """'#Street Art', 'street_art' and 'Street-Art' are one tag: street-art. Accents fold
-    to ASCII (café -> cafe). What cannot become a slug is left for validation to refuse."""
-    if not isinstance(value, str):
-        return value
-    folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return _SEPARATORS.sub("-", folded.strip().lstrip("#").casefold()).strip("-")
+def normalize_tag(value: str) -> str:
+    """'#Street Art', 'street_art' and 'Street-Art' are one tag: street-art."""
+    return _SEPARATORS.sub("-", value.lstrip("#").casefold())
 
 
 def _unique(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-TagSlug = Annotated[str, BeforeValidator(normalize_tag),
-                    StringConstraints(pattern=_SLUG.pattern, min_length=1, max_length=32)]
+TagSlug = Annotated[str, StringConstraints(pattern=TAG_INPUT, min_length=1, max_length=32),
+                    AfterValidator(normalize_tag)]
 Tags = Annotated[list[TagSlug], Field(max_length=MAX_TAGS), AfterValidator(_unique)]
 
 

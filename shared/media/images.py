@@ -6,9 +6,9 @@ reasonably sized JPEG, PNG, WebP or AVIF is rejected with a reason. Variants are
 oriented, stripped of all metadata (EXIF, GPS, XMP, ICC) and never upscaled.
 
 The file a buyer pays for (an artwork's original) is delivered as ``clean_original`` makes
-it: the same image data with its metadata segments left out (JPEG, PNG, WebP: byte for
-byte what the camera encoded; AVIF, whose metadata sits in item tables, re-encoded at full
-quality), so no EXIF, GPS, XMP or comment reaches the buyer.
+it: the image data as the camera encoded it (JPEG, PNG, WebP) with every metadata segment
+left out but the EXIF orientation; AVIF, whose metadata sits in item tables, re-encoded at
+full quality. No EXIF, GPS, XMP or comment reaches the buyer.
 """
 from __future__ import annotations
 
@@ -166,32 +166,72 @@ def process(source: bytes | BinaryIO, *, max_pixels: int, formats: tuple[str, ..
 # comments, except the colour information decoders need (an ICC profile in APP2, Adobe's
 # colour transform in APP14). APP0 (JFIF) stays.
 _JPEG_KEPT_APPS = {0xE2: b"ICC_PROFILE\x00", 0xEE: b"Adobe"}
-# PNG chunks that make the image (critical, transparency, colour, animation); the rest
-# (text, EXIF, time, private chunks) is metadata.
+# PNG and WebP chunks that make the image (pixels, transparency, colour, animation); the
+# rest (text, EXIF, XMP, time, private chunks) is metadata.
 _PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs",
              b"bKGD", b"acTL", b"fcTL", b"fdAT"}
-_WEBP_DROPPED = {b"EXIF", b"XMP "}
+_WEBP_KEPT = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"}
 _VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
+ORIENTATION = 0x0112
 
 
-def clean_original(data: bytes, source_format: str) -> bytes:
-    """The upload as a buyer receives it: the same image without its metadata."""
+def clean_original(data: bytes, source_format: str) -> tuple[bytes, str]:
+    """The upload as a buyer receives it, and its format: the same image, shown the same way
+    (its EXIF orientation, and nothing else of its EXIF, is written back), without metadata.
+    Checked: what comes out decodes to the size that went in."""
+    fmt = "JPEG" if source_format == "MPO" else source_format  # a JPEG with more pictures after it
     try:
-        if source_format == "JPEG":
-            return _clean_jpeg(data)
-        if source_format == "PNG":
-            return _clean_png(data)
-        if source_format == "WEBP":
-            return _clean_webp(data)
-    except (IndexError, ValueError, struct.error) as error:
-        raise Rejected(f"the {source_format} file's structure is broken ({error})") from None
-    return _reencoded(data, source_format)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            orientation = _orientation_exif(data)
+            if fmt == "JPEG":
+                cleaned = _clean_jpeg(data, orientation)
+            elif fmt == "PNG":
+                cleaned = _clean_png(data, orientation)
+            elif fmt == "WEBP":
+                cleaned = _clean_webp(data, orientation)
+            else:
+                cleaned = _reencoded(data, fmt)
+            _check_same_image(data, cleaned)
+    except Rejected:
+        raise
+    except Exception as error:  # a structure we cannot walk is a file we will not sell
+        raise Rejected(f"the {fmt} file's structure is broken ({type(error).__name__}: {error})") from None
+    return cleaned, fmt
 
 
-def _clean_jpeg(data: bytes) -> bytes:
+def _orientation_exif(data: bytes) -> bytes | None:
+    """EXIF (TIFF bytes, no 'Exif' header) holding the source's orientation only; None if upright."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        orientation = image.getexif().get(ORIENTATION, 1)
+    if orientation == 1 or not isinstance(orientation, int) or not 1 <= orientation <= 8:
+        return None
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    return exif.tobytes().removeprefix(b"Exif\x00\x00")
+
+
+def _check_same_image(source: bytes, cleaned: bytes) -> None:
+    from PIL import Image
+
+    def shown(image) -> tuple[int, int]:  # as displayed: orientations 5-8 turn it by 90 degrees
+        width, height = image.size
+        return (height, width) if image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8) else (width, height)
+
+    with Image.open(io.BytesIO(source)) as before, Image.open(io.BytesIO(cleaned)) as after:
+        if shown(after) != shown(before):
+            raise Rejected("the file does not survive the removal of its metadata")
+        after.draft(after.mode, (64, 64))  # JPEG: decode small; the others in full, as sold
+        after.load()
+
+
+def _clean_jpeg(data: bytes, orientation: bytes | None) -> bytes:
     if data[:2] != b"\xff\xd8":
         raise ValueError("no start of image")
     out, i = bytearray(data[:2]), 2
+    pending = orientation  # written back after APP0, before anything else
     while True:
         if data[i] != 0xFF:
             raise ValueError(f"no marker at byte {i}")
@@ -199,10 +239,16 @@ def _clean_jpeg(data: bytes) -> bytes:
         if marker == 0xFF:  # fill byte
             i += 1
             continue
-        if marker == 0xDA:  # start of scan: the image data, up to the end of image, as it is
-            end = data.index(b"\xff\xd9", i) + 2  # never inside entropy-coded data (byte stuffing)
-            out += data[i:end]  # and nothing after it (a second, metadata-laden picture, MPF)
-            return bytes(out)
+        if pending is not None and marker != 0xE0:
+            exif = b"Exif\x00\x00" + pending
+            out += b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
+            pending = None
+        if marker == 0xD9:  # end of image: nothing after it (MPF's second picture, trailers)
+            return bytes(out + b"\xff\xd9")
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            out += data[i:i + 2]
+            i += 2
+            continue
         length = struct.unpack(">H", data[i + 2:i + 4])[0]
         segment = data[i:i + 2 + length]
         kept_prefix = _JPEG_KEPT_APPS.get(marker)
@@ -211,45 +257,72 @@ def _clean_jpeg(data: bytes) -> bytes:
         if not metadata:
             out += segment
         i += 2 + length
+        if marker == 0xDA:  # a scan's entropy-coded data, up to the next marker (0xFF00: a data byte)
+            end = i
+            while True:
+                end = data.index(b"\xff", end)
+                if data[end + 1] == 0x00 or 0xD0 <= data[end + 1] <= 0xD7:
+                    end += 2
+                    continue
+                break
+            out += data[i:end]
+            i = end
 
 
-def _clean_png(data: bytes) -> bytes:
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    import zlib
+
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _clean_png(data: bytes, orientation: bytes | None) -> bytes:
     if data[:8] != _PNG_SIGNATURE:
         raise ValueError("no PNG signature")
     out, i = bytearray(data[:8]), 8
     while i < len(data):
         length, kind = struct.unpack(">I4s", data[i:i + 8])
-        chunk = data[i:i + 12 + length]
         if kind in _PNG_KEPT:
-            out += chunk
+            out += data[i:i + 12 + length]
+        if kind == b"IHDR" and orientation is not None:
+            out += _png_chunk(b"eXIf", orientation)
         i += 12 + length
         if kind == b"IEND":
             return bytes(out)
     raise ValueError("no IEND chunk")
 
 
-def _clean_webp(data: bytes) -> bytes:
+def _clean_webp(data: bytes, orientation: bytes | None) -> bytes:
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         raise ValueError("no RIFF WEBP header")
     end = 8 + struct.unpack("<I", data[4:8])[0]
     body, i = bytearray(), 12
+    has_vp8x = data[12:16] == b"VP8X"
     while i < end:
         kind, size = data[i:i + 4], struct.unpack("<I", data[i + 4:i + 8])[0]
+        if size > end - i - 8:
+            raise ValueError(f"the {kind!r} chunk runs past the file")
         chunk = bytearray(data[i:i + 8 + size + (size & 1)])
-        if kind == b"VP8X":
+        if kind == b"VP8X":  # which optional chunks follow: EXIF only if an orientation does
             chunk[8] &= ~(_VP8X_EXIF | _VP8X_XMP) & 0xFF
-        if kind not in _WEBP_DROPPED:
+            chunk[8] |= _VP8X_EXIF if orientation is not None else 0
+        if kind in _WEBP_KEPT:
             body += chunk
         i += 8 + size + (size & 1)
+    if orientation is not None and has_vp8x:  # the EXIF chunk comes after the image data
+        body += b"EXIF" + struct.pack("<I", len(orientation)) + orientation + b"\x00" * (len(orientation) & 1)
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + bytes(body)
 
 
 def _reencoded(data: bytes, source_format: str) -> bytes:
-    from PIL import Image
+    """Formats whose metadata cannot be cut out (AVIF keeps it in item tables): decoded,
+    turned upright, and written again at full quality with only the colour profile."""
+    from PIL import Image, ImageOps
 
-    with Image.open(io.BytesIO(data), formats=(source_format,)) as image:
-        image.load()
-        image.info = {}  # nothing of the source's metadata is written back
-        out = io.BytesIO()
-        image.save(out, format=source_format, quality=100, subsampling="4:4:4")
-        return out.getvalue()
+    with Image.open(io.BytesIO(data), formats=(source_format,)) as opened:
+        image = ImageOps.exif_transpose(opened)
+        icc = opened.info.get("icc_profile")
+    image.info = {}
+    out = io.BytesIO()
+    image.save(out, format=source_format, quality=100, subsampling="4:4:4",
+               **({"icc_profile": icc} if icc else {}))
+    return out.getvalue()

@@ -87,13 +87,13 @@ def process_object(unit: Work, resource: dict[str, Any]) -> None:
             result = images.process(upload, max_pixels=settings.max_image_pixels,
                                     max_edge=PREVIEW_EDGE if for_sale else images.LONG_EDGES[-1])
         if for_sale:
-            original = images.clean_original(blob.download_as_bytes(), result.source_format)
+            original, original_format = images.clean_original(blob.download_as_bytes(), result.source_format)
     except images.Rejected as rejection:
         _reject(session, media, str(rejection))
         return
     if for_sale:
         media.original_object, media.original_generation = _store_original(
-            resource["bucket"], media.id, result.source_format, original)
+            resource["bucket"], f"originals/{media.id}/{resource['generation']}", original_format, original)
 
     bucket = storage.client().bucket(settings.media_bucket)
     variants = []
@@ -114,12 +114,13 @@ def process_object(unit: Work, resource: dict[str, Any]) -> None:
     })
 
 
-def _store_original(bucket: str, media_id: uuid.UUID, source_format: str, data: bytes) -> tuple[str, int]:
+def _store_original(bucket: str, stem: str, source_format: str, data: bytes) -> tuple[str, int]:
     """Write the cleaned original once, beside the uploads but out of every upload URL's
-    reach; a retry after a crash finds it written and takes its generation."""
+    reach, named for the upload's generation it was made from; a retry after a crash finds
+    it written and takes its generation."""
     from google.api_core.exceptions import PreconditionFailed
 
-    name = f"originals/{media_id}.{source_format.lower()}"
+    name = f"{stem}.{source_format.lower()}"
     blob = storage.client().bucket(bucket).blob(name)
     try:
         blob.upload_from_string(data, content_type=SOURCE_TYPES[source_format], if_generation_match=0)

@@ -29,13 +29,16 @@ def _signing_arguments() -> dict[str, Any]:
 
 def signed_upload_url(bucket: str, name: str, *, content_type: str, max_bytes: int,
                       expires: timedelta) -> tuple[str, dict[str, str]]:
-    """A V4 signed PUT URL bound to this content type and size range; returns (url, headers to send)."""
-    headers = {"Content-Type": content_type, "x-goog-content-length-range": f"0,{max_bytes}"}
+    """A V4 signed PUT URL bound to this content type and size range, good for one write (the
+    object must not exist yet: a checked upload cannot be replaced through it, nor the bucket
+    filled with versions); returns (url, headers to send)."""
+    headers = {"Content-Type": content_type, "x-goog-content-length-range": f"0,{max_bytes}",
+               "x-goog-if-generation-match": "0"}
     settings = get_settings()
     extra = {"api_access_endpoint": settings.signed_url_endpoint} if settings.signed_url_endpoint else {}
     url = client().bucket(bucket).blob(name).generate_signed_url(
         version="v4", method="PUT", expiration=expires, content_type=content_type,
-        headers={"x-goog-content-length-range": headers["x-goog-content-length-range"]},
+        headers={key: value for key, value in headers.items() if key.startswith("x-goog-")},
         **extra, **_signing_arguments(),
     )
     return url, headers

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AwareDatetime, ConfigDict, Field
 
 from shared import audit
-from shared.config import get_settings
+from shared.config import UPLOAD_MAX_BYTES, get_settings
 from shared.errors import PayloadTooLarge, QuotaExceeded
 from shared.media import signing
 from shared.media.media import MediaOut, Purpose, to_out
@@ -32,7 +32,8 @@ class UploadRequest(ApiModel):
 
     purpose: Purpose
     content_type: Literal[ACCEPTED_TYPES]  # type: ignore[valid-type]
-    size: Annotated[int, Field(gt=0, description="bytes the client will upload")]
+    # The published ceiling; the UPLOAD_MAX_BYTES setting may lower it (then: 413).
+    size: Annotated[int, Field(gt=0, le=UPLOAD_MAX_BYTES, description="bytes the client will upload")]
 
 
 class UploadTicket(ApiModel):

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shared import audit
 from shared.db import transaction
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, RegistrationRequired, ValidationFailed
 from shared.events import outbox
 from shared.tables import account_deletions, follows, proposals, readable_columns, users, wallet_challenges
 from shared.types import ApiModel, Line
@@ -35,7 +35,8 @@ class RegisterIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    display_name: DisplayName | None = None
+    # Not nullable: a profile always has a name (left out, it stays; null is refused by the schema).
+    display_name: DisplayName = Field(default=None)  # type: ignore[assignment]
     bio: Bio | None = None
 
 
@@ -44,7 +45,8 @@ class ProfilePatch(ApiModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: DisplayName | None = None
+    # Not nullable: a profile always has a name (left out, it stays; null is refused by the schema).
+    display_name: DisplayName = Field(default=None)  # type: ignore[assignment]
     bio: Bio | None = None
     links: Links | None = None
     avatar_media_id: uuid.UUID | None = Field(default=None, description="a processed avatar upload of yours; null removes it")
@@ -101,6 +103,15 @@ def public_profile(conn: Connection, user_id: uuid.UUID) -> PublicProfile:
     return PublicProfile(**_public_fields(conn, get_active(conn, user_id)))
 
 
+def own_profile(conn: Connection, viewer: Viewer) -> MyProfile:
+    """The caller's profile as it is now (the viewer row is a moment old: erased since on
+    another instance, the caller has none)."""
+    try:
+        return my_profile(conn, get_active(conn, viewer.id))
+    except NotFound:
+        raise RegistrationRequired() from None
+
+
 def get_active(db: Connection | Session, user_id: uuid.UUID) -> Row:
     user = db.execute(select(*readable_columns(users))
                       .where(users.c.id == user_id, users.c.deleted_at.is_(None))).one_or_none()
@@ -125,6 +136,9 @@ def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, 
     """
     from shared.models import User
 
+    if account_deletion_pending(session, claims.uid):
+        # A new profile now would outlive the sign-in account it belongs to (decision 0005).
+        raise Conflict("this account is being deleted: send DELETE /api/me again to finish")
     default_name = claims.name or (claims.email.split("@", 1)[0] if claims.email else None)
     inserted = session.execute(
         insert(users)
@@ -154,8 +168,6 @@ def register(session: Session, claims: Claims, data: RegisterIn) -> tuple[User, 
 def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
     """Change the profile; returns it as saved (with the database's updated_at)."""
     changes = patch.model_dump(mode="json", exclude_unset=True)
-    if "display_name" in changes and changes["display_name"] is None:
-        raise ValidationFailed("display_name cannot be cleared")
     if "links" in changes and changes["links"] is None:
         changes["links"] = []
     if "avatar_media_id" in changes:

@@ -64,6 +64,11 @@ def test_errors_arrive_as_problem_json_through_hosting(stack):
                              headers={"Content-Type": "application/json"})
     assert response.status_code == 401
     assert response.headers["Content-Type"].startswith("application/problem+json")
+    # Paths the API has no route for, however odd, are its problems too: a segment that begins
+    # with a dot (Hosting's globs skip those), a newline, a character outside ASCII.
+    for path in ("/api/media/.exe", "/api/users/a%0Ab", "/api/users/d%C2%9A", "/api/items/x/.y"):
+        odd = requests.get(f"{stack.hosting_url}{path}", timeout=30)
+        assert odd.status_code == 404 and odd.headers["Content-Type"].startswith("application/problem+json"), path
 
 
 def test_openapi_and_site_are_static(stack):
@@ -202,6 +207,26 @@ def test_signed_upload_urls_answer_cors_for_the_site_only(stack):
     assert "x-goog-content-length-range" in allowed.headers["Access-Control-Allow-Headers"]
     foreign = requests.options(url, headers={"Origin": "https://elsewhere.example", **preflight}, timeout=30)
     assert foreign.status_code == 403 and "Access-Control-Allow-Origin" not in foreign.headers
+    assert "x-goog-if-generation-match" in allowed.headers["Access-Control-Allow-Headers"]
+
+
+def test_an_upload_url_writes_once(stack):
+    """The signed PUT carries x-goog-if-generation-match: 0 (as GCS enforces it, the storage
+    front does): a checked upload cannot be replaced through its still-valid URL."""
+    from tests.support import images
+
+    token = stack.auth().sign_up(f"once-{time.time_ns()}@example.test", display_name="Once")[1]
+    signed_in = {"Authorization": f"Bearer {token}"}
+    assert requests.post(f"{stack.hosting_url}/api/register", json={"role": "artist"}, headers=signed_in,
+                         timeout=30).status_code == 201
+    photo = images.jpeg((64, 48))
+    ticket = requests.post(f"{stack.hosting_url}/api/media/uploads", headers=signed_in, timeout=30,
+                           json={"purpose": "artwork", "content_type": "image/jpeg", "size": len(photo)}).json()
+    assert ticket["headers"]["x-goog-if-generation-match"] == "0"
+    first = requests.put(ticket["upload_url"], data=photo, headers=ticket["headers"], timeout=30)
+    assert first.status_code == 200
+    again = requests.put(ticket["upload_url"], data=images.png((8, 8), "RGB"), headers=ticket["headers"], timeout=30)
+    assert again.status_code == 412
 
 
 def test_the_campaign_operator_opens_published_eth_proposals(stack):

@@ -399,6 +399,25 @@ def test_ego_network_is_capped_hop_by_hop(api, people, graph, monkeypatch):
     assert body["truncated"] is True and len(body["edges"]) == 10
 
 
+def test_ego_network_says_when_the_second_hop_is_cut(api, people, graph, monkeypatch):
+    """Six backed proposals, each backed by two others: 18 visible edges at depth 2. With room
+    for 10, the answer holds 10 and says it is cut; each neighbour's way back to the reader
+    (met again at the second hop) takes none of the room."""
+    from shared.graph import network
+
+    me = people("investor", name="Me")
+    graph.write("MERGE (me:User {id: $me}) WITH me UNWIND range(1, 6) AS n "
+                "CREATE (me)-[:FUNDED]->(p:Proposal {id: 'q' + toString(n), title: 'q'}) "
+                "CREATE (:User {id: 'a' + toString(n)})-[:FUNDED]->(p) "
+                "CREATE (:User {id: 'b' + toString(n)})-[:FUNDED]->(p)", {"me": me.id})
+    monkeypatch.setattr(network, "EGO_MAX_EDGES", 10)
+    body = api.get("/api/network/ego?depth=2", token=me.token).get_json()
+    assert body["truncated"] is True and len(body["edges"]) == 10
+    monkeypatch.setattr(network, "EGO_MAX_EDGES", 18)
+    whole = api.get("/api/network/ego?depth=2", token=me.token).get_json()
+    assert whole["truncated"] is False and len(whole["edges"]) == 18
+
+
 def test_paths_go_only_over_what_the_reader_may_see(api, community):
     users, proposals = community
     me = users["me"]

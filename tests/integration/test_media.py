@@ -24,8 +24,10 @@ def test_upload_ticket_is_a_signed_put_bound_to_type_and_size(api, people, db):
     query = parse_qs(url.query)
     assert url.path == f"/{UPLOADS}/uploads/{ada.id}/{ticket['media']['id']}"
     assert query["X-Goog-Algorithm"] == ["GOOG4-RSA-SHA256"] and query["X-Goog-Signature"]
-    assert "content-type" in query["X-Goog-SignedHeaders"][0] and "x-goog-content-length-range" in query["X-Goog-SignedHeaders"][0]
-    assert ticket["headers"] == {"Content-Type": "image/jpeg", "x-goog-content-length-range": "0,5000"}
+    signed = query["X-Goog-SignedHeaders"][0].split(";")
+    assert {"content-type", "x-goog-content-length-range", "x-goog-if-generation-match"} <= set(signed)
+    assert ticket["headers"] == {"Content-Type": "image/jpeg", "x-goog-content-length-range": "0,5000",
+                                 "x-goog-if-generation-match": "0"}
     assert ticket["media"]["status"] == "pending"
 
 

@@ -113,6 +113,8 @@ def test_a_retried_erasure_deletes_the_account_and_forgets_its_uid(api, people, 
         patched.setattr("shared.people.users.finish_account_deletion", _failing_finish)
         assert api.delete("/api/me", token=ada.token).status_code == 503
     assert api.get("/api/me", token=ada.token).get_json()["code"] == "registration-required"  # erased, signed in
+    again = api.post("/api/register", token=ada.token, json={"role": "artist"})
+    assert again.status_code == 409 and "DELETE /api/me" in again.get_json()["detail"]  # no new profile meanwhile
     assert api.delete("/api/me", token=ada.token).status_code == 204  # the retry finishes
     db.rollback()
     assert db.execute(text("SELECT count(*) FROM account_deletions")).scalar() == 0

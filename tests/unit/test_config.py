@@ -125,6 +125,10 @@ def test_client_address_without_trusted_proxies_is_the_peer():
     assert client_address("127.0.0.1", "6.6.6.6, 203.0.113.5", []) == "127.0.0.1"
     assert client_address("127.0.0.1", "6.6.6.6, 203.0.113.5", parse_networks(["127.0.0.1/32"])) == "203.0.113.5"
     assert client_address(None, None, []) == "unknown"
+    # One IPv6 subscriber is one /64, not 2**64 buckets; IPv4 written as IPv6 is IPv4.
+    assert client_address("2001:db8:1:2:aaaa::1", None, []) == client_address("2001:db8:1:2::9", None, []) \
+        == "2001:db8:1:2::/64"
+    assert client_address("::ffff:169.254.1.1", "203.0.113.5", parse_networks(["169.254.0.0/16"])) == "203.0.113.5"
     # A trusted peer forwarding garbage: the key is the peer, never the garbage.
     assert client_address("127.0.0.1", "x y z", parse_networks(["127.0.0.0/8"])) == "127.0.0.1"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from infra.manifest import REPO, load
+from infra.manifest import REPO, glob_regex, load
 
 TERRAFORM = REPO / "infra" / "terraform"
 TOOLS = REPO / ".venv-tools" / "bin"
@@ -146,8 +146,8 @@ def test_project_wide_roles_are_only_firebase_auth():
 
 def test_every_http_path_has_a_hosting_rewrite_and_back():
     rewrites = json.loads((REPO / "firebase.json").read_text())["hosting"]["rewrites"]
-    routed = {(r["source"], r["run"]["serviceId"]) for r in rewrites if "run" in r}
-    assert routed == {(path, f.name) for f in load().http_functions() for path in f.http_paths}
+    routed = {(r["regex"], r["run"]["serviceId"]) for r in rewrites if "run" in r}
+    assert routed == {(glob_regex(path), f.name) for f in load().http_functions() for path in f.http_paths}
 
 
 def test_checkov_passes_and_every_skip_says_why():

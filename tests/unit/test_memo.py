@@ -51,3 +51,20 @@ def test_memory_is_bounded_oldest_first():
     for key in ("a", "b", "c", "b", "a"):
         recent.get(key, loads(key))
     assert loads.keys == ["a", "b", "c", "a"]  # c pushed a out; b was still there
+
+
+def test_a_value_loaded_while_it_was_forgotten_is_not_kept():
+    """A load that started before a forget may hold what the forget was about (the account
+    before its revocation): it is answered, not remembered."""
+    loads = Loads()
+    recent: Recent[str, int | None] = Recent(30)
+
+    def load_then_forgotten():
+        value = loads("a")()
+        recent.forget("a")  # sign out everywhere, on another thread, mid-load
+        return value
+
+    assert recent.get("a", load_then_forgotten) == 0
+    loads.value = 500
+    assert recent.get("a", loads("a")) == 500
+    assert loads.keys == ["a", "a"]
