@@ -101,6 +101,8 @@ UNEXPRESSIBLE_RULES = (
     (("query",), "price ranges and price sorting need a currency"),
     ((), "price filters and the popular and price orders apply to items only"),
     ((), "you cannot follow yourself"),
+    # A reference to a row that must exist (categories are an admin's to make): data, not shape.
+    (("body", "category"), "unknown category"),
 )
 
 

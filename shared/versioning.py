@@ -36,7 +36,7 @@ def versioned_etag(version: int, volatile: str = "") -> str:
 
 def require_version(version: int, if_match: str | None) -> None:
     """Writes must name the version (ETag) they were based on."""
-    if if_match is None or not if_match.strip():  # an empty header names no version either
+    if if_match is None:
         raise PreconditionRequired()
     versions = {tag.strip().strip('"').partition(".")[0] for tag in if_match.split(",")}
     if "*" not in versions and str(version) not in versions:

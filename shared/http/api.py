@@ -333,6 +333,13 @@ def _database_problem(error: Exception, path: str) -> errors.Problem:
     return errors.Problem()
 
 
+def _number(text: str) -> int | float:
+    """A JSON number with no fraction is an integer, as JSON Schema counts them (368.0 is the
+    integer 368); strict validation then takes it for an integer field."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 2**63 else value
+
+
 # No body or query of this API nests deeper; past this, input is an attack or a mistake.
 MAX_DEPTH = 32
 
@@ -375,7 +382,7 @@ def _parse_body(model: type[BaseModel], request: Request, max_body: int) -> Base
     if raw and not (mimetype == JSON or mimetype.endswith("+json")):
         raise errors.UnsupportedMediaType(f"got {mimetype or 'no content type'}")
     try:
-        data = json.loads(raw) if raw else None
+        data = json.loads(raw, parse_float=_number) if raw else None
     except (ValueError, UnicodeDecodeError):
         raise errors.MalformedJson() from None
     except RecursionError:  # the decoder's own limit on nesting (about a thousand levels)
@@ -386,7 +393,7 @@ def _parse_body(model: type[BaseModel], request: Request, max_body: int) -> Base
     try:
         # Strict, as JSON: a string is not a number and true is not 1 (the schema says what each
         # field is); JSON's strings still become the UUIDs, times and URLs they describe.
-        return model.model_validate_json(raw, strict=True)
+        return model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as error:
         raise errors.ValidationFailed(
             "the request body is not valid", errors=_validation_errors(error, "body")

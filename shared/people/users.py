@@ -6,7 +6,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, HttpUrl
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
+)
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -28,7 +37,17 @@ if TYPE_CHECKING:
 Role = Literal["artist", "investor", "collector"]
 DisplayName = Annotated[Line, Field(max_length=80)]
 Bio = Annotated[str, Field(max_length=2000)]
-Links = Annotated[list[Annotated[HttpUrl, Field(max_length=200)]], Field(max_length=5)]
+def _http_url(value: str) -> str:
+    return str(_URL.validate_python(value))
+
+
+_URL = TypeAdapter(HttpUrl)
+# At most 200 characters as sent (the URL's normal form may add a "/": an accepted length must
+# not become a refused one), then checked and normalized as an http(s) URL.
+Link = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_http_url),
+                 WithJsonSchema({"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#@]+",
+                                 "minLength": 1, "maxLength": 200})]
+Links = Annotated[list[Link], Field(max_length=5)]
 
 
 class RegisterIn(ApiModel):
