@@ -103,6 +103,11 @@ UNEXPRESSIBLE_RULES = (
     ((), "you cannot follow yourself"),
     # A reference to a row that must exist (categories are an admin's to make): data, not shape.
     (("body", "category"), "unknown category"),
+    # What an item may carry depends on its kind (another field, or the item as it is).
+    (("body",), "a digital item has no"),
+    (("body",), "a physical item has no"),
+    (("body",), "a physical item needs an inventory count"),
+    ((), "a physical item's inventory cannot be cleared"),
 )
 
 

@@ -1,7 +1,7 @@
 """The base of the API models, and field types they share."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -66,6 +66,11 @@ PositiveAmountIn = Annotated[int, BeforeValidator(_parse_amount), AfterValidator
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Currency = Literal[tuple(CURRENCY_EXPONENTS)]  # type: ignore[valid-type]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=32)]
+
+
+def left_out() -> Any:
+    """A PATCH field that may be left out (unchanged) but not cleared: its schema is not nullable."""
+    return Field(default=None)
 
 
 class ApiModel(BaseModel):

@@ -25,7 +25,7 @@ from shared.market.holders import ITEM_HOLDER_SQL
 from shared.market.tables import auctions, items
 from shared.market.taxonomy import Tags
 from shared.tables import readable_columns, users
-from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title
+from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title, left_out
 from shared.versioning import change_state, check_editable, require_version, save_changes, versioned_etag
 
 if TYPE_CHECKING:
@@ -111,17 +111,18 @@ class ItemPatch(ApiModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
-    description: Description | None = None
-    price: PositiveAmountIn | None = None
-    currency: Currency | None = None
-    inventory: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    shipping_regions: Regions | None = None
+    title: Title = left_out()
+    description: Description = left_out()
+    price: PositiveAmountIn = left_out()
+    currency: Currency = left_out()
+    inventory: Annotated[int, Field(ge=0, le=1_000_000)] | None = Field(default=None,
+                                                                        description="null: unlimited (digital items)")
+    shipping_regions: Regions = left_out()
     license: License | None = None
     file_media_id: uuid.UUID | None = None
-    media_ids: MediaIds | None = None
+    media_ids: MediaIds = left_out()
     category: Slug | None = None
-    tags: Tags | None = None
+    tags: Tags = left_out()
     token: TokenRef | None = None
 
 
@@ -287,10 +288,8 @@ def create(session: Session, owner: User, data: ItemIn) -> Item:
 def update(session: Session, user: User, item: Item, patch: ItemPatch) -> Item:
     require_owner(user, item.owner_id)
     changes = patch.model_dump(exclude_unset=True)
-    required = {"title", "description", "price", "currency", "shipping_regions", "media_ids", "tags"}
-    cleared = sorted(name for name in required & set(changes) if changes[name] is None)
-    if cleared or ("inventory" in changes and changes["inventory"] is None and item.kind == "physical"):
-        raise ValidationFailed(f"{', '.join(cleared) or 'inventory'} cannot be cleared")
+    if "inventory" in changes and changes["inventory"] is None and item.kind == "physical":
+        raise ValidationFailed("a physical item's inventory cannot be cleared")
     check_editable("item", item.status, changes, EDITABLE)
     if not changes:
         return item

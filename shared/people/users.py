@@ -24,7 +24,7 @@ from shared.db import transaction
 from shared.errors import Conflict, NotFound, RegistrationRequired, ValidationFailed
 from shared.events import outbox
 from shared.tables import account_deletions, follows, proposals, readable_columns, users, wallet_challenges
-from shared.types import ApiModel, Line
+from shared.types import ApiModel, Line, left_out
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
@@ -55,7 +55,7 @@ class RegisterIn(ApiModel):
 
     role: Role
     # Not nullable: a profile always has a name (left out, it stays; null is refused by the schema).
-    display_name: DisplayName = Field(default=None)  # type: ignore[assignment]
+    display_name: DisplayName = left_out()
     bio: Bio | None = None
 
 
@@ -65,7 +65,7 @@ class ProfilePatch(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     # Not nullable: a profile always has a name (left out, it stays; null is refused by the schema).
-    display_name: DisplayName = Field(default=None)  # type: ignore[assignment]
+    display_name: DisplayName = left_out()
     bio: Bio | None = None
     links: Links | None = None
     avatar_media_id: uuid.UUID | None = Field(default=None, description="a processed avatar upload of yours; null removes it")

@@ -12,7 +12,6 @@ from shared import audit
 from shared.errors import (
     InvalidTransition,
     NotFound,
-    ValidationFailed,
 )
 from shared.events import outbox
 from shared.identity.access import require_owner, require_owner_or_admin, require_role
@@ -22,7 +21,7 @@ from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SortKey, keyset_page
 from shared.proposals.states import EDITABLE, TRANSITIONS, target_of
 from shared.tables import proposals as proposal_table
 from shared.tables import readable_columns, users
-from shared.types import AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title
+from shared.types import AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title, left_out
 from shared.versioning import change_state, check_editable, require_version, save_changes, versioned_etag
 
 if TYPE_CHECKING:
@@ -61,13 +60,13 @@ class ProposalPatch(ApiModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
-    description: Description | None = None
+    title: Title = left_out()
+    description: Description = left_out()
     category: Slug | None = None
-    tags: Tags | None = None
-    goal: PositiveAmountIn | None = None
-    currency: Currency | None = None
-    deadline: AwareDatetime | None = None
+    tags: Tags = left_out()
+    goal: PositiveAmountIn = left_out()
+    currency: Currency = left_out()
+    deadline: AwareDatetime = left_out()
     cover_media_id: uuid.UUID | None = Field(default=None, description="a processed cover upload of yours; null removes it")
 
     _check_deadline = field_validator("deadline")(lambda v: v if v is None else _future(v))
@@ -203,9 +202,6 @@ def check_if_match(proposal: Proposal, if_match: str | None) -> None:
 def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatch) -> Proposal:
     require_owner(user, proposal.owner_id)
     changes = patch.model_dump(exclude_unset=True)
-    for field in ("title", "description", "tags", "goal", "currency", "deadline"):
-        if field in changes and changes[field] is None:
-            raise ValidationFailed(f"{field} cannot be cleared")
     check_editable("proposal", proposal.status, changes, EDITABLE)
     if not changes:
         return proposal
