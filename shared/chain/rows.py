@@ -75,7 +75,14 @@ def copy_lines(chain_id: int, sources: dict[tuple[str, str], EventSource], logs:
     occurred = (indexed_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     lines: list[str] = []
     announcements: list[str] = []
+    seen: set[tuple[str, str, int]] = set()
     for log in logs:
+        identity = (log["blockHash"].lower(), log["transactionHash"].lower(), hex_int(log["logIndex"]))
+        if identity in seen:
+            # A provider sent this log twice in one answer: one row, one announcement. (A log
+            # stored by an earlier tick is announced only if its insert is new: store.py.)
+            continue
+        seen.add(identity)
         topics = log["topics"]
         source = sources.get((log["address"].lower(), topics[0] if topics else ""))
         if source is None:

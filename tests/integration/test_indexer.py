@@ -500,6 +500,21 @@ def test_garbage_from_the_node_is_an_rpc_error_and_changes_nothing(chain, engine
         assert "malformed" in conn.execute(text("SELECT last_error FROM indexer_checkpoints")).scalar()
 
 
+def test_a_log_the_provider_repeats_is_announced_once(chain, engine, proxy):
+    """Issue 23, point 7: providers repeat logs within an answer; each is stored and announced
+    once (before: one row, two chain.funded envelopes with different event ids)."""
+    ids = open_campaigns(chain, engine)
+    index(engine, config(chain))
+    for amount in (1, 2):
+        chain.platform.fund(chain.accounts[2], ids[0], amount)
+    proxy.repeat_logs = True
+    index_chain(engine, config(chain, url=proxy.url), time.monotonic() + 30)
+    with engine.connect() as conn:
+        announced = conn.execute(text("SELECT event_id FROM outbox WHERE type = 'chain.funded'")).scalars().all()
+        assert len(announced) == 2 == len(set(announced))
+        assert conn.execute(text("SELECT count(*) FROM web3_transactions WHERE event = 'Funded'")).scalar() == 2
+
+
 def test_an_error_of_ours_is_recorded_not_left_blank(chain, engine, monkeypatch):
     from shared.chain import indexer
 

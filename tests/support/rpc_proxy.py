@@ -35,6 +35,7 @@ class RpcProxy:
         self.lag = 0  # blocks the proxied node is behind
         # Garbage from a broken or hostile node: (method, field) -> what to put there.
         self.corrupt: dict[tuple[str, str], Any] = {}
+        self.repeat_logs = False  # every log of an eth_getLogs answer twice, as providers do
         self.calls: list[str] = []
         self.rejected = 0
         self._messages = itertools.cycle(SPAN_ERRORS)
@@ -92,6 +93,8 @@ class RpcProxy:
                 fitting = max(1, (high - low + 1) // 4)
                 message = RESULTS_ERROR.format(limit=self.max_results, low=low, high=low + fitting - 1)
                 return {**_reply(request), "error": {"code": -32005, "message": message}}
+            if self.repeat_logs and isinstance(answer.get("result"), list):
+                answer["result"] = answer["result"] + list(reversed(answer["result"]))
             return self._corrupted(method, answer)
         return self._corrupted(method, self.forward(request))
 

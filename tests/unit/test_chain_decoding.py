@@ -125,6 +125,17 @@ def test_copy_lines_carry_exact_amounts_and_announce_only_flows():
     assert parsed.occurred_at == datetime.fromisoformat(occurred) and parsed.occurred_at.tzinfo is not None
 
 
+def test_a_log_the_provider_repeats_is_one_row_and_one_announcement():
+    funded = parse_event(FUNDING_EVENTS[1])
+    log = _log(funded, {"proposalId": uuid.uuid4().int, "backer": FUNDING, "amount": 5}, index=3)
+    sources = sources_for([(FUNDING, {funded.topic0: funded}, True)])
+    repeated = {**log, "logIndex": "0x03", "blockHash": log["blockHash"].upper().replace("0X", "0x")}
+    batch = copy_lines(31337, sources, [log, repeated, log], {7: "t"})
+    assert batch.count == 1 and len(batch.announcements.decode().splitlines()) == 1
+    # Re-mined in another block (a reorg) it is another log.
+    assert copy_lines(31337, sources, [log, {**log, "blockHash": "0x" + "cd" * 32}], {7: "t"}).count == 2
+
+
 def test_copy_text_escapes_backslashes():
     spec = EventSpec("Named", [Param("id", "uint256", True), Param("name", "string", False)])
     sources = sources_for([(FUNDING, {spec.topic0: spec}, False)])
