@@ -33,8 +33,13 @@ def build_engine(settings: Settings) -> Engine:
         "pool_recycle": 1800,
     }
     if settings.database_url:
+        from sqlalchemy import event
+
         url = make_url(settings.database_url)
-        return create_engine(url, connect_args={**_driver_tls(url), **_session_limits()}, **pool)
+        engine = create_engine(url, connect_args=_driver_tls(url), **pool)
+        # Read as each connection is made, as the connector's creator below does.
+        event.listen(engine, "do_connect", lambda _dialect, _record, _args, params: params.update(_session_limits()))
+        return engine
     return create_engine("postgresql+pg8000://", creator=_cloud_sql_creator(settings), **pool)
 
 

@@ -276,9 +276,7 @@ def _limit_rate(function: str, route: Route, request: Request, claims: auth.Clai
         _INSTANCE_LIMITER.take([prefix + key], limit)
         return
     keys = [f"{prefix}ip:{caller_address(request, settings)}"] + ([f"{prefix}user:{claims.uid}"] if claims else [])
-    from shared.db import get_engine
-
-    with get_engine().begin() as conn:
+    with db.get_engine().begin() as conn:
         rate_limit.take(conn, keys, limit)
 
 

@@ -1,10 +1,9 @@
 """Rate limits, per client address and per user, in buckets per function and route class.
 
 Route classes (decision 0024): **writes** and **expensive reads** (search, graph traversals)
-are counted in PostgreSQL, shared by every instance; **signed-in reads**, which each cost an
-account lookup, are counted in the instance's memory, which costs no round trip and holds
-per instance (so at most ``max_instances`` times the rate in all). Anonymous plain reads
-are the CDN's to absorb and are not counted.
+are counted in PostgreSQL, shared by every instance; **plain reads** (per account when signed
+in, per address when not) are counted in the instance's memory, which costs no round trip and
+holds per instance (so at most ``max_instances`` times the rate in all).
 
 Both counters are GCRA (the generic cell rate algorithm): each key stores only its
 *theoretical arrival time* (TAT). A request is allowed when, after adding one emission

@@ -53,4 +53,3 @@ class FirebaseAccounts:
             raise LookupFailed(f"accounts:lookup answered {error.code}: {error.read()[:500]!r}") from error
         except (OSError, ValueError, TypeError, AttributeError, MetadataUnavailable) as error:
             raise LookupFailed(f"accounts:lookup failed: {error}") from error
-

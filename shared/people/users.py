@@ -54,7 +54,7 @@ class RegisterIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    # Not nullable: a profile always has a name (left out, it stays; null is refused by the schema).
+    # Left out: the sign-in account's name (or the email's local part); never null.
     display_name: DisplayName = left_out()
     bio: Bio | None = None
 

@@ -128,22 +128,22 @@ def link(session: Session, user: User, request: LinkRequest) -> User:
     holder = session.scalar(select(users.c.id).where(users.c.wallet_address == signer, users.c.id != user.id))
     if holder is not None:
         raise Conflict("this wallet is linked to another account")
-    previous = user.wallet_address
-    if previous == signer:
+    if user.wallet_address == signer:
         return user  # linked already: nothing changes
-    user.wallet_address = signer
-    audit.record(session, user, "user.wallet_linked", "user", user.id, address=signer, previous=previous)
-    outbox.emit(session, "user.wallet_linked", "user", user.id,
-                {"id": str(user.id), "wallet_address": signer, "previous_wallet_address": previous})
+    _change_wallet(session, user, "user.wallet_linked", signer)
     return user
 
 
 def unlink(session: Session, user: User) -> None:
     """Unlink the account's wallet (idempotent)."""
-    previous = user.wallet_address
-    if previous is None:
-        return
-    user.wallet_address = None
-    audit.record(session, user, "user.wallet_unlinked", "user", user.id, address=previous)
-    outbox.emit(session, "user.wallet_unlinked", "user", user.id,
-                {"id": str(user.id), "wallet_address": None, "previous_wallet_address": previous})
+    if user.wallet_address is not None:
+        _change_wallet(session, user, "user.wallet_unlinked", None)
+
+
+def _change_wallet(session: Session, user: User, action: str, wallet: str | None) -> None:
+    """Set the account's wallet, audited, and say so with the wallet before (the graph's
+    FUNDED edges follow it: shared/graph/etl.py)."""
+    previous, user.wallet_address = user.wallet_address, wallet
+    audit.record(session, user, action, "user", user.id, address=wallet or previous, previous=previous)
+    outbox.emit(session, action, "user", user.id,
+                {"id": str(user.id), "wallet_address": wallet, "previous_wallet_address": previous})
