@@ -170,7 +170,7 @@ class ChainIndexer:
                 first = checkpoint.number + 1
                 last = min(target, first + policy.size - 1)
                 try:
-                    checkpoint = self.index_range(checkpoint, first, last, policy)
+                    checkpoint = self.index_range(checkpoint, first, last, policy, head)
                 except ChainMoved as moved:
                     logger.warning("chain moved while reading", extra={"chain_id": chain_id, "reason": str(moved)})
                     self.writer.wait()
@@ -206,7 +206,8 @@ class ChainIndexer:
         tip = self.headers([checkpoint.number])[checkpoint.number]
         return checkpoint if tip["hash"] == checkpoint.hash else self.recover(checkpoint)
 
-    def index_range(self, checkpoint: Checkpoint, first: int, last: int, policy: RangePolicy) -> Checkpoint:
+    def index_range(self, checkpoint: Checkpoint, first: int, last: int, policy: RangePolicy,
+                    head: int) -> Checkpoint:
         bounds = self.headers([first, last])
         if checkpoint.hash is not None and bounds[first]["parentHash"] != checkpoint.hash:
             raise ChainMoved(f"block {first} does not continue the checkpoint {checkpoint.number}")
@@ -223,7 +224,13 @@ class ChainIndexer:
                                                      "reason": str(error)[:200]})
             return checkpoint
         log_blocks = {hex_int(log["blockNumber"]) for log in logs}
-        after = self.headers(sorted(log_blocks | {last}))
+        # Every block a reorg within the window could replace keeps its hash, whatever the range's
+        # width: recover() walks them back to the common ancestor. (Kept before: only the first,
+        # the last and blocks with logs, so after a wide quiet range a reorg of depth 1 found no
+        # ancestor and re-indexed from the start block.) Far behind the head this is no block.
+        tail = set(range(max(first, head - self.chain.reorg_window + 1), last + 1))
+        # (A kept hash from another fork only makes recover() walk further back: it never matches.)
+        after = self.headers(sorted(log_blocks | tail | {last}))
         if after[last]["hash"] != bounds[last]["hash"]:
             raise ChainMoved(f"block {last} changed while its logs were read")
         for log in logs:
@@ -234,12 +241,14 @@ class ChainIndexer:
         after[first] = bounds[first]
         done = checkpoint
         for chunk_logs, chunk_last in _chunks(logs, last, self.chain.max_events_per_range):
-            batch = copy_lines(self.chain.chain_id, self.contracts.sources, chunk_logs, times)
+            batch = copy_lines(self.chain.chain_id, self.contracts.sources, chunk_logs, times, epoch=checkpoint.epoch)
             numbers = {hex_int(log["blockNumber"]) for log in chunk_logs} | {chunk_last}
+            numbers |= {number for number in tail if done.number < number <= chunk_last}
             if done is checkpoint:
                 numbers.add(first)
             blocks = [Block(n, after[n]["hash"], after[n]["parentHash"]) for n in sorted(numbers)]
-            chunk_first, done = done.number + 1, Checkpoint(chunk_last, after[chunk_last]["hash"], size)
+            chunk_first, done = done.number + 1, Checkpoint(chunk_last, after[chunk_last]["hash"], size,
+                                                               checkpoint.epoch)
             self.writer.submit(store_range, self.conn, self.chain.chain_id, batch, chunk_first, blocks, done,
                                funding=self.contracts.funding, artwork=self.contracts.artwork,
                                keep_blocks=self.chain.reorg_window)
@@ -261,13 +270,13 @@ class ChainIndexer:
             answers = self.headers([block.number for block in chunk])
             match = next((block for block in chunk if answers[block.number]["hash"] == block.hash), None)
             if match is not None:
-                ancestor = Checkpoint(match.number, match.hash, checkpoint.range_size)
+                ancestor = Checkpoint(match.number, match.hash, checkpoint.range_size, checkpoint.epoch + 1)
                 break
         if ancestor is None:
             # Deeper than the blocks we keep: nothing stored can be trusted, index again from the start.
             logger.error("reorg deeper than the kept blocks: re-indexing from the start block",
                          extra={"chain_id": self.chain.chain_id})
-            ancestor = Checkpoint(self.chain.start_block - 1, None, checkpoint.range_size)
+            ancestor = Checkpoint(self.chain.start_block - 1, None, checkpoint.range_size, checkpoint.epoch + 1)
         if ancestor.number == checkpoint.number and ancestor.hash == checkpoint.hash:
             return checkpoint
         logger.warning("reorg: rolling back", extra={"chain_id": self.chain.chain_id, "from": checkpoint.number,

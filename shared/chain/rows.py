@@ -9,12 +9,12 @@ made by json.dumps; only a backslash needs escaping in COPY's text format.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from random import getrandbits
 from typing import Any
 
 from shared.chain.abi import EventSpec, checksum
@@ -42,9 +42,22 @@ class EventSource:
     is_funding: bool
 
 
-def _random_uuid() -> str:
-    """A version-4 UUID's text, without uuid.UUID's object round trips (they add up per event)."""
-    value = (getrandbits(128) & ~(0xF << 76) | 4 << 76) & ~(0x3 << 62) | 0x2 << 62
+# The namespace of the indexer's event ids (uuid5): any fixed UUID, never to change.
+EVENT_ID_NAMESPACE = bytes.fromhex("5d1c6f0e8a4b4f7c9a3e2b6d0c8f1a47")
+
+
+def event_id(chain_id: int, block_hash: str, tx_hash: str, log_index: int, epoch: int) -> str:
+    """The announced event's id, uuid5 of the log's identity and the chain's reorg epoch.
+
+    The same log read again (a repeat within an answer, a range delivered twice, a crash
+    between read and commit) is the same event; consumers de-duplicate it by id. The epoch
+    (the checkpoint's count of rollbacks) makes a log announced again after a rollback a
+    new event: after A→B→A the first announcement was reverted, and its id consumed.
+    Equal to ``uuid.uuid5``; written out because it runs once per event on the hot path.
+    """
+    name = f"{chain_id}:{block_hash.lower()}:{tx_hash.lower()}:{log_index}:{epoch}".encode()
+    value = int.from_bytes(hashlib.sha1(EVENT_ID_NAMESPACE + name).digest()[:16], "big")
+    value = (value & ~(0xF << 76) | 5 << 76) & ~(0x3 << 62) | 0x2 << 62
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
@@ -70,8 +83,8 @@ def _args_json(args: dict[str, Any]) -> str:
 
 
 def copy_lines(chain_id: int, sources: dict[tuple[str, str], EventSource], logs: Iterable[dict[str, Any]],
-               block_times: dict[int, str], indexed_at: datetime | None = None) -> CopyBatch:
-    """COPY text for the logs; logs of unknown events are skipped."""
+               block_times: dict[int, str], indexed_at: datetime | None = None, *, epoch: int = 0) -> CopyBatch:
+    """COPY text for the logs; logs of unknown events are skipped. ``epoch``: see ``event_id``."""
     occurred = (indexed_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     lines: list[str] = []
     announcements: list[str] = []
@@ -98,18 +111,18 @@ def copy_lines(chain_id: int, sources: dict[tuple[str, str], EventSource], logs:
         args_json = _copy_text(_args_json(args))
         announce = ANNOUNCED.get(spec.name)
         if announce is not None:
-            event_id = _random_uuid()
+            announced_id = event_id(chain_id, block_hash, tx_hash, log_index, epoch)
             if spec.name == "Transfer":
                 aggregate = f'"artwork","aggregate_id":"{source.contract}:{args["tokenId"]}"'
             else:
                 aggregate = f'"proposal","aggregate_id":"{proposal or onchain_id}"'
             envelope = (
-                f'{{"event_id":"{event_id}","type":"{announce}","occurred_at":"{occurred}",'
+                f'{{"event_id":"{announced_id}","type":"{announce}","occurred_at":"{occurred}",'
                 f'"aggregate_type":{aggregate},"schema_version":1,"payload":{{"chain_id":{chain_id},'
                 f'"block_number":{number},"block_time":"{block_time}","tx_hash":"{tx_hash}",'
                 f'"log_index":{log_index},"contract":"{source.contract}","event":"{spec.name}","args":{args_json}}}}}'
             )
-            announcements.append(f"{event_id}\t{DOMAIN_EVENTS}\t{announce}\t{occurred}\t{envelope}\n")
+            announcements.append(f"{announced_id}\t{DOMAIN_EVENTS}\t{announce}\t{occurred}\t{envelope}\n")
         lines.append(
             f"{chain_id}\t{number}\t{block_hash}\t{block_time}\t{tx_hash}\t{log_index}\t{source.contract}\t"
             f"{spec.name}\t{args_json}\t{NULL if amount is None else amount}\t{proposal or NULL}\n"

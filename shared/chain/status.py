@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 from sqlalchemy import text
 
 from shared.types import ApiModel
@@ -24,6 +24,9 @@ class ChainStatus(ApiModel):
     head_seen_at: AwareDatetime | None
     reorgs: int
     last_error: str | None
+    node_behind: bool = Field(description=(
+        "the node's head is behind the checkpoint (a lagging node, or a reorg to a shorter chain): the "
+        "fundings of the blocks after the head are unverified until the node passes the checkpoint again"))
 
 
 class ChainStatusPage(ApiModel):
@@ -37,6 +40,7 @@ def chain_status(conn: Connection) -> ChainStatusPage:
     return ChainStatusPage(chains=[
         ChainStatus(chain_id=row.chain_id, checkpoint=row.block_number, head=row.head_block,
                     lag=None if row.head_block is None else max(0, row.head_block - row.block_number),
-                    head_seen_at=row.head_seen_at, reorgs=row.reorgs, last_error=row.last_error)
+                    head_seen_at=row.head_seen_at, reorgs=row.reorgs, last_error=row.last_error,
+                    node_behind=row.head_block is not None and row.head_block < row.block_number)
         for row in rows
     ])

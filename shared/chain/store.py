@@ -40,6 +40,8 @@ class Checkpoint:
     number: int
     hash: str | None
     range_size: int | None = None
+    # Rollbacks so far on this chain: part of every announced event's id (rows.event_id).
+    epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def unlock(conn: Connection, chain_id: int) -> None:
 
 
 def load_checkpoint(conn: Connection, chain_id: int, start_block: int) -> Checkpoint:
-    row = conn.execute(text("SELECT block_number, block_hash, range_size FROM indexer_checkpoints "
+    row = conn.execute(text("SELECT block_number, block_hash, range_size, reorgs FROM indexer_checkpoints "
                             "WHERE chain_id = :chain"), {"chain": chain_id}).one_or_none()
     if row is None:
         conn.execute(text("INSERT INTO indexer_checkpoints (chain_id, block_number) VALUES (:chain, :number) "
@@ -166,6 +168,8 @@ _ANNOUNCE_STAGED = f""", announced AS (
     SELECT {', '.join('o.' + column for column in OUTBOX_COLUMNS)} FROM outbox_staging o
     JOIN inserted i ON i.tx_hash = o.envelope->'payload'->>'tx_hash'
                    AND i.log_index = (o.envelope->'payload'->>'log_index')::int
+    -- An id is the log's identity in this epoch (rows.event_id): already there, already announced.
+    ON CONFLICT (event_id) DO NOTHING
 )"""
 
 _REMOVE = f"""

@@ -281,6 +281,28 @@ def test_rapid_repeated_reorgs(chain, engine):
     assert_matches_fresh_index(engine, chain, cfg)
 
 
+@pytest.mark.parametrize(("depth", "confirmations"), [(1, 0), (14, 12)])
+def test_a_shallow_reorg_after_a_wide_quiet_range_rolls_back_only_its_blocks(chain, engine, depth, confirmations):
+    """Issue 23, point 7: after one wide range with few logs (initial sync, downtime) the hashes of
+    the recent blocks are kept, so a shallow reorg finds its common ancestor. (Before: only the
+    range's ends and blocks with logs were kept, and a reorg of depth 1 re-indexed from the start,
+    announcing every event reverted and again.)"""
+    ids = open_campaigns(chain, engine)
+    activity(chain, ids, transactions=6)
+    chain.rpc.call("anvil_mine", hex(400))  # a quiet stretch, wider than the reorg window
+    cfg = config(chain, confirmations=confirmations, initial_range=5_000, max_range=5_000, reorg_window=64)
+    index(engine, cfg)
+    announced = _scalar(engine, "SELECT count(*) FROM outbox")
+    chain.reorg(depth, [(chain.funding_tx(chain.accounts[7], ids[0], 4_242), 0)])
+    report = index(engine, cfg)
+    assert report.reorgs == 1
+    with engine.connect() as conn:
+        # Nothing indexed was in the replaced blocks: nothing is reverted, only the new funding announced.
+        assert conn.execute(text("SELECT count(*) FROM outbox WHERE type = 'chain.reverted'")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM outbox")).scalar() == announced + (depth > confirmations)
+    assert_matches_fresh_index(engine, chain, cfg)
+
+
 def test_a_reorg_deeper_than_the_kept_blocks_reindexes_from_the_start(chain, engine):
     ids = open_campaigns(chain, engine)
     activity(chain, ids, transactions=10)
@@ -326,7 +348,7 @@ def test_slow_answers_to_large_ranges_are_retried_smaller(chain, engine, proxy):
     assert_matches_fresh_index(engine, chain, config(chain))
 
 
-def test_a_lagging_node_is_waited_for_not_taken_for_a_reorg(chain, engine, proxy):
+def test_a_lagging_node_is_waited_for_not_taken_for_a_reorg(chain, engine, proxy, api):
     ids = open_campaigns(chain, engine)
     activity(chain, ids, transactions=6)
     cfg = config(chain)
@@ -338,8 +360,11 @@ def test_a_lagging_node_is_waited_for_not_taken_for_a_reorg(chain, engine, proxy
     assert state(engine) == before
     with engine.connect() as conn:
         assert conn.execute(text("SELECT head_block FROM indexer_checkpoints")).scalar_one() == chain.head() - 5
+    # The rows past the node's head stay (decision 0009); the status says they are unverified.
+    assert api.get("/api/chain/status").json["chains"][0]["node_behind"] is True
     activity(chain, ids, transactions=7, seed=5)  # the node catches up past the checkpoint
     assert index(engine, config(chain, url=proxy.url)).reorgs == 0
+    assert api.get("/api/chain/status").json["chains"][0]["node_behind"] is False
     assert_matches_fresh_index(engine, chain, cfg)
 
 
@@ -402,7 +427,7 @@ def test_chain_status_reports_checkpoint_head_and_lag(chain, engine, api):
     body = api.get("/api/chain/status").json
     assert body == {"chains": [{"chain_id": CHAIN_ID, "checkpoint": chain.head() - 2, "head": chain.head(),
                                 "lag": 2, "head_seen_at": body["chains"][0]["head_seen_at"], "reorgs": 0,
-                                "last_error": None}]}
+                                "last_error": None, "node_behind": False}]}
 
 
 def test_the_function_indexes_on_a_tick_and_publishes_the_chain_events(chain, engine, app_env, pubsub_emulator,
@@ -513,6 +538,33 @@ def test_a_log_the_provider_repeats_is_announced_once(chain, engine, proxy):
         announced = conn.execute(text("SELECT event_id FROM outbox WHERE type = 'chain.funded'")).scalars().all()
         assert len(announced) == 2 == len(set(announced))
         assert conn.execute(text("SELECT count(*) FROM web3_transactions WHERE event = 'Funded'")).scalar() == 2
+
+
+def test_event_ids_are_the_logs_identity_until_a_rollback(chain, engine):
+    """Issue 23, point 7: an event's id comes from its log (chain, block hash, tx hash, log index),
+    so a log read again is the same event to consumers; a log announced again after a rollback
+    (A→B→A, or a re-index) is a new event, because its first announcement was reverted."""
+    ids = open_campaigns(chain, engine)
+    chain.platform.fund(chain.accounts[2], ids[0], 5)
+    cfg = config(chain)
+    index(engine, cfg)
+    query = ("SELECT event_id::text, envelope->'payload'->>'tx_hash' AS tx, envelope->'payload'->>'log_index' AS i "
+             "FROM outbox WHERE type = 'chain.funded'")
+    with engine.connect() as conn:
+        first = conn.execute(text(query)).one()
+    with engine.begin() as conn:  # the same logs, read again from scratch (as after a crash before commit)
+        conn.execute(text("TRUNCATE web3_transactions, chain_blocks, indexer_checkpoints, investments, outbox"))
+    index(engine, cfg)
+    with engine.connect() as conn:
+        assert conn.execute(text(query)).one() == first
+        # As a rollback to before the log leaves it: the log gone, the epoch one on.
+        conn.execute(text("TRUNCATE web3_transactions, chain_blocks, investments, outbox"))
+        conn.execute(text("UPDATE indexer_checkpoints SET reorgs = 1, block_number = -1, block_hash = NULL"))
+        conn.commit()
+    index(engine, cfg)
+    with engine.connect() as conn:
+        again = conn.execute(text(query)).one()
+    assert again.tx == first.tx and again.event_id != first.event_id
 
 
 def test_an_error_of_ours_is_recorded_not_left_blank(chain, engine, monkeypatch):

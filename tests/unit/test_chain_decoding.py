@@ -121,7 +121,7 @@ def test_copy_lines_carry_exact_amounts_and_announce_only_flows():
                                                                 "chain.funded")
     assert (parsed.aggregate_type, parsed.aggregate_id) == ("proposal", str(proposal))
     assert parsed.payload["args"]["amount"] == str(UINT256_MAX) and parsed.payload["log_index"] == 1
-    assert uuid.UUID(event_id).version == 4
+    assert uuid.UUID(event_id).version == 5  # the log's identity: rows.event_id
     assert parsed.occurred_at == datetime.fromisoformat(occurred) and parsed.occurred_at.tzinfo is not None
 
 
@@ -170,3 +170,15 @@ def test_keccak_backend_agrees_with_pycryptodome():
     for size in (1, 31, 135, 136, 137, 1000):  # around the 136-byte sponge rate
         data = rng.randbytes(size)
         assert keccak(data) == pycryptodome.keccak256(data)
+
+
+def test_event_ids_are_uuid5_of_the_logs_identity_and_epoch():
+    from shared.chain.rows import EVENT_ID_NAMESPACE, event_id
+
+    namespace = uuid.UUID(bytes=EVENT_ID_NAMESPACE)
+    block, tx = "0x" + "Ab" * 32, "0x" + "cD" * 32
+    expected = uuid.uuid5(namespace, f"1:{block.lower()}:{tx.lower()}:3:0")
+    assert event_id(1, block, tx, 3, 0) == str(expected)
+    assert event_id(1, block.lower(), tx.upper().replace("0X", "0x"), 3, 0) == str(expected)
+    others = {event_id(2, block, tx, 3, 0), event_id(1, block, tx, 4, 0), event_id(1, block, tx, 3, 1)}
+    assert str(expected) not in others and len(others) == 3
