@@ -51,14 +51,15 @@ def reset(engine) -> None:
 
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {CHAIN_TABLES}"))
-        conn.execute(text("UPDATE proposals SET raised_total = 0"))
+        conn.execute(text("UPDATE proposals SET raised_total = 0, status = 'open'"))
 
 
 def run_indexer(engine, config) -> tuple[int, float]:
     from shared.chain.indexer import index_chain
+    from shared.proposals.lifecycle import follow_chain
 
     started = time.perf_counter()
-    report = index_chain(engine, config, time.monotonic() + 3600)
+    report = index_chain(engine, config, time.monotonic() + 3600, follow_chain)  # as the function runs it
     seconds = time.perf_counter() - started
     assert not report.errors and report.stopped == "caught-up", report
     return report.events, seconds

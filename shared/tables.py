@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, TSVECTOR, UUID
 from sqlalchemy.types import TypeDecorator
 
 USER_ROLES = ("artist", "investor", "collector")
-PROPOSAL_STATUSES = ("draft", "open", "funded", "closed", "cancelled")
+PROPOSAL_STATUSES = ("draft", "open", "funded", "failed", "withdrawn", "closed", "cancelled")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -162,6 +162,8 @@ proposals = Table(
     Index("ix_proposals_deadline", "deadline", "id"),
     Index("ix_proposals_raised", "raised_total", "id"),
     Index("ix_proposals_owner", "owner_id", "created_at"),
+    # What the chain's clock may move: open past the deadline, failed before it after a reorg.
+    Index("ix_proposals_chain_clock", "deadline", postgresql_where=text("status IN ('open', 'failed')")),
     Index("ix_proposals_category", "category"),
     Index("ix_proposals_tags", "tags", postgresql_using="gin"),
     Index("ix_proposals_search", "search", postgresql_using="gin"),

@@ -40,6 +40,7 @@ from shared.chain.rpc import (
 from shared.chain.store import (
     Block,
     Checkpoint,
+    Follow,
     load_checkpoint,
     recent_blocks,
     record_tick,
@@ -113,6 +114,7 @@ class ChainIndexer:
     rpc: JsonRpc
     deadline: float
     clock: Callable[[], float] = time.monotonic
+    follow: Follow | None = None
 
     def __post_init__(self) -> None:
         self.contracts = Contracts.of(self.chain)
@@ -246,12 +248,13 @@ class ChainIndexer:
             numbers |= {number for number in tail if done.number < number <= chunk_last}
             if done is checkpoint:
                 numbers.add(first)
-            blocks = [Block(n, after[n]["hash"], after[n]["parentHash"]) for n in sorted(numbers)]
+            blocks = [Block(n, after[n]["hash"], after[n]["parentHash"], _iso(after[n]["timestamp"]))
+                      for n in sorted(numbers)]
             chunk_first, done = done.number + 1, Checkpoint(chunk_last, after[chunk_last]["hash"], size,
                                                                checkpoint.epoch)
             self.writer.submit(store_range, self.conn, self.chain.chain_id, batch, chunk_first, blocks, done,
                                funding=self.contracts.funding, artwork=self.contracts.artwork,
-                               keep_blocks=self.chain.reorg_window)
+                               keep_blocks=self.chain.reorg_window, follow=self.follow)
         self.report.ranges += 1
         return done
 
@@ -282,7 +285,7 @@ class ChainIndexer:
         logger.warning("reorg: rolling back", extra={"chain_id": self.chain.chain_id, "from": checkpoint.number,
                                                      "to": ancestor.number})
         roll_back(self.conn, self.chain.chain_id, ancestor, funding=self.contracts.funding,
-                  artwork=self.contracts.artwork)
+                  artwork=self.contracts.artwork, follow=self.follow)
         self.report.reorgs += 1
         return ancestor
 
@@ -341,22 +344,23 @@ def _iso(timestamp: str) -> str:
     return datetime.fromtimestamp(hex_int(timestamp), UTC).isoformat()
 
 
-def index_chain(engine: Engine, chain: ChainConfig, deadline: float) -> TickReport:
-    """One tick for one chain, under its advisory lock; another tick holding it means skip."""
+def index_chain(engine: Engine, chain: ChainConfig, deadline: float, follow: Follow | None = None) -> TickReport:
+    """One tick for one chain, under its advisory lock; another tick holding it means skip.
+    ``follow``: what else the stored and removed blocks decide (store.Follow)."""
     with engine.connect() as conn:
         if not try_lock(conn, chain.chain_id):
             logger.info("another tick holds the chain", extra={"chain_id": chain.chain_id})
             return TickReport(chain.chain_id, locked=False, stopped="locked")
         try:
             rpc = JsonRpc(chain.rpc_url, timeout=chain.rpc_timeout_seconds)
-            return ChainIndexer(conn, chain, rpc, deadline).run()
+            return ChainIndexer(conn, chain, rpc, deadline, follow=follow).run()
         finally:
             if conn.in_transaction():
                 conn.rollback()
             unlock(conn, chain.chain_id)
 
 
-def tick(budget_seconds: float | None = None) -> list[TickReport]:
+def tick(budget_seconds: float | None = None, follow: Follow | None = None) -> list[TickReport]:
     """Every configured chain, within the tick's budget."""
     from shared.config import get_settings
     from shared.db import get_engine
@@ -367,7 +371,7 @@ def tick(budget_seconds: float | None = None) -> list[TickReport]:
 
         raise ConfigError("invalid configuration: INDEXER_CHAINS must list at least one chain for this function")
     deadline = time.monotonic() + (budget_seconds or settings.indexer_budget_seconds)
-    reports = [index_chain(get_engine(), chain, deadline) for chain in settings.indexer_chains]
+    reports = [index_chain(get_engine(), chain, deadline, follow) for chain in settings.indexer_chains]
     for report in reports:
         lag = report.head - report.checkpoint if report.head is not None and report.checkpoint is not None else None
         logger.info("indexer tick", extra={"report": report.__dict__, "chain_id": report.chain_id, "lag_blocks": lag})

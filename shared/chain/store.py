@@ -11,7 +11,8 @@ nothing, and a rollback subtracts exactly what the removed events had added.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ from shared.bulk import copy_rows, is_unique_violation
 from shared.redact import redact
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy import Connection
 
     from shared.chain.rows import CopyBatch
@@ -33,6 +36,13 @@ EVENT_COLUMNS = ("chain_id", "block_number", "block_hash", "block_time", "tx_has
                  "event", "args", "amount", "proposal_id")
 OUTBOX_COLUMNS = ("event_id", "topic", "type", "occurred_at", "envelope")
 FLOW = "('Funded', 'Refunded')"
+
+
+# What else follows from stored or removed blocks, in their transaction: (connection, chain
+# id, funding contract, the proposals whose events they hold, the chain's clock after them,
+# the block the index now ends at). The chain-indexer function passes the proposals'
+# lifecycle (shared/proposals/lifecycle.py); the chain package itself knows no proposals.
+Follow = Callable[["Connection", int, "str | None", "list[uuid.UUID]", "datetime | str | None", int], object]
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class Block:
     number: int
     hash: str
     parent_hash: str
+    time: str | None = None  # ISO 8601
 
 
 def try_lock(conn: Connection, chain_id: int) -> bool:
@@ -190,7 +201,8 @@ SELECT DISTINCT (args->>'tokenId')::numeric FROM removed WHERE contract = :artwo
 
 
 def store_range(conn: Connection, chain_id: int, batch: CopyBatch, first_block: int, blocks: Sequence[Block],
-                checkpoint: Checkpoint, *, funding: str | None, artwork: str | None, keep_blocks: int) -> int:
+                checkpoint: Checkpoint, *, funding: str | None, artwork: str | None, keep_blocks: int,
+                follow: Follow | None = None) -> int:
     """Commit the logs of blocks ``first_block`` .. ``checkpoint.number``; returns how many were new."""
     params = {"chain": chain_id, "first": first_block, "last": checkpoint.number,
               "funding": funding, "artwork": artwork}
@@ -203,6 +215,10 @@ def store_range(conn: Connection, chain_id: int, batch: CopyBatch, first_block: 
             if inserted is None:
                 inserted = _insert_idempotently(conn, batch, params)
         _save_blocks(conn, chain_id, blocks)
+        if follow is not None:  # what follows from these blocks commits with them
+            clock = next((block.time for block in blocks if block.number == checkpoint.number), None)
+            touched = touched_between(conn, chain_id, first_block, checkpoint.number) if batch.count else []
+            follow(conn, chain_id, funding, touched, clock, checkpoint.number)
         conn.execute(text("DELETE FROM chain_blocks WHERE chain_id = :chain AND number < :oldest"),
                      {"chain": chain_id, "oldest": checkpoint.number - keep_blocks})
         conn.execute(text("UPDATE indexer_checkpoints SET block_number = :number, block_hash = :hash, "
@@ -252,28 +268,43 @@ def _insert_idempotently(conn: Connection, batch: CopyBatch, params: dict[str, o
                         params).scalar_one()
 
 
+def touched_between(conn: Connection, chain_id: int, first: int, last: int | None = None) -> list[uuid.UUID]:
+    """The proposals whose events sit in blocks ``first`` .. ``last`` (to the end if None)."""
+    return list(conn.execute(text(
+        "SELECT DISTINCT proposal_id FROM web3_transactions WHERE chain_id = :chain AND block_number >= :first "
+        "AND (CAST(:last AS bigint) IS NULL OR block_number <= :last) AND proposal_id IS NOT NULL"),
+        {"chain": chain_id, "first": first, "last": last}).scalars())
+
+
 def _save_blocks(conn: Connection, chain_id: int, blocks: Sequence[Block]) -> None:
     if not blocks:
         return
     conn.execute(text(
-        "INSERT INTO chain_blocks (chain_id, number, hash, parent_hash) "
-        "SELECT :chain, * FROM unnest(CAST(:numbers AS bigint[]), CAST(:hashes AS text[]), CAST(:parents AS text[])) "
-        "ON CONFLICT (chain_id, number) DO UPDATE SET hash = excluded.hash, parent_hash = excluded.parent_hash"),
+        "INSERT INTO chain_blocks (chain_id, number, hash, parent_hash, time) "
+        "SELECT :chain, * FROM unnest(CAST(:numbers AS bigint[]), CAST(:hashes AS text[]), CAST(:parents AS text[]), "
+        "CAST(:times AS timestamptz[])) ON CONFLICT (chain_id, number) DO UPDATE SET hash = excluded.hash, "
+        "parent_hash = excluded.parent_hash, time = excluded.time"),
         {"chain": chain_id, "numbers": [b.number for b in blocks], "hashes": [b.hash for b in blocks],
-         "parents": [b.parent_hash for b in blocks]})
+         "parents": [b.parent_hash for b in blocks], "times": [b.time for b in blocks]})
 
 
 def roll_back(conn: Connection, chain_id: int, ancestor: Checkpoint, *, funding: str | None,
-              artwork: str | None) -> None:
+              artwork: str | None, follow: Follow | None = None) -> None:
     """Forget everything after ``ancestor``: events, their derived effects, block hashes."""
     params = {"chain": chain_id, "ancestor": ancestor.number, "funding": funding, "artwork": artwork}
     with conn.begin():
+        touched = touched_between(conn, chain_id, ancestor.number + 1)
         tokens = [row[0] for row in conn.execute(text(_REMOVE), params)]
         conn.execute(text("DELETE FROM investments WHERE chain_id = :chain AND events = 0"), params)
         conn.execute(text(_RECOMPUTE_LAST_TX), params)
         if tokens:
             _recompute_owners(conn, chain_id, artwork, tokens)
         conn.execute(text("DELETE FROM chain_blocks WHERE chain_id = :chain AND number > :ancestor"), params)
+        if follow is not None:
+            # The clock goes back to the ancestor's time (none before the start block: no deadline passed).
+            clock = conn.execute(text("SELECT time FROM chain_blocks WHERE chain_id = :chain AND number = :ancestor"),
+                                 params).scalar_one_or_none()
+            follow(conn, chain_id, funding, touched, clock, ancestor.number)
         conn.execute(text("UPDATE indexer_checkpoints SET block_number = :ancestor, block_hash = :hash, "
                           "reorgs = reorgs + 1, updated_at = now() WHERE chain_id = :chain"),
                      {**params, "hash": ancestor.hash})

@@ -2,7 +2,7 @@
 checkpoints and derived rows (investments, artwork ownership), and the graph sync's state."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Table, Text, text
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.tables import Amount, metadata, updated
@@ -41,6 +41,8 @@ chain_blocks = Table(
     Column("number", BigInteger, primary_key=True),
     Column("hash", HASH, nullable=False),
     Column("parent_hash", HASH, nullable=False),
+    # The chain's clock: a proposal's deadline passes when an indexed block's time reaches it.
+    Column("time", DateTime(timezone=True)),
 )
 
 indexer_checkpoints = Table(
@@ -98,4 +100,23 @@ graph_sync_state = Table(
     Column("full_at", DateTime(timezone=True)),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     updated("updated_at"),
+)
+
+# Every transaction the campaign operator signed, written before it is sent: after a crash
+# the next run finds it (mined, pending, or unknown to the node and sent again), and a
+# stuck one is replaced at the same nonce with higher fees (shared/chain/operator.py).
+campaign_sends = Table(
+    "campaign_sends",
+    metadata,
+    Column("tx_hash", HASH, primary_key=True),
+    Column("proposal_id", ForeignKey("proposals.id", ondelete="CASCADE"), nullable=False),
+    Column("chain_id", BigInteger, nullable=False),
+    Column("sender", ADDRESS, nullable=False),
+    Column("nonce", BigInteger, nullable=False),
+    Column("max_fee_per_gas", Amount, nullable=False),
+    Column("priority_fee_per_gas", Amount, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("ix_campaign_sends_proposal", "proposal_id", "sent_at"),
+    Index("ix_campaign_sends_nonce", "chain_id", "sender", "nonce"),
 )

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from shared.db import after_commit, get_engine
 from shared.events import pubsub
@@ -28,6 +28,7 @@ from shared.events.topics import DOMAIN_EVENTS
 from shared.tables import outbox
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
     from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,19 @@ def emit(session: Session, type: str, aggregate_type: str, aggregate_id: Any, pa
         pending = session.info[_PENDING] = []
         after_commit(session, lambda: publish_after_commit(pending))
     pending.append((topic, envelope))
+    return envelope
+
+
+def record(conn: Connection, type: str, aggregate_type: str, aggregate_id: Any, payload: dict[str, Any],
+           *, topic: str = DOMAIN_EVENTS) -> EventEnvelope:
+    """``emit`` for writers on a plain connection (the chain indexer): the event is written in
+    the connection's transaction and left to whoever relays next (no fast path: the writer
+    relays at the end of its run, shared/chain/indexer.py)."""
+
+    envelope = EventEnvelope(event_id=uuid.uuid4(), type=type, occurred_at=datetime.now(UTC),
+                             aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload)
+    conn.execute(insert(outbox).values(event_id=envelope.event_id, topic=topic, type=type,
+                                       occurred_at=envelope.occurred_at, envelope=envelope.model_dump(mode="json")))
     return envelope
 
 

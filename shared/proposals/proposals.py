@@ -18,6 +18,7 @@ from shared.identity.access import require_owner, require_owner_or_admin, requir
 from shared.market import taxonomy
 from shared.market.taxonomy import Tags
 from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SortKey, keyset_page
+from shared.proposals.lifecycle import proposal_payload
 from shared.proposals.states import EDITABLE, TRANSITIONS, target_of
 from shared.tables import proposals as proposal_table
 from shared.tables import readable_columns, users
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from shared.identity.access import Viewer
     from shared.models import Proposal, User
 
-Status = Literal["draft", "open", "funded", "closed", "cancelled"]
+Status = Literal["draft", "open", "funded", "failed", "withdrawn", "closed", "cancelled"]
 Sort = Literal["newest", "deadline", "most_funded"]
 
 
@@ -136,22 +137,6 @@ def _rows_query() -> Select:
     """Proposal rows with their owner's name."""
     return (select(*readable_columns(proposal_table), users.c.display_name.label("owner_name"))
             .join(users, users.c.id == proposal_table.c.owner_id))
-
-
-def proposal_payload(proposal: Proposal) -> dict:
-    """The event view of a proposal; amounts as decimal strings, like the API."""
-    return {
-        "id": str(proposal.id),
-        "owner_id": str(proposal.owner_id),
-        "title": proposal.title,
-        "category": proposal.category,
-        "tags": list(proposal.tags),
-        "status": proposal.status,
-        "goal": str(proposal.goal),
-        "currency": proposal.currency,
-        "deadline": proposal.deadline.isoformat(),
-        "version": proposal.version,
-    }
 
 
 def read(db: Connection | Session, proposal_id: uuid.UUID, viewer: Viewer | None) -> Row:

@@ -27,6 +27,7 @@ from shared.chain.indexer import index_chain
 from shared.chain.store import LOCK_NAMESPACE
 from shared.config import ChainConfig
 from shared.events.envelope import EventEnvelope
+from shared.proposals.lifecycle import follow_chain
 from tests.support.rpc_proxy import RpcProxy
 from tests.support.waiting import wait_for
 
@@ -41,7 +42,7 @@ STATE_QUERIES = {
               "amount, proposal_id FROM web3_transactions ORDER BY block_number, log_index",
     "investments": "SELECT * FROM investments ORDER BY onchain_proposal_id, backer",
     "owners": "SELECT * FROM artwork_tokens ORDER BY contract, token_id",
-    "raised": "SELECT id, raised_total FROM proposals ORDER BY id",
+    "raised": "SELECT id, raised_total, status FROM proposals ORDER BY id",
     "checkpoint": "SELECT chain_id, block_number, block_hash FROM indexer_checkpoints",
 }
 
@@ -111,7 +112,8 @@ def config(chain: Chain, url: str | None = None, **overrides) -> ChainConfig:
 
 
 def index(engine, cfg: ChainConfig, budget: float = 60.0):
-    report = index_chain(engine, cfg, time.monotonic() + budget)
+    """A tick as the function runs it: with the proposals' lifecycle."""
+    report = index_chain(engine, cfg, time.monotonic() + budget, follow_chain)
     assert report.locked and not report.errors, report
     return report
 
@@ -128,7 +130,9 @@ def assert_matches_fresh_index(engine, chain: Chain, cfg: ChainConfig) -> None:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE web3_transactions, chain_blocks, indexer_checkpoints, investments, "
                           "artwork_tokens"))
-        conn.execute(text("UPDATE proposals SET raised_total = 0"))
+        # The chain's verdicts too: a fresh index derives them again (shared/proposals/lifecycle.py).
+        conn.execute(text("UPDATE proposals SET raised_total = 0, status = CASE WHEN status IN "
+                          "('funded', 'failed', 'withdrawn') THEN 'open' ELSE status END"))
     index(engine, cfg.model_copy(update={"initial_range": 10_000}))
     assert state(engine) == current
     assert current["checkpoint"][0][1] == chain.head() - cfg.confirmations
@@ -209,7 +213,11 @@ def test_indexes_fundings_refunds_withdrawals_and_transfers_as_the_contracts_rep
     assert max_goal == UINT256_MAX
     assert {int(token): owner for token, owner in owners.items()} == {UINT256_MAX: dave, 1: alice}
     assert platform.read(platform.deployment.artwork, "ownerOf(uint256)", ["address"], UINT256_MAX)[0] == dave.lower()
-    assert sorted(e.type for e in outbox) == ["chain.funded"] * 6 + ["chain.refunded"] + ["chain.transfer"] * 3
+    assert sorted(e.type for e in outbox) == (["chain.funded"] * 6 + ["chain.refunded"] + ["chain.transfer"] * 3
+                                              + ["proposal.state_changed"])
+    moved = next(e for e in outbox if e.type == "proposal.state_changed")
+    assert (moved.aggregate_id, moved.payload["previous_status"], moved.payload["status"]) == \
+        (str(listed), "open", "withdrawn")  # funded and paid out within one range
     with engine.connect() as conn:
         latest = conn.execute(text("SELECT last_tx_hash FROM investments WHERE backer = :bob AND proposal_id = :p"),
                               {"bob": bob, "p": listed}).scalar_one()
