@@ -81,6 +81,9 @@ def roles(function: Function, env: dict[str, dict[str, str]]) -> list[dict[str, 
     granted += [{"role": "roles/pubsub.publisher", "on": "topic", "ref": topic} for topic in function.publishes]
     granted += [{"role": f"roles/storage.{role}", "on": "bucket", "ref": bucket}
                 for bucket, role in sorted(function.buckets.items())]
+    if "chain_signing" in function.uses:  # signs transactions with the operator key; never reads it
+        granted += [{"role": role, "on": "kms_key", "ref": "operator"}
+                    for role in ("roles/cloudkms.signer", "roles/cloudkms.publicKeyViewer")]
     if "signing" in function.uses:  # V4 signed URLs, signed by its own account through signBlob
         granted.append({"role": "roles/iam.serviceAccountTokenCreator", "on": "own_service_account", "ref": "self"})
     granted += [{"role": "roles/secretmanager.secretAccessor", "on": "secret", "ref": src["ref"]}

@@ -90,6 +90,11 @@ class Deployment:
     operator: str
 
 
+# The private key of anvil's first account (its well-known test mnemonic): the deployer, hence
+# the contracts' operator; the campaign-operator function signs with it locally (no KMS offline).
+ANVIL_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
 def deploy_platform(rpc: Rpc) -> Deployment:
     """ProposalFunding and ArtworkToken, with the first unlocked account as the platform."""
     operator = rpc.call("eth_accounts")[0]

@@ -1,8 +1,8 @@
 """Run the whole platform on loopback: `python -m local.stack` (what `make dev` runs).
 
 Order: embedded PostgreSQL -> Alembic migrations -> Pub/Sub, anvil (+ contracts),
-FalkorDB, Cloud Storage -> one functions-framework process per function -> Scheduler
-and the campaign operator stand-ins -> the router (Cloud Run stand-in) -> Firebase
+FalkorDB, Cloud Storage -> one functions-framework process per function (the campaign
+operator among them, signing with anvil's key) -> the Scheduler stand-in -> the router (Cloud Run stand-in) -> Firebase
 Auth + Hosting emulators -> demo data through the public API. Ctrl-C stops everything.
 """
 from __future__ import annotations
@@ -22,11 +22,10 @@ from infra.deployed_config import deployed_config
 from infra.manifest import Function, load
 from local import postgres
 from local.broker import PushBroker, Subscription, seconds
-from local.chain import Deployment, Platform, Rpc, deploy_platform, start_anvil
+from local.chain import ANVIL_OPERATOR_KEY, Deployment, Platform, Rpc, deploy_platform, start_anvil
 from local.config import StackConfig
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.graph import start_falkordb
-from local.operator import CampaignOperator
 from local.processes import Child, free_port, port_open, spawn
 from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
 from local.router import Router, ThreadedServer
@@ -51,7 +50,6 @@ class Stack:
         self.pubsub_host: str | None = None
         self.broker: PushBroker | None = None
         self.scheduler: Scheduler | None = None
-        self.operator: CampaignOperator | None = None
 
     @property
     def router_url(self) -> str:
@@ -104,6 +102,8 @@ class Stack:
             "siwe_uri": f"http://127.0.0.1:{self.config.hosting_port}",
             "chain_id": "31337",
             "funding_contract": self.contracts.funding,
+            # anvil's first account deployed the contracts, so it is their operator (local/chain.py).
+            "operator_private_key": ANVIL_OPERATOR_KEY,
             "graph_url": f"falkordb://127.0.0.1:{self.config.graph_port}/kalakrut",
             "indexer_chains": json.dumps([{
                 "chain_id": 31337, "rpc_url": self.chain_url, "confirmations": 0,
@@ -202,8 +202,6 @@ class Stack:
         http_ports = {f.name: self.config.function_ports[f.name] for f in self.manifest.http_functions()}
         self.router = ThreadedServer(Router(self.manifest, http_ports, self.router_url), self.config.router_port, "router")
         self.router.start()
-        self.operator = CampaignOperator(self.database_url, Platform(Rpc(self.chain_url), self.contracts))
-        self.operator.start()
 
         ports = EmulatorPorts(self.config.auth_port, self.config.hosting_port, self.config.hub_port, self.config.logging_port)
         self.children.append(start_emulators(
@@ -233,9 +231,6 @@ class Stack:
         return lambda: spawn(function.name, argv, env=env, log_dir=logs, cwd=bundle)
 
     def stop(self) -> None:
-        if self.operator:
-            self.operator.stop()
-            self.operator = None
         if self.scheduler:
             self.scheduler.stop()
             self.scheduler = None

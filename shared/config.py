@@ -127,6 +127,11 @@ class Settings(BaseModel):
     # The chain indexer: the chains it follows, and how long one tick may run.
     indexer_chains: Annotated[list[ChainConfig], BeforeValidator(_json)] = Field(default_factory=list)
     indexer_budget_seconds: float = Field(default=50.0, gt=0)
+    # The campaign operator's key (shared/chain/signing.py): a Cloud KMS secp256k1 key version
+    # in the cloud; locally the private key of the anvil account that deployed the contracts.
+    operator_kms_key: str | None = Field(
+        default=None, pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+/cryptoKeyVersions/[0-9]+$")
+    operator_private_key: str | None = Field(default=None, repr=False, pattern=r"^(0x)?[0-9a-fA-F]{64}$")
     # Requests per second per client address and per user, and the burst allowed, for each
     # route class (shared/http/rate_limit.py, decision 0024): writes, expensive reads
     # (search, graph traversals; shared counters) and signed-in reads (per instance).

@@ -3,6 +3,7 @@ locals {
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudkms.googleapis.com", # the campaign operator's signing key
     "cloudscheduler.googleapis.com",
     "firebase.googleapis.com",
     "firebasehosting.googleapis.com",

@@ -26,6 +26,7 @@ locals {
     db_app_users         = local.db_app_users
     firebase_web_api_key = data.google_firebase_web_app_config.web.api_key
     firebase_auth_domain = data.google_firebase_web_app_config.web.auth_domain
+    operator_kms_key     = data.google_kms_crypto_key_version.operator.name
   }
   # A source names a missing value -> "Invalid index" at plan time, never an empty setting.
   source_values = merge(
@@ -61,6 +62,7 @@ locals {
     project             = { for g in local.grants : g.function => g if g.on == "project" }
     uploads_bucket      = { for g in local.grants : g.function => g if g.on == "bucket" && g.ref == "uploads" }
     media_bucket        = { for g in local.grants : g.function => g if g.on == "bucket" && g.ref == "media" }
+    kms_key             = { for g in local.grants : "${g.function}/${g.role}" => g if g.on == "kms_key" }
   }
 
   name_prefix = "kalakrut-${var.environment}"

@@ -31,3 +31,8 @@ output "web_app_id" {
 output "migration_job" {
   value = google_cloud_run_v2_job.migrate.name
 }
+
+# The campaign operator's key version: `python -m infra.operator_address` reads its address.
+output "operator_kms_key" {
+  value = data.google_kms_crypto_key_version.operator.name
+}

@@ -230,14 +230,24 @@ def test_an_upload_url_writes_once(stack):
 
 
 def test_the_campaign_operator_opens_published_eth_proposals(stack):
-    """make dev's stand-in for the platform operator: publish, and the campaign is on chain."""
+    """The campaign-operator function, as deployed but signing with anvil's key: publish, and
+    the campaign is on chain, paying the artist's linked wallet."""
     import uuid
 
+    from sqlalchemy import create_engine, text
+
     from local.chain import Platform, Rpc
+    from shared.chain.abi import checksum
 
     _, token = stack.auth().sign_up("operator-e2e@example.test", display_name="Op Artist")
     auth = {"Authorization": f"Bearer {token}"}
     requests.post(f"{stack.hosting_url}/api/register", json={"role": "artist"}, headers=auth, timeout=30)
+    artist_wallet = Rpc(stack.chain_url).call("eth_accounts")[1]
+    engine = create_engine(stack.database_url)
+    with engine.begin() as conn:  # as linking it with SIWE leaves it (tests/integration/test_wallets.py)
+        conn.execute(text("UPDATE users SET wallet_address = :wallet WHERE email = 'operator-e2e@example.test'"),
+                     {"wallet": checksum(artist_wallet)})
+    engine.dispose()
     body = {"title": "On chain soon", "goal": "3000000000000000000", "currency": "ETH", "deadline": "2099-01-01T00:00:00Z"}
     proposal = requests.post(f"{stack.hosting_url}/api/proposals", json=body, headers=auth, timeout=30).json()
     chain = Platform(Rpc(stack.chain_url), stack.contracts)
@@ -248,7 +258,7 @@ def test_the_campaign_operator_opens_published_eth_proposals(stack):
     assert wait_for(lambda: chain.has_campaign(onchain_id), 30)
     artist, deadline, _, goal, raised = chain.campaign(onchain_id)
     assert (goal, raised) == (3 * 10**18, 0) and deadline == 4070908800
-    assert artist.lower() == chain.rpc.call("eth_accounts")[1].lower()  # no linked wallet: the dev artist account
+    assert artist.lower() == artist_wallet.lower()
 
 
 def test_a_killed_function_is_restarted_and_reported(stack):

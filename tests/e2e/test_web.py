@@ -107,9 +107,12 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     accounts = rpc.call("eth_accounts")
     run = uuid.uuid4().hex[:8]
 
-    # An artist signs up, registers, writes a proposal with a cover image and publishes it.
-    artist, artist_watch = open_page()
+    # An artist signs up, registers, links the wallet the campaign will pay, writes a proposal
+    # with a cover image and publishes it.
+    artist, artist_watch = open_page(wallet=AnvilWallet(stack.chain_url, accounts[3]))
     sign_up(artist, f"artist-{run}@example.test", f"Wren {run}", "artist")
+    artist.get_by_role("button", name="Connect and link wallet").click()
+    expect(artist.get_by_test_id("wallet-address")).to_have_text(accounts[3], ignore_case=True)
     _shot(request, artist, "1-artist-registered")
     artist.get_by_role("link", name="New proposal").click()
     artist.get_by_label("Title", exact=True).fill(f"Tidal Looms {run}")
@@ -134,10 +137,12 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     expect(artist.get_by_test_id("status")).to_have_text("open")
     _shot(request, artist, "3-published")
 
-    # The platform's operator (the stack's stand-in) opens the on-chain campaign.
+    # The campaign-operator function (Scheduler -> Pub/Sub -> its tick) opens the on-chain
+    # campaign, paying the artist's linked wallet.
     chain = Platform(rpc, stack.contracts)
     until(lambda: chain.has_campaign(uuid.UUID(proposal_id).int), timeout=30)
-    assert chain.campaign(uuid.UUID(proposal_id).int)[3] == GOAL_ETH * 10**18
+    campaign = chain.campaign(uuid.UUID(proposal_id).int)
+    assert (campaign[0].lower(), campaign[3]) == (accounts[3].lower(), GOAL_ETH * 10**18)
 
     # An investor signs up, links a wallet (EIP-1193 on an anvil account) with SIWE and funds.
     wallet = AnvilWallet(stack.chain_url, accounts[7])

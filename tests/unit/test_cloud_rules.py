@@ -173,7 +173,8 @@ def test_iam_bindings_keep_their_addresses():
     locals_tf = (TERRAFORM / "locals.tf").read_text()
     for kind, key in (("sql_instance", '"${g.function}/${g.role}"'), ("topic", '"${g.function}/${g.ref}"'),
                       ("secret", '"${g.function}/${g.ref}"'), ("own_service_account", "g.function"),
-                      ("project", "g.function"), ("uploads_bucket", "g.function"), ("media_bucket", "g.function")):
+                      ("project", "g.function"), ("uploads_bucket", "g.function"), ("media_bucket", "g.function"),
+                      ("kms_key", '"${g.function}/${g.role}"')):
         assert re.search(rf"{kind}\s*=\s*\{{ for g in local\.grants : {re.escape(key)} =>", locals_tf), kind
     assert '"migrator/${role}"' in (TERRAFORM / "iam.tf").read_text()
 
