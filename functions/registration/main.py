@@ -1,4 +1,4 @@
-"""registration: sign-up, the caller's own profile, public profiles and follows."""
+"""registration: sign-up, the caller's own profile (and what they backed and made), public profiles and follows."""
 from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
@@ -9,6 +9,8 @@ from shared.http.api import Api, Call, Reply
 from shared.identity import site_config
 from shared.identity.auth import get_firebase
 from shared.people import users, wallets
+from shared.proposals import portfolio
+from shared.proposals.proposals import ProposalPage
 
 api = Api("registration")
 
@@ -70,6 +72,18 @@ def link_wallet(call: Call) -> wallets.WalletOut:
            response=None, status=204)
 def unlink_wallet(call: Call) -> None:
     wallets.unlink(call.session, call.user)
+
+
+@api.route("GET", "/api/me/fundings", summary="What the caller's linked wallet backed: a position per proposal",
+           auth="user", query=portfolio.MyFundingsQuery, response=portfolio.PositionPage)
+def my_fundings(call: Call) -> portfolio.PositionPage:
+    return portfolio.fundings(call.conn, call.caller, call.query)
+
+
+@api.route("GET", "/api/me/proposals", summary="The caller's own proposals in every status, drafts too",
+           auth="user", query=portfolio.MyProposalsQuery, response=ProposalPage)
+def my_proposals(call: Call) -> ProposalPage:
+    return portfolio.own_proposals(call.conn, call.caller, call.query)
 
 
 @api.route("GET", "/api/users/<uuid:user_id>", summary="A public profile", auth="public",

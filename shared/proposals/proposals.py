@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
-from sqlalchemy import Select, or_, select, true
+from sqlalchemy import Select, func, or_, select, text, true
 
 from shared import audit
+from shared.chain.tables import investments
 from shared.errors import (
     InvalidTransition,
     NotFound,
@@ -86,6 +87,7 @@ class ProposalOut(ApiModel):
     deadline: AwareDatetime
     status: Status
     raised_total: AmountOut
+    backers: int = Field(description="how many wallets have funded it on chain (refunded ones too)")
     version: int
     created_at: AwareDatetime
     updated_at: AwareDatetime
@@ -110,21 +112,33 @@ class ProposalPage(ApiModel):
     next_cursor: str | None
 
 
-def etag(proposal: Proposal | Row) -> str:
-    return versioned_etag(proposal.version, str(proposal.raised_total))
+def etag(proposal: Proposal | Row, backers: int) -> str:
+    return versioned_etag(proposal.version, f"{proposal.raised_total}.{backers}")
 
 
-def to_out(proposal: Proposal | Row, owner_name: str | None) -> ProposalOut:
-    return ProposalOut.model_validate(
-        {**{c: getattr(proposal, c) for c in ProposalOut.model_fields if c != "owner_name"}, "owner_name": owner_name}
-    )
+def to_out(proposal: Proposal | Row, owner_name: str | None, backers: int) -> ProposalOut:
+    fields = {c: getattr(proposal, c) for c in ProposalOut.model_fields if c not in {"owner_name", "backers"}}
+    return ProposalOut.model_validate({**fields, "owner_name": owner_name, "backers": backers})
 
 
 def row_out(row: Row) -> ProposalOut:
-    return to_out(row, row.owner_name)
+    return to_out(row, row.owner_name, row.backers)
 
 
-def _visible(viewer: Viewer | None):
+def backers_of(proposal_id):
+    """How many distinct wallets funded the proposal (ix_investments_proposal): a correlated
+    subquery when ``proposal_id`` is the proposals' column, a scalar query for one id."""
+    return (select(func.count(investments.c.backer.distinct()))
+            .where(investments.c.proposal_id == proposal_id, investments.c.funded > 0)
+            .scalar_subquery())
+
+
+def backer_count(db: Connection | Session, proposal_id: uuid.UUID) -> int:
+    return db.execute(select(backers_of(proposal_id))).scalar_one()
+
+
+def visible_to(viewer: Viewer | None):
+    """Who sees which proposals: everyone all but drafts, owners their drafts too, admins all."""
     status = proposal_table.c.status
     if viewer is not None and viewer.is_admin:
         return true()
@@ -134,14 +148,15 @@ def _visible(viewer: Viewer | None):
 
 
 def _rows_query() -> Select:
-    """Proposal rows with their owner's name."""
-    return (select(*readable_columns(proposal_table), users.c.display_name.label("owner_name"))
+    """Proposal rows with their owner's name and backer count."""
+    return (select(*readable_columns(proposal_table), users.c.display_name.label("owner_name"),
+                   backers_of(proposal_table.c.id).label("backers"))
             .join(users, users.c.id == proposal_table.c.owner_id))
 
 
 def read(db: Connection | Session, proposal_id: uuid.UUID, viewer: Viewer | None) -> Row:
     """One proposal the viewer may see, as a row of _rows_query()."""
-    row = db.execute(_rows_query().where(proposal_table.c.id == proposal_id, _visible(viewer))).one_or_none()
+    row = db.execute(_rows_query().where(proposal_table.c.id == proposal_id, visible_to(viewer))).one_or_none()
     if row is None:
         raise NotFound("no such proposal")
     return row
@@ -155,7 +170,7 @@ def get(session: Session, proposal_id: uuid.UUID, viewer: Viewer | None, *,
     query = (
         select(Proposal, users.c.display_name)
         .join(users, users.c.id == Proposal.owner_id)
-        .where(Proposal.id == proposal_id, _visible(viewer))
+        .where(Proposal.id == proposal_id, visible_to(viewer))
     )
     if for_update:
         query = query.with_for_update(of=Proposal)
@@ -202,6 +217,14 @@ def update(session: Session, user: User, proposal: Proposal, patch: ProposalPatc
     return proposal
 
 
+_CHAIN_LOCKED = ("cancel", "close")
+
+
+def _campaign_on_chain(session: Session, proposal_id: uuid.UUID) -> bool:
+    return session.execute(text("SELECT EXISTS (SELECT 1 FROM web3_transactions WHERE proposal_id = :id "
+                                "AND event = 'CampaignOpened')"), {"id": proposal_id}).scalar_one()
+
+
 def transition(session: Session, user: User, proposal: Proposal, action: str) -> Proposal:
     spec = TRANSITIONS[action]
     if spec.actor == "owner":
@@ -213,6 +236,12 @@ def transition(session: Session, user: User, proposal: Proposal, action: str) ->
         raise InvalidTransition(f"cannot {action} a proposal that is {proposal.status}")
     if action == "publish" and proposal.deadline <= datetime.now(UTC):
         raise InvalidTransition("the deadline has passed: move it before publishing")
+    if action in _CHAIN_LOCKED and _campaign_on_chain(session, proposal.id):
+        # The contract knows no "closed": backers' money would stay on chain with the API
+        # refusing to say how to take it out. From here the chain decides (decision 0025).
+        raise InvalidTransition(f"its campaign is open on chain, so the chain decides its state now: it cannot be "
+                                f"{TRANSITIONS[action].target} (it becomes funded or failed, and the money is "
+                                f"withdrawn or refunded)")
     change_state(session, user, proposal, "proposal", action, target, proposal_payload,
                  also={"published_at": datetime.now(UTC)} if target == "open" else None)
     return proposal
@@ -227,7 +256,7 @@ _SORTS = {
 
 
 def list_page(conn: Connection, viewer: Viewer | None, q: ProposalQuery) -> ProposalPage:
-    query = _rows_query().where(_visible(viewer))
+    query = _rows_query().where(visible_to(viewer))
     columns = proposal_table.c
     if q.status:
         query = query.where(columns.status == q.status)

@@ -35,8 +35,11 @@ def _from_chain_states(target: str) -> frozenset[str]:
 
 TRANSITIONS: dict[str, Transition] = {
     "publish": Transition(frozenset({"draft"}), "open", "owner", "the artist"),
-    "cancel": Transition(frozenset({"draft", "open"}), "cancelled", "owner_or_admin", "the artist or an admin"),
-    "close": Transition(frozenset({"open", "funded"}), "closed", "owner_or_admin", "the artist or an admin"),
+    # Neither once the campaign is on chain (shared/proposals/proposals.py): the chain decides then.
+    "cancel": Transition(frozenset({"draft", "open"}), "cancelled", "owner_or_admin",
+                         "the artist or an admin, before the campaign is on chain"),
+    "close": Transition(frozenset({"open", "funded"}), "closed", "owner_or_admin",
+                        "the artist or an admin, before the campaign is on chain (fiat proposals: any time)"),
     "fund": Transition(_from_chain_states("funded"), "funded", "chain",
                        "confirmed fundings reach the goal (from failed or withdrawn: a reorg)"),
     "fail": Transition(_from_chain_states("failed"), "failed", "chain",

@@ -7,6 +7,7 @@ import { Market } from "./pages/Market.jsx";
 import { ItemDetail } from "./pages/ItemDetail.jsx";
 import { NetworkPage } from "./pages/Network.jsx";
 import { MePage } from "./pages/Me.jsx";
+import { PortfolioPage } from "./pages/Portfolio.jsx";
 import { UserPage } from "./pages/User.jsx";
 import { SignInPage } from "./pages/SignIn.jsx";
 import { ApiReference } from "./pages/ApiReference.jsx";
@@ -14,7 +15,7 @@ import { signOut } from "./lib/firebase.js";
 
 const PAGES = {
   proposals: ProposalList, "proposal-new": ProposalEditor, "proposal-edit": ProposalEditor, proposal: ProposalDetail,
-  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, user: UserPage, signin: SignInPage, api: ApiReference,
+  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, user: UserPage, signin: SignInPage, api: ApiReference,
 };
 
 function Nav({ route }) {
@@ -29,6 +30,7 @@ function Nav({ route }) {
         {link("#/proposals", "Proposals", ["proposals", "proposal", "proposal-new", "proposal-edit"])}
         {link("#/market", "Marketplace", ["market", "item"])}
         {user && link("#/network", "Network", ["network"])}
+        {user && link("#/portfolio", "Portfolio", ["portfolio"])}
         {link("#/api-reference", "API", ["api"])}
       </nav>
       <div className="account">

@@ -45,6 +45,7 @@ test("hash routes", () => {
   assert.equal(parse("#/proposals/new").name, "proposal-new");
   assert.deepEqual(parse("#/market?q=indigo%20loom&sort=popular").query, { q: "indigo loom", sort: "popular" });
   assert.equal(parse("#/network?depth=2").query.depth, "2");
+  assert.equal(parse("#/portfolio").name, "portfolio");
   assert.equal(parse("#/proposals/not-an-id").name, "not-found");
   assert.equal(parse("#/nowhere").name, "not-found");
 });

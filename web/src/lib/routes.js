@@ -8,6 +8,7 @@ const ROUTES = [
   ["item", /^\/items\/(?<id>[0-9a-f-]{36})$/],
   ["network", /^\/network$/],
   ["me", /^\/me$/],
+  ["portfolio", /^\/portfolio$/],
   ["user", /^\/users\/(?<id>[0-9a-f-]{36})$/],
   ["signin", /^\/signin$/],
   ["api", /^\/api-reference$/],

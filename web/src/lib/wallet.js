@@ -1,5 +1,6 @@
 // An EIP-1193 wallet (window.ethereum): connect, link with Sign-In with Ethereum (the
-// server writes the message, the wallet signs it), and fund a proposal on chain.
+// server writes the message, the wallet signs it), fund a proposal on chain, and send
+// the calls the API prepares (an artist's withdrawal, a backer's refund).
 import { api } from "./api.js";
 
 const FUND_SELECTOR = "0xca1d209d"; // fund(uint256)
@@ -68,9 +69,21 @@ export async function fundProposal(chain, proposalId, wei) {
   if (!(await hasCampaign(chain, proposalId))) {
     throw new WalletError("Not open on chain yet", "The platform has not opened this proposal's on-chain campaign yet.");
   }
-  const hash = await request("eth_sendTransaction", [{
-    from, to: chain.funding_contract, value: "0x" + BigInt(wei).toString(16), data: FUND_SELECTOR + word(proposalId),
-  }]);
+  return sendAndWait({ from, to: chain.funding_contract, value: "0x" + BigInt(wei).toString(16), data: FUND_SELECTOR + word(proposalId) });
+}
+
+// A call the API prepared ({chain_id, to, data, value}: GET …/withdrawal, …/refund), sent
+// from the account it names (the artist's or the backer's linked wallet).
+export async function sendPrepared(call, account) {
+  const from = await connect(call.chain_id);
+  if (account && from.toLowerCase() !== account.toLowerCase()) {
+    throw new WalletError("Another account is selected", `Switch your wallet to ${account}: only it can send this.`);
+  }
+  return sendAndWait({ from, to: call.to, data: call.data, value: "0x" + BigInt(call.value || 0).toString(16) });
+}
+
+async function sendAndWait(transaction) {
+  const hash = await request("eth_sendTransaction", [transaction]);
   for (let attempt = 0; attempt < 120; attempt += 1) {
     const receipt = await request("eth_getTransactionReceipt", [hash]);
     if (receipt) {

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api } from "../lib/api.js";
 import { formatAmount, parseAmount } from "../lib/money.js";
-import { fundProposal } from "../lib/wallet.js";
+import { fundProposal, sendPrepared } from "../lib/wallet.js";
 import { useSession } from "../session.jsx";
 import { Progress, day, when } from "../components/Common.jsx";
 import { MediaById } from "../components/Media.jsx";
@@ -67,20 +67,49 @@ function FundForm({ proposal, onFunded }) {
   );
 }
 
+// What the chain pays out: the artist's withdrawal of a funded proposal, a backer's refund
+// of a failed one. The API prepares the call (who may send it, to what, for how much);
+// the wallet sends it; the state follows once the indexer has read the block.
+function Settle({ proposal, kind, onSent }) {
+  const prepared = useLoad(() => api(`/api/proposals/${proposal.id}/${kind}`), [proposal.id, kind, proposal.version]);
+  const [sent, setSent] = useState(null);
+  const send = useAction(async () => {
+    const account = kind === "withdrawal" ? prepared.data.artist : prepared.data.backer;
+    setSent(await sendPrepared(prepared.data, account));
+    onSent();
+  });
+  const withdrawal = kind === "withdrawal";
+  if (prepared.loading && !prepared.data) return <Loading label="Asking the chain what is due…" />;
+  if (prepared.error?.status === 409 && !withdrawal) return null; // this wallet has nothing to take back
+  if (prepared.error) return <Problem error={prepared.error} />;
+  const amount = formatAmount(prepared.data.amount, proposal.currency);
+  return (
+    <div className="panel" data-testid={kind}>
+      <h2>{withdrawal ? "Withdraw the funds" : "Take your refund"}</h2>
+      <p>{withdrawal ? <>The goal is met: <strong>{amount}</strong> go to <code>{short(prepared.data.artist)}</code>.</>
+        : <>The deadline passed below the goal: <strong>{amount}</strong> go back to <code>{short(prepared.data.backer)}</code>.</>}</p>
+      <button type="button" onClick={send.run} disabled={send.busy || Boolean(sent)}>
+        {send.busy ? "Confirm in your wallet…" : withdrawal ? "Withdraw to my wallet" : "Refund to my wallet"}</button>
+      <Problem error={send.error} />
+      {sent && <p className="state ok" role="status">Sent: <code>{short(sent)}</code>. The state updates here once the chain indexer has read the block.</p>}
+    </div>
+  );
+}
+
 // After a funding, the total changes once the indexer has read the block: look again
-// every few seconds until it does (or a minute has passed).
+// every few seconds until it does (or a minute has passed). A payout changes the state.
 function useFollowTotals(proposal, refresh) {
   const [since, setSince] = useState(null);
   useEffect(() => {
     if (since === null || !proposal) return undefined;
-    if (proposal.raised_total !== since.raised || Date.now() - since.at > 60000) {
+    if (proposal.raised_total !== since.raised || proposal.status !== since.status || Date.now() - since.at > 60000) {
       setSince(null);
       return undefined;
     }
     const timer = setTimeout(refresh, 3000); // each answer is a new object: the next look is set up again
     return () => clearTimeout(timer);
   }, [since, proposal, refresh]);
-  return () => setSince({ raised: proposal.raised_total, at: Date.now() });
+  return () => setSince({ raised: proposal.raised_total, status: proposal.status, at: Date.now() });
 }
 
 export function ProposalDetail({ params }) {
@@ -108,6 +137,7 @@ export function ProposalDetail({ params }) {
         {p.category && <> · {p.category}</>} · deadline {day(p.deadline)}
         {p.tags.map((t) => <a key={t} className="tag" href={`#/proposals?tag=${t}&status=`}>#{t}</a>)}</p>
       <Progress raised={p.raised_total} goal={p.goal} currency={p.currency} />
+      <p className="muted" data-testid="backers">{p.backers === 1 ? "1 backer" : `${p.backers ?? 0} backers`}</p>
       <div className="columns">
         <div className="prose">{p.description ? p.description.split("\n").map((line, i) => <p key={i}>{line}</p>) : <p className="muted">No description.</p>}</div>
         <div>
@@ -123,6 +153,8 @@ export function ProposalDetail({ params }) {
               <Problem error={act.error} />
             </div>
           )}
+          {mine && p.status === "funded" && p.currency === "ETH" && <Settle proposal={p} kind="withdrawal" onSent={followTotals} />}
+          {!mine && profile?.wallet_address && p.status === "failed" && <Settle proposal={p} kind="refund" onSent={followTotals} />}
           {p.status === "open" && !mine && (
             <div className="panel">
               <h2>Back this proposal</h2>

@@ -1,0 +1,87 @@
+import { useState } from "react";
+import { api } from "../lib/api.js";
+import { formatAmount } from "../lib/money.js";
+import { useSession } from "../session.jsx";
+import { Progress, day } from "../components/Common.jsx";
+import { Empty, Loading, Pager, Problem, useLoad } from "../components/States.jsx";
+
+// One keyset-paged list of the caller's own: the first page loads, "More" appends.
+function usePaged(path) {
+  const [more, setMore] = useState({ items: [], cursor: undefined });
+  const page = useLoad(() => api(path, { query: { limit: 20 } }), [path]);
+  const load = async () => {
+    const next = await api(path, { query: { limit: 20, cursor: more.cursor ?? page.data.next_cursor } });
+    setMore((m) => ({ items: [...m.items, ...next.items], cursor: next.next_cursor }));
+  };
+  const rows = page.data ? [...page.data.items, ...more.items] : [];
+  const cursor = more.items.length ? more.cursor : page.data?.next_cursor;
+  return { page, rows, cursor, load };
+}
+
+function Backed() {
+  const { rows, page, cursor, load } = usePaged("/api/me/fundings");
+  if (page.loading && !page.data) return <Loading label="Loading what you backed…" />;
+  if (page.error) return <Problem error={page.error} onRetry={page.reload} />;
+  return (
+    <div className="panel">
+      <h2>What you backed</h2>
+      {rows.length === 0 ? <Empty>Nothing yet. Fundings from your linked wallet show here once the chain indexer has read them.</Empty> : (
+        <table className="history" data-testid="backed">
+          <thead><tr><th>Proposal</th><th>State</th><th>You gave</th><th>Refunded</th><th>Refundable</th></tr></thead>
+          <tbody>
+            {rows.map((f) => (
+              <tr key={f.proposal_id}>
+                <td><a href={`#/proposals/${f.proposal_id}`}>{f.title}</a> · deadline {day(f.deadline)}</td>
+                <td><span className={`badge ${f.status}`}>{f.status}</span></td>
+                <td>{formatAmount(f.funded, f.currency)}</td>
+                <td>{formatAmount(f.refunded, f.currency)}</td>
+                <td>{BigInt(f.refundable) > 0n ? <a href={`#/proposals/${f.proposal_id}`}>{formatAmount(f.refundable, f.currency)}</a> : "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Pager cursor={cursor} onMore={load} />
+    </div>
+  );
+}
+
+function Created() {
+  const { rows, page, cursor, load } = usePaged("/api/me/proposals");
+  if (page.loading && !page.data) return <Loading label="Loading your proposals…" />;
+  if (page.error) return <Problem error={page.error} onRetry={page.reload} />;
+  return (
+    <div className="panel">
+      <h2>Your proposals</h2>
+      {rows.length === 0 ? <Empty>No proposals yet. <a href="#/proposals/new">Write one</a>.</Empty> : (
+        <ul className="cards" data-testid="created">
+          {rows.map((p) => (
+            <li key={p.id} className="card">
+              <a href={`#/proposals/${p.id}`}><strong>{p.title}</strong></a> <span className={`badge ${p.status}`}>{p.status}</span>
+              <Progress raised={p.raised_total} goal={p.goal} currency={p.currency} />
+              <p className="muted">{p.backers === 1 ? "1 backer" : `${p.backers} backers`} · deadline {day(p.deadline)}</p>
+            </li>
+          ))}
+        </ul>
+      )}
+      <Pager cursor={cursor} onMore={load} />
+    </div>
+  );
+}
+
+export function PortfolioPage() {
+  const { user, profile } = useSession();
+  if (!user) return <section className="page narrow"><h1>Portfolio</h1><p className="state empty">Please <a href="#/signin">sign in</a> first.</p></section>;
+  if (profile === undefined) return <Loading />;
+  if (profile === null) return <section className="page narrow"><h1>Portfolio</h1><p className="state empty"><a href="#/me">Choose your role</a> first.</p></section>;
+  return (
+    <section className="page">
+      <h1>Portfolio</h1>
+      {!profile.wallet_address && <p className="muted">Link a wallet on <a href="#/me">your profile</a>: what it backs shows here.</p>}
+      <div className="columns">
+        <Backed />
+        {profile.role === "artist" && <Created />}
+      </div>
+    </section>
+  );
+}
