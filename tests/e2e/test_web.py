@@ -273,3 +273,113 @@ def test_works_on_a_phone_sized_screen_with_empty_and_api_reference_pages(open_p
     page.goto("/#/market?q=zzqqxxnothing")
     expect(page.get_by_text("Nothing matches.")).to_be_visible()
     _shot(request, page, "4-empty")
+
+
+def create_and_publish(page, title: str, goal_eth: str) -> str:
+    """Through the editor: a draft with the default deadline (30 days), published; its id."""
+    page.goto("/#/me")
+    page.get_by_role("link", name="New proposal").click()
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Goal").fill(goal_eth)
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.get_by_test_id("status")).to_have_text("draft")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_test_id("status")).to_have_text("open")
+    return page.url.rsplit("/", 1)[1]
+
+
+def fund(page, title: str, amount_eth: str) -> None:
+    page.get_by_role("link", name="Proposals").click()
+    page.get_by_role("link", name=title, exact=True).click()
+    page.get_by_label("Amount (ETH)").fill(amount_eth)
+    page.get_by_role("button", name="Fund from wallet").click()
+    expect(page.get_by_text("Sent:")).to_be_visible(timeout=30_000)
+
+
+def settled_reload(page, watch):
+    """Reload once the page's requests are done (a reload aborts those in flight)."""
+    return lambda: (watch.settle(page), page.reload())
+
+
+def shows_status(page, watch, status: str) -> None:
+    until(lambda: page.get_by_test_id("status").text_content() == status, between=settled_reload(page, watch))
+
+
+def test_funding_completes_the_artist_withdraws_and_a_backer_of_a_failed_proposal_is_refunded(stack, open_page,
+                                                                                              request):
+    """Issue 23, point 5: publish -> the operator opens the campaign -> two investors fund from
+    their wallets -> funded -> the artist withdraws; a second proposal misses its deadline on
+    chain -> failed -> a backer takes the refund. Every move is the chain's, read back by the
+    indexer (Scheduler -> chain-indexer); the browser wallet sends what the API prepared."""
+    rpc = Rpc(stack.chain_url)
+    accounts = rpc.call("eth_accounts")
+    run = uuid.uuid4().hex[:8]
+    chain = Platform(rpc, stack.contracts)
+
+    artist, artist_watch = open_page(wallet=AnvilWallet(stack.chain_url, accounts[4]))
+    sign_up(artist, f"artist2-{run}@example.test", f"Odile {run}", "artist")
+    artist.get_by_role("button", name="Connect and link wallet").click()
+    expect(artist.get_by_test_id("wallet-address")).to_have_text(accounts[4], ignore_case=True)
+    backed, missed = f"Salt Prints {run}", f"Fog Studies {run}"
+    backed_id = create_and_publish(artist, backed, "1")
+    missed_id = create_and_publish(artist, missed, "1")
+    until(lambda: all(chain.has_campaign(uuid.UUID(p).int) for p in (backed_id, missed_id)), timeout=60)
+
+    investors = []
+    for account, name in ((accounts[5], f"Bo {run}"), (accounts[6], f"Cy {run}")):
+        page, watch = open_page(wallet=AnvilWallet(stack.chain_url, account))
+        sign_up(page, f"{name.split()[0].lower()}-{run}@example.test", name, "investor")
+        page.get_by_role("button", name="Connect and link wallet").click()
+        expect(page.get_by_test_id("wallet-address")).to_have_text(account, ignore_case=True)
+        investors.append((page, watch))
+    (bo, bo_watch), (cy, cy_watch) = investors
+    fund(bo, backed, "0.6")
+    fund(cy, backed, "0.4")
+    fund(cy, missed, "0.3")
+    shows_status(cy, cy_watch, "open")  # the missed one, still before its deadline
+    _shot(request, cy, "1-funded-both")
+
+    # The goal is met on chain: funded; the artist withdraws to the campaign's wallet.
+    artist.goto(f"/#/proposals/{backed_id}")
+    shows_status(artist, artist_watch, "funded")
+    expect(artist.get_by_test_id("backers")).to_have_text("2 backers")
+    before = int(rpc.call("eth_getBalance", accounts[4], "latest"), 16)
+    withdrawal = artist.get_by_test_id("withdrawal")
+    expect(withdrawal).to_contain_text("1 ETH")
+    withdrawal.get_by_role("button", name="Withdraw to my wallet").click()
+    expect(withdrawal.get_by_text("Sent:")).to_be_visible(timeout=30_000)
+    expect(artist.get_by_test_id("status")).to_have_text("withdrawn", timeout=60_000)
+    assert int(rpc.call("eth_getBalance", accounts[4], "latest"), 16) > before + 99 * 10**16  # 1 ETH less gas
+    _shot(request, artist, "2-withdrawn")
+
+    # The other one's deadline passes on chain (a month on), below its goal: failed, refunds open.
+    rpc.call("evm_increaseTime", 31 * 86_400)
+    rpc.call("anvil_mine", "0x1")
+    cy.goto(f"/#/proposals/{missed_id}")
+    shows_status(cy, cy_watch, "failed")
+    refund = cy.get_by_test_id("refund")
+    expect(refund).to_contain_text("0.3 ETH")
+    refund.get_by_role("button", name="Refund to my wallet").click()
+    expect(refund.get_by_text("Sent:")).to_be_visible(timeout=30_000)
+    _shot(request, cy, "3-refunded")
+
+    # Cy's portfolio: both positions, the failed one refunded once the indexer has read it.
+    cy.get_by_role("link", name="Portfolio").click()
+    table = cy.get_by_test_id("backed")
+    expect(table).to_contain_text(backed)
+    expect(table).to_contain_text(missed)
+
+    def refunded() -> bool:
+        row = table.locator("tr", has_text=missed)
+        return row.count() == 1 and "0.3 ETH" in row.locator("td").nth(3).text_content()
+
+    until(refunded, between=settled_reload(cy, cy_watch))
+    _shot(request, cy, "4-portfolio")
+    # The artist's portfolio lists both proposals with their states.
+    artist.get_by_role("link", name="Portfolio").click()
+    created = artist.get_by_test_id("created")
+    expect(created).to_contain_text(backed)
+    expect(created.locator("li", has_text=backed)).to_contain_text("withdrawn")
+    expect(created.locator("li", has_text=missed)).to_contain_text("failed")
+    for watch in (artist_watch, bo_watch, cy_watch):
+        watch.check()
