@@ -34,10 +34,15 @@ def upgrade() -> None:
         sa.Column("max_fee_per_gas", sa.Numeric(78, 0), nullable=False),
         sa.Column("priority_fee_per_gas", sa.Numeric(78, 0), nullable=False),
         sa.Column("raw", sa.Text, nullable=False),
+        # open: openCampaign; filler: a 0-value transfer to itself that takes a nonce whose
+        # proposal no longer wants its campaign (the account's later nonces wait on it).
+        sa.Column("purpose", sa.String(8), nullable=False, server_default=sa.text("'open'")),
+        sa.Column("reverted_at", sa.DateTime(timezone=True)),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
         sa.ForeignKeyConstraint(["proposal_id"], ["proposals.id"], name=op.f("fk_campaign_sends_proposal_id_proposals"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("tx_hash", name=op.f("pk_campaign_sends")),
+        sa.CheckConstraint("purpose IN ('open', 'filler')", name=op.f("ck_campaign_sends_purpose")),
     )
     op.create_index("ix_campaign_sends_proposal", "campaign_sends", ["proposal_id", "sent_at"])
     op.create_index("ix_campaign_sends_nonce", "campaign_sends", ["chain_id", "sender", "nonce"])

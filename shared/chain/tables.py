@@ -2,7 +2,19 @@
 checkpoints and derived rows (investments, artwork ownership), and the graph sync's state."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.tables import Amount, metadata, updated
@@ -116,7 +128,13 @@ campaign_sends = Table(
     Column("max_fee_per_gas", Amount, nullable=False),
     Column("priority_fee_per_gas", Amount, nullable=False),
     Column("raw", Text, nullable=False),
+    # open: openCampaign; filler: a 0-value transfer to itself that takes a nonce whose
+    # proposal no longer wants its campaign (the account's later nonces wait on it).
+    Column("purpose", String(8), nullable=False, server_default=text("'open'")),
+    # When a mined openCampaign was seen to revert: the proposal is left for a person.
+    Column("reverted_at", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    CheckConstraint("purpose IN ('open', 'filler')", name="purpose"),
     Index("ix_campaign_sends_proposal", "proposal_id", "sent_at"),
     Index("ix_campaign_sends_nonce", "chain_id", "sender", "nonce"),
 )

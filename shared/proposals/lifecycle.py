@@ -9,6 +9,10 @@ of the newest indexed block), in the order the contract checks them:
     the chain's clock >= the deadline      -> failed (the contract's refund opens then)
     otherwise                              -> open
 
+Only proposals with a campaign on the chain being indexed are judged by it (one chain per
+proposal: the operator opens campaigns on CHAIN_ID's chain). A proposal whose campaign was
+never opened (its artist linked no wallet in time) stays open until its artist closes it.
+
 The chain-indexer function hands ``follow_chain`` to the indexer (shared/chain/store.py's
 ``Follow``: the chain package knows no proposals), which calls it in the transaction that
 stores or rolls back blocks, so a state and the events that caused it commit together, and a rollback moves
@@ -50,10 +54,15 @@ SELECT p.id, p.status AS previous, CASE
                  AND w.contract = :funding AND w.event = 'Withdrawn') THEN 'withdrawn'
     WHEN (SELECT coalesce(sum(i.funded), 0) FROM investments i
           WHERE i.proposal_id = p.id AND i.chain_id = :chain) >= p.goal THEN 'funded'
-    WHEN p.deadline <= CAST(:clock AS timestamptz) THEN 'failed'
+    -- No clock (rolled back to before every kept block): the deadline's verdict stands as it was.
+    WHEN p.deadline <= CAST(:clock AS timestamptz)
+         OR (CAST(:clock AS timestamptz) IS NULL AND p.status = 'failed') THEN 'failed'
     ELSE 'open' END AS status
 FROM proposals p JOIN candidates c ON c.id = p.id
 WHERE p.status IN ({_STATES}) AND p.currency = '{CHAIN_CURRENCY}'
+  -- Only the chain that holds its campaign judges a proposal (the operator opens one, on CHAIN_ID).
+  AND EXISTS (SELECT 1 FROM web3_transactions w WHERE w.proposal_id = p.id AND w.chain_id = :chain
+              AND w.contract = :funding AND w.event = 'CampaignOpened')
 """
 _MOVE = """
 UPDATE proposals SET status = :status, version = version + 1, updated_at = now()
@@ -75,7 +84,9 @@ def follow_chain(conn: Connection, chain_id: int, funding: str | None, touched: 
         if row.status == row.previous:
             continue
         action = chain_action(row.previous, row.status)
-        moved = conn.execute(text(_MOVE), {"id": row.id, "status": row.status, "previous": row.previous}).one()
+        moved = conn.execute(text(_MOVE), {"id": row.id, "status": row.status, "previous": row.previous}).one_or_none()
+        if moved is None:
+            continue  # an HTTP transition got there first (it is no longer in a chain state)
         outbox.record(conn, "proposal.state_changed", "proposal", moved.id, {
             **proposal_payload(moved), "previous_status": row.previous, "action": action,
             "chain_id": chain_id, "block_number": block_number, "raised_total": str(moved.raised_total)})

@@ -221,8 +221,14 @@ _CHAIN_LOCKED = ("cancel", "close")
 
 
 def _campaign_on_chain(session: Session, proposal_id: uuid.UUID) -> bool:
-    return session.execute(text("SELECT EXISTS (SELECT 1 FROM web3_transactions WHERE proposal_id = :id "
-                                "AND event = 'CampaignOpened')"), {"id": proposal_id}).scalar_one()
+    """Its campaign is indexed, or the operator has sent (and not seen revert) the transaction
+    that opens it: mined but not yet confirmed, it may already hold money. The operator locks
+    the proposal's row to record a send, so this check and a send never cross."""
+    return session.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM web3_transactions WHERE proposal_id = :id AND event = 'CampaignOpened') "
+        "OR EXISTS (SELECT 1 FROM campaign_sends s WHERE s.proposal_id = :id AND s.purpose = 'open' "
+        "AND s.reverted_at IS NULL AND NOT EXISTS (SELECT 1 FROM campaign_sends f WHERE f.chain_id = s.chain_id "
+        "AND f.sender = s.sender AND f.nonce = s.nonce AND f.purpose = 'filler'))"), {"id": proposal_id}).scalar_one()
 
 
 def transition(session: Session, user: User, proposal: Proposal, action: str) -> Proposal:

@@ -10,12 +10,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from eth_account import Account
 from sqlalchemy import text
 
 from local.chain import ANVIL_OPERATOR_KEY, chain_time
 from shared.chain import operator as operator_module
 from shared.chain.operator import operate
-from shared.chain.signing import SECP256K1_N, KeySigner, KmsSigner, recovery_id
+from shared.chain.rpc import RpcUnavailable
+from shared.chain.signing import SECP256K1_N, KeySigner, KmsSigner, sign_transaction
 from tests.integration.test_indexer import (  # noqa: F401  (fixtures: chain, engine)
     ETHER,
     chain,
@@ -88,7 +90,7 @@ def test_a_proposal_without_the_artists_wallet_waits_for_it(chain, engine, signe
 def test_a_crash_between_recording_and_sending_is_sent_by_the_next_run(chain, engine, signer, monkeypatch):
     proposal = published(engine, chain)
 
-    def crash(self, raw):
+    def crash(self, raw, strict=False):
         raise KeyboardInterrupt  # the instance dies right after the commit
 
     with monkeypatch.context() as patched:
@@ -132,8 +134,11 @@ def test_concurrent_runs_never_share_a_nonce(chain, engine, signer):
         thread.start()
     for thread in threads:
         thread.join()
-    while sum(r.sent for r in reports) < len(proposals):  # a run that found the lock taken did nothing
+    for _ in range(5):  # a run that found the lock taken did nothing; the next one does it
+        if sum(r.sent for r in reports) >= len(proposals):
+            break
         reports.append(operate(engine, config(chain), signer))
+    assert [f for r in reports for f in r.failed] == [] and sum(r.locked for r in reports) >= 1
     nonces = [send.nonce for send in sends(engine)]
     assert len(nonces) == len(set(nonces)) == len(proposals)
     assert all(chain.platform.has_campaign(p.int) for p in proposals)
@@ -171,8 +176,75 @@ def test_the_kms_signer_signs_what_the_chain_accepts(chain, engine):
     proposals = [published(engine, chain) for _ in range(4)]
     assert operate(engine, config(chain), signer).sent == 4
     assert all(chain.platform.has_campaign(p.int) for p in proposals)
-    # KMS returns high-s half of the time; Ethereum takes only low-s: each was flipped and its v found.
-    for _ in range(12):
-        v, r, s = signer.sign_digest(digest := uuid.uuid4().bytes * 2)
-        assert s <= SECP256K1_N // 2 and recovery_id(digest, r, s, signer.address) == v
+    # KMS returns high-s half of the time; Ethereum takes only low-s: each was flipped and its v
+    # found, and eth-account (not our code) recovers the operator from every signed transaction.
+    for nonce in range(12):
+        raw, _ = sign_transaction(signer, {"chainId": 31337, "nonce": nonce, "to": chain.accounts[2], "value": 1,
+                                           "data": "0x", "gas": 21_000, "maxFeePerGas": 10**9,
+                                           "maxPriorityFeePerGas": 1})
+        assert Account.recover_transaction(raw) == signer.address
+        v, _, s = signer.sign_digest(uuid.uuid4().bytes * 2)
+        assert s <= SECP256K1_N // 2 and v in (0, 1)
     assert kms.high_s_seen > 0
+
+
+def test_a_nonce_whose_proposal_was_cancelled_is_filled_so_the_next_ones_go_through(chain, engine, signer,
+                                                                                  monkeypatch):
+    """A recorded transaction never reached the node and its proposal was cancelled meanwhile:
+    its nonce is taken by a 0-value transfer to itself, or every later campaign would wait."""
+    first = published(engine, chain)
+
+    def crash(self, raw, strict=False):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(operator_module.CampaignOperator, "broadcast", crash)
+        with pytest.raises(KeyboardInterrupt):
+            operate(engine, config(chain), signer)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE proposals SET status = 'cancelled' WHERE id = :id"), {"id": first})
+    second = published(engine, chain)
+    report = operate(engine, config(chain), signer)
+    assert (report.filled, report.sent, report.failed) == (1, 1, [])
+    filler, opened = sends(engine)[1:]
+    assert (filler.proposal_id, opened.proposal_id, opened.nonce) == (first, second, filler.nonce + 1)
+    assert chain.platform.has_campaign(second.int) and not chain.platform.has_campaign(first.int)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT purpose FROM campaign_sends WHERE tx_hash = :tx"),
+                            {"tx": filler.tx_hash}).scalar() == "filler"
+    used = int(chain.rpc.call("eth_getTransactionCount", signer.address, "latest"), 16)
+    assert used == opened.nonce + 1  # no gap left behind
+
+
+def test_a_recorded_transaction_the_node_refuses_is_signed_again_with_todays_fees(chain, engine, signer,
+                                                                                monkeypatch):
+    proposal = published(engine, chain)
+    with monkeypatch.context() as patched:  # fees far under the base fee: the node refuses it
+        patched.setattr(operator_module.CampaignOperator, "fees", lambda self: (1, 1))
+        refused = operate(engine, config(chain), signer)
+    assert refused.sent == 0 and len(refused.failed) == 1 and len(sends(engine)) == 1
+    report = operate(engine, config(chain), signer)
+    assert (report.replaced, report.failed) == (1, [])
+    first, second = sends(engine)
+    assert first.nonce == second.nonce and second.max_fee_per_gas > 1
+    assert chain.platform.has_campaign(proposal.int)
+
+
+def test_a_node_that_times_out_for_one_proposal_does_not_stop_the_others(chain, engine, signer, monkeypatch):
+    slow, fine = published(engine, chain), published(engine, chain)
+    real = operator_module.CampaignOperator.broadcast
+    calls = []
+
+    def flaky(self, raw, strict=False):
+        calls.append(raw)
+        if len(calls) == 1:
+            raise RpcUnavailable("the node timed out", timeout=True)
+        return real(self, raw, strict=strict)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(operator_module.CampaignOperator, "broadcast", flaky)
+        report = operate(engine, config(chain), signer)
+    assert report.sent == 1 and len(report.failed) == 1 and "RpcUnavailable" in report.failed[0]
+    again = operate(engine, config(chain), signer)  # the recorded one is sent as it was
+    assert (again.resent, again.failed) == (1, [])
+    assert chain.platform.has_campaign(slow.int) and chain.platform.has_campaign(fine.int)

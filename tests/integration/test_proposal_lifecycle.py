@@ -147,3 +147,43 @@ def test_proposals_without_a_chain_are_left_to_their_artist(chain, engine):
     mine(chain, 1, seconds=120)
     index(engine, cfg)
     assert status(engine, fiat) == "open" and moves(engine, fiat) == []
+
+
+def test_only_the_chain_that_holds_the_campaign_judges_the_proposal(chain, engine, tmp_path):
+    """A second chain (its own contracts, a clock a month ahead) indexes no campaign of this
+    proposal: it neither fails nor reopens it (before: every chain judged every ETH proposal)."""
+    from local.chain import Platform, Rpc, deploy_platform, start_anvil
+    from local.processes import free_port
+
+    cfg = config(chain)
+    judged = proposal(engine, chain, seconds=3_600)
+    index(engine, cfg)
+    port = free_port()
+    other = start_anvil(port, tmp_path, chain_id=31_338)
+    try:
+        rpc = Rpc(f"http://127.0.0.1:{port}")
+        elsewhere = Platform(rpc, deploy_platform(rpc))
+        rpc.call("evm_increaseTime", 31 * 86_400)
+        rpc.call("anvil_mine", "0x2")
+        second = cfg.model_copy(update={"chain_id": 31_338, "rpc_url": f"http://127.0.0.1:{port}",
+                                        "funding_contract": elsewhere.deployment.funding,
+                                        "artwork_contract": elsewhere.deployment.artwork})
+        index(engine, second)
+    finally:
+        other.stop()
+    assert status(engine, judged) == "open" and moves(engine, judged) == []
+
+
+def test_without_a_clock_a_failed_proposal_stays_failed(chain, engine):
+    """A rollback to before every kept block leaves no clock (no block time known): the
+    deadline's verdict stands until the re-index reaches it again."""
+    from shared.proposals.lifecycle import follow_chain
+
+    cfg = config(chain)
+    missed = proposal(engine, chain, seconds=120)
+    mine(chain, 1, seconds=600)
+    index(engine, cfg)
+    assert status(engine, missed) == "failed"
+    with engine.begin() as conn:
+        assert follow_chain(conn, cfg.chain_id, cfg.funding_contract, [missed], None, 0) == []
+    assert status(engine, missed) == "failed"

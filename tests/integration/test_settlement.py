@@ -253,7 +253,16 @@ def test_a_proposal_whose_campaign_is_on_chain_cannot_be_cancelled_or_closed(api
         conflict(response)
         assert "on chain" in response.get_json()["detail"]
     assert api.get(f"/api/proposals/{on_chain}").get_json()["status"] == "open"
-    # Not yet on chain (the operator has not opened it): the artist may still cancel.
+    # The operator has sent the transaction that opens it (mined, maybe, not yet confirmed): no.
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO campaign_sends (tx_hash, proposal_id, chain_id, sender, nonce, max_fee_per_gas, "
+            "priority_fee_per_gas, raw) VALUES (:tx, :id, 31337, :sender, 0, 1, 1, '0x')"),
+            {"tx": "0x" + "ab" * 32, "id": off_chain["id"], "sender": chain.accounts[0]})
+    conflict(api.post(f"/api/proposals/{off_chain['id']}/cancel", token=ada.token))
+    # Seen to revert: no campaign will come of it, the artist may cancel.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE campaign_sends SET reverted_at = now()"))
     assert api.post(f"/api/proposals/{off_chain['id']}/cancel", token=ada.token).status_code == 200
 
 
