@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from infra.manifest import REPO, load
 from shared.errors import PROBLEM_JSON, ProblemDetails
 from shared.http.api import Api, Route
+from shared.types import TextBody
 
 OUTPUT = REPO / "public" / "openapi.json"
 REF = "#/components/schemas/{model}"
@@ -55,7 +56,7 @@ def _models(apis: list[Api]) -> list[tuple[type[BaseModel], str]]:
         if route.body:
             seen[(route.body, "validation")] = None
         for model in route.responses.values():
-            if model:
+            if model and not issubclass(model, TextBody):
                 seen[(model, "serialization")] = None
     return list(seen)
 
@@ -81,7 +82,9 @@ def _operation(route: Route, refs: dict, schemas: dict) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, model in route.responses.items():
         entry: dict[str, Any] = {"description": _REASONS.get(status, "")}
-        if model is not None:
+        if model is not None and issubclass(model, TextBody):  # a document: its text is the body
+            entry["content"] = {model.media_type.split(";")[0]: {"schema": {"type": "string"}}}
+        elif model is not None:
             entry["content"] = {"application/json": {"schema": refs[(model, "serialization")]}}
         responses[str(status)] = entry
     problem = {PROBLEM_JSON: {"schema": refs[(ProblemDetails, "serialization")]}}

@@ -1,7 +1,7 @@
 """The base of the API models, and field types they share."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -82,3 +82,12 @@ class ApiModel(BaseModel):
 # What artists write about their work: a title line and a description.
 Title = Annotated[Line, Field(max_length=140)]
 Description = Annotated[str, Field(max_length=10_000)]
+
+
+class TextBody(BaseModel):
+    """A response that is a document rather than JSON (a CSV export): a subclass names its
+    media type; shared/http/api.py answers with its text, and the OpenAPI document
+    describes it as a string of that type."""
+
+    media_type: ClassVar[str] = "text/plain; charset=utf-8"
+    text: str

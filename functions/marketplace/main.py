@@ -5,15 +5,17 @@ import shared.startup  # noqa: F401  (first, before anything heavy: see shared/s
 
 from shared.config import get_settings
 from shared.http.api import Api, Call, Reply, caller_address
-from shared.market import analytics, auctions, delivery, items, listing, reactions, search, taxonomy
+from shared.market import analytics, auctions, catalog, delivery, items, listing, reactions, search, taxonomy
 
 api = Api("marketplace")
 ITEM = "/api/items/<uuid:item_id>"
 AUCTION = "/api/auctions/<uuid:auction_id>"
 
 
-def _item(item, name, holder, status: int = 200, **headers: str) -> Reply:
-    return Reply(items.to_out(item, name, holder), status=status, headers={"ETag": items.etag(item), **headers})
+def _item(item, name, holder, status: int = 200, *, private: bool = True, **headers: str) -> Reply:
+    """An item as its owner (the writes' callers) or, private=False, anyone else sees it."""
+    return Reply(items.to_out(item, name, holder, private=private), status=status,
+                 headers={"ETag": items.etag(item), **headers})
 
 
 # -- items ---------------------------------------------------------------------------------
@@ -35,7 +37,8 @@ def list_items(call: Call) -> listing.ItemPage:
 @api.route("GET", ITEM, summary="One item", auth="public", response=items.ItemOut)
 def item_detail(call: Call) -> Reply:
     row = items.read(call.conn, call.path["item_id"], call.viewer)
-    return _item(row, row.owner_name, row.current_holder_id)
+    return _item(row, row.owner_name, row.current_holder_id,
+                 private=items.may_see_private(call.viewer, row.owner_id))
 
 
 @api.route("PATCH", ITEM, summary="Edit an item (owner only, If-Match)", auth="user", body=items.ItemPatch,
@@ -45,6 +48,19 @@ def update_item(call: Call) -> Reply:
     items.check_if_match(item, call.request.headers.get("If-Match"))
     items.update(call.session, call.user, item, call.body)
     return _item(*items.get(call.session, item.id, call.user))
+
+
+@api.route("POST", "/api/items/import", summary="Import your catalog from CSV: create or update by SKU, "
+           "row by row (artists only)", auth="user", body=catalog.CatalogImport, response=catalog.ImportReport)
+def import_catalog(call: Call) -> catalog.ImportReport:
+    return catalog.import_csv(call.session, call.user, call.body.csv)
+
+
+@api.route("GET", "/api/items/export", summary="Your items as a CSV file, in the import's columns",
+           auth="user", response=catalog.CatalogCsv, expensive=True)
+def export_catalog(call: Call) -> Reply:
+    return Reply(catalog.export(call.conn, call.caller),
+                 headers={"Content-Disposition": 'attachment; filename="catalog.csv"', "Cache-Control": "private, no-store"})
 
 
 def _transition_route(action: str) -> None:

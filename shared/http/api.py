@@ -24,6 +24,7 @@ from shared.config import Settings, get_settings
 from shared.db import Work, work
 from shared.http import caching, rate_limit
 from shared.identity import access, auth
+from shared.types import TextBody
 
 if TYPE_CHECKING:
     from flask import Request
@@ -296,6 +297,8 @@ def _render(route: Route, result: Any) -> Response:
     status = reply.status or next(iter(route.responses))
     if reply.body is None:
         return Response(status=status, headers=reply.headers)
+    if isinstance(reply.body, TextBody):
+        return Response(reply.body.text, status=status, headers=reply.headers, content_type=reply.body.media_type)
     return Response(reply.body.model_dump_json(), status=status, headers=reply.headers, mimetype=JSON)
 
 

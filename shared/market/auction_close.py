@@ -70,7 +70,7 @@ def _hand_over(session: Session, item: Item, winner_id: uuid.UUID, now: datetime
     from shared.events import outbox
     from shared.market import items
 
-    previous = item.status
+    previous, was_low = item.status, items.is_low(item)
     if item.kind == "digital":
         if item.token_id is None:
             item.holder_id = winner_id  # a token-linked item follows the token's transfer on chain
@@ -86,3 +86,4 @@ def _hand_over(session: Session, item: Item, winner_id: uuid.UUID, now: datetime
                      "buyer_id": str(winner_id)})
     else:
         outbox.emit(session, "item.updated", "item", item.id, {**items.payload(item), "buyer_id": str(winner_id)})
+    items.alert_low_stock(session, item, was_low=was_low)

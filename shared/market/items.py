@@ -43,12 +43,15 @@ License = Annotated[str, Field(min_length=1, max_length=10_000)]
 Region = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
 Regions = Annotated[list[Region], Field(max_length=250)]
 MediaIds = Annotated[list[uuid.UUID], Field(max_length=10)]
+# The seller's stock-keeping unit: unique among their items, the key of a CSV import.
+Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+Threshold = Annotated[int, Field(ge=0, le=1_000_000)]
 # What may change in each status; a sold or archived item is a record.
 EDITABLE = {
     "draft": frozenset({"title", "description", "price", "currency", "inventory", "shipping_regions", "license",
-                        "file_media_id", "media_ids", "category", "tags", "token"}),
+                        "file_media_id", "media_ids", "category", "tags", "token", "sku", "low_stock_threshold"}),
     "listed": frozenset({"title", "description", "price", "inventory", "shipping_regions", "license",
-                         "media_ids", "category", "tags"}),
+                         "media_ids", "category", "tags", "sku", "low_stock_threshold"}),
 }
 # action -> (statuses it starts from, the status it leads to)
 TRANSITIONS = {
@@ -77,8 +80,9 @@ def _check_kind(kind: str, fields: dict[str, Any]) -> None:
         wrong = [name for name in ("license", "file_media_id") if fields.get(name) is not None]
         if wrong:
             raise ValueError(f"a physical item has no {' or '.join(wrong)}")
-    elif fields.get("inventory") is not None or fields.get("shipping_regions"):
-        raise ValueError("a digital item has no inventory or shipping regions")
+    elif (fields.get("inventory") is not None or fields.get("shipping_regions")
+          or fields.get("low_stock_threshold") is not None):
+        raise ValueError("a digital item has no inventory, shipping regions or low-stock threshold")
 
 
 class ItemIn(ApiModel):
@@ -97,6 +101,9 @@ class ItemIn(ApiModel):
     category: Slug | None = None
     tags: Tags = []
     token: TokenRef | None = Field(default=None, description="an artwork token of yours; its owner becomes the holder")
+    sku: Sku | None = Field(default=None, description="your stock-keeping unit, unique among your items")
+    low_stock_threshold: Threshold | None = Field(
+        default=None, description="physical: item.low_stock is emitted when inventory falls to or below it")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -124,6 +131,8 @@ class ItemPatch(ApiModel):
     category: Slug | None = None
     tags: Tags = left_out()
     token: TokenRef | None = None
+    sku: Sku | None = None
+    low_stock_threshold: Threshold | None = None
 
 
 class ItemOut(ApiModel):
@@ -156,6 +165,9 @@ class ItemOut(ApiModel):
     updated_at: AwareDatetime
     listed_at: AwareDatetime | None
     sold_at: AwareDatetime | None
+    sku: str | None = Field(default=None, description="the owner's (and admins') view only; null for others")
+    low_stock_threshold: int | None = Field(default=None,
+                                            description="the owner's (and admins') view only; null for others")
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -176,11 +188,16 @@ def row_out(row: Row) -> ItemOut:
     return to_out(row, row.owner_name, row.current_holder_id)
 
 
-def to_out(item: Item | Row, owner_name: str | None, holder_id: uuid.UUID | None) -> ItemOut:
+# The seller's own bookkeeping: shown to the owner (and admins), never to the public.
+PRIVATE_FIELDS = frozenset({"sku", "low_stock_threshold"})
+
+
+def to_out(item: Item | Row, owner_name: str | None, holder_id: uuid.UUID | None, *,
+           private: bool = False) -> ItemOut:
     token = (TokenOut(chain_id=item.token_chain_id, contract=item.token_contract, token_id=item.token_id)
              if item.token_id is not None else None)
-    values = {name: getattr(item, name) for name in ItemOut.model_fields
-              if name not in {"owner_name", "holder_id", "has_file", "token", "popularity"}}
+    hidden = {"owner_name", "holder_id", "has_file", "token", "popularity"} | (set() if private else PRIVATE_FIELDS)
+    values = {name: getattr(item, name) for name in ItemOut.model_fields if name not in hidden}
     return ItemOut.model_validate({**values, "owner_name": owner_name, "holder_id": holder_id,
                                    "has_file": item.file_media_id is not None, "token": token,
                                    "popularity": popularity.current(item.popularity)})
@@ -270,10 +287,36 @@ def _token_columns(session: Session, user: User, token: dict[str, Any]) -> dict[
     return {"token_chain_id": token["chain_id"], "token_contract": contract, "token_id": token["token_id"]}
 
 
+def _check_sku(session: Session, owner_id: uuid.UUID, sku: str | None, item_id: uuid.UUID | None = None) -> None:
+    """A SKU names one item of its seller (another seller may use the same SKU)."""
+    if sku is None:
+        return
+    taken = session.scalar(select(items.c.id).where(items.c.owner_id == owner_id, items.c.sku == sku))
+    if taken is not None and taken != item_id:
+        raise Conflict(f"another item of yours has the SKU {sku}")
+
+
+def is_low(item: Item) -> bool:
+    """Whether a physical item's stock is at or below its seller's threshold."""
+    return (item.low_stock_threshold is not None and item.inventory is not None
+            and item.inventory <= item.low_stock_threshold)
+
+
+def alert_low_stock(session: Session, item: Item, *, was_low: bool) -> None:
+    """The one low-stock rule: emit item.low_stock, in the caller's transaction, when a change
+    (an edit, an import, a sale) took the item from above its threshold to at or below it.
+    Once low, it is announced again only after it rose above the threshold."""
+    if not was_low and is_low(item):
+        outbox.emit(session, "item.low_stock", "item", item.id,
+                    {"id": str(item.id), "owner_id": str(item.owner_id), "title": item.title, "sku": item.sku,
+                     "inventory": item.inventory, "low_stock_threshold": item.low_stock_threshold})
+
+
 def create(session: Session, owner: User, data: ItemIn) -> Item:
     from shared.market.models import Item
 
     require_role(owner, "artist")
+    _check_sku(session, owner.id, data.sku)
     values = _attach(session, owner, data.model_dump(exclude_unset=False))
     item = Item(owner_id=owner.id, holder_id=owner.id, **values)
     session.add(item)
@@ -295,13 +338,18 @@ def update(session: Session, user: User, item: Item, patch: ItemPatch) -> Item:
         return item
     try:
         _check_kind(item.kind, {**{"inventory": item.inventory, "shipping_regions": item.shipping_regions,
-                                   "license": item.license, "file_media_id": item.file_media_id}, **changes})
+                                   "license": item.license, "file_media_id": item.file_media_id,
+                                   "low_stock_threshold": item.low_stock_threshold}, **changes})
     except ValueError as error:
         raise ValidationFailed(str(error)) from None
+    if "sku" in changes:
+        _check_sku(session, item.owner_id, changes["sku"], item.id)
     values = _attach(session, user, changes)
     if "tags" in values:
         taxonomy.retag(session, item.tags, values["tags"])
+    was_low = is_low(item)
     save_changes(session, user, item, "item", values, payload, changed=list(changes))
+    alert_low_stock(session, item, was_low=was_low)
     return item
 
 

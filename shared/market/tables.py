@@ -72,6 +72,10 @@ items = Table(
     updated("updated_at"),
     Column("listed_at", DateTime(timezone=True)),
     Column("sold_at", DateTime(timezone=True)),
+    # The seller's own stock-keeping unit (CSV import matches on it) and the inventory at or
+    # below which item.low_stock is emitted (shared/market/catalog.py, decision 0026).
+    Column("sku", String(64)),
+    Column("low_stock_threshold", Integer),
     search_document("item_document(title, description, tags)"),
     CheckConstraint(one_of("kind", ITEM_KINDS), name="kind"),
     CheckConstraint(one_of("status", ITEM_STATUSES), name="status"),
@@ -81,6 +85,8 @@ items = Table(
     CheckConstraint("(token_chain_id IS NULL) = (token_contract IS NULL) "
                     "AND (token_contract IS NULL) = (token_id IS NULL)", name="token"),
     CheckConstraint("favorite_count >= 0 AND like_count >= 0", name="counts"),
+    CheckConstraint("low_stock_threshold IS NULL OR (kind = 'physical' AND low_stock_threshold >= 0)",
+                    name="low_stock_threshold"),
     Index("ix_items_search", "search", postgresql_using="gin"),
     Index("ix_items_public_created", "created_at", "id", postgresql_where=PUBLIC),
     Index("ix_items_public_popular", "popularity", "id", postgresql_where=PUBLIC),
@@ -90,6 +96,7 @@ items = Table(
     Index("ix_items_tags", "tags", postgresql_using="gin"),
     Index("ix_items_token", "token_chain_id", "token_contract", "token_id", unique=True,
           postgresql_where=text("token_id IS NOT NULL")),
+    Index("ix_items_owner_sku", "owner_id", "sku", unique=True, postgresql_where=text("sku IS NOT NULL")),
 )
 
 
