@@ -50,7 +50,7 @@ from shared.chain.store import (
     unlock,
 )
 from shared.redact import redact
-from shared.threads import fast_thread_switches
+from shared.threads import fast_thread_switches, no_cycle_collection
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -148,6 +148,10 @@ class ChainIndexer:
     # -- the tick ---------------------------------------------------------------
 
     def run(self) -> TickReport:
+        with no_cycle_collection():
+            return self._run()
+
+    def _run(self) -> TickReport:
         chain_id = self.chain.chain_id
         with self.conn.begin():
             checkpoint = load_checkpoint(self.conn, chain_id, self.chain.start_block)
