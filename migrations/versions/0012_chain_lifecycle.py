@@ -22,6 +22,10 @@ def upgrade() -> None:
     # The proposals the chain's clock may move (open past its deadline, failed before it after a reorg).
     op.create_index("ix_proposals_chain_clock", "proposals", ["deadline"],
                     postgresql_where=sa.text("status IN ('open', 'failed')"))
+    # A proposal's campaign and its payout, found without reading its fundings (the lifecycle,
+    # the operator, settlement and the cancel rule ask on every commit or request).
+    op.create_index("ix_web3_transactions_campaign", "web3_transactions", ["proposal_id", "chain_id", "event"],
+                    postgresql_where=sa.text("event IN ('CampaignOpened', 'Withdrawn')"))
     # A block's time: the chain's clock after a rollback to it.
     op.add_column("chain_blocks", sa.Column("time", sa.DateTime(timezone=True)))
     op.create_table(
@@ -51,6 +55,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("campaign_sends")
     op.drop_column("chain_blocks", "time")
+    op.drop_index("ix_web3_transactions_campaign", "web3_transactions")
     op.drop_index("ix_proposals_chain_clock", "proposals")
     op.execute("UPDATE proposals SET status = 'closed' WHERE status IN ('failed', 'withdrawn')")
     op.drop_constraint(op.f("ck_proposals_status"), "proposals", type_="check")

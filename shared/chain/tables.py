@@ -43,6 +43,9 @@ web3_transactions = Table(
     Index("ix_web3_transactions_chain_block", "chain_id", "block_number"),
     # A proposal's funding history, newest first (shared/proposals/fundings.py).
     Index("ix_web3_transactions_proposal", "proposal_id", "block_time", "chain_id", "block_number", "log_index"),
+    # A proposal's campaign and payout without reading its fundings (lifecycle, operator, settlement).
+    Index("ix_web3_transactions_campaign", "proposal_id", "chain_id", "event",
+          postgresql_where=text("event IN ('CampaignOpened', 'Withdrawn')")),
 )
 
 # Hashes of recently indexed blocks: what reorg detection compares with the node.
