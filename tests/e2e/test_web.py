@@ -176,13 +176,13 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
         listing = investor.get_by_test_id("ego-list")
         return listing.count() == 1 and f"Wren {run}" in listing.text_content()
 
-    until(artist_in_network, between=lambda: (investor_watch.settle(investor), investor.reload()))
+    until(artist_in_network, between=lambda: investor_watch.reload(investor))
     expect(investor.locator("figure.graph a.node").first).to_be_visible()
     assert investor.locator("figure.graph a.node").count() >= 3  # the investor, the proposal, the artist
     _shot(request, investor, "6-network")
 
     # The artist's page shows the new total too.
-    artist.reload()
+    artist_watch.reload(artist)
     expect(artist.get_by_test_id("raised")).to_have_text("0.5 ETH")
     artist_watch.check()
 
@@ -296,13 +296,8 @@ def fund(page, title: str, amount_eth: str) -> None:
     expect(page.get_by_text("Sent:")).to_be_visible(timeout=30_000)
 
 
-def settled_reload(page, watch):
-    """Reload once the page's requests are done (a reload aborts those in flight)."""
-    return lambda: (watch.settle(page), page.reload())
-
-
 def shows_status(page, watch, status: str) -> None:
-    until(lambda: page.get_by_test_id("status").text_content() == status, between=settled_reload(page, watch))
+    until(lambda: page.get_by_test_id("status").text_content() == status, between=lambda: watch.reload(page))
 
 
 def test_funding_completes_the_artist_withdraws_and_a_backer_of_a_failed_proposal_is_refunded(stack, open_page,
@@ -373,7 +368,7 @@ def test_funding_completes_the_artist_withdraws_and_a_backer_of_a_failed_proposa
         row = table.locator("tr", has_text=missed)
         return row.count() == 1 and "0.3 ETH" in row.locator("td").nth(3).text_content()
 
-    until(refunded, between=settled_reload(cy, cy_watch))
+    until(refunded, between=lambda: cy_watch.reload(cy))
     _shot(request, cy, "4-portfolio")
     # The artist's portfolio lists both proposals with their states.
     artist.get_by_role("link", name="Portfolio").click()

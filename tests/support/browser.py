@@ -33,6 +33,8 @@ class Watch:
     problems: list[str] = field(default_factory=list)
     expected: list[tuple[int, str]] = field(default_factory=list)
     in_flight: set = field(default_factory=set)
+    # Requests in flight when the test itself reloaded the page: their abort is the test's doing.
+    cut_by_reload: set = field(default_factory=set)
 
     def attach(self, page) -> None:
         page.on("console", self._console)
@@ -47,6 +49,14 @@ class Watch:
         deadline = time.monotonic() + timeout
         while self.in_flight and time.monotonic() < deadline:
             page.wait_for_timeout(50)
+
+    def reload(self, page) -> None:
+        """Reload as a person would, once the page is quiet. A page that polls may start a
+        request between the quiet moment and the reload; the reload cuts it off
+        (net::ERR_ABORTED), which is the test's doing, not the app's."""
+        self.settle(page)
+        self.cut_by_reload |= self.in_flight
+        page.reload()
 
     def expect(self, status: int, url_part: str) -> None:
         """The next response with this status to a URL containing url_part is intended."""
@@ -71,6 +81,8 @@ class Watch:
 
     def _failed(self, request) -> None:
         self.in_flight.discard(request)
+        if request in self.cut_by_reload and "ERR_ABORTED" in str(request.failure):
+            return
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _response(self, response) -> None:
