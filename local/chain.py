@@ -11,6 +11,7 @@ from typing import Any
 
 from infra.manifest import REPO
 from local.processes import Child, port_open, spawn
+from shared.chain.abi import encode_call
 from shared.chain.rpc import JsonRpc, RpcError
 
 ARTIFACTS = REPO / "contracts" / "artifacts"
@@ -60,20 +61,6 @@ class Rpc(JsonRpc):
 
 def artifact(name: str) -> dict[str, Any]:
     return json.loads((ARTIFACTS / f"{name}.json").read_text())
-
-
-def selector(signature: str) -> str:
-    from eth_utils import keccak
-
-    return "0x" + keccak(text=signature)[:4].hex()
-
-
-def encode_call(signature: str, *args: Any) -> str:
-    """Calldata for ``name(type,...)`` with ``args``."""
-    from eth_abi import encode
-
-    types = signature[signature.index("(") + 1:-1]
-    return selector(signature) + encode([t for t in types.split(",") if t], list(args)).hex()
 
 
 def deploy(rpc: Rpc, name: str, sender: str, constructor_types: list[str], args: list[Any]) -> str:

@@ -1,4 +1,4 @@
-"""Decoding contract event logs from the ABI.
+"""Decoding contract event logs from the ABI, and encoding the calls the platform makes.
 
 Every event of the platform's contracts has only one-word arguments (uint, int,
 address, bool, bytesN), so the hot path slices the hex words itself; that is what
@@ -39,6 +39,15 @@ def checksum(address: str) -> str:
         raise ValueError(f"not an address: {address!r}")
     digest = keccak(hex_address.encode()).hex()
     return "0x" + "".join(c.upper() if d in "89abcdef" else c for c, d in zip(hex_address, digest[:40], strict=True))
+
+
+def encode_call(signature: str, *args: Any) -> str:
+    """Call data (0x-hex) for ``name(type,...)`` with ``args``: its 4-byte selector, then the
+    arguments as eth_abi encodes them (the operator's, the wallet's and the tests' calls)."""
+    from eth_abi import encode  # on this path only: decoding events does not need it
+
+    types = [t for t in signature[signature.index("(") + 1:-1].split(",") if t]
+    return "0x" + (keccak(signature.encode())[:4] + encode(types, list(args))).hex()
 
 
 def _word_decoder(abi_type: str):

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from shared.chain.abi import checksum, keccak
+from shared.chain.abi import checksum, encode_call
 from shared.chain.rpc import RpcError, RpcUnavailable, hex_int
 from shared.chain.signing import SigningError, sign_transaction
 from shared.redact import redact
@@ -105,17 +105,6 @@ class OperatorReport:
     failed: list[str] = field(default_factory=list)
 
 
-def _selector(signature: str) -> bytes:
-    return keccak(signature.encode())[:4]
-
-
-def open_campaign_data(proposal_id: uuid.UUID, artist: str, goal: int, deadline: int) -> str:
-    from eth_abi import encode
-
-    return "0x" + (_selector(OPEN_CAMPAIGN) + encode(["uint256", "address", "uint256", "uint64"],
-                                                      [proposal_id.int, artist, goal, deadline])).hex()
-
-
 def bumped(old: int, floor: int) -> int:
     """A replacement's fee: above the old one by an eighth, and at least what the network asks."""
     return max(floor, old * BUMP_NUMERATOR // BUMP_DENOMINATOR + 1)
@@ -139,8 +128,8 @@ class CampaignOperator:
     # -- the chain ----------------------------------------------------------------
 
     def campaign_exists(self, proposal_id: uuid.UUID) -> bool:
-        data = "0x" + (_selector(CAMPAIGNS) + proposal_id.int.to_bytes(32, "big")).hex()
-        answer = self.rpc.call("eth_call", {"to": self.funding, "data": data}, "latest")
+        answer = self.rpc.call("eth_call", {"to": self.funding, "data": encode_call(CAMPAIGNS, proposal_id.int)},
+                               "latest")
         return int(answer[2:66] or "0", 16) != 0  # the first word is the artist; zero: no campaign
 
     def fees(self) -> tuple[int, int]:
@@ -252,8 +241,8 @@ class CampaignOperator:
         if filler:
             transaction = {"to": self.sender, "data": "0x", "gas": FILLER_GAS}
         else:
-            data = open_campaign_data(proposal, checksum(row.wallet_address), int(row.goal),
-                                      int(row.deadline.timestamp()))
+            data = encode_call(OPEN_CAMPAIGN, proposal.int, checksum(row.wallet_address), int(row.goal),
+                               int(row.deadline.timestamp()))
             # Against the mined state: a pending transaction of ours (one replaced) would make it
             # revert with CampaignExists. A revert here is raised: nothing is sent.
             estimate = self.rpc.call("eth_estimateGas", {"from": self.sender, "to": self.funding, "data": data}, "latest")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 from sqlalchemy import text
 
-from shared.chain.abi import checksum, keccak
+from shared.chain.abi import checksum, encode_call
 from shared.errors import InvalidTransition
 from shared.identity.access import require_owner
 from shared.proposals import proposals
@@ -79,13 +79,6 @@ class Campaign:
     artist: str
 
 
-def call_data(signature: str, proposal_id: uuid.UUID) -> str:
-    """``signature``'s 4-byte selector and the on-chain proposal id as its one uint256 argument."""
-    from eth_abi import encode  # on this path only: the function's cold start does not pay for it
-
-    return "0x" + (keccak(signature.encode())[:4] + encode(["uint256"], [proposal_id.int])).hex()
-
-
 def campaign(conn: Connection, proposal_id: uuid.UUID) -> Campaign:
     row = conn.execute(text(_CAMPAIGN_SQL), {"proposal_id": proposal_id}).one_or_none()
     if row is None:
@@ -101,7 +94,7 @@ def withdrawal(conn: Connection, proposal_id: uuid.UUID, viewer: Viewer) -> With
         raise InvalidTransition(f"only a funded proposal can be withdrawn; this one is {proposal.status}")
     found = campaign(conn, proposal.id)
     raised = conn.execute(text(_RAISED_SQL), {"proposal_id": proposal.id, "chain_id": found.chain_id}).scalar_one()
-    return WithdrawalOut(chain_id=found.chain_id, to=found.contract, data=call_data(WITHDRAW, proposal.id), value=0,
+    return WithdrawalOut(chain_id=found.chain_id, to=found.contract, data=encode_call(WITHDRAW, proposal.id.int), value=0,
                          amount=int(raised), artist=found.artist)
 
 
@@ -118,5 +111,5 @@ def refund(conn: Connection, proposal_id: uuid.UUID, viewer: Viewer) -> RefundOu
     refundable = int(position.funded or 0) - int(position.refunded or 0)
     if refundable <= 0:
         raise InvalidTransition(f"nothing of {position.backer} is left to refund in this proposal")
-    return RefundOut(chain_id=found.chain_id, to=found.contract, data=call_data(REFUND, proposal.id), value=0,
+    return RefundOut(chain_id=found.chain_id, to=found.contract, data=encode_call(REFUND, proposal.id.int), value=0,
                      amount=refundable, backer=position.backer)
