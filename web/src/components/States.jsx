@@ -39,6 +39,19 @@ export function useLoad(load, deps) {
   return { ...state, reload: run };
 }
 
+// A keyset-paged list: ``loadPage(cursor)`` answers {items, next_cursor}; the first page
+// loads (again when ``deps`` change), "More" appends. { page, rows, cursor, more }.
+export function usePaged(loadPage, deps) {
+  const [extra, setExtra] = useState({ items: [], cursor: undefined });
+  const page = useLoad(() => loadPage(undefined), deps);
+  const more = async () => {
+    const next = await loadPage(extra.cursor ?? page.data.next_cursor);
+    setExtra((m) => ({ items: [...m.items, ...next.items], cursor: next.next_cursor }));
+  };
+  const rows = page.data ? [...page.data.items, ...extra.items] : [];
+  return { page, rows, cursor: extra.items.length ? extra.cursor : page.data?.next_cursor, more };
+}
+
 // Run an action (a button press): { run, busy, error }.
 export function useAction(action) {
   const [busy, setBusy] = useState(false);

@@ -1,25 +1,14 @@
-import { useState } from "react";
 import { api } from "../lib/api.js";
 import { formatAmount } from "../lib/money.js";
 import { useSession } from "../session.jsx";
 import { Progress, day } from "../components/Common.jsx";
-import { Empty, Loading, Pager, Problem, useLoad } from "../components/States.jsx";
+import { Empty, Loading, Pager, Problem, usePaged } from "../components/States.jsx";
 
-// One keyset-paged list of the caller's own: the first page loads, "More" appends.
-function usePaged(path) {
-  const [more, setMore] = useState({ items: [], cursor: undefined });
-  const page = useLoad(() => api(path, { query: { limit: 20 } }), [path]);
-  const load = async () => {
-    const next = await api(path, { query: { limit: 20, cursor: more.cursor ?? page.data.next_cursor } });
-    setMore((m) => ({ items: [...m.items, ...next.items], cursor: next.next_cursor }));
-  };
-  const rows = page.data ? [...page.data.items, ...more.items] : [];
-  const cursor = more.items.length ? more.cursor : page.data?.next_cursor;
-  return { page, rows, cursor, load };
-}
+// The caller's own lists, paged like every list of the API.
+const mine = (path) => (cursor) => api(path, { query: { limit: 20, cursor } });
 
 function Backed() {
-  const { rows, page, cursor, load } = usePaged("/api/me/fundings");
+  const { rows, page, cursor, more } = usePaged(mine("/api/me/fundings"), []);
   if (page.loading && !page.data) return <Loading label="Loading what you backed…" />;
   if (page.error) return <Problem error={page.error} onRetry={page.reload} />;
   return (
@@ -41,13 +30,13 @@ function Backed() {
           </tbody>
         </table>
       )}
-      <Pager cursor={cursor} onMore={load} />
+      <Pager cursor={cursor} onMore={more} />
     </div>
   );
 }
 
 function Created() {
-  const { rows, page, cursor, load } = usePaged("/api/me/proposals");
+  const { rows, page, cursor, more } = usePaged(mine("/api/me/proposals"), []);
   if (page.loading && !page.data) return <Loading label="Loading your proposals…" />;
   if (page.error) return <Problem error={page.error} onRetry={page.reload} />;
   return (
@@ -64,7 +53,7 @@ function Created() {
           ))}
         </ul>
       )}
-      <Pager cursor={cursor} onMore={load} />
+      <Pager cursor={cursor} onMore={more} />
     </div>
   );
 }

@@ -5,20 +5,15 @@ import { fundProposal, sendPrepared } from "../lib/wallet.js";
 import { useSession } from "../session.jsx";
 import { Progress, day, when } from "../components/Common.jsx";
 import { MediaById } from "../components/Media.jsx";
-import { Empty, Loading, Pager, Problem, useAction, useLoad } from "../components/States.jsx";
+import { Empty, Loading, Pager, Problem, useAction, useLoad, usePaged } from "../components/States.jsx";
 
 const short = (address) => `${address.slice(0, 6)}…${address.slice(-4)}`;
 
 function History({ proposal, version }) {
-  const [more, setMore] = useState({ items: [], cursor: undefined });
-  const page = useLoad(() => api(`/api/proposals/${proposal.id}/fundings`, { query: { limit: 20 } }), [proposal.id, version]);
-  const load = async () => {
-    const next = await api(`/api/proposals/${proposal.id}/fundings`, { query: { limit: 20, cursor: more.cursor ?? page.data.next_cursor } });
-    setMore((m) => ({ items: [...m.items, ...next.items], cursor: next.next_cursor }));
-  };
+  const { page, rows, cursor, more } = usePaged(
+    (next) => api(`/api/proposals/${proposal.id}/fundings`, { query: { limit: 20, cursor: next } }), [proposal.id, version]);
   if (page.loading && !page.data) return <Loading label="Loading the funding history…" />;
   if (page.error) return <Problem error={page.error} onRetry={page.reload} />;
-  const rows = [...page.data.items, ...more.items];
   return (
     <div className="panel">
       <h2>On-chain funding history</h2>
@@ -37,7 +32,7 @@ function History({ proposal, version }) {
           </tbody>
         </table>
       )}
-      <Pager cursor={more.items.length ? more.cursor : page.data.next_cursor} onMore={load} />
+      <Pager cursor={cursor} onMore={more} />
     </div>
   );
 }
