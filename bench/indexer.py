@@ -14,19 +14,28 @@ nothing else. It is measured in the same run, just before and just after each in
 run (the machine's load changes from minute to minute), and the median of those fetches
 is the baseline of indexer_vs_raw_fetch.
 
+Where the time goes: the CPU seconds of the bench process (the indexer's writer thread
+included), of the embedded PostgreSQL and of anvil during each indexer run and each raw
+fetch (Linux: /proc), and the rate the indexer's CPU work would allow on this machine's
+cores with a perfect overlap, as a ratio of the raw fetch (its CPU-bound ceiling).
+
     python bench/indexer.py [--quick] [--events N] [--runs N]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -44,6 +53,65 @@ CAMPAIGNS = 20
 GOAL = 10**30
 PER_TX = 2_000
 CHAIN_TABLES = "web3_transactions, chain_blocks, indexer_checkpoints, investments, artwork_tokens, outbox"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/<pid>/stat's CPU times
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """Wall and CPU seconds of each process of the bench: used so far, or in a run (a difference)."""
+    wall: float
+    bench: float
+    postgres: float
+    anvil: float
+
+    @property
+    def total(self) -> float:
+        return self.bench + self.postgres + self.anvil
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(self.wall - other.wall, self.bench - other.bench, self.postgres - other.postgres,
+                   self.anvil - other.anvil)
+
+
+def proc_stat(pid: int) -> tuple[int, float]:
+    """A process's parent and CPU seconds: its own, and those of its exited children it reaped (proc(5))."""
+    with open(f"/proc/{pid}/stat") as file:
+        fields = file.read().rpartition(")")[2].split()  # after the command name, which may hold spaces
+    # fields[0] is proc(5)'s field 3 (state): ppid is field 4, utime, stime, cutime, cstime fields 14-17.
+    return int(fields[1]), sum(int(field) for field in fields[11:15]) / CLOCK_TICKS
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of a process and its children: PostgreSQL's backends and background workers are the
+    postmaster's children, and one that exited (autovacuum workers do) is in the postmaster's reaped time."""
+    total = proc_stat(root)[1]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != root:
+            try:
+                parent, seconds = proc_stat(int(entry))
+            except OSError:  # exited since listed
+                continue
+            if parent == root:
+                total += seconds
+    return total
+
+
+def measured(postmaster: int, anvil: int, run: Callable[[], T]) -> tuple[T, Cpu]:
+    """What ``run`` returns, and the wall and CPU seconds of the bench's processes while it ran."""
+
+    def bench() -> tuple[float, float]:
+        # os.times() covers every thread of this process (the indexer's writer too), not its children.
+        times = os.times()
+        return time.perf_counter(), times.user + times.system
+
+    # The /proc scans (~2 ms each) stay out of the bench's window: before its start, after its end.
+    servers = tree_cpu(postmaster), tree_cpu(anvil)
+    started = bench()
+    result = run()
+    ended = bench()
+    return result, Cpu(ended[0] - started[0], ended[1] - started[1], tree_cpu(postmaster) - servers[0],
+                       tree_cpu(anvil) - servers[1])
 
 
 def make_events(platform: Platform, accounts: list[str], proposal_ids: list[int], events: int) -> None:
@@ -128,6 +196,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
         pg = postgres.start(Path(tmp) / "pg", keep=False)
+        # PostgreSQL writes the postmaster's pid as the first line of this file in its data directory.
+        postmaster = int((Path(tmp) / "pg" / "postmaster.pid").read_text().split()[0])
         port = free_port()
         anvil = start_anvil(port, Path(tmp), chain_id=31337)
         try:
@@ -167,15 +237,24 @@ def main() -> int:
             fetcher = JsonRpc(rpc_url, timeout=120)
             raw_fetch(fetcher, config, head)  # warm-up: the node's caches, the connection (not counted)
             rates, fetch_rates = [], []
+            index_cpu: list[Cpu] = []
+            fetch_cpu: list[Cpu] = []
+
+            def fetch() -> None:
+                rate, cpu = measured(postmaster, anvil.process.pid, lambda: raw_fetch(fetcher, config, head))
+                fetch_rates.append(rate)
+                fetch_cpu.append(cpu)
+
             reset(engine)
             run_indexer(engine, config)  # warm-up: connection pool, plans, pages (not counted)
             for _ in range(args.runs):
                 reset(engine)
-                fetch_rates.append(raw_fetch(fetcher, config, head))
-                indexed, seconds = run_indexer(engine, config)
+                fetch()
+                (indexed, seconds), cpu = measured(postmaster, anvil.process.pid, lambda: run_indexer(engine, config))
                 assert indexed == total, (indexed, total)
                 rates.append(indexed / seconds)
-                fetch_rates.append(raw_fetch(fetcher, config, head))
+                index_cpu.append(cpu)
+                fetch()
             with engine.connect() as conn:
                 raised = conn.execute(text("SELECT sum(raised_total) FROM proposals")).scalar_one()
                 funded = conn.execute(text("SELECT sum(amount) FROM web3_transactions WHERE event = 'Funded'")).scalar()
@@ -201,6 +280,22 @@ def main() -> int:
     print(f"{'raw eth_getLogs, same filter and blocks (median)':<48}{fetch_rate:>12,.0f}"
           f"{fetch_rate / baseline:>10.2f}{1:>13.3f}")
     print(f"{'  fetches (before and after each run)':<48}  {', '.join(f'{r:,.0f}' for r in fetch_rates)}")
+
+    def median_of(runs: list[Cpu], part: Callable[[Cpu], float]) -> float:
+        return statistics.median(part(cpu) for cpu in runs)
+
+    parts: dict[str, Callable[[Cpu], float]] = {
+        "wall": lambda c: c.wall, "python": lambda c: c.bench, "postgres": lambda c: c.postgres,
+        "anvil": lambda c: c.anvil, "CPU total": lambda c: c.total}
+    print(f"\n{'seconds per run (median), CPU of each process':<48}" + "".join(f"{name:>10}" for name in parts))
+    for label, runs in ((f"indexer ({len(index_cpu)} warm runs)", index_cpu),
+                        (f"raw eth_getLogs ({len(fetch_cpu)} fetches)", fetch_cpu)):
+        print(f"{label:<48}" + "".join(f"{median_of(runs, part):>10.3f}" for part in parts.values()))
+    # With its CPU work spread perfectly over every core, the indexer could not beat this.
+    cores = os.cpu_count() or 1
+    ceiling = total / (median_of(index_cpu, parts["CPU total"]) / cores)
+    print(f"CPU-bound ceiling on {cores} cores: {ceiling:,.0f} events/s, {ceiling / fetch_rate:.3f} x raw fetch "
+          f"(target {TARGET_RAW_RATIO})")
     metrics = [
         {"name": "indexer_events_per_s", "value": round(rate), "unit": "events/s", "baseline": round(baseline),
          "ratio": round(rate / baseline, 2), "target": TARGET_RATIO},
@@ -208,6 +303,8 @@ def main() -> int:
          "ratio": None, "target": TARGET_RATE},
         {"name": "indexer_vs_raw_fetch", "value": round(rate), "unit": "events/s", "baseline": round(fetch_rate),
          "ratio": round(rate / fetch_rate, 3), "target": TARGET_RAW_RATIO},
+        {"name": "indexer_cpu_ceiling_vs_raw_fetch", "value": round(ceiling), "unit": "events/s",
+         "baseline": round(fetch_rate), "ratio": round(ceiling / fetch_rate, 3), "target": None},
     ]
     print(json.dumps({"bench": "indexer", "metrics": metrics}))
     return 0

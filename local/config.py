@@ -31,6 +31,7 @@ class StackConfig:
     storage_front_port: int = 9024
     anvil_port: int = 8545
     graph_port: int = 6379
+    stripe_port: int = 8420
     uploads_bucket: str = "kalakrut-uploads"
     media_bucket: str = "kalakrut-media"
     schedule_interval: float = 60.0
@@ -51,6 +52,7 @@ class StackConfig:
             storage_front_port=_env_int("STORAGE_FRONT_PORT", 9024),
             anvil_port=_env_int("ANVIL_PORT", 8545),
             graph_port=_env_int("FALKORDB_PORT", 6379),
+            stripe_port=_env_int("LOCALSTRIPE_PORT", 8420),
         )
 
     @classmethod
@@ -71,5 +73,6 @@ class StackConfig:
             storage_front_port=free_port(),
             anvil_port=free_port(),
             graph_port=free_port(),
+            stripe_port=free_port(),
             persist_auth=False,
         )

@@ -42,14 +42,16 @@ def emulator_config(ports: EmulatorPorts, workdir: Path) -> dict:
     return config
 
 
-# Locally the page also talks to the Auth emulator and loads media from the storage
-# emulator, both on loopback; production's policy (firebase.json) names no loopback origin.
+# Locally the page also talks to the Auth emulator, loads media from the storage emulator
+# and runs localstripe's Stripe.js (a script that calls localstripe; it renders plain
+# inputs, no frame), all on loopback; production's policy (firebase.json) names no loopback origin.
 LOOPBACK = "http://127.0.0.1:* http://localhost:*"
+LOOPBACK_DIRECTIVES = ("connect-src", "img-src", "script-src")
 
 
 def local_csp(policy: str) -> str:
     directives = [part.strip() for part in policy.split(";") if part.strip()]
-    return "; ".join(f"{d} {LOOPBACK}" if d.split()[0] in ("connect-src", "img-src") else d for d in directives)
+    return "; ".join(f"{d} {LOOPBACK}" if d.split()[0] in LOOPBACK_DIRECTIVES else d for d in directives)
 
 
 def start_emulators(

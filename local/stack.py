@@ -1,9 +1,10 @@
 """Run the whole platform on loopback: `python -m local.stack` (what `make dev` runs).
 
 Order: embedded PostgreSQL -> Alembic migrations -> Pub/Sub, anvil (+ contracts),
-FalkorDB, Cloud Storage -> one functions-framework process per function (the campaign
-operator among them, signing with anvil's key) -> the Scheduler stand-in -> the router (Cloud Run stand-in) -> Firebase
-Auth + Hosting emulators -> demo data through the public API. Ctrl-C stops everything.
+FalkorDB, localstripe (Stripe), Cloud Storage -> one functions-framework process per function (the campaign
+operator among them, signing with anvil's key) -> the Scheduler stand-in -> the router (Cloud Run stand-in),
+and Stripe's webhook to it -> Firebase Auth + Hosting emulators -> demo data through the public API.
+Ctrl-C stops everything.
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ from local.router import Router, ThreadedServer
 from local.scheduler import Scheduler
 from local.storage import StorageFront, create_buckets, write_signing_key
 from local.storage import start_emulator as start_storage
+from local.stripe import PUBLISHABLE_KEY as STRIPE_PUBLISHABLE_KEY
+from local.stripe import SECRET_KEY as STRIPE_SECRET_KEY
+from local.stripe import WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET
+from local.stripe import register_webhook, start_localstripe
 from local.supervisor import Supervisor
 
 
@@ -58,6 +63,15 @@ class Stack:
     @property
     def chain_url(self) -> str:
         return f"http://127.0.0.1:{self.config.anvil_port}"
+
+    @property
+    def stripe_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.stripe_port}"
+
+    @property
+    def stripe_webhook_url(self) -> str:
+        """Where Stripe posts its events: Hosting in the cloud; here the router, by path."""
+        return f"{self.router_url}/api/payments/stripe"
 
     @property
     def storage_front_url(self) -> str:
@@ -104,6 +118,12 @@ class Stack:
             "funding_contract": self.contracts.funding,
             # anvil's first account deployed the contracts, so it is their operator (local/chain.py).
             "operator_private_key": ANVIL_OPERATOR_KEY,
+            "stripe_api_base": self.stripe_url,
+            "stripe_secret_key": STRIPE_SECRET_KEY,
+            "stripe_webhook_secret": STRIPE_WEBHOOK_SECRET,
+            "stripe_publishable_key": STRIPE_PUBLISHABLE_KEY,
+            # localstripe serves its own Stripe.js, which talks to it rather than to Stripe.
+            "stripe_js_url": f"{self.stripe_url}/js.stripe.com/v3/",
             "graph_url": f"falkordb://127.0.0.1:{self.config.graph_port}/kalakrut",
             "indexer_chains": json.dumps([{
                 "chain_id": 31337, "rpc_url": self.chain_url, "confirmations": 0,
@@ -141,7 +161,8 @@ class Stack:
         wanted = {"HOSTING_PORT": c.hosting_port, "AUTH_EMULATOR_PORT": c.auth_port, "ROUTER_PORT": c.router_port,
                   "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port,
             "PUBSUB_EMULATOR_PORT": c.pubsub_port, "STORAGE_EMULATOR_PORT": c.storage_port,
-            "STORAGE_FRONT_PORT": c.storage_front_port, "ANVIL_PORT": c.anvil_port, "FALKORDB_PORT": c.graph_port}
+            "STORAGE_FRONT_PORT": c.storage_front_port, "ANVIL_PORT": c.anvil_port, "FALKORDB_PORT": c.graph_port,
+            "LOCALSTRIPE_PORT": c.stripe_port}
         busy = [f"{name}={port}" for name, port in wanted.items() if port and port_open(port)]
         if busy:
             raise SystemExit(f"ports already in use: {', '.join(busy)} (is another stack running? set these variables to move)")
@@ -170,6 +191,9 @@ class Stack:
 
         # The graph starts empty each run: graph-reconcile fills it from PostgreSQL on its first tick.
         self.children.append(start_falkordb(self.config.graph_port, state / "graph"))
+
+        # Starts empty each run too (local/stripe.py: it cannot keep its state in .local).
+        self.children.append(start_localstripe(self.config.stripe_port, logs))
 
         self.children.append(start_storage(self.config.storage_port, state / "storage", logs))
         create_buckets(self.config.storage_port, self.config.project, [self.config.uploads_bucket, self.config.media_bucket])
@@ -202,6 +226,7 @@ class Stack:
         http_ports = {f.name: self.config.function_ports[f.name] for f in self.manifest.http_functions()}
         self.router = ThreadedServer(Router(self.manifest, http_ports, self.router_url), self.config.router_port, "router")
         self.router.start()
+        register_webhook(self.stripe_url, "kalakrut", self.stripe_webhook_url, STRIPE_WEBHOOK_SECRET)
 
         ports = EmulatorPorts(self.config.auth_port, self.config.hosting_port, self.config.hub_port, self.config.logging_port)
         self.children.append(start_emulators(
@@ -285,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  storage emulator      http://127.0.0.1:{stack.config.storage_port} (uploads via {stack.storage_front_url})\n"
             f"  chain (anvil)         {stack.chain_url}  funding {stack.contracts.funding}  artwork {stack.contracts.artwork}\n"
             f"  graph (FalkorDB)      redis://127.0.0.1:{stack.config.graph_port} graph 'kalakrut'\n"
+            f"  Stripe (localstripe)  {stack.stripe_url}  webhooks -> {stack.stripe_webhook_url}\n"
             f"  database              {stack.database_url}\n"
             f"  logs                  {stack.config.state_dir / 'logs'}\n"
             f"Press Ctrl-C to stop.",

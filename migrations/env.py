@@ -2,7 +2,8 @@
 from alembic import context
 
 import shared.chain.tables
-import shared.market.tables  # noqa: F401
+import shared.market.tables
+import shared.payments.tables  # noqa: F401
 from shared.db import get_engine
 from shared.tables import metadata
 

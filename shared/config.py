@@ -132,6 +132,15 @@ class Settings(BaseModel):
     operator_kms_key: str | None = Field(
         default=None, pattern=r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+/cryptoKeyVersions/[0-9]+$")
     operator_private_key: str | None = Field(default=None, repr=False, pattern=r"^(0x)?[0-9a-fA-F]{64}$")
+    # Stripe (shared/payments/stripe_gateway.py): the secret key, the webhook endpoint's signing
+    # secret, and locally the stand-in's address (localstripe); the platform's fee on each sale.
+    stripe_secret_key: str | None = Field(default=None, repr=False, pattern=r"^(sk|rk)_(test|live)_\w+$")
+    stripe_webhook_secret: str | None = Field(default=None, repr=False, pattern=r"^whsec_\w+$")
+    stripe_api_base: str | None = Field(default=None, pattern=r"^https?://[^\s/]+$")
+    # What the web app's card form needs (GET /api/config): public by design.
+    stripe_publishable_key: str | None = Field(default=None, pattern=r"^pk_(test|live)_\w+$")
+    stripe_js_url: str = Field(default="https://js.stripe.com/v3/", pattern=r"^https?://[^\s]+$")
+    platform_fee_bps: int = Field(default=1000, ge=0, le=5000)
     # Requests per second per client address and per user, and the burst allowed, for each
     # route class (shared/http/rate_limit.py, decision 0024): writes, expensive reads
     # (search, graph traversals; shared counters) and signed-in reads (per instance).

@@ -70,6 +70,7 @@ MethodNotAllowed = _problem(405, "method-not-allowed", "Method not allowed on th
 Conflict = _problem(409, "conflict", "The request conflicts with the current state")
 InvalidTransition = _problem(409, "invalid-transition", "That state change is not allowed")
 QuotaExceeded = _problem(409, "quota-exceeded", "That would exceed your quota")
+PaymentDeclined = _problem(402, "payment-declined", "The payment was not authorised")
 PreconditionFailed = _problem(412, "precondition-failed", "The resource changed since you read it")
 PayloadTooLarge = _problem(413, "payload-too-large", "The request body is too large")
 UnsupportedMediaType = _problem(415, "unsupported-media-type", "Send the body as application/json")

@@ -1,5 +1,5 @@
-"""Session-wide real services for the tests: embedded PostgreSQL and the Firebase
-Auth emulator, on loopback, started once and stopped by the fixtures."""
+"""Session-wide real services for the tests: embedded PostgreSQL, the Firebase Auth
+emulator, localstripe (Stripe) and the others, on loopback, started once and stopped by the fixtures."""
 from __future__ import annotations
 
 import os
@@ -11,6 +11,8 @@ from local import postgres
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
 from local.processes import free_port
 from local.storage import write_signing_key
+from local.stripe import SECRET_KEY as STRIPE_SECRET_KEY
+from local.stripe import WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET
 
 PROJECT = "demo-kalakrut-test"
 UPLOADS, MEDIA = "test-uploads", "test-media"
@@ -23,6 +25,7 @@ def reset_caches() -> None:
     from shared.graph import port
     from shared.identity import auth
     from shared.media import storage
+    from shared.payments import stripe_gateway
 
     get_settings.cache_clear()
     db.reset()
@@ -31,6 +34,7 @@ def reset_caches() -> None:
     storage.client.cache_clear()
     port.get_graph.cache_clear()
     port.get_graph_for_writes.cache_clear()
+    stripe_gateway.get_gateway.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +122,18 @@ def graph_url(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, graph_url,
+def stripe_server(tmp_path_factory) -> Iterator[str]:
+    """localstripe (the local Stripe, local/stripe.py), empty; yields STRIPE_API_BASE."""
+    from local.stripe import start_localstripe
+
+    port = free_port()
+    child = start_localstripe(port, tmp_path_factory.mktemp("stripe"))
+    yield f"http://127.0.0.1:{port}"
+    child.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, graph_url, stripe_server,
             tmp_path_factory) -> Iterator[None]:
     """The environment a deployed function would have, pointed at the local services."""
     values = {
@@ -141,6 +156,9 @@ def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, 
         "FIREBASE_WEB_API_KEY": "test-api-key",
         "FUNDING_CONTRACT": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
         "GRAPH_URL": graph_url,
+        "STRIPE_API_BASE": stripe_server,
+        "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
         # Tests write fast from one address; the limiter has its own tests.
         "RATE_LIMIT_PER_SECOND": "100000",
         "RATE_LIMIT_BURST": "100000",

@@ -6,6 +6,7 @@ import shared.startup  # noqa: F401  (first, before anything heavy: see shared/s
 from shared.config import get_settings
 from shared.http.api import Api, Call, Reply, caller_address
 from shared.market import analytics, auctions, catalog, delivery, items, listing, reactions, search, taxonomy
+from shared.payments import cards
 
 api = Api("marketplace")
 ITEM = "/api/items/<uuid:item_id>"
@@ -96,10 +97,10 @@ def my_reactions(call: Call) -> reactions.MyReactions:
     return reactions.mine(call.conn, call.caller, call.path["item_id"])
 
 
-@api.route("GET", f"{ITEM}/download", summary="A short-lived link to a digital item's file (artist and holder)",
-           auth="user", response=delivery.Download)
+@api.route("GET", f"{ITEM}/download", summary="A short-lived link to a digital item's file (artist and holder; "
+           "a buyer's downloads count against their order)", auth="user", response=delivery.Download, errors=(409,))
 def download(call: Call) -> delivery.Download:
-    return delivery.download(call.session, call.user, call.path["item_id"])
+    return delivery.item_download(call.session, call.user, call.path["item_id"])
 
 
 # -- auctions --------------------------------------------------------------------------------
@@ -123,10 +124,23 @@ def auction_detail(call: Call) -> auctions.AuctionOut:
     return auctions.to_out(auctions.read(call.conn, call.path["auction_id"]))
 
 
-@api.route("POST", f"{AUCTION}/bids", summary="Bid (not on your own item; at least the minimum bid)", auth="user",
-           body=auctions.BidIn, response=auctions.BidAccepted, status=201, errors=(409,))
+@api.route("POST", f"{AUCTION}/bids", summary="Bid with a card: its amount is authorised, released when you are "
+           "outbid, captured if you win (not on your own item; at least the minimum bid)", auth="user",
+           body=auctions.BidIn, response=auctions.BidAccepted, status=201, errors=(402, 409, 503), transaction=False)
 def place_bid(call: Call) -> auctions.BidAccepted:
-    return auctions.place_bid(call.session, call.user, call.path["auction_id"], call.body.amount)
+    from shared.market import bidding
+    from shared.payments.stripe_gateway import get_gateway
+
+    return bidding.place_bid(call.caller.id, call.path["auction_id"], call.body, get_gateway())
+
+
+@api.route("POST", "/api/payments/setup-intents", summary="Start adding a card: a SetupIntent's client secret "
+           "for Stripe.js, which gives the PaymentMethod id a bid names", auth="user", response=cards.CardSetup,
+           status=201, errors=(503,))
+def card_setup(call: Call) -> Reply:
+    from shared.payments.stripe_gateway import get_gateway
+
+    return Reply(cards.start_setup(call.user.id, get_gateway()), status=201)
 
 
 @api.route("GET", f"{AUCTION}/bids", summary="The bid log, newest first", auth="public",

@@ -60,6 +60,10 @@ class Route:
     errors: tuple[int, ...] = ()
     # Costly to answer whoever asks (search, graph traversals): counted like writes.
     expensive: bool = False
+    # False: the handler opens its own units of work (shared.db.work) and calls out between
+    # them (a payment provider); no request transaction holds a connection meanwhile, so a
+    # request never waits for a second connection of a pool it holds one of.
+    transaction: bool = True
 
     @property
     def problem_statuses(self) -> list[int]:
@@ -98,7 +102,7 @@ class Call:
     """
 
     request: Request
-    work: Work
+    work: Work | None  # None for routes that open their own units (Route.transaction)
     path: dict[str, Any]
     body: Any
     query: Any
@@ -108,11 +112,16 @@ class Call:
 
     @property
     def conn(self) -> Connection:
-        return self.work.connection
+        return self._work().connection
 
     @property
     def session(self) -> Session:
-        return self.work.session
+        return self._work().session
+
+    def _work(self) -> Work:
+        if self.work is None:
+            raise RuntimeError("this route opens its own units of work (Route.transaction=False)")
+        return self.work
 
     @property
     def caller(self) -> access.Viewer:
@@ -158,12 +167,13 @@ class Api:
         also: dict[int, type[BaseModel] | None] | None = None,
         errors: tuple[int, ...] = (),
         expensive: bool = False,
+        transaction: bool = True,
     ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
         def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
             # Every GET answers If-None-Match (shared/http/caching.py).
             responses = {status: response, **({304: None} if method == "GET" else {}), **(also or {})}
             self.routes.append(
-                Route(method, rule, handler, summary, auth, body, query, responses, errors, expensive)
+                Route(method, rule, handler, summary, auth, body, query, responses, errors, expensive, transaction)
             )
             self._map = None
             return handler
@@ -241,14 +251,21 @@ class Api:
         _limit_rate(self.name, route, request, claims, settings)
         query = _parse_query(route.query, request) if route.query else None
         body = _parse_body(route.body, request, settings.max_body_bytes) if route.body else None
-        with work() as unit:
-            # A write loads the caller through the ORM it is about to use; a read, on Core.
-            write = route.method in WRITES
-            viewer = auth.load_viewer(unit, claims, orm=write) if claims else None
+        if route.transaction:
+            with work() as unit:
+                # A write loads the caller through the ORM it is about to use; a read, on Core.
+                write = route.method in WRITES
+                viewer = auth.load_viewer(unit, claims, orm=write) if claims else None
+                if route.auth == "user" and viewer is None:
+                    raise errors.RegistrationRequired()
+                user = viewer if write else None
+                result = route.handler(Call(request, unit, path_args, body, query, claims, viewer, user))
+        else:
+            with work() as unit:
+                viewer = auth.load_viewer(unit, claims, orm=False) if claims else None
             if route.auth == "user" and viewer is None:
                 raise errors.RegistrationRequired()
-            user = viewer if write else None
-            result = route.handler(Call(request, unit, path_args, body, query, claims, viewer, user))
+            result = route.handler(Call(request, None, path_args, body, query, claims, viewer))
         response = _render(route, result)
         if route.method == "GET" and response.status_code == 200:
             return caching.conditional(request, response, settings.public_cache_seconds)

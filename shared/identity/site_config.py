@@ -1,7 +1,8 @@
 """What the web app needs to start, read from the function's environment at run time so
 one build serves every environment: the Firebase web app's public config (these values
 are public by design: they name the project, they grant nothing), the Auth emulator in
-local development, and the chain and contract that proposals are funded on."""
+local development, the chain and contract that proposals are funded on, and Stripe's
+publishable key with where Stripe.js comes from."""
 from __future__ import annotations
 
 from pydantic import Field
@@ -21,10 +22,16 @@ class ChainWebConfig(ApiModel):
     funding_contract: str | None = Field(description="ProposalFunding's address; fund(uint256 proposalId) payable")
 
 
+class PaymentsWebConfig(ApiModel):
+    publishable_key: str = Field(description="Stripe's publishable key (pk_...)")
+    js_url: str = Field(description="where to load Stripe.js from (the local stand-in's copy in development)")
+
+
 class SiteConfig(ApiModel):
     firebase: FirebaseWebConfig
     auth_emulator_url: str | None = Field(description="set only in local development")
     chain: ChainWebConfig | None
+    payments: PaymentsWebConfig | None = Field(description="card payments; null where none are configured")
 
 
 def site_config() -> SiteConfig:
@@ -33,8 +40,10 @@ def site_config() -> SiteConfig:
     project = settings.google_cloud_project
     chain = ChainWebConfig(chain_id=settings.chain_id, funding_contract=settings.funding_contract) \
         if settings.chain_id else None
+    payments = PaymentsWebConfig(publishable_key=settings.stripe_publishable_key, js_url=settings.stripe_js_url) \
+        if settings.stripe_publishable_key else None
     return SiteConfig(
         firebase=FirebaseWebConfig(api_key=settings.firebase_web_api_key,
                                    auth_domain=settings.firebase_auth_domain or f"{project}.firebaseapp.com",
                                    project_id=project),
-        auth_emulator_url=settings.auth_emulator_url, chain=chain)
+        auth_emulator_url=settings.auth_emulator_url, chain=chain, payments=payments)

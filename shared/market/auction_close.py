@@ -1,12 +1,19 @@
-"""Closing auctions past their end (the auction-close job).
+"""Closing auctions past their end, and the money around them (the auction-close job).
 
-Most scheduler ticks find nothing due: that path is one Core query, and the ORM,
-the API models and the event plumbing load only when an auction is to be settled.
+Closing decides the outcome; when there is a winner, the item's unit is taken for them and
+a pending order made with their bid's hold, in the closing transaction. Then the job takes
+the money of every pending order (shared/market/orders.py ``collect``: outside any
+transaction; a capture the provider refuses cancels the order, gives the stock back and
+ends the auction ``payment_failed``, decision 0027), and lets go of authorisations that
+back nothing any more (_ORPHANS, holds.sweep).
+
+Most scheduler ticks find nothing due: that path is a few Core queries, and the ORM,
+the API models, the payment library and the event plumbing load only when needed.
 """
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -14,16 +21,55 @@ from sqlalchemy import text
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from shared.market.models import Auction, Item
+    from shared.market.models import Auction
+    from shared.payments.gateway import Gateway
 
 _DUE = text("""
     SELECT id FROM auctions WHERE status = 'open' AND ends_at <= clock_timestamp()
     ORDER BY ends_at LIMIT :batch FOR UPDATE SKIP LOCKED
 """)
+# What the job may have to do about money, each as one cheap question first.
+_COLLECTABLE = text("SELECT EXISTS (SELECT 1 FROM orders WHERE status = 'pending')")
+_UNSETTLED = text("SELECT EXISTS (SELECT 1 FROM payment_holds WHERE status IN ('pending', 'releasing', 'refunding'))")
+# Authorised bid holds that back nothing: not the leading bid of an open auction, not the
+# winner's of a closed one (those are capturing or captured by then). The grace period
+# spares a request that has authorised and is still deciding its bid (bidding.py).
+_ORPHANS = text("""
+    UPDATE payment_holds h SET status = 'releasing', updated_at = now()
+    WHERE h.purpose = 'bid' AND h.status = 'authorised' AND h.updated_at < now() - CAST(:stale AS interval)
+      AND NOT EXISTS (SELECT 1 FROM bids b JOIN auctions a ON a.id = b.auction_id
+                      WHERE b.hold_id = h.id AND a.status = 'open' AND a.current_price = b.amount)
+""")
 
 
-def close_due(*, batch: int = 50) -> list[dict]:
-    """Close every auction past its end: the winner, if the reserve is met, gets the item.
+def run(gateway_factory: Callable[[], Gateway], fee_bps: int) -> list[dict]:
+    """One tick of the job: close what is due, take the money of pending orders, let go of
+    what backs nothing any more. The gateway, the ORM and the orders' models load only when
+    a payment is to be touched."""
+    from shared.db import work
+    from shared.payments.holds import STALE
+
+    closed = close_due(fee_bps)
+    with work() as unit:
+        collectable = unit.connection.execute(_COLLECTABLE).scalar_one()
+    if collectable:
+        from shared.market import orders
+
+        orders.collect(gateway_factory())
+    with work() as unit:
+        orphans = unit.connection.execute(_ORPHANS, {"stale": STALE}).rowcount
+        unsettled = unit.connection.execute(_UNSETTLED).scalar_one()
+    if orphans or unsettled:
+        from shared.market import orders
+        from shared.payments import holds
+
+        holds.sweep(gateway_factory())
+        orders.finish_refunds()
+    return closed
+
+
+def close_due(fee_bps: int, *, batch: int = 50) -> list[dict]:
+    """Close every auction past its end: the winner, if the reserve is met, gets an order.
 
     Each batch is one transaction; due auctions another run holds are skipped (SKIP
     LOCKED) and a bid that extended an auction meanwhile keeps it open (the row is
@@ -38,52 +84,44 @@ def close_due(*, batch: int = 50) -> list[dict]:
             if ids:
                 from shared.market.models import Auction
 
-                closed += [_settle(unit.session, unit.session.get(Auction, auction_id)) for auction_id in ids]
+                closed += [_settle(unit.session, unit.session.get(Auction, auction_id), fee_bps)
+                           for auction_id in ids]
         if len(ids) < batch:
             return closed
 
 
-def _settle(session: Session, auction: Auction) -> dict:
+def _settle(session: Session, auction: Auction, fee_bps: int) -> dict:
     from shared import audit
     from shared.events import outbox
-    from shared.market import auction_rules
-    from shared.market.auctions import db_now, payload, rules_state
+    from shared.market import auction_rules, orders
+    from shared.market.auctions import db_now, leading_hold, payload, rules_state
     from shared.market.models import Item
+    from shared.payments import holds
 
     outcome, winner = auction_rules.outcome(rules_state(auction), auction.reserve_price)
-    now = db_now(session)
-    auction.status, auction.outcome, auction.closed_at = "closed", outcome, now
+    hold_id = leading_hold(session, auction)
+    auction.status, auction.outcome, auction.closed_at = "closed", outcome, db_now(session)
     auction.winner_id = uuid.UUID(winner) if winner else None
     if auction.winner_id is not None:
-        _hand_over(session, session.get(Item, auction.item_id, with_for_update=True), auction.winner_id, now)
+        item = session.get(Item, auction.item_id, with_for_update=True)
+        if hold_id is not None and _backed(session, hold_id) and orders.take_stock(session, item, 1, auction.winner_id):
+            orders.open_order(session, item=item, buyer_id=auction.winner_id, quantity=1,
+                              amount=auction.current_price, fee_bps=fee_bps, hold_id=hold_id, auction_id=auction.id)
+        else:  # a bid from before bids were backed, its hold lapsed, or no unit left: nothing to sell
+            auction.outcome, auction.winner_id = "payment_failed", None
+            if hold_id is not None:
+                holds.let_go(session.connection(), [hold_id])
+    elif hold_id is not None:  # reserve not met: the leader's money goes back
+        holds.let_go(session.connection(), [hold_id])
     session.flush()
-    audit.record(session, None, "auction.closed", "auction", auction.id, outcome=outcome,
+    audit.record(session, None, "auction.closed", "auction", auction.id, outcome=auction.outcome,
                  winner_id=str(auction.winner_id) if auction.winner_id else None)
     outbox.emit(session, "auction.closed", "auction", auction.id,
-                {**payload(auction), "outcome": outcome,
+                {**payload(auction), "outcome": auction.outcome,
                  "winner_id": str(auction.winner_id) if auction.winner_id else None})
-    return {"auction_id": str(auction.id), "outcome": outcome}
+    return {"auction_id": str(auction.id), "outcome": auction.outcome}
 
 
-def _hand_over(session: Session, item: Item, winner_id: uuid.UUID, now: datetime) -> None:
-    """A digital item (not token-linked) passes to the winner; a physical one sells a unit."""
-    from shared.events import outbox
-    from shared.market import items
-
-    previous, was_low = item.status, items.is_low(item)
-    if item.kind == "digital":
-        if item.token_id is None:
-            item.holder_id = winner_id  # a token-linked item follows the token's transfer on chain
-        item.status, item.sold_at = "sold", now
-    else:
-        item.inventory = max(0, (item.inventory or 0) - 1)
-        if item.inventory == 0:
-            item.status, item.sold_at = "sold", now
-    session.flush()
-    if item.status != previous:
-        outbox.emit(session, "item.state_changed", "item", item.id,
-                    {**items.payload(item), "previous_status": previous, "action": "sell",
-                     "buyer_id": str(winner_id)})
-    else:
-        outbox.emit(session, "item.updated", "item", item.id, {**items.payload(item), "buyer_id": str(winner_id)})
-    items.alert_low_stock(session, item, was_low=was_low)
+def _backed(session: Session, hold_id: uuid.UUID) -> bool:
+    return session.connection().execute(text("SELECT status FROM payment_holds WHERE id = :id"),
+                                        {"id": hold_id}).scalar_one() == "authorised"

@@ -9,12 +9,13 @@ from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 
 from shared import audit
-from shared.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from shared.events import outbox
 from shared.identity.access import require_owner
 from shared.market import auction_rules, items
 from shared.market.tables import auctions, bids
 from shared.paging import PageQuery, decode_cursor, encode_cursor
+from shared.payments.gateway import MAX_CARD_AMOUNT
 from shared.types import AmountIn, AmountOut, ApiModel, PositiveAmountIn
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from shared.market.models import Auction, Bid
     from shared.models import User
 
-MAX_DURATION = timedelta(days=30)
+# A card authorisation lasts seven days at Stripe: the leader's must still be there at the
+# end, with a day to spare for the capture's retries (decision 0027).
+MAX_DURATION = timedelta(days=6)
 # How far in the past a start may be (clients' clocks differ a little from ours).
 START_SKEW = timedelta(minutes=5)
 
@@ -71,7 +74,7 @@ class AuctionOut(ApiModel):
     leader_id: uuid.UUID | None
     bid_count: int
     minimum_bid: AmountOut | None
-    outcome: Literal["sold", "reserve_not_met", "no_bids"] | None
+    outcome: Literal["sold", "reserve_not_met", "no_bids", "payment_failed"] | None
     winner_id: uuid.UUID | None
     closed_at: AwareDatetime | None
 
@@ -80,6 +83,9 @@ class BidIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: PositiveAmountIn
+    payment_method: Annotated[str, Field(pattern=r"^pm_[A-Za-z0-9_]{1,200}$")] = Field(
+        description="the card to authorise the bid's amount on (a Stripe PaymentMethod id, from Stripe.js); "
+                    "the authorisation is released when you are outbid and captured if you win")
 
 
 class BidOut(ApiModel):
@@ -173,6 +179,9 @@ def create(session: Session, seller: User, item_id: uuid.UUID, data: AuctionIn) 
         raise InvalidTransition(f"only a listed item can be auctioned; this one is {item.status}")
     if items.open_auction(session, item.id) is not None:
         raise Conflict("this item already has an auction running")
+    require_card_currency(item.currency)
+    for price in (data.starting_price, data.reserve_price):
+        require_card_amount(price)
     starts_at = data.starts_at or db_now(session)
     auction = Auction(item_id=item.id, seller_id=seller.id, currency=item.currency,
                       starting_price=data.starting_price, reserve_price=data.reserve_price,
@@ -193,21 +202,43 @@ def payload(auction: Auction) -> dict:
             "currency": auction.currency, "leader_id": str(auction.leader_id) if auction.leader_id else None}
 
 
+def require_card_currency(currency: str) -> None:
+    """Only card currencies are auctioned: an ETH auction's bids need on-chain escrow, which is
+    not built yet, and a bid no money backs is refused (decision 0027)."""
+    if currency == "ETH":
+        raise Conflict("auctions in ETH need on-chain escrow of the bids, which is not available yet")
+
+
+def require_card_amount(amount: int | None) -> None:
+    if amount is not None and amount > MAX_CARD_AMOUNT:
+        raise ValidationFailed(f"a card payment is at most {MAX_CARD_AMOUNT} minor units")
+
+
 _REFUSALS = {"own-item": Forbidden}
 
 
-def place_bid(session: Session, bidder: User, auction_id: uuid.UUID, amount: int) -> BidAccepted:
-    """Decide a bid against the locked auction: one bid per auction at a time."""
+def check_bid(auction: Auction | Row, bidder_id: uuid.UUID, amount: int, now: datetime) -> auction_rules.AuctionState:
+    """The auction after the bid, or the problem that refuses it."""
+    require_card_currency(auction.currency)
+    require_card_amount(amount)
+    try:
+        return auction_rules.place(rules_state(auction), str(bidder_id), amount, now)
+    except auction_rules.BidRefused as refused:
+        problem = _REFUSALS.get(refused.code, Conflict)
+        raise problem(str(refused)) from None
+
+
+def place_bid(session: Session, bidder: User, auction_id: uuid.UUID, amount: int,
+              hold_id: uuid.UUID | None) -> tuple[BidAccepted, uuid.UUID | None]:
+    """Decide a bid backed by ``hold_id`` against the locked auction, one bid per auction at a
+    time; the accepted bid and the hold of the bid it outbids (no longer backing anything)."""
     from shared.market.models import Bid
 
     auction = get(session, auction_id, for_update=True)
     now = db_now(session)
-    try:
-        state = auction_rules.place(rules_state(auction), str(bidder.id), amount, now)
-    except auction_rules.BidRefused as refused:
-        problem = _REFUSALS.get(refused.code, Conflict)
-        raise problem(str(refused)) from None
-    bid = Bid(auction_id=auction.id, bidder_id=bidder.id, amount=amount, placed_at=now)
+    state = check_bid(auction, bidder.id, amount, now)
+    outbid = leading_hold(session, auction)
+    bid = Bid(auction_id=auction.id, bidder_id=bidder.id, amount=amount, placed_at=now, hold_id=hold_id)
     session.add(bid)
     auction.current_price, auction.leader_id = state.current_price, bidder.id
     auction.bid_count, auction.ends_at = state.bids, state.ends_at
@@ -216,7 +247,15 @@ def place_bid(session: Session, bidder: User, auction_id: uuid.UUID, amount: int
     audit.record(session, bidder, "auction.bid", "auction", auction.id, amount=str(amount), bid_id=bid.id)
     outbox.emit(session, "auction.bid_placed", "auction", auction.id,
                 {**payload(auction), "bid_id": bid.id, "bidder_id": str(bidder.id), "amount": str(amount)})
-    return BidAccepted(bid=_bid_out(bid), auction=to_out(auction))
+    return BidAccepted(bid=_bid_out(bid), auction=to_out(auction)), outbid
+
+
+def leading_hold(db: Connection | Session, auction: Auction | Row) -> uuid.UUID | None:
+    """The hold behind the auction's leading bid (each price level is bid once)."""
+    if auction.current_price is None:
+        return None
+    return db.execute(select(bids.c.hold_id).where(bids.c.auction_id == auction.id,
+                                                   bids.c.amount == auction.current_price)).scalar_one_or_none()
 
 
 def cancel(session: Session, user: User, auction_id: uuid.UUID) -> Auction:

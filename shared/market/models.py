@@ -37,5 +37,9 @@ class Bid(Base):
     __table__ = t.bids
 
 
+class Order(Base):
+    __table__ = t.orders
+
+
 class RateLimit(Base):
     __table__ = t.rate_limits

@@ -17,14 +17,17 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+import shared.payments.tables  # noqa: F401  (bids and orders name payment_holds)
 from shared.tables import Amount, created, metadata, one_of, search_document, updated, uuid_pk
 
 ITEM_KINDS = ("physical", "digital")
 ITEM_STATUSES = ("draft", "listed", "sold", "archived")
 AUCTION_STATUSES = ("open", "closed", "cancelled")
-AUCTION_OUTCOMES = ("sold", "reserve_not_met", "no_bids")
+# payment_failed: the winner's authorisation could not be captured (decision 0027).
+AUCTION_OUTCOMES = ("sold", "reserve_not_met", "no_bids", "payment_failed")
+ORDER_STATUSES = ("pending", "paid", "shipped", "fulfilled", "refunded", "cancelled")
 PUBLIC_ITEM_STATUSES = ("listed", "sold")
 ANALYTICS_ACTIONS = ("view", "copy")
 PUBLIC = text("status IN ('listed', 'sold')")
@@ -180,7 +183,43 @@ bids = Table(
     Column("bidder_id", ForeignKey("users.id"), nullable=False),
     Column("amount", Amount, nullable=False),
     Column("placed_at", DateTime(timezone=True), nullable=False),
+    # The authorisation that backs the bid (decision 0027); none on bids from before it.
+    Column("hold_id", ForeignKey("payment_holds.id"), unique=True),
     UniqueConstraint("auction_id", "amount"),
+)
+
+# Purchases and won auctions: what was bought, from whom, for how much, and how far along.
+orders = Table(
+    "orders",
+    metadata,
+    uuid_pk(),
+    Column("buyer_id", ForeignKey("users.id"), nullable=False),
+    Column("seller_id", ForeignKey("users.id"), nullable=False),
+    Column("item_id", ForeignKey("items.id"), nullable=False),
+    Column("auction_id", ForeignKey("auctions.id"), unique=True),
+    Column("quantity", Integer, nullable=False, server_default=text("1")),
+    Column("amount", Amount, nullable=False),
+    Column("fee", Amount, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("hold_id", ForeignKey("payment_holds.id"), nullable=False, unique=True),
+    # Where a physical item goes (the buyer's and seller's to see only), and how it went.
+    Column("shipping", JSONB),
+    Column("carrier", String(64)),
+    Column("tracking", String(128)),
+    # A digital item's downloads through this order, capped (shared/market/orders.py).
+    Column("downloads", Integer, nullable=False, server_default=text("0")),
+    Column("paid_at", DateTime(timezone=True)),
+    Column("shipped_at", DateTime(timezone=True)),
+    Column("fulfilled_at", DateTime(timezone=True)),
+    Column("refunded_at", DateTime(timezone=True)),
+    created("created_at"),
+    updated("updated_at"),
+    CheckConstraint(one_of("status", ORDER_STATUSES), name="status"),
+    CheckConstraint("quantity > 0 AND amount > 0 AND fee >= 0 AND fee <= amount", name="amounts"),
+    CheckConstraint("downloads >= 0", name="downloads"),
+    Index("ix_orders_buyer", "buyer_id", "created_at", "id"),
+    Index("ix_orders_seller", "seller_id", "created_at", "id"),
 )
 
 # GCRA state per key: the theoretical arrival time of the next request (shared/http/rate_limit.py).

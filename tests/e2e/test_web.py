@@ -1,25 +1,34 @@
 """The web app in real Chromium (Playwright), against the stack `make dev` runs, through
 the Hosting emulator: sign-up and roles, a proposal with a cover image, wallet linking
 with Sign-In with Ethereum, funding from the wallet and the indexer's totals, the
-network drawing, marketplace search with a typo, favorites and bids, error states,
-the keyboard and a phone-sized screen. Every test saves screenshots and fails on any
-console error, page error, failed request or error response it did not provoke."""
+network drawing, marketplace search with a typo, favorites and bids backed by a card
+(localstripe's Stripe.js), an auction between two bidders through to the winner's payment,
+an artist's shop and a buy-now order through shipping to its receipt, error states, the
+keyboard and a phone-sized screen. Every test saves screenshots and fails on any console
+error, page error, failed request or error response it did not provoke."""
 from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import expect, sync_playwright
 
 from local.chain import Platform, Rpc
 from local.seed import seed
 from local.stack import Stack, StackConfig
+from local.stripe import SECRET_KEY as STRIPE_SECRET_KEY
 from tests.support.browser import AnvilWallet, Watch, chromium_path, screenshot
 from tests.support.images import png
+from tests.support.waiting import wait_for
 
 PASSWORD = "password123"
 GOAL_ETH = 2
+# localstripe's test cards: one authorises, one is declined when its payment is confirmed.
+VISA, DECLINED = "4242424242424242", "4000000000000341"
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +98,23 @@ def upload_image(page, size: tuple[int, int]) -> None:
     page.locator("input[type=file]").set_input_files(
         files=[{"name": "image.png", "mimeType": "image/png", "buffer": png(size)}])
     expect(page.get_by_text("Image ready.")).to_be_visible(timeout=60_000)
+
+
+def fill_card(panel, number: str) -> None:
+    """The card step of a bid. Locally Stripe.js is localstripe's, whose card element is
+    plain inputs named by their placeholders (the number as 16 digits, a two-digit year)."""
+    card = panel.get_by_role("group", name="Card")
+    card.get_by_placeholder("number", exact=True).fill(number)
+    card.get_by_placeholder("exp_month", exact=True).fill("12")
+    card.get_by_placeholder("exp_year", exact=True).fill(f"{(datetime.now(UTC).year + 3) % 100:02d}")
+    card.get_by_placeholder("cvc", exact=True).fill("123")
+    card.get_by_placeholder("postal_code", exact=True).fill("10115")
+
+
+def bid(panel, amount: str, card: str = VISA) -> None:
+    panel.get_by_label("Your bid (EUR)").fill(amount)  # starting a bid loads Stripe.js
+    fill_card(panel, card)
+    panel.get_by_role("button", name="Place bid").click()
 
 
 def until(check, *, timeout: float = 90, between=None) -> None:
@@ -216,15 +242,235 @@ def test_marketplace_search_with_a_typo_favorite_and_bid(open_page, request):
     expect(auction.get_by_test_id("time-left")).to_contain_text("left")
     minimum = auction.get_by_test_id("minimum-bid").inner_text().split()[0].replace(",", "")
     watch.expect(409, "/bids")
-    auction.get_by_label("Your bid (EUR)").fill("1")
-    auction.get_by_role("button", name="Place bid").click()
+    bid(auction, "1")
     expect(auction.get_by_role("alert")).to_contain_text("the lowest acceptable bid is")
     _shot(request, page, "2-bid-refused")
-    auction.get_by_label("Your bid (EUR)").fill(minimum)
-    auction.get_by_role("button", name="Place bid").click()
+    # A card the bank declines: the API's 402 problem, as it words it.
+    watch.expect(402, "/bids")
+    bid(auction, minimum, DECLINED)
+    alert = auction.get_by_role("alert")
+    expect(alert).to_contain_text("The payment was not authorised")
+    expect(alert).to_contain_text("card_declined")
+    _shot(request, page, "3-card-declined")
+    bid(auction, minimum)
     expect(auction.get_by_test_id("current-bid")).to_have_text(f"{minimum} EUR")
     expect(auction).to_contain_text("are the highest bidder")
-    _shot(request, page, "3-bid-placed")
+    expect(auction.get_by_role("alert")).to_have_count(0)
+    _shot(request, page, "4-bid-placed")
+
+
+# Long enough for two people to open the item and bid through their pages on a loaded
+# machine (about 2 s on an idle one), short enough that the test waits little for the end.
+AUCTION_SECONDS = 15
+
+
+def _api(stack, method: str, path: str, headers: dict, body: dict | None = None) -> dict:
+    response = requests.request(method, f"{stack.hosting_url}{path}", json=body, headers=headers, timeout=30)
+    assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
+    return response.json() if response.content else {}
+
+
+def test_two_bidders_the_outbid_card_is_released_and_the_winner_pays(stack, open_page, request):
+    """Bids backed by cards, through the browser: Ada bids, Bo outbids and Ada's authorisation
+    is released at once; the auction ends, the close job (every 2 s in this stack) captures
+    Bo's, the order is paid and the item sold; both pages show the auction closed, won by Bo."""
+    import stripe
+    from sqlalchemy import create_engine, text
+
+    run = uuid.uuid4().hex[:8]
+    # The seller through the API: selling has no page yet.
+    _, token = stack.auth().sign_up(f"seller-{run}@example.test", PASSWORD, display_name=f"Sela {run}")
+    seller = {"Authorization": f"Bearer {token}"}
+    _api(stack, "POST", "/api/register", seller, {"role": "artist"})
+    item = _api(stack, "POST", "/api/items", seller, {
+        "title": f"Kiln Bowl {run}", "kind": "physical", "price": "9000", "currency": "EUR", "inventory": 1,
+        "shipping_regions": ["DE"]})
+    _api(stack, "POST", f"/api/items/{item['id']}/list", seller)
+
+    ada, _ = open_page()
+    sign_up(ada, f"ada-{run}@example.test", f"Ada {run}", "collector")
+    bo, bo_watch = open_page()
+    sign_up(bo, f"bo-{run}@example.test", f"Bo {run}", "collector")
+
+    # The auction opens once both bidders are ready: a short one, and a late bid extends nothing.
+    ends_at = datetime.now(UTC) + timedelta(seconds=AUCTION_SECONDS)
+    auction = _api(stack, "POST", f"/api/items/{item['id']}/auctions", seller, {
+        "ends_at": ends_at.isoformat(), "starting_price": "5000", "min_increment": "500", "extension_seconds": 0})
+    for page in (ada, bo):
+        page.goto(f"/#/items/{item['id']}")
+    ada_panel, bo_panel = ada.get_by_test_id("auction"), bo.get_by_test_id("auction")
+    bid(ada_panel, "50")
+    expect(ada_panel.get_by_test_id("current-bid")).to_have_text("50.00 EUR")
+    expect(ada_panel).to_contain_text("are the highest bidder")
+    bid(bo_panel, "60")
+    expect(bo_panel.get_by_test_id("current-bid")).to_have_text("60.00 EUR")
+    expect(bo_panel).to_contain_text("are the highest bidder")
+    left = (ends_at - datetime.now(UTC)).total_seconds()
+    assert left > 0, f"the bids took {AUCTION_SECONDS - left:.1f} s, longer than the auction ran: raise AUCTION_SECONDS"
+    _shot(request, bo, "1-outbid")
+
+    engine = create_engine(stack.database_url)
+    client = stripe.StripeClient(STRIPE_SECRET_KEY, base_addresses={"api": stack.stripe_url})
+
+    def holds() -> dict[str, tuple[str, str]]:
+        """Each bidder's authorisations for this auction: (PaymentIntent id, hold status)."""
+        with engine.begin() as conn:
+            rows = conn.execute(text(
+                "SELECT u.email, h.provider_ref, h.status FROM payment_holds h JOIN users u ON u.id = h.user_id "
+                "WHERE h.auction_id = :auction ORDER BY h.created_at"), {"auction": auction["id"]}).all()
+        assert len(rows) == 2, rows  # one card authorisation per bid
+        return {email.split("-")[0]: (ref, status) for email, ref, status in rows}
+
+    def intent(ref: str) -> str:
+        return client.v1.payment_intents.retrieve(ref).status
+
+    def orders() -> list[tuple]:
+        with engine.begin() as conn:
+            return [(status, int(amount), email) for status, amount, email in conn.execute(text(
+                "SELECT o.status, o.amount, u.email FROM orders o JOIN users u ON u.id = o.buyer_id "
+                "WHERE o.auction_id = :auction"), {"auction": auction["id"]})]
+
+    try:
+        # Outbid: Ada's authorisation is let go right after Bo's bid; Bo's is held.
+        assert wait_for(lambda: holds()["ada"][1] == "released", timeout=30), holds()
+        (ada_ref, _), (bo_ref, bo_status) = holds()["ada"], holds()["bo"]
+        assert bo_status == "authorised"
+        assert (intent(ada_ref), intent(bo_ref)) == ("canceled", "requires_capture")
+
+        # The end passes; the close job closes the auction and captures the winner's money.
+        # The pages look again by themselves around the end.
+        expect(bo_panel.get_by_test_id("outcome")).to_have_text("You won this auction",
+                                                                timeout=(AUCTION_SECONDS + 60) * 1000)
+        expect(bo_panel.get_by_test_id("auction-status")).to_have_text("closed")
+        expect(bo_panel.get_by_test_id("current-bid")).to_have_text("60.00 EUR")
+        expect(ada_panel.get_by_test_id("outcome")).to_have_text(f"Won by Bo {run}", timeout=30_000)
+        expect(ada_panel.get_by_test_id("auction-status")).to_have_text("closed")
+        expect(ada_panel.get_by_role("form", name="Place a bid")).to_have_count(0)
+        _shot(request, ada, "2-closed-for-the-outbid")
+        _shot(request, bo, "3-closed-for-the-winner")
+        assert wait_for(lambda: orders() == [("paid", 6000, f"bo-{run}@example.test")], timeout=30), orders()
+        assert holds() == {"ada": (ada_ref, "released"), "bo": (bo_ref, "captured")}
+        assert (intent(ada_ref), intent(bo_ref)) == ("canceled", "succeeded")
+        # Paid, the item's one unit is handed over: sold.
+        bo_watch.reload(bo)
+        expect(bo.get_by_test_id("item-status")).to_have_text("sold")
+        expect(bo.get_by_test_id("outcome")).to_have_text("You won this auction")
+    finally:
+        engine.dispose()
+
+
+def test_artist_sells_from_the_shop_a_collector_buys_now_and_the_parcel_is_shipped_and_received(open_page, request):
+    """Issue 24, point 7: an artist creates a physical item with an image in My shop and lists
+    it (the catalog goes out and in as CSV too); a collector buys one with a card and a
+    shipping address (a declined card first: the API's 402, as it words it), the order is
+    paid; the artist sees the sale and the balance less the platform's 10 % fee, ships it;
+    the collector confirms it arrived: fulfilled."""
+    run = uuid.uuid4().hex[:8]
+    title, mug = f"Salt Glaze Jug {run}", f"Ash Mug {run}"
+
+    artist, artist_watch = open_page()
+    sign_up(artist, f"potter-{run}@example.test", f"Pia {run}", "artist")
+    artist.get_by_role("link", name="My shop").click()
+    expect(artist.get_by_text("No items yet")).to_be_visible()
+    artist.get_by_role("button", name="New item").click()
+    form = artist.get_by_role("form", name="New item")
+    form.get_by_label("Title", exact=True).fill(title)
+    form.get_by_label("Description").fill("Wood-fired stoneware, salt-glazed.")
+    form.get_by_label("Price", exact=True).fill("25")
+    form.get_by_label("Inventory").fill("2")
+    form.get_by_label("Ships to").fill("de, fr")
+    form.locator("input[type=file]").set_input_files(
+        files=[{"name": "jug.png", "mimeType": "image/png", "buffer": png((800, 600))}])
+    expect(form.get_by_text("Image ready.")).to_be_visible(timeout=60_000)
+    expect(form.get_by_test_id("item-images").get_by_test_id("picture")).to_be_visible()
+    form.get_by_role("button", name="Create draft").click()
+    expect(form).to_have_count(0)
+    row = artist.get_by_test_id("shop-item").filter(has_text=title)
+    expect(row.get_by_test_id("shop-item-status")).to_have_text("draft")
+    expect(row).to_contain_text("25.00 EUR")
+    expect(row).to_contain_text("2 in stock · ships to DE, FR")
+    row.get_by_role("button", name="List", exact=True).click()
+    expect(row.get_by_test_id("shop-item-status")).to_have_text("listed")
+    row.scroll_into_view_if_needed()  # the thumbnail loads lazily
+    expect(row.locator(".thumb img")).to_have_class("loaded", timeout=30_000)
+    item_id = row.get_by_role("link", name=title).get_attribute("href").rsplit("/", 1)[1]
+    _shot(request, artist, "1-listed-in-the-shop")
+
+    # The catalog as CSV: a row imported by SKU (prices in minor units), then all of it exported.
+    artist.get_by_role("button", name="Import CSV").click()
+    importing = artist.get_by_role("form", name="Import CSV")
+    importing.get_by_label("CSV", exact=True).fill(
+        f"sku,title,kind,price,currency,inventory,shipping_regions\r\nMUG-{run},{mug},physical,1200,EUR,5,DE;FR\r\n")
+    importing.get_by_role("button", name="Import", exact=True).click()
+    expect(importing.get_by_test_id("import-report")).to_contain_text("1 created · 0 updated · 0 unchanged · 0 rejected")
+    expect(artist.get_by_test_id("shop-item").filter(has_text=mug)).to_contain_text("12.00 EUR")
+    with artist.expect_download() as exported:
+        artist.get_by_role("button", name="Export CSV").click()
+    assert exported.value.suggested_filename == "catalog.csv"
+    csv_text = Path(exported.value.path()).read_text(encoding="utf-8")
+    assert title in csv_text and f"MUG-{run},{mug}" in csv_text, csv_text
+
+    # A collector buys one: a declined card first, then one that pays.
+    buyer, buyer_watch = open_page()
+    sign_up(buyer, f"cleo-{run}@example.test", f"Cleo {run}", "collector")
+    buyer.goto(f"/#/items/{item_id}")
+    expect(buyer.get_by_test_id("item-status")).to_have_text("listed")
+    panel = buyer.get_by_test_id("buy")
+    panel.get_by_label("Quantity").fill("1")  # starting the order loads Stripe.js
+    panel.get_by_label("Name", exact=True).fill(f"Cleo {run}")
+    panel.get_by_label("Address line 1").fill("Torstraße 1")
+    panel.get_by_label("Postal code").fill("10115")
+    panel.get_by_label("City").fill("Berlin")
+    panel.get_by_label("Country").select_option("DE")
+    expect(panel.get_by_test_id("buy-total")).to_have_text("25.00 EUR")
+    buyer_watch.expect(402, "/api/orders")
+    fill_card(panel, DECLINED)
+    panel.get_by_role("button", name="Buy now").click()
+    alert = panel.get_by_role("alert")
+    expect(alert).to_contain_text("The payment was not authorised")
+    expect(alert).to_contain_text("card_declined")
+    fill_card(panel, VISA)
+    panel.get_by_role("button", name="Buy now").click()
+    bought = buyer.get_by_test_id("bought")
+    expect(bought).to_contain_text("Bought: your order is paid.")
+    expect(bought).to_contain_text("25.00 EUR for 1")
+    expect(buyer.get_by_text("1 available · ships to DE, FR")).to_be_visible()  # the stock the order took
+    _shot(request, buyer, "2-bought")
+    bought.get_by_role("link", name="See your order").click()
+    order = buyer.get_by_test_id("order").filter(has_text=title)
+    expect(order.get_by_test_id("order-status")).to_have_text("paid")
+    expect(order.get_by_test_id("order-amount")).to_have_text("25.00 EUR")
+    expect(order.get_by_role("button", name="Confirm received")).to_have_count(0)  # not shipped yet
+
+    # The artist's sale: the balance is the price less the 10 % fee; they ship it.
+    artist.get_by_role("link", name="Orders", exact=True).click()
+    artist.get_by_role("tab", name="Sold", exact=True).click()
+    sold = artist.get_by_test_id("order").filter(has_text=title)
+    expect(sold.get_by_test_id("order-status")).to_have_text("paid")
+    expect(sold).to_contain_text("fee 2.50 EUR · you receive 22.50 EUR")
+    expect(sold.get_by_test_id("ship-to")).to_contain_text("Torstraße 1, 10115 Berlin, DE")
+    expect(artist.get_by_test_id("balance")).to_have_text("22.50 EUR")
+    sold.get_by_label("Carrier").fill("DHL")
+    sold.get_by_label("Tracking (optional)").fill("JJD000123")
+    sold.get_by_role("button", name="Mark shipped").click()
+    expect(sold.get_by_test_id("order-status")).to_have_text("shipped")
+    expect(sold.get_by_test_id("shipment")).to_have_text("Shipped with DHL, tracking JJD000123")
+    _shot(request, artist, "3-shipped")
+
+    # The collector sees it on its way and confirms it arrived.
+    buyer_watch.reload(buyer)
+    expect(order.get_by_test_id("order-status")).to_have_text("shipped")
+    expect(order.get_by_test_id("shipment")).to_have_text("Shipped with DHL, tracking JJD000123")
+    order.get_by_role("button", name="Confirm received").click()
+    expect(order.get_by_test_id("order-status")).to_have_text("fulfilled")
+    expect(order.get_by_role("button", name="Confirm received")).to_have_count(0)
+    _shot(request, buyer, "4-received")
+
+    artist_watch.reload(artist)
+    expect(sold.get_by_test_id("order-status")).to_have_text("fulfilled")
+    expect(artist.get_by_test_id("balance")).to_have_text("22.50 EUR")
+    for watch in (artist_watch, buyer_watch):
+        watch.check()
 
 
 def test_sign_in_errors_and_keyboard_only_use(open_page, request):

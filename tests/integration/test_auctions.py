@@ -7,7 +7,19 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import text
 
-from shared.market.auction_close import close_due
+from shared.market.auction_close import run
+from shared.payments.stripe_gateway import get_gateway
+
+# Test cards of the Stripe stand-in (localstripe): one that authorises, one that is declined.
+CARD = "pm_card_visa"
+DECLINED_CARD = "pm_card_chargeCustomerFail"
+
+
+def close_due() -> list[dict]:
+    """One tick of the auction-close job, as the function runs it."""
+    from shared.config import get_settings
+
+    return run(get_gateway, get_settings().platform_fee_bps)
 
 
 def _at(seconds: float) -> str:
@@ -36,8 +48,9 @@ def _wait_past(ends_at: str) -> None:
     time.sleep(max(0.0, (datetime.fromisoformat(ends_at) - datetime.now(UTC)).total_seconds()) + 0.2)
 
 
-def bid(api, person, auction, amount: int):
-    return api.post(f"/api/auctions/{auction['id']}/bids", token=person.token, json={"amount": str(amount)})
+def bid(api, person, auction, amount: int, card: str = CARD):
+    return api.post(f"/api/auctions/{auction['id']}/bids", token=person.token,
+                    json={"amount": str(amount), "payment_method": card})
 
 
 def test_bidding_rules(api, cast, open_auction, db):
@@ -84,7 +97,8 @@ def test_concurrent_bids_take_each_price_level_once(cast, open_auction, people, 
         person, amount = args
         try:
             with transaction() as session:
-                place_bid(session, session.get(User, person.id), auction["id"], amount)
+                # The lock is the subject here: bids without holds, straight to the domain.
+                place_bid(session, session.get(User, person.id), auction["id"], amount, None)
             return amount
         except Conflict:
             return None

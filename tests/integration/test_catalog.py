@@ -257,7 +257,7 @@ def test_low_stock_from_an_auction_sale(api, people, make_item, db):
     import time
     from datetime import UTC, datetime, timedelta
 
-    from shared.market.auction_close import close_due
+    from tests.integration.test_auctions import close_due
 
     seller, buyer = people("artist"), people("collector")
     item = make_item(seller, listed=True, inventory=2, low_stock_threshold=1)
@@ -268,7 +268,7 @@ def test_low_stock_from_an_auction_sale(api, people, make_item, db):
     assert response.status_code == 201, response.get_data(as_text=True)
     auction = response.get_json()
     assert api.post(f"/api/auctions/{auction['id']}/bids", token=buyer.token,
-                    json={"amount": "1000"}).status_code == 201
+                    json={"amount": "1000", "payment_method": "pm_card_visa"}).status_code == 201
     time.sleep(max(0.0, (ends_at - datetime.now(UTC)).total_seconds()) + 0.2)
     assert [c["outcome"] for c in close_due()] == ["sold"]
     assert [(e["id"], e["inventory"]) for e in _low_stock_events(db)] == [(item["id"], 1)]

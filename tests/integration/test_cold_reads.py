@@ -99,9 +99,13 @@ def test_a_write_after_reads_still_works_through_the_orm(world, db):
 
 
 def test_an_empty_auction_close_tick_loads_neither_the_orm_nor_the_api_models(app_env):
-    script = ("from shared.market.auction_close import close_due\n"
-              "print(json.dumps([close_due(), 'sqlalchemy.orm' in sys.modules, 'shared.market.auctions' in sys.modules]))\n")
-    assert _in_fresh_instance("auction-close", script, None) == [[], False, False]
+    """Nothing due, no money pending: neither the ORM, the API models nor the payment library load."""
+    script = ("from shared.market.auction_close import run\n"
+              "def no_gateway():\n"
+              "    raise AssertionError('no payment to touch')\n"
+              "print(json.dumps([run(no_gateway, 1000), 'sqlalchemy.orm' in sys.modules,\n"
+              "                  'shared.market.auctions' in sys.modules, 'stripe' in sys.modules]))\n")
+    assert _in_fresh_instance("auction-close", script, None) == [[], False, False, False]
 
 
 def test_a_notification_with_nothing_to_process_is_recorded_without_the_orm(app_env, db):

@@ -76,7 +76,8 @@ def auction(api, cast, make_item):
 @pytest.mark.parametrize(("actor", "expected"), [("owner", 403), ("other", 201), ("anonymous", 401), ("admin", 201)])
 def test_bidding(actor, expected, api, cast, auction, db):
     before = snapshot(db)
-    _check(_call(api, cast[actor], "POST", f"/api/auctions/{auction['id']}/bids", {"amount": "100"}), expected,
+    _check(_call(api, cast[actor], "POST", f"/api/auctions/{auction['id']}/bids",
+                 {"amount": "100", "payment_method": "pm_card_visa"}), expected,
            before, db)
 
 
@@ -155,6 +156,10 @@ def test_bad_item_queries(query, status, api):
 
 @pytest.mark.parametrize("body", [
     {"amount": 100}, {"amount": "0"}, {"amount": "-5"}, {"amount": "1e3"}, {}, {"amount": "100", "extra": 1},
+    # No card, a card that is not a PaymentMethod id, and the 2**256-1 takeover (issue 24).
+    {"amount": "100"}, {"amount": "100", "payment_method": "tok_visa"},
+    {"amount": str(2**256 - 1), "payment_method": "pm_card_visa"},
+    {"amount": "100000000", "payment_method": "pm_card_visa"},
 ])
 def test_bad_bids(body, api, cast, auction, db):
     before = snapshot(db)
@@ -184,7 +189,7 @@ def test_unknown_ids_are_404(api, cast):
         token = cast["admin"].token
         response = api.request(method, path, token=token, json={"name": "x"} if method == "PATCH" else None)
         assert response.status_code == 404, (method, path)
-    not_draft = api.post(f"/api/auctions/{missing}/bids", token=cast["other"].token, json={"amount": "5"})
+    not_draft = api.post(f"/api/auctions/{missing}/bids", token=cast["other"].token, json={"amount": "5", "payment_method": "pm_card_visa"})
     assert not_draft.status_code == 404
 
 

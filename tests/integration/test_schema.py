@@ -6,7 +6,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 import shared.chain.tables
-import shared.market.tables  # noqa: F401
+import shared.market.tables
+import shared.payments.tables  # noqa: F401
 from local import postgres
 from shared.tables import metadata
 

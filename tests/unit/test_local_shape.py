@@ -52,9 +52,17 @@ def test_the_local_hosting_emulator_allows_loopback_and_production_does_not(tmp_
         return next(h["value"] for rule in config["hosting"]["headers"] for h in rule["headers"]
                     if h["key"] == "Content-Security-Policy")
 
+    def directive(policy: str, name: str) -> str:
+        return next(d.strip() for d in policy.split(";") if d.split()[0] == name)
+
     local = emulator_config(EmulatorPorts(auth=1, hosting=2, hub=3, logging=4), tmp_path)
     assert "target" not in local["hosting"]
-    assert "connect-src 'self'" in csp(local) and "http://127.0.0.1:*" in csp(local)
+    # The emulators' APIs, their media and localstripe's Stripe.js (a script) are on loopback.
+    for name in ("connect-src", "img-src", "script-src"):
+        assert directive(csp(local), name).endswith("http://127.0.0.1:* http://localhost:*"), name
+    assert "https://js.stripe.com" in directive(csp(local), "script-src")
+    for name in ("default-src", "frame-src", "frame-ancestors", "object-src"):
+        assert "127.0.0.1" not in directive(csp(local), name), name
     production = json.loads((REPO / "firebase.json").read_text())
     assert "127.0.0.1" not in csp(production) and "localhost" not in csp(production)
 

@@ -14,7 +14,8 @@ def test_every_route_is_documented_and_nothing_else():
 
 
 # Anonymous visitors' views count too (rate-limited per address like every write).
-PUBLIC_WRITES = {("/api/analytics/track", "post")}
+# Writes without a sign-in: view counting, and Stripe's deliveries (signed by Stripe instead).
+PUBLIC_WRITES = {("/api/analytics/track", "post"), ("/api/payments/stripe", "post")}
 
 
 def test_errors_are_problem_json_and_writes_need_a_token():

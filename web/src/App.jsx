@@ -8,6 +8,8 @@ import { ItemDetail } from "./pages/ItemDetail.jsx";
 import { NetworkPage } from "./pages/Network.jsx";
 import { MePage } from "./pages/Me.jsx";
 import { PortfolioPage } from "./pages/Portfolio.jsx";
+import { ShopPage } from "./pages/Shop.jsx";
+import { OrdersPage } from "./pages/Orders.jsx";
 import { UserPage } from "./pages/User.jsx";
 import { SignInPage } from "./pages/SignIn.jsx";
 import { ApiReference } from "./pages/ApiReference.jsx";
@@ -15,7 +17,7 @@ import { signOut } from "./lib/firebase.js";
 
 const PAGES = {
   proposals: ProposalList, "proposal-new": ProposalEditor, "proposal-edit": ProposalEditor, proposal: ProposalDetail,
-  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, user: UserPage, signin: SignInPage, api: ApiReference,
+  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, shop: ShopPage, orders: OrdersPage, user: UserPage, signin: SignInPage, api: ApiReference,
 };
 
 function Nav({ route }) {
@@ -31,6 +33,8 @@ function Nav({ route }) {
         {link("#/market", "Marketplace", ["market", "item"])}
         {user && link("#/network", "Network", ["network"])}
         {user && link("#/portfolio", "Portfolio", ["portfolio"])}
+        {profile?.role === "artist" && link("#/shop", "My shop", ["shop"])}
+        {profile && link("#/orders", "Orders", ["orders"])}
         {link("#/api-reference", "API", ["api"])}
       </nav>
       <div className="account">

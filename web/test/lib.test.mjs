@@ -1,7 +1,7 @@
 // Pure logic of the web app, under node's own test runner (make test runs it).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatAmount, parseAmount, percent } from "../src/lib/money.js";
+import { formatAmount, parseAmount, percent, times, toMajor } from "../src/lib/money.js";
 import { parse } from "../src/lib/routes.js";
 
 test("amounts are parsed into exact minor units", () => {
@@ -30,6 +30,18 @@ test("amounts are formatted from minor units", () => {
   for (const text of ["0.1", "7", "12.34"]) assert.equal(formatAmount(parseAmount(text, "EUR"), "EUR").split(" ")[0], Number(text).toFixed(2));
 });
 
+test("minor units back to what a person types, and a price times a quantity", () => {
+  assert.equal(toMajor("1500000000000000000", "ETH"), "1.5");
+  assert.equal(toMajor("2500", "EUR"), "25");
+  assert.equal(toMajor("2550", "EUR"), "25.5");
+  assert.equal(toMajor("5", "USD"), "0.05");
+  assert.equal(toMajor("0", "GBP"), "0");
+  assert.equal(toMajor("42", "XYZ"), "42");
+  for (const text of ["0.01", "7", "12.34", "1234567.89"]) assert.equal(toMajor(parseAmount(text, "EUR"), "EUR"), text.replace(/\.?0+$/, ""));
+  assert.equal(times("2500", 3), "7500");
+  assert.equal(times("123456789012345678901234567890", 100), "12345678901234567890123456789000");
+});
+
 test("funding share is exact to a tenth of a percent and capped", () => {
   assert.equal(percent("650000000000000000", "1000000000000000000"), 65);
   assert.equal(percent("1", "3"), 33.3);
@@ -46,6 +58,8 @@ test("hash routes", () => {
   assert.deepEqual(parse("#/market?q=indigo%20loom&sort=popular").query, { q: "indigo loom", sort: "popular" });
   assert.equal(parse("#/network?depth=2").query.depth, "2");
   assert.equal(parse("#/portfolio").name, "portfolio");
+  assert.equal(parse("#/shop").name, "shop");
+  assert.deepEqual(parse(`#/orders?tab=sold&order=${id}`), { name: "orders", params: {}, query: { tab: "sold", order: id } });
   assert.equal(parse("#/proposals/not-an-id").name, "not-found");
   assert.equal(parse("#/nowhere").name, "not-found");
 });

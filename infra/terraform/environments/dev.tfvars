@@ -13,6 +13,10 @@ function_env = {
   RATE_LIMIT_PER_SECOND = "10"
   RATE_LIMIT_BURST      = "10"
   PUBLIC_CACHE_SECONDS  = "30"
+  # The platform's fee on each sale, in basis points of the price (1000 = 10 %).
+  PLATFORM_FEE_BPS      = "1000"
+  # Stripe's publishable key (public by design; the secret key is the STRIPE_SECRET_KEY secret).
+  STRIPE_PUBLISHABLE_KEY = "pk_test_replace-with-the-account-key"
   # Proxies whose X-Forwarded-For entries are believed (decision 0024): Cloud Run's front end
   # (link-local, as the container sees it) and Hosting's CDN egress (Fastly's published list,
   # https://api.fastly.com/public-ip-list: refresh it with docs/deploy.md's check).

@@ -40,10 +40,14 @@ export function useLoad(load, deps) {
 }
 
 // A keyset-paged list: ``loadPage(cursor)`` answers {items, next_cursor}; the first page
-// loads (again when ``deps`` change), "More" appends. { page, rows, cursor, more }.
+// loads (again when ``deps`` change or on ``page.reload()``, dropping the pages "More"
+// appended), "More" appends. { page, rows, cursor, more }.
 export function usePaged(loadPage, deps) {
   const [extra, setExtra] = useState({ items: [], cursor: undefined });
-  const page = useLoad(() => loadPage(undefined), deps);
+  const page = useLoad(() => {
+    setExtra({ items: [], cursor: undefined });
+    return loadPage(undefined);
+  }, deps);
   const more = async () => {
     const next = await loadPage(extra.cursor ?? page.data.next_cursor);
     setExtra((m) => ({ items: [...m.items, ...next.items], cursor: next.next_cursor }));

@@ -26,6 +26,20 @@ export function parseAmount(text, currency) {
   return minor.toString();
 }
 
+// Minor units back to what a person types ("1500000000000000000" ETH -> "1.5", "2500" EUR -> "25").
+export function toMajor(amount, currency) {
+  const decimals = DECIMALS[currency] ?? 0;
+  const digits = BigInt(amount ?? 0).toString().padStart(decimals + 1, "0");
+  if (!decimals) return digits;
+  const fraction = digits.slice(-decimals).replace(/0+$/, "");
+  return digits.slice(0, -decimals) + (fraction ? `.${fraction}` : "");
+}
+
+// An integer amount in minor units times a count, as a decimal string (a price times a quantity).
+export function times(amount, count) {
+  return (BigInt(amount ?? 0) * BigInt(count)).toString();
+}
+
 export function percent(part, whole) {
   const total = BigInt(whole || 0);
   if (total === 0n) return 0;

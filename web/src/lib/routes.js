@@ -9,6 +9,8 @@ const ROUTES = [
   ["network", /^\/network$/],
   ["me", /^\/me$/],
   ["portfolio", /^\/portfolio$/],
+  ["shop", /^\/shop$/],
+  ["orders", /^\/orders$/],
   ["user", /^\/users\/(?<id>[0-9a-f-]{36})$/],
   ["signin", /^\/signin$/],
   ["api", /^\/api-reference$/],

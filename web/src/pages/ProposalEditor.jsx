@@ -1,19 +1,11 @@
 import { useState } from "react";
 import { api } from "../lib/api.js";
-import { CURRENCIES, DECIMALS, parseAmount } from "../lib/money.js";
+import { CURRENCIES, parseAmount, toMajor as major } from "../lib/money.js";
 import { go } from "../lib/router.js";
 import { useSession } from "../session.jsx";
 import { CategorySelect } from "../components/Common.jsx";
 import { ImageUpload, MediaById } from "../components/Media.jsx";
 import { Loading, Problem, useAction, useLoad } from "../components/States.jsx";
-
-// Minor units back to what a person typed ("1500000000000000000" ETH -> "1.5").
-function major(amount, currency) {
-  const decimals = DECIMALS[currency];
-  const digits = String(amount).padStart(decimals + 1, "0");
-  const fraction = digits.slice(-decimals).replace(/0+$/, "");
-  return digits.slice(0, -decimals) + (fraction ? `.${fraction}` : "");
-}
 
 const localInput = (iso) => {
   const d = new Date(iso);

@@ -1,0 +1,209 @@
+"""Authorisations held with the payment provider, and what becomes of them.
+
+Every hold is a row before it is anything at the provider, and each step commits before
+the next call goes out, so a crash anywhere leaves a row saying what may be held:
+
+    pending --(confirmed: money held)--> authorised --(outbid, refused, orphaned)--> releasing --> released
+       |                                     '--(won, bought)--> capturing --> captured --> refunding --> refunded
+       '--(declined)--> failed           (a pending row a crash left: releasing, or failed if never sent)
+
+``sweep`` (the auction-close job, each minute) finishes what a request or a run left
+undone: it releases stale pending rows and everything ``releasing``, and retries stale
+refunds; the market decides
+which authorised holds no longer back anything (shared/market/bidding.py). A provider
+event (shared/payments/webhook.py) moves a hold the same way our own answer would have.
+Transitions are guarded by the status they leave, so applying one twice changes nothing.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+from shared.payments.gateway import AUTHORISED, CANCELED, CAPTURED, PaymentDeclined, PaymentUnavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from shared.payments.gateway import Gateway, Intent
+
+logger = logging.getLogger(__name__)
+
+# A pending hold older than this was left by a crash or a timeout, never by a live request.
+STALE = timedelta(minutes=2)
+
+
+def _work():
+    from shared.db import work
+
+    return work()
+
+
+def _move(conn: Connection, hold_id: uuid.UUID, to: str, *, leaving: Iterable[str], **values: object) -> bool:
+    sets = ", ".join(f"{name} = :{name}" for name in values)
+    moved = conn.execute(text(
+        f"UPDATE payment_holds SET status = :to, updated_at = now(){', ' + sets if sets else ''} "
+        "WHERE id = :id AND status = ANY(CAST(:leaving AS text[]))"),
+        {"id": hold_id, "to": to, "leaving": list(leaving), **values})
+    return moved.rowcount == 1
+
+
+def authorise(gateway: Gateway, *, purpose: str, user_id: uuid.UUID, amount: int, currency: str,
+              payment_method: str, auction_id: uuid.UUID | None = None) -> uuid.UUID:
+    """Hold ``amount`` on the payer's card; the hold's id once the provider holds it.
+
+    PaymentDeclined if the provider refuses (nothing is held), PaymentUnavailable if it
+    cannot be reached (a pending row stays for ``sweep`` to release)."""
+    with _work() as unit:
+        hold_id = unit.connection.execute(text(
+            "INSERT INTO payment_holds (purpose, user_id, amount, currency, auction_id) "
+            "VALUES (:purpose, :user, :amount, :currency, :auction) RETURNING id"),
+            {"purpose": purpose, "user": user_id, "amount": amount, "currency": currency,
+             "auction": auction_id}).scalar_one()
+    key = str(hold_id)
+    try:
+        # Created unconfirmed, then recorded, then confirmed: money is held only once the row
+        # names the intent, so no crash can leave an authorisation we do not know of.
+        intent = gateway.create(key, amount=amount, currency=currency, payment_method=payment_method)
+        with _work() as unit:
+            unit.connection.execute(text("UPDATE payment_holds SET provider_ref = :ref, updated_at = now() "
+                                         "WHERE id = :id"), {"id": hold_id, "ref": intent.id})
+        intent = gateway.confirm(key, intent.id)
+    except PaymentDeclined as declined:
+        with _work() as unit:
+            _move(unit.connection, hold_id, "failed", leaving=["pending"], last_error=declined.code)
+        raise
+    if intent.status != AUTHORISED or intent.amount != amount or intent.currency != currency.upper():
+        # Held for something else, or waiting on the cardholder (3-D Secure): not a backing.
+        with _work() as unit:
+            _move(unit.connection, hold_id, "releasing", leaving=["pending"], last_error=f"status {intent.status}")
+        release([hold_id], gateway)
+        raise PaymentDeclined(intent.status)
+    with _work() as unit:
+        _move(unit.connection, hold_id, "authorised", leaving=["pending"])
+    return hold_id
+
+
+def let_go(conn: Connection, hold_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Mark authorised or pending holds for release, in the caller's transaction."""
+    return [hold_id for hold_id in hold_ids
+            if _move(conn, hold_id, "releasing", leaving=["authorised", "pending"])]
+
+
+def give_up(hold_id: uuid.UUID, gateway: Gateway) -> None:
+    """Let go of a hold at once: what it was to back was refused (outbid meanwhile, sold out)."""
+    with _work() as unit:
+        let_go(unit.connection, [hold_id])
+    release([hold_id], gateway)
+
+
+def release(hold_ids: Iterable[uuid.UUID], gateway: Gateway) -> None:
+    """Tell the provider to let go of holds marked ``releasing``; what fails stays for ``sweep``."""
+    for hold_id in hold_ids:
+        with _work() as unit:
+            ref = unit.connection.execute(text(
+                "SELECT provider_ref FROM payment_holds WHERE id = :id AND status = 'releasing'"),
+                {"id": hold_id}).scalar_one_or_none()
+        if ref is None:
+            with _work() as unit:  # never reached the provider: nothing to let go
+                _move(unit.connection, hold_id, "released", leaving=["releasing"])
+            continue
+        try:
+            intent = gateway.cancel(str(hold_id), ref)
+        except PaymentUnavailable:
+            continue
+        with _work() as unit:
+            settled(unit.connection, ref, intent.status)
+
+
+def capture(hold_id: uuid.UUID, gateway: Gateway) -> str:
+    """Take a hold marked ``capturing``: its status after ('captured', 'failed', or still
+    'capturing' when the provider could not be reached)."""
+    with _work() as unit:
+        row = unit.connection.execute(text("SELECT provider_ref, status FROM payment_holds WHERE id = :id"),
+                                      {"id": hold_id}).one()
+    if row.status != "capturing":
+        return row.status
+    try:
+        intent: Intent = gateway.capture(str(hold_id), row.provider_ref)
+    except PaymentDeclined as declined:
+        intent = _current(gateway, row.provider_ref, declined.code)
+        if intent is None:
+            return "capturing"
+    except PaymentUnavailable:
+        return "capturing"
+    with _work() as unit:
+        return settled(unit.connection, row.provider_ref, intent.status) or "capturing"
+
+
+def refund(hold_id: uuid.UUID, gateway: Gateway) -> str:
+    """Give back a hold marked ``refunding``: its status after ('refunded', or still
+    'refunding' for ``sweep`` to try again: the refund's idempotency key is the hold's)."""
+    with _work() as unit:
+        row = unit.connection.execute(text("SELECT provider_ref, status FROM payment_holds WHERE id = :id"),
+                                      {"id": hold_id}).one()
+    if row.status != "refunding":
+        return row.status
+    try:
+        status = gateway.refund(str(hold_id), row.provider_ref)
+    except (PaymentUnavailable, PaymentDeclined) as error:
+        logger.warning("refund not made", extra={"hold_id": str(hold_id), "error": str(error)})
+        return "refunding"
+    if status not in ("succeeded", "pending"):
+        return "refunding"
+    with _work() as unit:
+        _move(unit.connection, hold_id, "refunded", leaving=["refunding"])
+    return "refunded"
+
+
+def _current(gateway: Gateway, ref: str, code: str) -> Intent | None:
+    """After a refused capture: the intent as the provider has it (maybe captured already)."""
+    try:
+        intent = gateway.retrieve(ref)
+    except (PaymentUnavailable, PaymentDeclined):
+        return None
+    logger.warning("capture refused", extra={"provider_ref": ref, "code": code, "intent_status": intent.status})
+    return intent
+
+
+def settled(conn: Connection, ref: str, status: str) -> str | None:
+    """Apply the provider's word on an intent (our call's answer or its event); the hold's
+    status after, None for an intent no hold knows."""
+    if status == CAPTURED:
+        _move_by_ref(conn, ref, "captured", leaving=["capturing", "authorised"])
+    elif status == CANCELED:
+        _move_by_ref(conn, ref, "released", leaving=["releasing", "pending", "authorised"])
+        _move_by_ref(conn, ref, "failed", leaving=["capturing"])  # expired before we took it
+    return conn.execute(text("SELECT status FROM payment_holds WHERE provider_ref = :ref"),
+                        {"ref": ref}).scalar_one_or_none()
+
+
+def _move_by_ref(conn: Connection, ref: str, to: str, *, leaving: list[str]) -> None:
+    conn.execute(text("UPDATE payment_holds SET status = :to, updated_at = now() "
+                      "WHERE provider_ref = :ref AND status = ANY(CAST(:leaving AS text[]))"),
+                 {"ref": ref, "to": to, "leaving": leaving})
+
+
+def sweep(gateway: Gateway, *, stale: timedelta = STALE, batch: int = 100) -> int:
+    """Finish what crashed or timed-out requests left; how many holds were let go."""
+    with _work() as unit:
+        conn = unit.connection
+        # Never sent: nothing is held.
+        conn.execute(text("UPDATE payment_holds SET status = 'failed', last_error = 'abandoned', updated_at = now() "
+                          "WHERE status = 'pending' AND provider_ref IS NULL AND updated_at < now() - CAST(:stale AS interval)"),
+                     {"stale": stale})
+        conn.execute(text("UPDATE payment_holds SET status = 'releasing', updated_at = now() "
+                          "WHERE status = 'pending' AND updated_at < now() - CAST(:stale AS interval)"), {"stale": stale})
+        due = list(conn.execute(text("SELECT id FROM payment_holds WHERE status = 'releasing' "
+                                     "ORDER BY updated_at LIMIT :batch"), {"batch": batch}).scalars())
+        refunds = list(conn.execute(text("SELECT id FROM payment_holds WHERE status = 'refunding' "
+                                         "AND updated_at < now() - CAST(:stale AS interval) ORDER BY updated_at "
+                                         "LIMIT :batch"), {"batch": batch, "stale": stale}).scalars())
+    release(due, gateway)
+    for hold_id in refunds:
+        refund(hold_id, gateway)
+    return len(due)

@@ -1,0 +1,207 @@
+// The caller's orders: what they bought (confirm a delivery, download a file) and what they
+// sold (ship, refund; their balance per currency from the ledger).
+import { useState } from "react";
+import { api } from "../lib/api.js";
+import { formatAmount } from "../lib/money.js";
+import { go } from "../lib/router.js";
+import { isDigitalOrder, orderActions, sellerShare, shipBody } from "../lib/shop.js";
+import { useSession } from "../session.jsx";
+import { when } from "../components/Common.jsx";
+import { Empty, Loading, Pager, Problem, useAction, useLoad, usePaged } from "../components/States.jsx";
+
+// An order carries its item's title: it outlives the listing (an archived item is still named).
+function ItemName({ order }) {
+  return <a href={`#/items/${order.item_id}`} data-testid="order-item">{order.item_title}</a>;
+}
+
+function Dates({ order }) {
+  const steps = [["Ordered", order.created_at], ["paid", order.paid_at], ["shipped", order.shipped_at],
+    ["received", order.fulfilled_at], ["refunded", order.refunded_at]].filter(([, at]) => at);
+  return <p className="muted small">{steps.map(([label, at]) => `${label} ${when(at)}`).join(" · ")}</p>;
+}
+
+function Address({ shipping }) {
+  if (!shipping) return null;
+  return (
+    <address className="small" data-testid="ship-to">
+      Ship to: {[shipping.name, shipping.line1, shipping.line2, `${shipping.postal_code} ${shipping.city}`, shipping.country].filter(Boolean).join(", ")}
+    </address>
+  );
+}
+
+function ShipForm({ order, onChanged }) {
+  const [form, setForm] = useState({ carrier: "", tracking: "" });
+  const set = (key) => (event) => setForm((f) => ({ ...f, [key]: event.target.value }));
+  const ship = useAction(async (event) => {
+    event.preventDefault();
+    let body;
+    try {
+      body = shipBody(form);
+    } catch (error) {
+      throw { title: "Check the shipment", detail: error.message };
+    }
+    onChanged(await api(`/api/orders/${order.id}/ship`, { method: "POST", body }));
+  });
+  return (
+    <form className="form inline ship" onSubmit={ship.run} aria-label="Mark shipped">
+      <div className="row">
+        <label className="grow">Carrier<input name="carrier" value={form.carrier} onChange={set("carrier")} required maxLength={64} placeholder="DHL" /></label>
+        <label className="grow">Tracking (optional)<input name="tracking" value={form.tracking} onChange={set("tracking")} maxLength={128} /></label>
+      </div>
+      <button type="submit" disabled={ship.busy}>{ship.busy ? "Saving…" : "Mark shipped"}</button>
+      <Problem error={ship.error} />
+    </form>
+  );
+}
+
+function Refund({ order, onChanged }) {
+  const [asking, setAsking] = useState(false);
+  const [pending, setPending] = useState(false);
+  const refund = useAction(async () => {
+    const out = await api(`/api/orders/${order.id}/refund`, { method: "POST" });
+    setAsking(false);
+    // The card provider could not refund at once: the API retries; the order says refunded then.
+    setPending(out.status !== "refunded");
+    onChanged(out);
+  });
+  if (pending) return <p className="state" role="status">The refund is on its way: the order shows “refunded” once the card provider has made it.</p>;
+  return (
+    <div className="actions">
+      {asking ? (
+        <>
+          <span>Give {formatAmount(order.amount, order.currency)} back to the buyer?</span>
+          <button type="button" className="danger" onClick={refund.run} disabled={refund.busy}>{refund.busy ? "Refunding…" : "Yes, refund"}</button>
+          <button type="button" className="link" onClick={() => setAsking(false)}>Keep the order</button>
+        </>
+      ) : <button type="button" className="danger" onClick={() => setAsking(true)}>Refund</button>}
+      <Problem error={refund.error} />
+    </div>
+  );
+}
+
+function Download({ order, onChanged }) {
+  const [link, setLink] = useState(null);
+  const download = useAction(async () => {
+    // Opened now, while the click still counts as the person's: a window opened after the
+    // answer arrives would be a pop-up to block.
+    const tab = window.open("", "_blank");
+    let out;
+    try {
+      out = await api(`/api/orders/${order.id}/download`);
+    } catch (error) {
+      tab?.close();
+      throw error;
+    }
+    setLink(out);
+    if (tab) {
+      tab.opener = null;
+      tab.location.href = out.url;
+    }
+    onChanged(await api(`/api/orders/${order.id}`)); // downloads left, and fulfilled by the first
+  });
+  return (
+    <div className="actions">
+      <button type="button" onClick={download.run} disabled={download.busy}>{download.busy ? "Preparing…" : "Download"}</button>
+      <span className="muted small" data-testid="downloads-left">{order.downloads_left} download{order.downloads_left === 1 ? "" : "s"} left</span>
+      {link && <a href={link.url} target="_blank" rel="noopener noreferrer">Open the file (link valid until {when(link.expires_at)})</a>}
+      <Problem error={download.error} />
+    </div>
+  );
+}
+
+function Confirm({ order, onChanged }) {
+  const confirm = useAction(async () => onChanged(await api(`/api/orders/${order.id}/confirm`, { method: "POST" })));
+  return (
+    <div className="actions">
+      <button type="button" onClick={confirm.run} disabled={confirm.busy}>{confirm.busy ? "Confirming…" : "Confirm received"}</button>
+      <Problem error={confirm.error} />
+    </div>
+  );
+}
+
+function Order({ order, role, highlight, onChanged }) {
+  const actions = orderActions(order, role);
+  return (
+    <li className={`card order${highlight ? " highlight" : ""}`} data-testid="order" data-order-id={order.id}>
+      <h3><ItemName order={order} /> <span className={`badge ${order.status}`} data-testid="order-status">{order.status}</span></h3>
+      <p>
+        {order.quantity > 1 && <>{order.quantity} × · </>}
+        <strong data-testid="order-amount">{formatAmount(order.amount, order.currency)}</strong>
+        {role === "seller" && <span className="muted"> · fee {formatAmount(order.fee, order.currency)} · you receive {formatAmount(sellerShare(order), order.currency)}</span>}
+        {order.auction_id && <span className="muted"> · won at auction</span>}
+        {isDigitalOrder(order) && <span className="muted"> · digital</span>}
+      </p>
+      <Dates order={order} />
+      {order.carrier && <p className="small" data-testid="shipment">Shipped with {order.carrier}{order.tracking ? `, tracking ${order.tracking}` : ""}</p>}
+      {role === "seller" && <Address shipping={order.shipping} />}
+      {actions.includes("ship") && <ShipForm order={order} onChanged={onChanged} />}
+      {actions.includes("confirm") && <Confirm order={order} onChanged={onChanged} />}
+      {actions.includes("download") && <Download order={order} onChanged={onChanged} />}
+      {actions.includes("refund") && <Refund order={order} onChanged={onChanged} />}
+    </li>
+  );
+}
+
+function Balance({ version }) {
+  const balance = useLoad(() => api("/api/orders/balance"), [version]);
+  return (
+    <div className="panel">
+      <h2>Your balance</h2>
+      {balance.loading && !balance.data && <Loading label="Loading your balance…" />}
+      <Problem error={balance.error} onRetry={balance.reload} />
+      {balance.data && (balance.data.items.length ? (
+        <ul className="balance" data-testid="balance">
+          {balance.data.items.map((b) => <li key={b.currency}><strong>{formatAmount(b.amount, b.currency)}</strong></li>)}
+        </ul>
+      ) : <Empty>Nothing earned yet.</Empty>)}
+      <p className="muted small">What your sales earned, less the platform’s fee and refunds.</p>
+    </div>
+  );
+}
+
+function OrderList({ role, highlight }) {
+  const [changed, setChanged] = useState({}); // id -> the order as the last action answered
+  const [money, setMoney] = useState(0);
+  const { rows, page, cursor, more } = usePaged(
+    (next) => api("/api/orders", { query: { role, limit: 20, cursor: next } }), [role]);
+  const onChanged = (order) => {
+    setChanged((c) => ({ ...c, [order.id]: order }));
+    if (order.status === "refunded") setMoney((m) => m + 1);
+  };
+  return (
+    <div role="tabpanel" aria-label={role === "seller" ? "Sold" : "Bought"}>
+      {role === "seller" && <Balance version={money} />}
+      {page.loading && !page.data && <Loading label="Loading your orders…" />}
+      <Problem error={page.error} onRetry={page.reload} />
+      {page.data && rows.length === 0 && (
+        <Empty>{role === "seller" ? "Nothing sold yet." : <>Nothing bought yet: find a work in the <a href="#/market">marketplace</a>.</>}</Empty>
+      )}
+      <ul className="cards" data-testid="orders">
+        {rows.map((row) => <Order key={row.id} order={changed[row.id] || row} role={role} highlight={row.id === highlight} onChanged={onChanged} />)}
+      </ul>
+      <Pager cursor={cursor} onMore={more} />
+    </div>
+  );
+}
+
+export function OrdersPage({ query }) {
+  const { user, profile, error } = useSession();
+  const note = (text) => <section className="page narrow"><h1>Orders</h1><p className="state empty">{text}</p></section>;
+  if (!user) return note(<>Please <a href="#/signin">sign in</a> first.</>);
+  if (error) return <section className="page"><Problem error={error} /></section>;
+  if (profile === undefined) return <Loading />;
+  if (profile === null) return note(<><a href="#/me">Choose your role</a> first.</>);
+  const tab = query.tab === "sold" ? "sold" : "bought";
+  const tabs = [["bought", "Bought"], ["sold", "Sold"]];
+  return (
+    <section className="page">
+      <h1>Orders</h1>
+      <div className="tabs" role="tablist" aria-label="Orders">
+        {tabs.map(([name, label]) => (
+          <button key={name} type="button" role="tab" aria-selected={tab === name} onClick={() => go(name === "sold" ? "/orders?tab=sold" : "/orders")}>{label}</button>
+        ))}
+      </div>
+      <OrderList key={tab} role={tab === "sold" ? "seller" : "buyer"} highlight={query.order} />
+    </section>
+  );
+}
