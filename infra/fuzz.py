@@ -86,7 +86,8 @@ UNEXPRESSIBLE_PROBLEMS = {
     (412, "precondition-failed"),
     # A cursor is opaque: only a page the API served hands one out.
     (400, "invalid-cursor"),
-    # A wallet link is a signature over a challenge the API issued.
+    # A wallet link is a signature over a challenge the API issued; a Stripe event, an HMAC
+    # with the endpoint's secret.
     (400, "signature-rejected"),
 }
 # (location prefix, message fragment) of validation errors about the present moment, another
@@ -114,6 +115,14 @@ UNEXPRESSIBLE_RULES = (
     ((), "the first row must be a header"),
     ((), "a column is named twice in the header"),
     ((), "the header lacks"),
+    # What an order needs depends on the item bought (its kind, its regions, its price times the
+    # quantity against the card limit): data, not shape.
+    ((), "a physical item needs a shipping address"),
+    ((), "a digital item is sold one at a time"),
+    ((), "a digital item is not shipped"),
+    ((), "this item ships to"),
+    ((), "a card payment is at most"),
+    ((), "a payout is at most"),
 )
 
 

@@ -1,5 +1,5 @@
 """orders: buy now with a card, the buyer's and seller's orders, shipping, downloads,
-refunds, and the seller's balance from the ledger."""
+refunds, the seller's balance from the ledger, and payouts of it (Stripe Connect)."""
 from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
@@ -7,6 +7,7 @@ import shared.startup  # noqa: F401  (first, before anything heavy: see shared/s
 from shared.config import get_settings
 from shared.http.api import Api, Call, Reply
 from shared.market import delivery, orders
+from shared.payments import payouts
 
 api = Api("orders")
 ORDER = "/api/orders/<uuid:order_id>"
@@ -73,6 +74,36 @@ def refund(call: Call) -> orders.OrderOut:
            auth="user", response=orders.Balances)
 def balance(call: Call) -> orders.Balances:
     return orders.balances(call.conn, call.caller.id)
+
+
+# -- payouts ------------------------------------------------------------------------------------
+
+def _return_url(call: Call) -> str:
+    """Where Stripe's onboarding sends the seller back: the site they came from, if it is ours."""
+    origins = get_settings().cors_allowed_origins
+    origin = call.request.headers.get("Origin")
+    return f"{origin if origin in origins else origins[0]}/#/orders?tab=sold"
+
+
+@api.route("POST", "/api/payouts/account", summary="Connect (or finish connecting) your payout account: a link "
+           "to Stripe's onboarding", auth="user", body=payouts.AccountIn, response=payouts.Onboarding,
+           errors=(503,), transaction=False)
+def payout_account(call: Call) -> payouts.Onboarding:
+    return payouts.onboard(call.caller.id, call.body, _gateway(), return_url=_return_url(call))
+
+
+@api.route("POST", "/api/payouts", summary="Send part of your balance to your payout account", auth="user",
+           body=payouts.PayoutIn, response=payouts.PayoutOut, status=201, errors=(409, 503), transaction=False)
+def payout(call: Call) -> Reply:
+    payout_id = payouts.request(call.caller.id, call.body, _gateway())
+    found = next(p for p in payouts.of(call.caller.id).items if p.id == payout_id)
+    return Reply(found, status=201)
+
+
+@api.route("GET", "/api/payouts", summary="Your payouts, newest first (the last hundred)", auth="user",
+           response=payouts.PayoutList, transaction=False)
+def my_payouts(call: Call) -> payouts.PayoutList:
+    return payouts.of(call.caller.id)
 
 
 def handle(request):

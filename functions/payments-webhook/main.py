@@ -15,7 +15,7 @@ api = Api("payments-webhook")
 
 
 @api.route("POST", "/api/payments/stripe", summary="Stripe's webhook endpoint (signed by Stripe; nobody else)",
-           auth="public", response=webhook.Received, errors=(413, 422), transaction=False)
+           auth="public", response=webhook.Received, errors=(400, 413), transaction=False)
 def stripe_event(call: Call) -> webhook.Received:
     settings = get_settings()
     settings.require("stripe_webhook_secret")

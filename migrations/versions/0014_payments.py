@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("provider_ref", sa.String(255)),
         sa.Column("status", sa.String(16), server_default=sa.text("'pending'"), nullable=False),
         sa.Column("last_error", sa.Text),
+        sa.Column("attempts", sa.Integer, server_default=sa.text("0"), nullable=False),
         _now("created_at"),
         _now("updated_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_holds")),
@@ -52,6 +53,9 @@ def upgrade() -> None:
                     postgresql_where=sa.text("status IN ('pending', 'releasing', 'capturing', 'refunding')"))
     op.create_index("ix_payment_holds_auction", "payment_holds", ["auction_id"],
                     postgresql_where=sa.text("auction_id IS NOT NULL"))
+    op.create_index("ix_payment_holds_authorised_bids", "payment_holds", ["updated_at"],
+                    postgresql_where=sa.text("purpose = 'bid' AND status = 'authorised'"))
+    op.create_index("ix_payment_holds_refunded", "payment_holds", ["id"], postgresql_where=sa.text("status = 'refunded'"))
     op.add_column("bids", sa.Column("hold_id", pg.UUID(as_uuid=True),
                                     sa.ForeignKey("payment_holds.id", name=op.f("fk_bids_hold_id_payment_holds"))))
     op.create_unique_constraint(op.f("uq_bids_hold_id"), "bids", ["hold_id"])
@@ -89,13 +93,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
         sa.UniqueConstraint("auction_id", name=op.f("uq_orders_auction_id")),
         sa.UniqueConstraint("hold_id", name=op.f("uq_orders_hold_id")),
-        sa.CheckConstraint("status IN ('pending', 'paid', 'shipped', 'fulfilled', 'refunded', 'cancelled')",
+        sa.CheckConstraint("status IN ('pending', 'paid', 'shipped', 'fulfilled', 'refunding', 'refunded', 'cancelled')",
                            name=op.f("ck_orders_status")),
         sa.CheckConstraint("downloads >= 0", name=op.f("ck_orders_downloads")),
         sa.CheckConstraint("quantity > 0 AND amount > 0 AND fee >= 0 AND fee <= amount", name=op.f("ck_orders_amounts")),
     )
     op.create_index("ix_orders_buyer", "orders", ["buyer_id", "created_at", "id"])
     op.create_index("ix_orders_seller", "orders", ["seller_id", "created_at", "id"])
+    op.create_index("ix_orders_pending", "orders", ["created_at"], postgresql_where=sa.text("status = 'pending'"))
 
     op.create_table(
         "ledger_journals",
@@ -126,7 +131,8 @@ def upgrade() -> None:
         sa.CheckConstraint("amount <> 0", name=op.f("ck_ledger_entries_amount_nonzero")),
     )
     op.create_index("ix_ledger_entries_account", "ledger_entries", ["account", "currency"])
-    # The ledger is append-only, whoever connects: a correction is a new journal.
+    # The ledger is append-only, whoever connects: a correction is a new journal. (TRUNCATE
+    # is granted to no function's role: infra/migrate.py grants SELECT, INSERT, UPDATE, DELETE.)
     op.execute("""
         CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -136,8 +142,39 @@ def upgrade() -> None:
     _append_only("ledger_journals")
     _append_only("ledger_entries")
 
+    op.create_table(
+        "payout_accounts",
+        sa.Column("user_id", pg.UUID(as_uuid=True),
+                  sa.ForeignKey("users.id", name=op.f("fk_payout_accounts_user_id_users")), nullable=False),
+        sa.Column("provider_account", sa.String(255), nullable=False),
+        _now("created_at"),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_payout_accounts")),
+        sa.UniqueConstraint("provider_account", name=op.f("uq_payout_accounts_provider_account")),
+    )
+    op.create_table(
+        "payouts",
+        sa.Column("id", pg.UUID(as_uuid=True), server_default=sa.func.gen_random_uuid(), nullable=False),
+        sa.Column("user_id", pg.UUID(as_uuid=True), sa.ForeignKey("users.id", name=op.f("fk_payouts_user_id_users")),
+                  nullable=False),
+        sa.Column("amount", UINT256, nullable=False),
+        sa.Column("currency", sa.String(8), nullable=False),
+        sa.Column("status", sa.String(16), server_default=sa.text("'pending'"), nullable=False),
+        sa.Column("provider_ref", sa.String(255)),
+        sa.Column("last_error", sa.Text),
+        _now("created_at"),
+        _now("updated_at"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payouts")),
+        sa.UniqueConstraint("provider_ref", name=op.f("uq_payouts_provider_ref")),
+        sa.CheckConstraint("status IN ('pending', 'paid', 'failed')", name=op.f("ck_payouts_status")),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_payouts_amount_positive")),
+    )
+    op.create_index("ix_payouts_user", "payouts", ["user_id", "created_at", "id"])
+    op.create_index("ix_payouts_pending", "payouts", ["updated_at"], postgresql_where=sa.text("status = 'pending'"))
+
 
 def downgrade() -> None:
+    op.drop_table("payouts")
+    op.drop_table("payout_accounts")
     op.drop_table("ledger_entries")
     op.drop_table("ledger_journals")
     op.execute("DROP FUNCTION ledger_append_only()")

@@ -30,7 +30,13 @@ _DUE = text("""
 """)
 # What the job may have to do about money, each as one cheap question first.
 _COLLECTABLE = text("SELECT EXISTS (SELECT 1 FROM orders WHERE status = 'pending')")
-_UNSETTLED = text("SELECT EXISTS (SELECT 1 FROM payment_holds WHERE status IN ('pending', 'releasing', 'refunding'))")
+_UNSETTLED = text("""
+    SELECT EXISTS (SELECT 1 FROM payment_holds WHERE status IN ('pending', 'releasing', 'refunding'))
+        OR EXISTS (SELECT 1 FROM payouts WHERE status = 'pending')
+        -- a refund made whose order a crash left unmarked
+        OR EXISTS (SELECT 1 FROM payment_holds h JOIN orders o ON o.hold_id = h.id
+                   WHERE h.status = 'refunded' AND o.status <> 'refunded')
+""")
 # Authorised bid holds that back nothing: not the leading bid of an open auction, not the
 # winner's of a closed one (those are capturing or captured by then). The grace period
 # spares a request that has authorised and is still deciding its bid (bidding.py).
@@ -45,7 +51,7 @@ _ORPHANS = text("""
 def run(gateway_factory: Callable[[], Gateway], fee_bps: int) -> list[dict]:
     """One tick of the job: close what is due, take the money of pending orders, let go of
     what backs nothing any more. The gateway, the ORM and the orders' models load only when
-    a payment is to be touched."""
+    a payment is to be touched (payouts a provider outage left pending are retried here too)."""
     from shared.db import work
     from shared.payments.holds import STALE
 
@@ -61,10 +67,12 @@ def run(gateway_factory: Callable[[], Gateway], fee_bps: int) -> list[dict]:
         unsettled = unit.connection.execute(_UNSETTLED).scalar_one()
     if orphans or unsettled:
         from shared.market import orders
-        from shared.payments import holds
+        from shared.payments import holds, payouts
 
-        holds.sweep(gateway_factory())
+        gateway = gateway_factory()
+        holds.sweep(gateway)
         orders.finish_refunds()
+        payouts.retry_pending(gateway)
     return closed
 
 
@@ -104,7 +112,8 @@ def _settle(session: Session, auction: Auction, fee_bps: int) -> dict:
     auction.winner_id = uuid.UUID(winner) if winner else None
     if auction.winner_id is not None:
         item = session.get(Item, auction.item_id, with_for_update=True)
-        if hold_id is not None and _backed(session, hold_id) and orders.take_stock(session, item, 1, auction.winner_id):
+        backed = hold_id is not None and holds.status_of(session.connection(), hold_id) == "authorised"
+        if backed and orders.take_stock(session, item, 1, auction.winner_id):
             orders.open_order(session, item=item, buyer_id=auction.winner_id, quantity=1,
                               amount=auction.current_price, fee_bps=fee_bps, hold_id=hold_id, auction_id=auction.id)
         else:  # a bid from before bids were backed, its hold lapsed, or no unit left: nothing to sell
@@ -120,8 +129,3 @@ def _settle(session: Session, auction: Auction, fee_bps: int) -> dict:
                 {**payload(auction), "outcome": auction.outcome,
                  "winner_id": str(auction.winner_id) if auction.winner_id else None})
     return {"auction_id": str(auction.id), "outcome": auction.outcome}
-
-
-def _backed(session: Session, hold_id: uuid.UUID) -> bool:
-    return session.connection().execute(text("SELECT status FROM payment_holds WHERE id = :id"),
-                                        {"id": hold_id}).scalar_one() == "authorised"

@@ -15,6 +15,7 @@ from shared.identity.access import require_owner
 from shared.market import auction_rules, items
 from shared.market.tables import auctions, bids
 from shared.paging import PageQuery, decode_cursor, encode_cursor
+from shared.payments import holds
 from shared.payments.gateway import MAX_CARD_AMOUNT
 from shared.types import AmountIn, AmountOut, ApiModel, PositiveAmountIn
 
@@ -237,6 +238,8 @@ def place_bid(session: Session, bidder: User, auction_id: uuid.UUID, amount: int
     auction = get(session, auction_id, for_update=True)
     now = db_now(session)
     state = check_bid(auction, bidder.id, amount, now)
+    if hold_id is not None and not holds.still_authorised(session.connection(), hold_id):
+        raise Conflict("the card's authorisation lapsed before the bid was decided; nothing was charged")
     outbid = leading_hold(session, auction)
     bid = Bid(auction_id=auction.id, bidder_id=bidder.id, amount=amount, placed_at=now, hold_id=hold_id)
     session.add(bid)

@@ -1,8 +1,8 @@
 """Orders: what a buyer bought (buy-now, or a won auction), paid by a captured card
-authorisation, fulfilled by shipping or by downloads, refunded by the seller (decision 0028).
+authorisation, fulfilled by shipping or by downloads, refunded by the seller (decision 0027).
 
     pending --(captured)--> paid --(seller ships)--> shipped --(buyer confirms)--> fulfilled
-       '--(capture refused)--> cancelled      paid|shipped|fulfilled --(seller refunds)--> refunded
+       '--(capture refused)--> cancelled      paid|shipped|fulfilled --(seller refunds)--> refunding --> refunded
     a digital item's order is fulfilled by its first download (at most MAX_DOWNLOADS).
 
 Stock is taken when the order is made, in the same transaction (a guarded UPDATE: two
@@ -53,7 +53,7 @@ class Shipping(ApiModel):
     line2: _Line | None = None
     city: _Line
     postal_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9 -]{2,12}$")]
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
 
 
 class OrderIn(ApiModel):
@@ -86,7 +86,7 @@ class OrderOut(ApiModel):
     amount: AmountOut
     fee: AmountOut
     currency: str
-    status: Literal["pending", "paid", "shipped", "fulfilled", "refunded", "cancelled"]
+    status: Literal["pending", "paid", "shipped", "fulfilled", "refunding", "refunded", "cancelled"]
     shipping: Shipping | None
     carrier: str | None
     tracking: str | None
@@ -163,6 +163,12 @@ def buy(buyer: Viewer, data: OrderIn, gateway: Gateway, fee_bps: int) -> uuid.UU
         holds.give_up(hold_id, gateway)
         raise
     collect(gateway, only=order_id)
+    with work() as unit:
+        status = unit.connection.execute(select(orders.c.status).where(orders.c.id == order_id)).scalar_one()
+    if status == "cancelled":  # the capture was refused: the stock is back, the order a record
+        from shared.errors import PaymentDeclined
+
+        raise PaymentDeclined("the payment could not be taken; nothing was charged")
     return order_id
 
 
@@ -239,10 +245,7 @@ def open_order(session: Session, *, item: Item, buyer_id: uuid.UUID, quantity: i
     """A pending order whose hold is to be captured (the hold goes ``capturing`` with it)."""
     from shared.market.models import Order
 
-    moved = session.connection().execute(text(
-        "UPDATE payment_holds SET status = 'capturing', updated_at = now() WHERE id = :id AND status = 'authorised'"),
-        {"id": hold_id}).rowcount
-    if moved != 1:
+    if not holds.start_capture(session.connection(), hold_id):
         raise Conflict("the payment's authorisation is no longer there")
     order = Order(buyer_id=buyer_id, seller_id=item.owner_id, item_id=item.id, auction_id=auction_id,
                   quantity=quantity, amount=amount, fee=ledger.fee_of(amount, fee_bps), currency=item.currency,
@@ -255,10 +258,12 @@ def open_order(session: Session, *, item: Item, buyer_id: uuid.UUID, quantity: i
 
 # -- taking the money ------------------------------------------------------------------------
 
-_COLLECTABLE = """
+# Pending orders whose capture is to be tried (``only``: one of them), oldest try first: an
+# order whose capture keeps failing (each try touches its hold) waits behind the others.
+_CAPTURABLE = """
     SELECT o.id, o.hold_id FROM orders o JOIN payment_holds h ON h.id = o.hold_id
-    WHERE o.status = 'pending' AND h.status IN ('capturing', 'captured', 'failed')
-    ORDER BY o.created_at LIMIT :batch
+    WHERE o.status = 'pending' AND h.status = 'capturing' AND (CAST(:only AS uuid) IS NULL OR o.id = :only)
+    ORDER BY h.updated_at LIMIT :batch
 """
 
 
@@ -267,10 +272,9 @@ def collect(gateway: Gateway, *, only: uuid.UUID | None = None, batch: int = 50)
     from shared.db import work
 
     with work() as unit:
-        pending = list(unit.connection.execute(text(_COLLECTABLE), {"batch": batch}))
-    for order_id, hold_id in pending:
-        if only is None or order_id == only:
-            holds.capture(hold_id, gateway)
+        pending = list(unit.connection.execute(text(_CAPTURABLE), {"only": only, "batch": batch}))
+    for _, hold_id in pending:
+        holds.capture(hold_id, gateway)
     return finish_settled(only=only, batch=batch)
 
 
@@ -415,11 +419,10 @@ def refund(seller: Viewer, order_id: uuid.UUID, gateway: Gateway) -> None:
         order = locked(unit.session, seller, order_id, "seller")
         if order.status not in ("paid", "shipped", "fulfilled"):
             raise InvalidTransition(f"the order is {order.status}")
-        moved = unit.connection.execute(text(
-            "UPDATE payment_holds SET status = 'refunding', updated_at = now() "
-            "WHERE id = :id AND status = 'captured'"), {"id": order.hold_id}).rowcount
-        if moved != 1:
+        if not holds.start_refund(unit.connection, order.hold_id):
             raise Conflict("this order's payment is already being refunded")
+        # Nothing more is shipped, confirmed or downloaded while the money goes back.
+        order.status = "refunding"
         audit.record(unit.session, seller, "order.refund_requested", "order", order.id)
         hold_id = order.hold_id
     if holds.refund(hold_id, gateway) == "refunded":
@@ -447,16 +450,14 @@ def complete_refund(session: Session, order_id: uuid.UUID) -> None:
     from shared.market.models import Item, Order
 
     order = session.get(Order, order_id, with_for_update=True)
-    status = session.connection().execute(text("SELECT status FROM payment_holds WHERE id = :id"),
-                                          {"id": order.hold_id}).scalar_one()
-    if status != "refunded" or order.status == "refunded":
+    if holds.status_of(session.connection(), order.hold_id) != "refunded" or order.status == "refunded":
         return
     legs = [(account, -amount) for account, amount in ledger.sale(order.buyer_id, order.seller_id, order.amount,
                                                                     order.fee)]
     ledger.post(session.connection(), key=f"refund:{order.id}", kind="refund", currency=order.currency, legs=legs,
                 order_id=order.id, hold_id=order.hold_id)
     item = session.get(Item, order.item_id, with_for_update=True)
-    if order.status == "paid":  # never shipped (or never downloaded): the stock is still the seller's
+    if order.shipped_at is None and order.downloads == 0:  # never delivered: the stock is still the seller's
         _give_back_stock(session, item, order.quantity)
     if item.kind == "digital" and item.holder_id == order.buyer_id:
         item.holder_id = None

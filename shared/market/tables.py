@@ -27,7 +27,7 @@ ITEM_STATUSES = ("draft", "listed", "sold", "archived")
 AUCTION_STATUSES = ("open", "closed", "cancelled")
 # payment_failed: the winner's authorisation could not be captured (decision 0027).
 AUCTION_OUTCOMES = ("sold", "reserve_not_met", "no_bids", "payment_failed")
-ORDER_STATUSES = ("pending", "paid", "shipped", "fulfilled", "refunded", "cancelled")
+ORDER_STATUSES = ("pending", "paid", "shipped", "fulfilled", "refunding", "refunded", "cancelled")
 PUBLIC_ITEM_STATUSES = ("listed", "sold")
 ANALYTICS_ACTIONS = ("view", "copy")
 PUBLIC = text("status IN ('listed', 'sold')")
@@ -220,6 +220,8 @@ orders = Table(
     CheckConstraint("downloads >= 0", name="downloads"),
     Index("ix_orders_buyer", "buyer_id", "created_at", "id"),
     Index("ix_orders_seller", "seller_id", "created_at", "id"),
+    # The auction-close job asks each minute whether money is pending.
+    Index("ix_orders_pending", "created_at", postgresql_where=text("status = 'pending'")),
 )
 
 # GCRA state per key: the theoretical arrival time of the next request (shared/http/rate_limit.py).

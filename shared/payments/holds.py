@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # A pending hold older than this was left by a crash or a timeout, never by a live request.
-STALE = timedelta(minutes=2)
+# Far longer than any request can take (a function times out at 60 s; a provider call at
+# 3 tries of 10 s), so the sweep never takes a live request's row for a crash's.
+STALE = timedelta(minutes=10)
 
 
 def _work():
@@ -70,8 +72,11 @@ def authorise(gateway: Gateway, *, purpose: str, user_id: uuid.UUID, amount: int
         # names the intent, so no crash can leave an authorisation we do not know of.
         intent = gateway.create(key, amount=amount, currency=currency, payment_method=payment_method)
         with _work() as unit:
-            unit.connection.execute(text("UPDATE payment_holds SET provider_ref = :ref, updated_at = now() "
-                                         "WHERE id = :id"), {"id": hold_id, "ref": intent.id})
+            recorded = unit.connection.execute(text(
+                "UPDATE payment_holds SET provider_ref = :ref, updated_at = now() WHERE id = :id AND status = 'pending'"),
+                {"id": hold_id, "ref": intent.id}).rowcount
+        if not recorded:  # the sweep gave up on this row meanwhile: the intent was never confirmed
+            raise PaymentUnavailable("the authorisation took too long")
         intent = gateway.confirm(key, intent.id)
     except PaymentDeclined as declined:
         with _work() as unit:
@@ -84,8 +89,44 @@ def authorise(gateway: Gateway, *, purpose: str, user_id: uuid.UUID, amount: int
         release([hold_id], gateway)
         raise PaymentDeclined(intent.status)
     with _work() as unit:
-        _move(unit.connection, hold_id, "authorised", leaving=["pending"])
+        held = _move(unit.connection, hold_id, "authorised", leaving=["pending"])
+    if not held:  # the sweep is releasing it (the request outlived STALE): it backs nothing
+        raise PaymentUnavailable("the authorisation took too long")
     return hold_id
+
+
+def _attempt(hold_id: uuid.UUID, status: str) -> tuple[str | None, str] | None:
+    """Count one more try at a hold in ``status``: its provider reference and the try's
+    idempotency key, or None if it is no longer in that status. Each try has its own key:
+    Stripe keeps a key's first answer for a day, a 500 included, and capturing, cancelling
+    and fully refunding an intent can each happen only once whatever the key."""
+    with _work() as unit:
+        row = unit.connection.execute(text(
+            "UPDATE payment_holds SET attempts = attempts + 1, updated_at = now() "
+            "WHERE id = :id AND status = :status RETURNING provider_ref, attempts"),
+            {"id": hold_id, "status": status}).one_or_none()
+    return None if row is None else (row.provider_ref, f"{hold_id}:{row.attempts}")
+
+
+def start_capture(conn: Connection, hold_id: uuid.UUID) -> bool:
+    """Decide to take an authorised hold (in the caller's transaction, with its order)."""
+    return _move(conn, hold_id, "capturing", leaving=["authorised"])
+
+
+def start_refund(conn: Connection, hold_id: uuid.UUID) -> bool:
+    """Decide to give a captured hold back (in the caller's transaction, with its order)."""
+    return _move(conn, hold_id, "refunding", leaving=["captured"])
+
+
+def still_authorised(conn: Connection, hold_id: uuid.UUID) -> bool:
+    """Whether the hold is authorised now (a sweep may have let go of a slow request's); touched,
+    so the sweep's grace restarts while the caller's transaction commits."""
+    return conn.execute(text("UPDATE payment_holds SET updated_at = now() WHERE id = :id AND status = 'authorised'"),
+                        {"id": hold_id}).rowcount == 1
+
+
+def status_of(conn: Connection, hold_id: uuid.UUID) -> str:
+    return conn.execute(text("SELECT status FROM payment_holds WHERE id = :id"), {"id": hold_id}).scalar_one()
 
 
 def let_go(conn: Connection, hold_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
@@ -104,18 +145,18 @@ def give_up(hold_id: uuid.UUID, gateway: Gateway) -> None:
 def release(hold_ids: Iterable[uuid.UUID], gateway: Gateway) -> None:
     """Tell the provider to let go of holds marked ``releasing``; what fails stays for ``sweep``."""
     for hold_id in hold_ids:
-        with _work() as unit:
-            ref = unit.connection.execute(text(
-                "SELECT provider_ref FROM payment_holds WHERE id = :id AND status = 'releasing'"),
-                {"id": hold_id}).scalar_one_or_none()
+        attempt = _attempt(hold_id, "releasing")
+        if attempt is None:
+            continue
+        ref, key = attempt
         if ref is None:
             with _work() as unit:  # never reached the provider: nothing to let go
                 _move(unit.connection, hold_id, "released", leaving=["releasing"])
             continue
         try:
-            intent = gateway.cancel(str(hold_id), ref)
-        except PaymentUnavailable:
-            continue
+            intent = gateway.cancel(key, ref)
+        except (PaymentUnavailable, PaymentDeclined):
+            continue  # the next sweep tries again, with the next key
         with _work() as unit:
             settled(unit.connection, ref, intent.status)
 
@@ -123,36 +164,45 @@ def release(hold_ids: Iterable[uuid.UUID], gateway: Gateway) -> None:
 def capture(hold_id: uuid.UUID, gateway: Gateway) -> str:
     """Take a hold marked ``capturing``: its status after ('captured', 'failed', or still
     'capturing' when the provider could not be reached)."""
-    with _work() as unit:
-        row = unit.connection.execute(text("SELECT provider_ref, status FROM payment_holds WHERE id = :id"),
-                                      {"id": hold_id}).one()
-    if row.status != "capturing":
-        return row.status
+    attempt = _attempt(hold_id, "capturing")
+    if attempt is None:
+        return _status(hold_id)
+    ref, key = attempt
     try:
-        intent: Intent = gateway.capture(str(hold_id), row.provider_ref)
+        intent: Intent = gateway.capture(key, ref)
     except PaymentDeclined as declined:
-        intent = _current(gateway, row.provider_ref, declined.code)
+        intent = _current(gateway, ref, declined.code)
         if intent is None:
             return "capturing"
     except PaymentUnavailable:
         return "capturing"
     with _work() as unit:
-        return settled(unit.connection, row.provider_ref, intent.status) or "capturing"
+        return settled(unit.connection, ref, intent.status) or "capturing"
+
+
+def _status(hold_id: uuid.UUID) -> str:
+    with _work() as unit:
+        return status_of(unit.connection, hold_id)
 
 
 def refund(hold_id: uuid.UUID, gateway: Gateway) -> str:
     """Give back a hold marked ``refunding``: its status after ('refunded', or still
     'refunding' for ``sweep`` to try again: the refund's idempotency key is the hold's)."""
-    with _work() as unit:
-        row = unit.connection.execute(text("SELECT provider_ref, status FROM payment_holds WHERE id = :id"),
-                                      {"id": hold_id}).one()
-    if row.status != "refunding":
-        return row.status
+    attempt = _attempt(hold_id, "refunding")
+    if attempt is None:
+        return _status(hold_id)
+    ref, key = attempt
     try:
-        status = gateway.refund(str(hold_id), row.provider_ref)
-    except (PaymentUnavailable, PaymentDeclined) as error:
-        logger.warning("refund not made", extra={"hold_id": str(hold_id), "error": str(error)})
+        status = gateway.refund(key, ref)
+    except PaymentDeclined as refused:
+        # An earlier try did it (its answer lost, its key's day past): the money is back.
+        status = "succeeded" if refused.code == "charge_already_refunded" else "failed"
+        if status == "failed":
+            logger.warning("refund refused", extra={"hold_id": str(hold_id), "code": refused.code})
+    except PaymentUnavailable:
         return "refunding"
+    # "pending": a card refund Stripe has accepted and the bank has yet to settle; one that
+    # fails later (refund.failed) is not handled yet (decision 0027).
     if status not in ("succeeded", "pending"):
         return "refunding"
     with _work() as unit:
@@ -198,6 +248,7 @@ def sweep(gateway: Gateway, *, stale: timedelta = STALE, batch: int = 100) -> in
                      {"stale": stale})
         conn.execute(text("UPDATE payment_holds SET status = 'releasing', updated_at = now() "
                           "WHERE status = 'pending' AND updated_at < now() - CAST(:stale AS interval)"), {"stale": stale})
+        # Oldest try first: a hold that keeps failing (each try touches it) waits behind the others.
         due = list(conn.execute(text("SELECT id FROM payment_holds WHERE status = 'releasing' "
                                      "ORDER BY updated_at LIMIT :batch"), {"batch": batch}).scalars())
         refunds = list(conn.execute(text("SELECT id FROM payment_holds WHERE status = 'refunding' "

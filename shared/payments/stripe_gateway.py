@@ -22,13 +22,16 @@ logger = logging.getLogger(__name__)
 
 
 class StripeGateway:
-    def __init__(self, secret_key: str, api_base: str | None = None) -> None:
+    def __init__(self, secret_key: str, api_base: str | None = None, http_client: Any = None) -> None:
         import stripe
 
         self._stripe = stripe
         addresses = {"api": api_base} if api_base else None
         # The library's own retries reuse the idempotency key: safe, and they ride out a blip.
-        self._client = stripe.StripeClient(secret_key, base_addresses=addresses, max_network_retries=2)
+        # 10 s a try (the library's default is 80): three tries stay well inside a request's
+        # minute and holds.STALE.
+        self._client = stripe.StripeClient(secret_key, base_addresses=addresses, max_network_retries=2,
+                                           http_client=http_client or stripe.RequestsClient(timeout=10))
 
     def setup(self, user_id: str) -> str:
         """A SetupIntent's client secret: the browser's Stripe.js attaches a card to it (and
@@ -67,6 +70,32 @@ class StripeGateway:
             params={"payment_intent": intent_id}, options=options))
         return str(refund.status)
 
+    def create_account(self, user_id: str, country: str) -> str:
+        """A connected account (Express: Stripe hosts the seller's identity checks and bank details)."""
+        params = {"type": "express", "country": country, "metadata": {"user_id": user_id},
+                  "capabilities": {"transfers": {"requested": True}}}
+        account = self._request("account", f"account-{user_id}", lambda options: self._client.v1.accounts.create(
+            params=params, options=options))
+        return str(account.id)
+
+    def onboarding_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str:
+        params = {"account": account_id, "type": "account_onboarding", "refresh_url": refresh_url,
+                  "return_url": return_url}
+        link = self._request("onboarding", None, lambda options: self._client.v1.account_links.create(
+            params=params, options=options))
+        return str(link.url)
+
+    def payouts_enabled(self, account_id: str) -> bool:
+        account = self._request("account", None, lambda options: self._client.v1.accounts.retrieve(account_id))
+        return bool(account.payouts_enabled)
+
+    def transfer(self, payout_id: str, *, account_id: str, amount: int, currency: str) -> str:
+        params = {"amount": amount, "currency": currency.lower(), "destination": account_id,
+                  "metadata": {"payout_id": payout_id}}
+        transfer = self._request("transfer", payout_id, lambda options: self._client.v1.transfers.create(
+            params=params, options=options))
+        return str(transfer.id)
+
     def retrieve(self, intent_id: str) -> Intent:
         return self._call("retrieve", None, lambda options: self._client.v1.payment_intents.retrieve(intent_id))
 
@@ -74,20 +103,21 @@ class StripeGateway:
         intent = self._request(step, hold_id, request)
         return Intent(intent.id, intent.status, int(intent.amount), str(intent.currency).upper())
 
-    def _request(self, step: str, hold_id: str | None, request: Callable[[dict], Any]) -> Any:
+    def _request(self, step: str, key: str | None, request: Callable[[dict], Any]) -> Any:
         stripe = self._stripe
-        options = {"idempotency_key": f"{hold_id}:{step}"} if hold_id else {}
+        # The key names our own object and the step: a retry repeats the request exactly.
+        options = {"idempotency_key": f"{key}:{step}"} if key else {}
         try:
             return request(options)
         except (stripe.CardError, stripe.InvalidRequestError) as error:
             # A refusal about this payment (declined card, wrong state, unknown method). Only its
             # code leaves this module: messages may quote what the client sent.
             code = getattr(error, "code", None) or "declined"
-            logger.info("payment refused", extra={"step": step, "hold_id": hold_id, "code": code})
+            logger.info("payment refused", extra={"step": step, "key": key, "code": code})
             raise PaymentDeclined(str(code)) from None
         except stripe.StripeError as error:  # network, rate limit, the provider's own failure
             logger.warning("payment provider unavailable",
-                           extra={"step": step, "hold_id": hold_id, "error": type(error).__name__})
+                           extra={"step": step, "key": key, "error": type(error).__name__})
             raise PaymentUnavailable(type(error).__name__) from None
 
 

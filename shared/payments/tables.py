@@ -1,7 +1,19 @@
 """The payments tables: authorisations held with the provider, and the append-only ledger."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Identity, Index, String, Table, Text, text
+from sqlalchemy import (
+                 BigInteger,
+                 CheckConstraint,
+                 Column,
+                 ForeignKey,
+                 Identity,
+                 Index,
+                 Integer,
+                 String,
+                 Table,
+                 Text,
+                 text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 
 from shared.tables import Amount, created, metadata, one_of, updated, uuid_pk
@@ -28,6 +40,8 @@ payment_holds = Table(
     Column("provider_ref", String(255), unique=True),
     Column("status", String(16), nullable=False, server_default=text("'pending'")),
     Column("last_error", Text),
+    # Tries at the provider since the last decision: each has its own idempotency key (holds._attempt).
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
     created("created_at"),
     updated("updated_at"),
     CheckConstraint(one_of("purpose", HOLD_PURPOSES), name="purpose"),
@@ -35,6 +49,11 @@ payment_holds = Table(
     CheckConstraint("amount > 0", name="amount_positive"),
     Index("ix_payment_holds_unsettled", "updated_at", postgresql_where=text(f"status IN {UNSETTLED}")),
     Index("ix_payment_holds_auction", "auction_id", postgresql_where=text("auction_id IS NOT NULL")),
+    # The auction-close job's questions each minute: bid holds that may back nothing any more,
+    # refunds made whose order is not yet marked.
+    Index("ix_payment_holds_authorised_bids", "updated_at",
+          postgresql_where=text("purpose = 'bid' AND status = 'authorised'")),
+    Index("ix_payment_holds_refunded", "id", postgresql_where=text("status = 'refunded'")),
 )
 
 # Double entry: each journal's entries sum to zero per currency; a positive amount is value
@@ -65,4 +84,35 @@ ledger_entries = Table(
     created("created_at"),
     CheckConstraint("amount <> 0", name="amount_nonzero"),
     Index("ix_ledger_entries_account", "account", "currency"),
+)
+
+# A seller's Stripe Connect account (payouts; shared/payments/payouts.py).
+payout_accounts = Table(
+    "payout_accounts",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("provider_account", String(255), nullable=False, unique=True),
+    created("created_at"),
+)
+
+PAYOUT_STATUSES = ("pending", "paid", "failed")
+
+# Money sent from a seller's balance to their connected account: debited from the ledger when
+# asked for (so two requests cannot both spend it), credited back if the transfer fails.
+payouts = Table(
+    "payouts",
+    metadata,
+    uuid_pk(),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("provider_ref", String(255), unique=True),
+    Column("last_error", Text),
+    created("created_at"),
+    updated("updated_at"),
+    CheckConstraint(one_of("status", PAYOUT_STATUSES), name="status"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index("ix_payouts_user", "user_id", "created_at", "id"),
+    Index("ix_payouts_pending", "updated_at", postgresql_where=text("status = 'pending'")),
 )

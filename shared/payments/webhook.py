@@ -2,7 +2,7 @@
 
 Stripe signs each delivery (``Stripe-Signature``: a timestamp and an HMAC of the raw body
 with the endpoint's secret); an unsigned, forged or replayed (older than five minutes)
-delivery changes nothing and gets a 400. A verified event moves the hold its intent
+delivery changes nothing and gets a 400 ``signature-rejected``. A verified event moves the hold its intent
 belongs to the way our own call's answer would have (holds.settled): guarded by status, so
 a redelivery, or an event about something we already know, is a no-op. Events about
 intents no hold knows (another integration on the same account) are acknowledged and
@@ -14,7 +14,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from shared.errors import ValidationFailed
+from shared.errors import SignatureRejected
 from shared.payments import holds
 from shared.types import ApiModel
 
@@ -33,18 +33,19 @@ class Received(ApiModel):
 
 
 def verify(payload: bytes, signature: str | None, secret: str) -> dict:
-    """The event, if the signature is Stripe's for this endpoint; ValidationFailed otherwise."""
+    """The event, if the signature is Stripe's for this endpoint; SignatureRejected (400, as
+    Stripe's guide answers) otherwise."""
     import stripe
 
     if not signature:
-        raise ValidationFailed("missing Stripe-Signature header")
+        raise SignatureRejected("missing Stripe-Signature header")
     try:
         stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance=300)
         event = json.loads(payload)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError):
-        raise ValidationFailed("the signature does not match the payload") from None
+        raise SignatureRejected("the signature does not match the payload") from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-        raise ValidationFailed("not a Stripe event")
+        raise SignatureRejected("signed, but not a Stripe event")
     return event
 
 

@@ -581,7 +581,7 @@ def test_funding_completes_the_artist_withdraws_and_a_backer_of_a_failed_proposa
     _shot(request, cy, "1-funded-both")
 
     # The goal is met on chain: funded; the artist withdraws to the campaign's wallet.
-    artist.goto(f"/#/proposals/{backed_id}")
+    artist_watch.goto(artist, f"/#/proposals/{backed_id}")
     shows_status(artist, artist_watch, "funded")
     expect(artist.get_by_test_id("backers")).to_have_text("2 backers")
     before = int(rpc.call("eth_getBalance", accounts[4], "latest"), 16)
@@ -596,7 +596,7 @@ def test_funding_completes_the_artist_withdraws_and_a_backer_of_a_failed_proposa
     # The other one's deadline passes on chain (a month on), below its goal: failed, refunds open.
     rpc.call("evm_increaseTime", 31 * 86_400)
     rpc.call("anvil_mine", "0x1")
-    cy.goto(f"/#/proposals/{missed_id}")
+    cy_watch.goto(cy, f"/#/proposals/{missed_id}")
     shows_status(cy, cy_watch, "failed")
     refund = cy.get_by_test_id("refund")
     expect(refund).to_contain_text("0.3 ETH")

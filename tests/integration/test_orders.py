@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from tests.integration.conftest import reset_tables
 from tests.integration.test_auctions import CARD, DECLINED_CARD, close_due
+from tests.integration.test_payments import _signed, intent_status, stripe_client  # noqa: F401  (fixture)
 
 ADDRESS = {"name": "Ada Obi", "line1": "12 Marina Road", "city": "Lagos", "postal_code": "101231", "country": "NG"}
 
@@ -172,48 +174,101 @@ def test_concurrent_buyers_never_oversell(api, shop, people, app_env, db):
     assert statuses.pop("captured") == 5 and set(statuses) <= {"released"}
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
-@given(steps=st.lists(st.sampled_from(["collect", "job", "webhook", "refund_job"]), min_size=1, max_size=6))
-def test_retries_and_redeliveries_never_double_the_money(steps, api, people, make_item, db, owner_engine):
-    """Whatever runs again after a purchase (the job, a collection, Stripe's event), the sale is
-    posted once, and a refund once."""
-    import hashlib
-    import hmac
+class LostAnswers:
+    """The real gateway, but the answers to captures and refunds never arrive (a timeout, a
+    crash): what Stripe did, it did; we do not know it."""
+
+    def __init__(self, gateway) -> None:
+        self._gateway = gateway
+
+    def __getattr__(self, name):
+        return getattr(self._gateway, name)
+
+    def capture(self, key, ref):
+        from shared.payments.gateway import PaymentUnavailable
+
+        raise PaymentUnavailable("timeout")
+
+    refund = capture
+
+
+def _event(ref: str, kind: str) -> tuple[bytes, str]:
+    """A Stripe event about intent ``ref``, signed as Stripe signs it."""
     import json
-    import time
 
     from shared.config import get_settings
-    from shared.market.orders import collect, finish_refunds
+
+    body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": kind,
+                       "data": {"object": {"id": ref, "object": "payment_intent"}}}).encode()
+    return body, _signed(body, get_settings().stripe_webhook_secret)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(taken=st.booleans(), returned=st.booleans(),
+       steps=st.lists(st.sampled_from(["collect", "job", "webhook", "refund_job"]), max_size=5))
+def test_lost_answers_retries_and_redeliveries_never_double_the_money(taken, returned, steps, api, people, make_item,
+                                                                     db, owner_engine, stripe_client):
+    """The order's capture, then its refund, lose their answers (Stripe did or did not act);
+    then whatever runs again, in any order (a collection, the job, Stripe's event redelivered),
+    and the job at last: the sale is posted once, the refund once."""
+    from shared.config import get_settings
+    from shared.db import transaction
+    from shared.market import orders
+    from shared.models import User
     from shared.payments.stripe_gateway import get_gateway
 
-    db.rollback()  # the last example's reads hold locks TRUNCATE would wait for
+    db.rollback()  # the last example's reads hold locks the reset would wait for
     with owner_engine.begin() as conn:  # hypothesis runs examples inside one test: start each clean
-        conn.execute(text("TRUNCATE orders, ledger_entries, ledger_journals, payment_holds CASCADE"))
+        reset_tables(conn)
     seller, buyer = people("artist"), people("collector")
-    order = buy(api, buyer, make_item(seller, listed=True)).get_json()
-    ref = db.execute(text("SELECT provider_ref FROM payment_holds h JOIN orders o ON o.hold_id = h.id "
-                          "WHERE o.id = :o"), {"o": order["id"]}).scalar_one()
+    item = make_item(seller, listed=True)
+    with transaction() as session:
+        viewer, seller_viewer = session.get(User, buyer.id), session.get(User, seller.id)
+    lost = LostAnswers(get_gateway())
+    data = orders.OrderIn(item_id=item["id"], payment_method=CARD, shipping=ADDRESS)
+    order_id = orders.buy(viewer, data, lost, get_settings().platform_fee_bps)
     db.rollback()
-    event = json.dumps({"id": f"evt_{ref}", "type": "payment_intent.succeeded",
-                        "data": {"object": {"id": ref, "object": "payment_intent"}}}).encode()
-    at = int(time.time())
-    signature = hmac.new(get_settings().stripe_webhook_secret.encode(), f"{at}.".encode() + event,
-                         hashlib.sha256).hexdigest()
-    actions = {
-        "collect": lambda: collect(get_gateway()),
-        "job": close_due,
-        "webhook": lambda: api.post("/api/payments/stripe", data=event, headers={
-            "Content-Type": "application/json", "Stripe-Signature": f"t={at},v1={signature}"}),
-        "refund_job": finish_refunds,
-    }
-    for step in steps:
-        actions[step]()
+    ref = db.execute(text("SELECT provider_ref FROM payment_holds h JOIN orders o ON o.hold_id = h.id "
+                          "WHERE o.id = :o"), {"o": order_id}).scalar_one()
+    assert db.execute(text("SELECT status FROM orders WHERE id = :o"), {"o": order_id}).scalar() == "pending"
+    db.rollback()
+    if taken:
+        stripe_client.v1.payment_intents.capture(ref)
+
+    def deliver():
+        if taken:  # Stripe tells what it did, as often as it likes
+            body, signature = _event(ref, "payment_intent.succeeded")
+            response = api.post("/api/payments/stripe", data=body,
+                                headers={"Content-Type": "application/json", "Stripe-Signature": signature})
+            assert response.status_code == 200
+
+    actions = {"collect": lambda: orders.collect(get_gateway()), "job": close_due, "webhook": deliver,
+               "refund_job": orders.finish_refunds}
+
+    def replay():
+        for step in steps:
+            actions[step]()
+        with owner_engine.begin() as conn:  # past the sweep's grace: the job's next tick
+            conn.execute(text("UPDATE payment_holds SET updated_at = now() - interval '1 hour'"))
+        close_due()
+
+    replay()
+    assert intent_status(stripe_client, ref) == "succeeded"
     assert ledger(db) == {f"buyer:{buyer.id}": -45000, f"seller:{seller.id}": 40500, "platform:fees": 4500}
-    assert api.post(f"/api/orders/{order['id']}/refund", token=seller.token).status_code == 200
-    for step in steps:
-        actions[step]()
+    assert db.execute(text("SELECT status FROM orders WHERE id = :o"), {"o": order_id}).scalar() == "paid"
+    db.rollback()
+
+    orders.refund(seller_viewer, order_id, lost)
+    db.rollback()
+    assert db.execute(text("SELECT status FROM orders WHERE id = :o"), {"o": order_id}).scalar() == "refunding"
+    db.rollback()
+    if returned:
+        stripe_client.v1.refunds.create(params={"payment_intent": ref})
+    replay()
     assert set(ledger(db).values()) == {0}
-    assert db.execute(text("SELECT count(*) FROM ledger_journals")).scalar() == 2
+    assert db.execute(text("SELECT status FROM orders WHERE id = :o"), {"o": order_id}).scalar() == "refunded"
+    assert dict(db.execute(text("SELECT kind, count(*) FROM ledger_journals GROUP BY kind")).all()) == \
+        {"sale": 1, "refund": 1}
     db.rollback()
 
 

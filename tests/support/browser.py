@@ -33,8 +33,9 @@ class Watch:
     problems: list[str] = field(default_factory=list)
     expected: list[tuple[int, str]] = field(default_factory=list)
     in_flight: set = field(default_factory=set)
-    # Requests in flight when the test itself reloaded the page: their abort is the test's doing.
-    cut_by_reload: set = field(default_factory=set)
+    # Requests in flight when the test itself reloaded or navigated the page: their abort is
+    # the test's doing.
+    cut_by_test: set = field(default_factory=set)
 
     def attach(self, page) -> None:
         page.on("console", self._console)
@@ -55,8 +56,14 @@ class Watch:
         request between the quiet moment and the reload; the reload cuts it off
         (net::ERR_ABORTED), which is the test's doing, not the app's."""
         self.settle(page)
-        self.cut_by_reload |= self.in_flight
+        self.cut_by_test |= self.in_flight
         page.reload()
+
+    def goto(self, page, url: str) -> None:
+        """Open another address as a person typing it would, once the page is quiet (as reload)."""
+        self.settle(page)
+        self.cut_by_test |= self.in_flight
+        page.goto(url)
 
     def expect(self, status: int, url_part: str) -> None:
         """The next response with this status to a URL containing url_part is intended."""
@@ -81,7 +88,7 @@ class Watch:
 
     def _failed(self, request) -> None:
         self.in_flight.discard(request)
-        if request in self.cut_by_reload and "ERR_ABORTED" in str(request.failure):
+        if request in self.cut_by_test and "ERR_ABORTED" in str(request.failure):
             return
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 

@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  auctionBody, emptyAddress, emptyItemForm, itemBody, itemChanges, itemForm, localInput, maxQuantity, orderActions,
-  parseCount, parseRegions, parseTags, purchaseBody, sellerShare, shipBody, shippingBody,
+  PAYOUT_CURRENCIES, accountBody, auctionBody, emptyAddress, emptyItemForm, itemBody, itemChanges, itemForm, localInput,
+  maxQuantity, orderActions, parseCount, parseRegions, parseTags, payoutBody, payoutCurrency, purchaseBody, sellerShare,
+  shipBody, shippingBody,
 } from "../src/lib/shop.js";
 import { buyWithCard, mountCard } from "../src/lib/payments.js";
 
@@ -149,6 +150,28 @@ test("shipping a parcel, and the seller's share", () => {
   assert.throws(() => shipBody({ carrier: "DHL", tracking: "a b" }), /Tracking/);
   assert.equal(sellerShare({ amount: "2500", fee: "250" }), "2250");
   assert.equal(sellerShare({ amount: "123456789012345678901", fee: "1" }), "123456789012345678900");
+});
+
+test("payouts: the account's country, the amount typed in major units to minor units", () => {
+  assert.deepEqual(accountBody({ country: " de " }), { country: "DE" });
+  assert.throws(() => accountBody({ country: "" }), /^Error: Country: a two-letter code/);
+  assert.throws(() => accountBody({ country: "DEU" }), /Country: a two-letter code/);
+  assert.throws(() => accountBody({ country: "D1" }), /Country: a two-letter code/);
+
+  assert.deepEqual(payoutBody({ currency: "EUR", amount: "12.5" }), { currency: "EUR", amount: "1250" });
+  assert.deepEqual(payoutBody({ currency: "GBP", amount: " 1,234.56 " }), { currency: "GBP", amount: "123456" });
+  assert.deepEqual(payoutBody({ currency: "USD", amount: "7" }), { currency: "USD", amount: "700" });
+  assert.throws(() => payoutBody({ currency: "EUR", amount: "" }), /^Error: Amount: "" is not an amount/);
+  assert.throws(() => payoutBody({ currency: "EUR", amount: "0.00" }), /^Error: Amount: the amount must be greater than zero/);
+  assert.throws(() => payoutBody({ currency: "EUR", amount: "1.001" }), /^Error: Amount: EUR has at most 2 decimals/);
+  assert.throws(() => payoutBody({ currency: "EUR", amount: "-5" }), /Amount: "-5" is not an amount/);
+  assert.throws(() => payoutBody({ currency: "ETH", amount: "1" }), /^Error: Currency: payouts are in EUR, USD, GBP/);
+  assert.deepEqual(PAYOUT_CURRENCIES, ["EUR", "USD", "GBP"]);
+
+  // The form starts on the first payout currency with money in it.
+  assert.equal(payoutCurrency(undefined), "EUR");
+  assert.equal(payoutCurrency([]), "EUR");
+  assert.equal(payoutCurrency([{ currency: "ETH", amount: "5" }, { currency: "EUR", amount: "0" }, { currency: "GBP", amount: "300" }]), "GBP");
 });
 
 test("buy now: a fresh setup intent, the card confirmed, then the order naming the PaymentMethod", async () => {

@@ -178,3 +178,26 @@ export function shipBody(form) {
 
 // What the seller keeps of an order: its amount less the platform's fee.
 export const sellerShare = (order) => (BigInt(order.amount) - BigInt(order.fee)).toString();
+
+// Payouts: the currencies Stripe Connect pays out in (POST /api/payouts' enum).
+export const PAYOUT_CURRENCIES = ["EUR", "USD", "GBP"];
+
+// POST /api/payouts/account's body: where the seller's bank account is.
+export function accountBody(form) {
+  const country = String(form.country ?? "").trim().toUpperCase();
+  if (!COUNTRY.test(country)) throw new Error("Country: a two-letter code, like DE");
+  return { country };
+}
+
+// POST /api/payouts' body: what the seller typed in major units ("12.50" EUR -> "1250").
+export function payoutBody(form) {
+  if (!PAYOUT_CURRENCIES.includes(form.currency)) throw new Error(`Currency: payouts are in ${PAYOUT_CURRENCIES.join(", ")}`);
+  return { currency: form.currency, amount: labelled("Amount", () => parseAmount(form.amount, form.currency)) };
+}
+
+// The currency a payout form starts on: the first balance (GET /api/orders/balance's items)
+// with money in a payout currency, else EUR.
+export function payoutCurrency(balances = []) {
+  const some = balances.find((b) => PAYOUT_CURRENCIES.includes(b.currency) && BigInt(b.amount) > 0n);
+  return some ? some.currency : PAYOUT_CURRENCIES[0];
+}

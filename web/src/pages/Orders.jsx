@@ -1,13 +1,23 @@
 // The caller's orders: what they bought (confirm a delivery, download a file) and what they
-// sold (ship, refund; their balance per currency from the ledger).
-import { useState } from "react";
+// sold (ship, refund; their balance per currency from the ledger, paid out through Stripe Connect).
+import { useId, useState } from "react";
 import { api } from "../lib/api.js";
 import { formatAmount } from "../lib/money.js";
 import { go } from "../lib/router.js";
-import { isDigitalOrder, orderActions, sellerShare, shipBody } from "../lib/shop.js";
+import {
+  PAYOUT_CURRENCIES, accountBody, isDigitalOrder, orderActions, payoutBody, payoutCurrency, sellerShare, shipBody,
+} from "../lib/shop.js";
 import { useSession } from "../session.jsx";
 import { when } from "../components/Common.jsx";
 import { Empty, Loading, Pager, Problem, useAction, useLoad, usePaged } from "../components/States.jsx";
+
+const check = (title, build) => {
+  try {
+    return build();
+  } catch (error) {
+    throw { title, detail: error.message };
+  }
+};
 
 // An order carries its item's title: it outlives the listing (an archived item is still named).
 function ItemName({ order }) {
@@ -142,8 +152,7 @@ function Order({ order, role, highlight, onChanged }) {
   );
 }
 
-function Balance({ version }) {
-  const balance = useLoad(() => api("/api/orders/balance"), [version]);
+function Balance({ balance }) {
   return (
     <div className="panel">
       <h2>Your balance</h2>
@@ -159,6 +168,133 @@ function Balance({ version }) {
   );
 }
 
+// Connect (or finish connecting) the payout account: Stripe hosts the onboarding and sends
+// the seller back to this tab.
+function PayoutAccount() {
+  const [country, setCountry] = useState("");
+  const [account, setAccount] = useState(null);
+  const connect = useAction(async (event) => {
+    event.preventDefault();
+    setAccount(null);
+    const body = check("Check the country", () => accountBody({ country }));
+    const out = await api("/api/payouts/account", { method: "POST", body });
+    setAccount(out);
+    if (!out.payouts_enabled) window.location.assign(out.url);
+  });
+  return (
+    <form className="form inline" onSubmit={connect.run} aria-label="Set up payouts">
+      <label>Country of your bank account (two-letter code)
+        <input name="country" value={country} onChange={(e) => setCountry(e.target.value)} required maxLength={2}
+          placeholder="DE" autoComplete="country" />
+      </label>
+      <button type="submit" disabled={connect.busy}>{connect.busy ? "Connecting…" : "Set up payouts"}</button>
+      {account && (account.payouts_enabled ? (
+        <p className="ok" role="status" data-testid="payouts-account">
+          Payouts are enabled. <a href={account.url}>Review your details at Stripe</a>
+        </p>
+      ) : (
+        <p className="state" role="status" data-testid="payouts-account">
+          Your payout account is not ready yet: finish setting up at Stripe. <a href={account.url}>Continue at Stripe</a>
+        </p>
+      ))}
+      <Problem error={connect.error} />
+    </form>
+  );
+}
+
+const PAYOUT_DONE = {
+  paid: (amount) => `${amount} is paid out to your account.`,
+  pending: (amount) => `${amount} is on its way to your account.`,
+  failed: (amount) => `Stripe refused the payout of ${amount}: it is back in your balance.`,
+};
+
+// Send part of a balance to the payout account; amounts typed in major units.
+function PayoutForm({ balances, onPaid }) {
+  const [form, setForm] = useState({ currency: null, amount: "" }); // currency null: follow the balance
+  const [done, setDone] = useState(null);
+  const hint = useId();
+  const currency = form.currency ?? payoutCurrency(balances);
+  const set = (key) => (event) => setForm((f) => ({ ...f, [key]: event.target.value }));
+  const pay = useAction(async (event) => {
+    event.preventDefault();
+    setDone(null);
+    const body = check("Check the payout", () => payoutBody({ currency, amount: form.amount }));
+    const out = await api("/api/payouts", { method: "POST", body });
+    setDone(out);
+    setForm((f) => ({ ...f, amount: "" }));
+    onPaid(out);
+  });
+  const available = balances?.find((b) => b.currency === currency)?.amount;
+  return (
+    <form className="form inline payout" onSubmit={pay.run} aria-label="Pay out">
+      <div className="row">
+        <label className="grow">Amount ({currency})
+          <input name="amount" inputMode="decimal" value={form.amount} onChange={set("amount")} required placeholder="25.00"
+            aria-describedby={hint} />
+        </label>
+        <label>Currency<select name="currency" value={currency} onChange={set("currency")}>
+          {PAYOUT_CURRENCIES.map((c) => <option key={c}>{c}</option>)}</select></label>
+      </div>
+      <button type="submit" disabled={pay.busy}>{pay.busy ? "Paying out…" : "Pay out"}</button>
+      <p className="muted small" id={hint}>Your balance: {formatAmount(available ?? "0", currency)}</p>
+      {done && (
+        <p className={done.status === "failed" ? "state" : "ok"} role="status" data-testid="payout-done">
+          {PAYOUT_DONE[done.status]?.(formatAmount(done.amount, done.currency)) ?? `Payout ${done.status}.`}
+        </p>
+      )}
+      <Problem error={pay.error} />
+    </form>
+  );
+}
+
+function PayoutList({ version }) {
+  const list = useLoad(() => api("/api/payouts"), [version]);
+  return (
+    <>
+      <h3>Your payouts</h3>
+      {list.loading && !list.data && <Loading label="Loading your payouts…" />}
+      <Problem error={list.error} onRetry={list.reload} />
+      {list.data && (list.data.items.length ? (
+        <table className="history" data-testid="payouts">
+          <thead><tr><th>When</th><th>Amount</th><th>Status</th></tr></thead>
+          <tbody>
+            {list.data.items.map((p) => (
+              <tr key={p.id} data-testid="payout">
+                <td>{when(p.created_at)}</td>
+                <td>{formatAmount(p.amount, p.currency)}</td>
+                <td><span className={`badge ${p.status}`}>{p.status}</span></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : <Empty>No payouts yet.</Empty>)}
+    </>
+  );
+}
+
+function Payouts({ balances, version, onPaid }) {
+  return (
+    <div className="panel payouts">
+      <h2>Payouts</h2>
+      <p className="muted small">Send your balance to your bank account. Set up once: Stripe asks who you are and where to pay.</p>
+      <PayoutAccount />
+      <PayoutForm balances={balances} onPaid={onPaid} />
+      <PayoutList version={version} />
+    </div>
+  );
+}
+
+// The seller's money: the balance and its payouts, reloaded after a refund or a payout.
+function SellerMoney({ version, onPaid }) {
+  const balance = useLoad(() => api("/api/orders/balance"), [version]);
+  return (
+    <>
+      <Balance balance={balance} />
+      <Payouts balances={balance.data?.items} version={version} onPaid={onPaid} />
+    </>
+  );
+}
+
 function OrderList({ role, highlight }) {
   const [changed, setChanged] = useState({}); // id -> the order as the last action answered
   const [money, setMoney] = useState(0);
@@ -170,7 +306,7 @@ function OrderList({ role, highlight }) {
   };
   return (
     <div role="tabpanel" aria-label={role === "seller" ? "Sold" : "Bought"}>
-      {role === "seller" && <Balance version={money} />}
+      {role === "seller" && <SellerMoney version={money} onPaid={() => setMoney((m) => m + 1)} />}
       {page.loading && !page.data && <Loading label="Loading your orders…" />}
       <Problem error={page.error} onRetry={page.reload} />
       {page.data && rows.length === 0 && (
