@@ -89,6 +89,8 @@ UNEXPRESSIBLE_PROBLEMS = {
     # A wallet link is a signature over a challenge the API issued; a Stripe event, an HMAC
     # with the endpoint's secret.
     (400, "signature-rejected"),
+    # Whether a card pays is its bank's word (and a PaymentMethod id one Stripe issued).
+    (402, "payment-declined"),
 }
 # (location prefix, message fragment) of validation errors about the present moment, another
 # field or parameter, or the caller: JSON Schema compares a value with constants only.
@@ -123,6 +125,8 @@ UNEXPRESSIBLE_RULES = (
     ((), "this item ships to"),
     ((), "a card payment is at most"),
     ((), "a payout is at most"),
+    # Which countries Stripe opens accounts in is Stripe's list (locally: no Connect at all).
+    ((), "Stripe did not open a payout account"),
 )
 
 

@@ -81,7 +81,10 @@ def onboard(user_id: uuid.UUID, data: AccountIn, gateway: Gateway, *, return_url
                                           {"u": user_id}).scalar_one_or_none()
     try:
         if account is None:
-            made = gateway.create_account(str(user_id), data.country)
+            try:
+                made = gateway.create_account(str(user_id), data.country)
+            except PaymentDeclined as refused:  # e.g. a country Stripe has no accounts in
+                raise ValidationFailed(f"Stripe did not open a payout account ({refused.code})") from None
             with _work() as unit:  # a concurrent request may have made one too: the first row wins
                 unit.connection.execute(text(
                     "INSERT INTO payout_accounts (user_id, provider_account) VALUES (:u, :a) ON CONFLICT DO NOTHING"),

@@ -115,7 +115,14 @@ class StripeGateway:
             code = getattr(error, "code", None) or "declined"
             logger.info("payment refused", extra={"step": step, "key": key, "code": code})
             raise PaymentDeclined(str(code)) from None
-        except stripe.StripeError as error:  # network, rate limit, the provider's own failure
+        except stripe.StripeError as error:
+            status = getattr(error, "http_status", None) or 0
+            if 400 <= status < 500 and status not in (401, 403, 429):
+                # Refused, in a body the library could not read as Stripe's (a stand-in's 404):
+                # still a refusal of this request, not an outage.
+                logger.info("payment refused", extra={"step": step, "key": key, "http_status": status})
+                raise PaymentDeclined(f"http_{status}") from None
+            # The network, a rate limit, our credentials, or the provider's own failure.
             logger.warning("payment provider unavailable",
                            extra={"step": step, "key": key, "error": type(error).__name__})
             raise PaymentUnavailable(type(error).__name__) from None

@@ -177,3 +177,6 @@ def test_the_payout_api(api, shop):
                  {"currency": "EUR", "amount": str(2**256 - 1)}):
         assert api.post("/api/payouts", token=seller.token, json=body).status_code == 422
     assert api.post("/api/payouts", json={"currency": "EUR", "amount": "1"}).status_code == 401
+    # The local Stripe has no Connect: the refusal is the provider's, told as such, never a 5xx.
+    refused = api.post("/api/payouts/account", token=seller.token, json={"country": "DE"})
+    assert refused.status_code == 422 and "Stripe did not open a payout account" in refused.get_json()["detail"]
