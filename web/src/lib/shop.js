@@ -4,6 +4,15 @@
 import { parseAmount, toMajor } from "./money.js";
 
 export const MAX_QUANTITY = 100; // POST /api/orders' quantity
+
+// A form's input, built into a request body; a mistake becomes a problem the page shows.
+export const check = (title, build) => {
+  try {
+    return build();
+  } catch (error) {
+    throw { title, detail: error.message };
+  }
+};
 export const MAX_IMAGES = 10; // an item's media_ids
 const POSTAL_CODE = /^[A-Za-z0-9 -]{2,12}$/;
 const COUNTRY = /^[A-Z]{2}$/;

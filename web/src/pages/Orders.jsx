@@ -6,18 +6,12 @@ import { formatAmount } from "../lib/money.js";
 import { go } from "../lib/router.js";
 import {
   PAYOUT_CURRENCIES, accountBody, isDigitalOrder, orderActions, payoutBody, payoutCurrency, sellerShare, shipBody,
+  check,
 } from "../lib/shop.js";
 import { useSession } from "../session.jsx";
 import { when } from "../components/Common.jsx";
 import { Empty, Loading, Pager, Problem, useAction, useLoad, usePaged } from "../components/States.jsx";
 
-const check = (title, build) => {
-  try {
-    return build();
-  } catch (error) {
-    throw { title, detail: error.message };
-  }
-};
 
 // An order carries its item's title: it outlives the listing (an archived item is still named).
 function ItemName({ order }) {

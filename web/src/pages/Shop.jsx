@@ -5,19 +5,13 @@ import { api, ApiError } from "../lib/api.js";
 import { CURRENCIES, formatAmount } from "../lib/money.js";
 import {
   MAX_IMAGES, auctionBody, emptyItemForm, itemBody, itemChanges, itemForm, localInput,
+  check,
 } from "../lib/shop.js";
 import { useSession } from "../session.jsx";
 import { CategorySelect, when } from "../components/Common.jsx";
 import { ImageUpload, MediaById } from "../components/Media.jsx";
 import { Empty, Loading, Pager, Problem, useAction, usePaged } from "../components/States.jsx";
 
-const check = (title, build) => {
-  try {
-    return build();
-  } catch (error) {
-    throw { title, detail: error.message };
-  }
-};
 
 function Images({ ids, onChange }) {
   return (
