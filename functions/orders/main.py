@@ -96,8 +96,7 @@ def payout_account(call: Call) -> payouts.Onboarding:
            body=payouts.PayoutIn, response=payouts.PayoutOut, status=201, errors=(409, 503), transaction=False)
 def payout(call: Call) -> Reply:
     payout_id = payouts.request(call.caller.id, call.body, _gateway())
-    found = next(p for p in payouts.of(call.caller.id).items if p.id == payout_id)
-    return Reply(found, status=201)
+    return Reply(payouts.of(call.caller.id, payout_id).items[0], status=201)
 
 
 @api.route("GET", "/api/payouts", summary="Your payouts, newest first (the last hundred)", auth="user",

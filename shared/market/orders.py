@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 from sqlalchemy import or_, select, text
 
 from shared import audit
+from shared.db import work
 from shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from shared.events import outbox
 from shared.market import items
@@ -137,7 +138,6 @@ def buy(buyer: Viewer, data: OrderIn, gateway: Gateway, fee_bps: int) -> uuid.UU
     """Buy now: the amount authorised, then the stock taken and the order made in one
     transaction, then the money taken; the order's id. Each step in a unit of work of its
     own, none held while the provider is called (bidding.py says why)."""
-    from shared.db import work
     from shared.payments import cards
 
     with work() as unit:
@@ -162,10 +162,8 @@ def buy(buyer: Viewer, data: OrderIn, gateway: Gateway, fee_bps: int) -> uuid.UU
     except Exception:
         holds.give_up(hold_id, gateway)
         raise
-    collect(gateway, only=order_id)
-    with work() as unit:
-        status = unit.connection.execute(select(orders.c.status).where(orders.c.id == order_id)).scalar_one()
-    if status == "cancelled":  # the capture was refused: the stock is back, the order a record
+    finished = collect(gateway, only=order_id)
+    if any(done["status"] == "cancelled" for done in finished):  # refused: the stock is back, the order a record
         from shared.errors import PaymentDeclined
 
         raise PaymentDeclined("the payment could not be taken; nothing was charged")
@@ -215,7 +213,7 @@ def take_stock(session: Session, item: Item, quantity: int, buyer_id: uuid.UUID)
         if item.inventory == 0:
             item.status, item.sold_at = "sold", datetime.now(UTC)
     session.flush()
-    _itemchanged(session, item, previous, "sell", buyer_id)
+    _item_changed(session, item, previous, "sell", buyer_id)
     items.alert_low_stock(session, item, was_low=was_low)
     return True
 
@@ -227,10 +225,10 @@ def _give_back_stock(session: Session, item: Item, quantity: int) -> None:
     if item.status == "sold":
         item.status, item.sold_at = "listed", None
     session.flush()
-    _itemchanged(session, item, previous, "restock", None)
+    _item_changed(session, item, previous, "restock", None)
 
 
-def _itemchanged(session: Session, item: Item, previous: str, action: str, buyer_id: uuid.UUID | None) -> None:
+def _item_changed(session: Session, item: Item, previous: str, action: str, buyer_id: uuid.UUID | None) -> None:
     extra = {"buyer_id": str(buyer_id)} if buyer_id else {}
     if item.status != previous:
         outbox.emit(session, "item.state_changed", "item", item.id,
@@ -269,7 +267,6 @@ _CAPTURABLE = """
 
 def collect(gateway: Gateway, *, only: uuid.UUID | None = None, batch: int = 50) -> list[dict]:
     """Take the money of pending orders (``only``: one of them) and finish each once."""
-    from shared.db import work
 
     with work() as unit:
         pending = list(unit.connection.execute(text(_CAPTURABLE), {"only": only, "batch": batch}))
@@ -281,7 +278,6 @@ def collect(gateway: Gateway, *, only: uuid.UUID | None = None, batch: int = 50)
 def finish_settled(*, only: uuid.UUID | None = None, batch: int = 50) -> list[dict]:
     """Finish the pending orders whose money the provider has taken or refused (our capture's
     answer, or its webhook event): no call to the provider."""
-    from shared.db import work
 
     with work() as unit:
         settled = list(unit.connection.execute(text(
@@ -359,9 +355,8 @@ def page(conn: Connection, user_id: uuid.UUID, q: OrderQuery) -> OrderPage:
 
 
 def balances(conn: Connection, user_id: uuid.UUID) -> Balances:
-    rows = conn.execute(text("SELECT currency, sum(amount) FROM ledger_entries WHERE account = :account "
-                             "GROUP BY currency ORDER BY currency"), {"account": ledger.seller(user_id)})
-    return Balances(items=[Balance(currency=currency, amount=int(amount)) for currency, amount in rows])
+    return Balances(items=[Balance(currency=currency, amount=amount)
+                           for currency, amount in ledger.balances(conn, ledger.seller(user_id)).items()])
 
 
 # -- fulfilment and refunds ------------------------------------------------------------------
@@ -413,7 +408,6 @@ def refund(seller: Viewer, order_id: uuid.UUID, gateway: Gateway) -> None:
     """Give a paid order's money back: marked (and committed) first, then the provider asked,
     then the order refunded. A refund the provider could not make yet stays ``refunding``
     for the auction-close job's sweep, which finishes the order too (``finish_refunds``)."""
-    from shared.db import work
 
     with work() as unit:
         order = locked(unit.session, seller, order_id, "seller")
@@ -432,7 +426,6 @@ def refund(seller: Viewer, order_id: uuid.UUID, gateway: Gateway) -> None:
 
 def finish_refunds() -> int:
     """Orders whose money went back (a refund the sweep made) and are not yet marked so."""
-    from shared.db import work
 
     with work() as unit:
         due = list(unit.connection.execute(text(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from shared.db import work
 from shared.payments.gateway import AUTHORISED, CANCELED, CAPTURED, PaymentDeclined, PaymentUnavailable
 
 if TYPE_CHECKING:
@@ -38,11 +39,6 @@ logger = logging.getLogger(__name__)
 # 3 tries of 10 s), so the sweep never takes a live request's row for a crash's.
 STALE = timedelta(minutes=10)
 
-
-def _work():
-    from shared.db import work
-
-    return work()
 
 
 def _move(conn: Connection, hold_id: uuid.UUID, to: str, *, leaving: Iterable[str], **values: object) -> bool:
@@ -60,7 +56,7 @@ def authorise(gateway: Gateway, *, purpose: str, user_id: uuid.UUID, amount: int
 
     PaymentDeclined if the provider refuses (nothing is held), PaymentUnavailable if it
     cannot be reached (a pending row stays for ``sweep`` to release)."""
-    with _work() as unit:
+    with work() as unit:
         hold_id = unit.connection.execute(text(
             "INSERT INTO payment_holds (purpose, user_id, amount, currency, auction_id) "
             "VALUES (:purpose, :user, :amount, :currency, :auction) RETURNING id"),
@@ -71,7 +67,7 @@ def authorise(gateway: Gateway, *, purpose: str, user_id: uuid.UUID, amount: int
         # Created unconfirmed, then recorded, then confirmed: money is held only once the row
         # names the intent, so no crash can leave an authorisation we do not know of.
         intent = gateway.create(key, amount=amount, currency=currency, payment_method=payment_method)
-        with _work() as unit:
+        with work() as unit:
             recorded = unit.connection.execute(text(
                 "UPDATE payment_holds SET provider_ref = :ref, updated_at = now() WHERE id = :id AND status = 'pending'"),
                 {"id": hold_id, "ref": intent.id}).rowcount
@@ -79,16 +75,16 @@ def authorise(gateway: Gateway, *, purpose: str, user_id: uuid.UUID, amount: int
             raise PaymentUnavailable("the authorisation took too long")
         intent = gateway.confirm(key, intent.id)
     except PaymentDeclined as declined:
-        with _work() as unit:
+        with work() as unit:
             _move(unit.connection, hold_id, "failed", leaving=["pending"], last_error=declined.code)
         raise
     if intent.status != AUTHORISED or intent.amount != amount or intent.currency != currency.upper():
         # Held for something else, or waiting on the cardholder (3-D Secure): not a backing.
-        with _work() as unit:
+        with work() as unit:
             _move(unit.connection, hold_id, "releasing", leaving=["pending"], last_error=f"status {intent.status}")
         release([hold_id], gateway)
         raise PaymentDeclined(intent.status)
-    with _work() as unit:
+    with work() as unit:
         held = _move(unit.connection, hold_id, "authorised", leaving=["pending"])
     if not held:  # the sweep is releasing it (the request outlived STALE): it backs nothing
         raise PaymentUnavailable("the authorisation took too long")
@@ -100,7 +96,7 @@ def _attempt(hold_id: uuid.UUID, status: str) -> tuple[str | None, str] | None:
     idempotency key, or None if it is no longer in that status. Each try has its own key:
     Stripe keeps a key's first answer for a day, a 500 included, and capturing, cancelling
     and fully refunding an intent can each happen only once whatever the key."""
-    with _work() as unit:
+    with work() as unit:
         row = unit.connection.execute(text(
             "UPDATE payment_holds SET attempts = attempts + 1, updated_at = now() "
             "WHERE id = :id AND status = :status RETURNING provider_ref, attempts"),
@@ -137,7 +133,7 @@ def let_go(conn: Connection, hold_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
 
 def give_up(hold_id: uuid.UUID, gateway: Gateway) -> None:
     """Let go of a hold at once: what it was to back was refused (outbid meanwhile, sold out)."""
-    with _work() as unit:
+    with work() as unit:
         let_go(unit.connection, [hold_id])
     release([hold_id], gateway)
 
@@ -150,14 +146,14 @@ def release(hold_ids: Iterable[uuid.UUID], gateway: Gateway) -> None:
             continue
         ref, key = attempt
         if ref is None:
-            with _work() as unit:  # never reached the provider: nothing to let go
+            with work() as unit:  # never reached the provider: nothing to let go
                 _move(unit.connection, hold_id, "released", leaving=["releasing"])
             continue
         try:
             intent = gateway.cancel(key, ref)
         except (PaymentUnavailable, PaymentDeclined):
             continue  # the next sweep tries again, with the next key
-        with _work() as unit:
+        with work() as unit:
             settled(unit.connection, ref, intent.status)
 
 
@@ -176,12 +172,12 @@ def capture(hold_id: uuid.UUID, gateway: Gateway) -> str:
             return "capturing"
     except PaymentUnavailable:
         return "capturing"
-    with _work() as unit:
+    with work() as unit:
         return settled(unit.connection, ref, intent.status) or "capturing"
 
 
 def _status(hold_id: uuid.UUID) -> str:
-    with _work() as unit:
+    with work() as unit:
         return status_of(unit.connection, hold_id)
 
 
@@ -205,7 +201,7 @@ def refund(hold_id: uuid.UUID, gateway: Gateway) -> str:
     # fails later (refund.failed) is not handled yet (decision 0027).
     if status not in ("succeeded", "pending"):
         return "refunding"
-    with _work() as unit:
+    with work() as unit:
         _move(unit.connection, hold_id, "refunded", leaving=["refunding"])
     return "refunded"
 
@@ -240,7 +236,7 @@ def _move_by_ref(conn: Connection, ref: str, to: str, *, leaving: list[str]) -> 
 
 def sweep(gateway: Gateway, *, stale: timedelta = STALE, batch: int = 100) -> int:
     """Finish what crashed or timed-out requests left; how many holds were let go."""
-    with _work() as unit:
+    with work() as unit:
         conn = unit.connection
         # Never sent: nothing is held.
         conn.execute(text("UPDATE payment_holds SET status = 'failed', last_error = 'abandoned', updated_at = now() "

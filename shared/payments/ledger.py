@@ -58,7 +58,12 @@ def post(conn: Connection, *, key: str, kind: str, currency: str, legs: Sequence
     return True
 
 
+def balances(conn: Connection, account: str) -> dict[str, int]:
+    """The account's balance in each currency it holds, by currency code."""
+    rows = conn.execute(text("SELECT currency, sum(amount) FROM ledger_entries WHERE account = :account "
+                             "GROUP BY currency ORDER BY currency"), {"account": account})
+    return {currency: int(amount) for currency, amount in rows}
+
+
 def balance(conn: Connection, account: str, currency: str) -> int:
-    return int(conn.execute(text("SELECT coalesce(sum(amount), 0) FROM ledger_entries "
-                                 "WHERE account = :account AND currency = :currency"),
-                            {"account": account, "currency": currency}).scalar_one())
+    return balances(conn, account).get(currency, 0)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 from sqlalchemy import text
 
+from shared.db import work
 from shared.errors import Conflict, ValidationFailed
 from shared.payments import ledger
 from shared.payments.gateway import MAX_CARD_AMOUNT, PaymentDeclined, PaymentUnavailable
@@ -66,17 +67,12 @@ class PayoutList(ApiModel):
     items: list[PayoutOut]
 
 
-def _work():
-    from shared.db import work
-
-    return work()
-
 
 def onboard(user_id: uuid.UUID, data: AccountIn, gateway: Gateway, *, return_url: str) -> Onboarding:
     """The seller's connected account (made once), and a link to finish setting it up."""
     from shared.payments.cards import unavailable
 
-    with _work() as unit:
+    with work() as unit:
         account = unit.connection.execute(text("SELECT provider_account FROM payout_accounts WHERE user_id = :u"),
                                           {"u": user_id}).scalar_one_or_none()
     try:
@@ -85,7 +81,7 @@ def onboard(user_id: uuid.UUID, data: AccountIn, gateway: Gateway, *, return_url
                 made = gateway.create_account(str(user_id), data.country)
             except PaymentDeclined as refused:  # e.g. a country Stripe has no accounts in
                 raise ValidationFailed(f"Stripe did not open a payout account ({refused.code})") from None
-            with _work() as unit:  # a concurrent request may have made one too: the first row wins
+            with work() as unit:  # a concurrent request may have made one too: the first row wins
                 unit.connection.execute(text(
                     "INSERT INTO payout_accounts (user_id, provider_account) VALUES (:u, :a) ON CONFLICT DO NOTHING"),
                     {"u": user_id, "a": made})
@@ -103,7 +99,7 @@ def request(user_id: uuid.UUID, data: PayoutIn, gateway: Gateway) -> uuid.UUID:
 
     if data.amount > MAX_CARD_AMOUNT:
         raise ValidationFailed(f"a payout is at most {MAX_CARD_AMOUNT} minor units")
-    with _work() as unit:
+    with work() as unit:
         account = unit.connection.execute(text("SELECT provider_account FROM payout_accounts WHERE user_id = :u"),
                                           {"u": user_id}).scalar_one_or_none()
     if account is None:
@@ -115,7 +111,7 @@ def request(user_id: uuid.UUID, data: PayoutIn, gateway: Gateway) -> uuid.UUID:
     if not enabled:
         raise Conflict("your payout account is not set up yet: finish Stripe's onboarding")
     seller = ledger.seller(user_id)
-    with _work() as unit:
+    with work() as unit:
         conn = unit.connection
         conn.execute(text("SELECT pg_advisory_xact_lock(:ns, hashtext(:account))"),
                      {"ns": LOCK_NAMESPACE, "account": seller})
@@ -132,7 +128,7 @@ def request(user_id: uuid.UUID, data: PayoutIn, gateway: Gateway) -> uuid.UUID:
 
 def send(payout_id: uuid.UUID, gateway: Gateway) -> str:
     """Make (or retry, with the same key) a pending payout's transfer; its status after."""
-    with _work() as unit:
+    with work() as unit:
         row = unit.connection.execute(text(
             "SELECT p.user_id, p.amount, p.currency, p.status, a.provider_account FROM payouts p "
             "JOIN payout_accounts a ON a.user_id = p.user_id WHERE p.id = :id"), {"id": payout_id}).one()
@@ -144,7 +140,7 @@ def send(payout_id: uuid.UUID, gateway: Gateway) -> str:
     except PaymentUnavailable:
         return "pending"
     except PaymentDeclined as refused:
-        with _work() as unit:
+        with work() as unit:
             failed = unit.connection.execute(text(
                 "UPDATE payouts SET status = 'failed', last_error = :code, updated_at = now() "
                 "WHERE id = :id AND status = 'pending'"), {"id": payout_id, "code": refused.code}).rowcount
@@ -153,7 +149,7 @@ def send(payout_id: uuid.UUID, gateway: Gateway) -> str:
                             currency=row.currency, legs=[(ledger.seller(row.user_id), int(row.amount)),
                                                          (PAYOUTS, -int(row.amount))])
         return "failed"
-    with _work() as unit:
+    with work() as unit:
         unit.connection.execute(text(
             "UPDATE payouts SET status = 'paid', provider_ref = :ref, updated_at = now() "
             "WHERE id = :id AND status = 'pending'"), {"id": payout_id, "ref": ref})
@@ -162,7 +158,7 @@ def send(payout_id: uuid.UUID, gateway: Gateway) -> str:
 
 def retry_pending(gateway: Gateway, *, batch: int = 50) -> int:
     """Payouts a provider outage left pending: try again, with the same idempotency key."""
-    with _work() as unit:
+    with work() as unit:
         due = list(unit.connection.execute(text(
             "SELECT id FROM payouts WHERE status = 'pending' AND updated_at < now() - CAST(:stale AS interval) "
             "ORDER BY updated_at LIMIT :batch"), {"stale": STALE, "batch": batch}).scalars())
@@ -171,10 +167,12 @@ def retry_pending(gateway: Gateway, *, batch: int = 50) -> int:
     return len(due)
 
 
-def of(user_id: uuid.UUID) -> PayoutList:
-    with _work() as unit:
+def of(user_id: uuid.UUID, payout_id: uuid.UUID | None = None) -> PayoutList:
+    """The seller's payouts, newest first (the last hundred), or the one named."""
+    with work() as unit:
         rows = unit.connection.execute(text(
             "SELECT id, amount, currency, status, created_at FROM payouts WHERE user_id = :u "
-            "ORDER BY created_at DESC, id DESC LIMIT 100"), {"u": user_id})
+            "AND (CAST(:id AS uuid) IS NULL OR id = :id) ORDER BY created_at DESC, id DESC LIMIT 100"),
+            {"u": user_id, "id": payout_id})
         return PayoutList(items=[PayoutOut(id=r.id, amount=int(r.amount), currency=r.currency, status=r.status,
                                            created_at=r.created_at) for r in rows])
