@@ -19,6 +19,12 @@ included), of the embedded PostgreSQL and of anvil during each indexer run and e
 fetch (Linux: /proc), and the rate the indexer's CPU work would allow on this machine's
 cores with a perfect overlap, as a ratio of the raw fetch (its CPU-bound ceiling).
 
+The floor of any indexer of this chain: the raw fetch plus a COPY of exactly the rows an index
+must hold (the events, and their announcements: issue 23 point 7 asks for one per log), into
+the same tables with their indexes, and nothing else (no decoding, no derivation, no checks).
+Its CPU on this machine's cores, spread perfectly, is the best rate any design that stores
+those rows could reach (`indexer_floor_vs_raw_fetch`).
+
     python bench/indexer.py [--quick] [--events N] [--runs N]
 """
 from __future__ import annotations
@@ -143,6 +149,33 @@ def run_indexer(engine, config) -> tuple[int, float]:
     return report.events, seconds
 
 
+def required_rows(engine) -> tuple[bytes, bytes]:
+    """The rows the indexer's last run stored (its events and their announcements), as COPY text."""
+    import io
+
+    from shared.chain.store import EVENT_COLUMNS, OUTBOX_COLUMNS
+
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        copied = []
+        for sql in (f"SELECT {', '.join(EVENT_COLUMNS)} FROM web3_transactions",
+                    f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox WHERE type LIKE 'chain.%'"):
+            buffer = io.BytesIO()
+            cursor.execute(f"COPY ({sql}) TO STDOUT", stream=buffer)
+            copied.append(buffer.getvalue())
+    return copied[0], copied[1]
+
+
+def copy_floor(engine, events: bytes, announcements: bytes) -> None:
+    """Those rows COPYed into the emptied tables, in one transaction, and nothing else."""
+    from shared.bulk import copy_rows
+    from shared.chain.store import EVENT_COLUMNS, OUTBOX_COLUMNS
+
+    with engine.begin() as conn:
+        copy_rows(conn, "web3_transactions", EVENT_COLUMNS, events)
+        copy_rows(conn, "outbox", OUTBOX_COLUMNS, announcements)
+
+
 def run_naive(engine, url: str, funding: str, head: int) -> tuple[int, float]:
     """web3.py as its docs show it: get_logs, process_log per log, one INSERT per row."""
     from sqlalchemy import text
@@ -255,6 +288,16 @@ def main() -> int:
                 rates.append(indexed / seconds)
                 index_cpu.append(cpu)
                 fetch()
+            # The floor: what any design must write, COPYed alone (after one uncounted warm-up).
+            rows = required_rows(engine)
+            floor_cpu: list[Cpu] = []
+            for attempt in range(args.runs + 1):
+                reset(engine)
+                _, cpu = measured(postmaster, anvil.process.pid, lambda: copy_floor(engine, *rows))
+                if attempt:
+                    floor_cpu.append(cpu)
+            reset(engine)
+            run_indexer(engine, config)  # the index again, for the checks below
             with engine.connect() as conn:
                 raised = conn.execute(text("SELECT sum(raised_total) FROM proposals")).scalar_one()
                 funded = conn.execute(text("SELECT sum(amount) FROM web3_transactions WHERE event = 'Funded'")).scalar()
@@ -289,13 +332,19 @@ def main() -> int:
         "anvil": lambda c: c.anvil, "CPU total": lambda c: c.total}
     print(f"\n{'seconds per run (median), CPU of each process':<48}" + "".join(f"{name:>10}" for name in parts))
     for label, runs in ((f"indexer ({len(index_cpu)} warm runs)", index_cpu),
-                        (f"raw eth_getLogs ({len(fetch_cpu)} fetches)", fetch_cpu)):
+                        (f"raw eth_getLogs ({len(fetch_cpu)} fetches)", fetch_cpu),
+                        (f"COPY of the rows alone ({len(floor_cpu)} runs)", floor_cpu)):
         print(f"{label:<48}" + "".join(f"{median_of(runs, part):>10.3f}" for part in parts.values()))
     # With its CPU work spread perfectly over every core, the indexer could not beat this.
     cores = os.cpu_count() or 1
     ceiling = total / (median_of(index_cpu, parts["CPU total"]) / cores)
     print(f"CPU-bound ceiling on {cores} cores: {ceiling:,.0f} events/s, {ceiling / fetch_rate:.3f} x raw fetch "
           f"(target {TARGET_RAW_RATIO})")
+    # Any design: the fetch's CPU (parsing, anvil) and the COPY's (PostgreSQL, the COPY's client).
+    floor_seconds = median_of(fetch_cpu, parts["CPU total"]) + median_of(floor_cpu, parts["CPU total"])
+    floor = total / (floor_seconds / cores)
+    print(f"floor of any design that stores these rows (fetch + COPY, perfect overlap on {cores} cores): "
+          f"{floor:,.0f} events/s, {floor / fetch_rate:.3f} x raw fetch")
     metrics = [
         {"name": "indexer_events_per_s", "value": round(rate), "unit": "events/s", "baseline": round(baseline),
          "ratio": round(rate / baseline, 2), "target": TARGET_RATIO},
@@ -305,6 +354,8 @@ def main() -> int:
          "ratio": round(rate / fetch_rate, 3), "target": TARGET_RAW_RATIO},
         {"name": "indexer_cpu_ceiling_vs_raw_fetch", "value": round(ceiling), "unit": "events/s",
          "baseline": round(fetch_rate), "ratio": round(ceiling / fetch_rate, 3), "target": None},
+        {"name": "indexer_floor_vs_raw_fetch", "value": round(floor), "unit": "events/s",
+         "baseline": round(fetch_rate), "ratio": round(floor / fetch_rate, 3), "target": None},
     ]
     print(json.dumps({"bench": "indexer", "metrics": metrics}))
     return 0

@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from infra.manifest import REPO, load
 from shared.errors import PROBLEM_JSON, ProblemDetails
-from shared.http.api import Api, Route
+from shared.http.api import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN, Api, Route
 from shared.types import TextBody
 
 OUTPUT = REPO / "public" / "openapi.json"
@@ -75,6 +75,10 @@ def _parameters(route: Route, schemas: dict) -> list[dict[str, Any]]:
     for header, statuses in (("If-Match", {412, 428}), ("If-None-Match", {304})):
         if statuses & (set(route.errors) | set(route.responses)):
             params.append({"name": header, "in": "header", "required": 428 in route.errors, "schema": {"type": "string"}})
+    if route.keyed:
+        params.append({"name": IDEMPOTENCY_KEY, "in": "header", "required": False,
+                       "description": "your name for this request: sent again, it is answered as the first time "
+                                      "and done once", "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}})
     return params
 
 

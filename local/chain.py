@@ -75,6 +75,7 @@ class Deployment:
     funding: str
     artwork: str
     operator: str
+    market: str
 
 
 # The private key of anvil's first account (its well-known test mnemonic): the deployer, hence
@@ -82,12 +83,19 @@ class Deployment:
 ANVIL_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
+# The platform's share of a sale on the local chain, as PLATFORM_FEE_BPS is locally (functions.yaml).
+MARKET_FEE_BPS = 1000
+
+
 def deploy_platform(rpc: Rpc) -> Deployment:
-    """ProposalFunding and ArtworkToken, with the first unlocked account as the platform."""
+    """ProposalFunding, ArtworkToken and ArtworkMarket, with the first unlocked account as the
+    platform (the market's treasury too)."""
     operator = rpc.call("eth_accounts")[0]
     funding = deploy(rpc, "ProposalFunding", operator, ["address"], [operator])
     artwork = deploy(rpc, "ArtworkToken", operator, ["address"], [operator])
-    return Deployment(funding, artwork, operator)
+    market = deploy(rpc, "ArtworkMarket", operator, ["address", "address", "uint16"],
+                    [artwork, operator, MARKET_FEE_BPS])
+    return Deployment(funding, artwork, operator, market)
 
 
 def chain_time(rpc: Rpc) -> int:
@@ -148,6 +156,35 @@ class Platform:
     def transfer(self, owner: str, to: str, token_id: int) -> dict[str, Any]:
         return self.rpc.transact(owner, self.deployment.artwork,
                                  encode_call("transferFrom(address,address,uint256)", owner, to, token_id))
+
+    # -- the market (contracts/ArtworkMarket.sol) --
+
+    def open_sale(self, seller: str, sale_id: int, token_id: int, price: int, seconds: int = 0) -> dict[str, Any]:
+        """Approve the market for the token, then put it on sale: an auction of ``seconds``, or
+        (0) at a fixed price."""
+        self.rpc.transact(seller, self.deployment.artwork,
+                          encode_call("approve(address,uint256)", self.deployment.market, token_id))
+        return self.rpc.transact(seller, self.deployment.market,
+                                 encode_call("openSale(uint256,uint256,uint256,uint64)", sale_id, token_id, price,
+                                             seconds))
+
+    def buy(self, buyer: str, sale_id: int, price: int) -> dict[str, Any]:
+        return self.rpc.transact(buyer, self.deployment.market, encode_call("buy(uint256)", sale_id), price)
+
+    def bid(self, bidder: str, sale_id: int, amount: int) -> dict[str, Any]:
+        return self.rpc.transact(bidder, self.deployment.market, encode_call("bid(uint256)", sale_id), amount)
+
+    def settle(self, sender: str, sale_id: int) -> dict[str, Any]:
+        return self.rpc.transact(sender, self.deployment.market, encode_call("settle(uint256)", sale_id))
+
+    def cancel_sale(self, seller: str, sale_id: int) -> dict[str, Any]:
+        return self.rpc.transact(seller, self.deployment.market, encode_call("cancel(uint256)", sale_id))
+
+    def withdraw_credits(self, account: str) -> dict[str, Any]:
+        return self.rpc.transact(account, self.deployment.market, encode_call("withdraw()"))
+
+    def credits(self, account: str) -> int:
+        return self.read(self.deployment.market, "credits(address)", ["uint256"], account)[0]
 
     def read(self, contract: str, signature: str, types: list[str], *args: Any) -> tuple[Any, ...]:
         from eth_abi import decode

@@ -116,6 +116,7 @@ class Stack:
             "siwe_uri": f"http://127.0.0.1:{self.config.hosting_port}",
             "chain_id": "31337",
             "funding_contract": self.contracts.funding,
+            "market_contract": self.contracts.market,
             # anvil's first account deployed the contracts, so it is their operator (local/chain.py).
             "operator_private_key": ANVIL_OPERATOR_KEY,
             "stripe_api_base": self.stripe_url,
@@ -128,6 +129,7 @@ class Stack:
             "indexer_chains": json.dumps([{
                 "chain_id": 31337, "rpc_url": self.chain_url, "confirmations": 0,
                 "funding_contract": self.contracts.funding, "artwork_contract": self.contracts.artwork,
+                "market_contract": self.contracts.market,
             }]),
         }
         return values
@@ -308,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  Auth emulator         http://{stack.auth_host}\n"
             f"  router (Cloud Run)    {stack.router_url}\n"
             f"  storage emulator      http://127.0.0.1:{stack.config.storage_port} (uploads via {stack.storage_front_url})\n"
-            f"  chain (anvil)         {stack.chain_url}  funding {stack.contracts.funding}  artwork {stack.contracts.artwork}\n"
+            f"  chain (anvil)         {stack.chain_url}  funding {stack.contracts.funding}  artwork {stack.contracts.artwork}  "
+            f"market {stack.contracts.market}\n"
             f"  graph (FalkorDB)      redis://127.0.0.1:{stack.config.graph_port} graph 'kalakrut'\n"
             f"  Stripe (localstripe)  {stack.stripe_url}  webhooks -> {stack.stripe_webhook_url}\n"
             f"  database              {stack.database_url}\n"

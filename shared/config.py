@@ -58,6 +58,8 @@ class ChainConfig(BaseModel):
     start_block: int = Field(default=0, ge=0)
     funding_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
     artwork_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
+    # ArtworkMarket: sales of the artwork contract's tokens for ETH (decision 0028).
+    market_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
     initial_range: int = Field(default=2_000, ge=1)
     max_range: int = Field(default=10_000, ge=1)
     # How far back block hashes are kept; a reorg deeper than this re-indexes from start_block.
@@ -71,6 +73,8 @@ class ChainConfig(BaseModel):
     def _has_contracts(self) -> Self:
         if not (self.funding_contract or self.artwork_contract):
             raise ValueError("a chain needs funding_contract or artwork_contract")
+        if self.market_contract and not self.artwork_contract:
+            raise ValueError("market_contract sells the artwork contract's tokens: name artwork_contract too")
         return self
 
 
@@ -118,6 +122,8 @@ class Settings(BaseModel):
     firebase_auth_domain: str | None = None
     auth_emulator_url: str | None = Field(default=None, pattern=r"^https?://")
     funding_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
+    # ArtworkMarket on CHAIN_ID's chain: what the wallet calls to sell, buy and bid in ETH.
+    market_contract: str | None = Field(default=None, pattern=ADDRESS_PATTERN)
     # The graph store (shared/graph/port.py): falkordb://host:port/graph or neo4j[+s]://host.
     graph_url: str | None = Field(default=None, pattern=r"^(falkordb|neo4j|neo4j\+s|neo4j\+ssc|bolt|bolt\+s)://")
     neo4j_user: str | None = None

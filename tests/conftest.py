@@ -155,6 +155,8 @@ def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, 
         "CHAIN_ID": "31337",
         "FIREBASE_WEB_API_KEY": "test-api-key",
         "FUNDING_CONTRACT": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        # local/chain.py's deploy_platform on a fresh anvil puts ArtworkMarket here (the deployer's third contract).
+        "MARKET_CONTRACT": "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
         "GRAPH_URL": graph_url,
         "STRIPE_API_BASE": stripe_server,
         "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,

@@ -5,7 +5,7 @@ import shared.startup  # noqa: F401  (first, before anything heavy: see shared/s
 
 from shared.config import get_settings
 from shared.http.api import Api, Call, Reply, caller_address
-from shared.market import analytics, auctions, catalog, delivery, items, listing, reactions, search, taxonomy
+from shared.market import analytics, auctions, catalog, delivery, eth_sales, items, listing, reactions, search, taxonomy
 from shared.payments import cards
 
 api = Api("marketplace")
@@ -101,6 +101,41 @@ def my_reactions(call: Call) -> reactions.MyReactions:
            "a buyer's downloads count against their order)", auth="user", response=delivery.Download, errors=(409,))
 def download(call: Call) -> delivery.Download:
     return delivery.item_download(call.session, call.user, call.path["item_id"])
+
+
+# -- sales for ETH, through the market contract: the answers are what the wallet signs ------------
+
+SALES = f"{ITEM}/sales"
+
+
+@api.route("GET", SALES, summary="An item's sales for ETH on chain, newest first", auth="public",
+           response=eth_sales.SaleList)
+def item_sales(call: Call) -> eth_sales.SaleList:
+    return eth_sales.of_item(call.conn, call.path["item_id"], call.viewer, get_settings().chain_id)
+
+
+@api.route("POST", SALES, summary="Sell your artwork token for ETH: the transactions your wallet sends "
+           "(approve, then open the sale)", auth="user", body=eth_sales.SaleIn, response=eth_sales.SaleCalls,
+           errors=(403, 409))
+def open_sale(call: Call) -> eth_sales.SaleCalls:
+    settings = get_settings()
+    return eth_sales.open_sale(call.conn, call.path["item_id"], call.caller, call.body,
+                               chain_id=settings.chain_id, market=settings.market_contract)
+
+
+def _sale_route(action: str) -> None:
+    @api.route("POST", f"{SALES}/<uuid:sale_id>/{action}", summary=f"{action.capitalize()}: the transaction your "
+               "wallet sends", auth="user", body=eth_sales.BidIn if action == "bid" else None,
+               response=eth_sales.SaleCalls, errors=(403, 409))
+    def sale_action(call: Call) -> eth_sales.SaleCalls:
+        settings = get_settings()
+        return eth_sales.act(call.conn, call.path["item_id"], call.path["sale_id"], call.caller, action,
+                             call.body.amount if call.body else None, chain_id=settings.chain_id,
+                             market=settings.market_contract)
+
+
+for _action in eth_sales.ACTIONS:
+    _sale_route(_action)
 
 
 # -- auctions --------------------------------------------------------------------------------

@@ -21,11 +21,11 @@ def _gateway():
 
 @api.route("POST", "/api/orders", summary="Buy now: your card is charged for the item (a physical one needs "
            "a shipping address in its regions); stock is yours once paid", auth="user", body=orders.OrderIn,
-           response=orders.OrderOut, status=201, errors=(402, 404, 409, 503), transaction=False)
+           response=orders.OrderOut, status=201, errors=(402, 404, 409, 503), transaction=False, keyed=True)
 def buy(call: Call) -> Reply:
     from shared.db import work
 
-    order_id = orders.buy(call.caller, call.body, _gateway(), get_settings().platform_fee_bps)
+    order_id = orders.buy(call.caller, call.body, _gateway(), get_settings().platform_fee_bps, call.idempotency_key)
     with work() as unit:
         order = orders.read(unit.connection, call.caller.id, order_id)
     return Reply(order, status=201, headers={"Location": f"/api/orders/{order_id}"})

@@ -6,7 +6,6 @@ they equal the ABI in the committed artifacts.
 from __future__ import annotations
 
 import re
-import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +18,14 @@ FUNDING_EVENTS = (
     "Refunded(uint256 indexed proposalId, address indexed backer, uint256 amount)",
 )
 ARTWORK_EVENTS = ("Transfer(address indexed from, address indexed to, uint256 indexed tokenId)",)
+MARKET_EVENTS = (
+    "SaleOpened(uint256 indexed saleId, address indexed seller, uint256 indexed tokenId, uint256 price, "
+    "uint64 endsAt)",
+    "BidPlaced(uint256 indexed saleId, address indexed bidder, uint256 amount, uint64 endsAt)",
+    "SaleSettled(uint256 indexed saleId, address indexed buyer, uint256 amount, uint256 fee)",
+    "SaleCancelled(uint256 indexed saleId)",
+    "Withdrawal(address indexed account, uint256 amount)",
+)
 # The argument stored in web3_transactions.amount, first found wins.
 AMOUNT_ARGS = ("amount", "goal")
 # Outbox event type per indexed event; others are stored but not announced.
@@ -48,9 +55,12 @@ def artwork_specs() -> dict[str, EventSpec]:
     return {spec.topic0: spec for spec in map(parse_event, ARTWORK_EVENTS)}
 
 
-def proposal_uuid(onchain_id: int) -> uuid.UUID | None:
-    """Campaign ids are the platform's proposal UUIDs as integers; others map to nothing."""
-    return uuid.UUID(int=onchain_id) if 0 <= onchain_id < 1 << 128 else None
+@lru_cache(maxsize=1)
+def market_specs() -> dict[str, EventSpec]:
+    return {spec.topic0: spec for spec in map(parse_event, MARKET_EVENTS)}
+
+
+
 
 
 def amount_of(args: dict[str, Any]) -> int | None:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.chain.abi import checksum
-from shared.chain.events import artwork_specs, funding_specs
+from shared.chain.events import artwork_specs, funding_specs, market_specs
 from shared.chain.ranges import RangePolicy
 from shared.chain.rows import EventSource, copy_lines, sources_for
 from shared.chain.rpc import (
@@ -89,13 +89,16 @@ class Contracts:
 
     funding: str | None
     artwork: str | None
+    market: str | None
     sources: dict[tuple[str, str], EventSource]
 
     @classmethod
     def of(cls, chain: ChainConfig) -> Contracts:
-        funding = checksum(chain.funding_contract) if chain.funding_contract else None
-        artwork = checksum(chain.artwork_contract) if chain.artwork_contract else None
-        return cls(funding, artwork, sources_for([(funding, funding_specs(), True), (artwork, artwork_specs(), False)]))
+        funding, artwork, market = (checksum(address) if address else None for address in
+                                    (chain.funding_contract, chain.artwork_contract, chain.market_contract))
+        return cls(funding, artwork, market, sources_for([(funding, funding_specs(), True),
+                                                          (artwork, artwork_specs(), False),
+                                                          (market, market_specs(), False)]))
 
     def log_filter(self, first: int, last: int) -> dict[str, Any]:
         addresses = sorted({address for address, _ in self.sources})
@@ -257,7 +260,7 @@ class ChainIndexer:
             chunk_first, done = done.number + 1, Checkpoint(chunk_last, after[chunk_last]["hash"], size,
                                                                checkpoint.epoch)
             self.writer.submit(store_range, self.conn, self.chain.chain_id, batch, chunk_first, blocks, done,
-                               funding=self.contracts.funding, artwork=self.contracts.artwork,
+                               contracts=self.contracts,
                                keep_blocks=self.chain.reorg_window, follow=self.follow)
         self.report.ranges += 1
         return done
@@ -288,8 +291,7 @@ class ChainIndexer:
             return checkpoint
         logger.warning("reorg: rolling back", extra={"chain_id": self.chain.chain_id, "from": checkpoint.number,
                                                      "to": ancestor.number})
-        roll_back(self.conn, self.chain.chain_id, ancestor, funding=self.contracts.funding,
-                  artwork=self.contracts.artwork, follow=self.follow)
+        roll_back(self.conn, self.chain.chain_id, ancestor, contracts=self.contracts, follow=self.follow)
         self.report.reorgs += 1
         return ancestor
 

@@ -18,7 +18,8 @@ from functools import lru_cache
 from typing import Any
 
 from shared.chain.abi import EventSpec, checksum
-from shared.chain.events import ANNOUNCED, amount_of, proposal_uuid
+from shared.chain.events import ANNOUNCED, amount_of
+from shared.chain.ids import platform_uuid
 from shared.chain.rpc import hex_int
 from shared.events.topics import DOMAIN_EVENTS
 
@@ -64,7 +65,7 @@ def event_id(chain_id: int, block_hash: str, tx_hash: str, log_index: int, epoch
 
 @lru_cache(maxsize=4096)
 def _proposal_text(onchain_id: int) -> str | None:
-    proposal = proposal_uuid(onchain_id)
+    proposal = platform_uuid(onchain_id)
     return None if proposal is None else str(proposal)
 
 

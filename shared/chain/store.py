@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import text
 
@@ -38,11 +38,41 @@ OUTBOX_COLUMNS = ("event_id", "topic", "type", "occurred_at", "envelope")
 FLOW = "('Funded', 'Refunded')"
 
 
-# What else follows from stored or removed blocks, in their transaction: (connection, chain
-# id, funding contract, the proposals whose events they hold, the chain's clock after them,
-# the block the index now ends at). The chain-indexer function passes the proposals'
-# lifecycle (shared/proposals/lifecycle.py); the chain package itself knows no proposals.
-Follow = Callable[["Connection", int, "str | None", "list[uuid.UUID]", "datetime | str | None", int], object]
+class Addresses(Protocol):
+    """The contracts a chain's index holds (indexer.Contracts)."""
+
+    @property
+    def funding(self) -> str | None: ...
+    @property
+    def artwork(self) -> str | None: ...
+    @property
+    def market(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What stored or rolled-back blocks changed, for what follows from them (``Follow``)."""
+
+    chain_id: int
+    contracts: Addresses
+    first_block: int  # the blocks from here on were stored, or removed
+    last_block: int  # the block the index now ends at
+    clock: datetime | str | None  # the chain's clock: the time of that block
+    proposals: list[uuid.UUID]  # whose events the blocks held
+
+
+# What else follows from stored or removed blocks, in their transaction. The chain-indexer
+# function passes the proposals' lifecycle (shared/proposals/lifecycle.py) and the market's
+# sales (shared/market/chain_sales.py); the chain package itself knows neither.
+Follow = Callable[["Connection", Moved], object]
+
+
+def follow_all(*follows: Follow) -> Follow:
+    """One Follow that runs each of ``follows`` in turn, in the same transaction."""
+    def follow(conn: Connection, moved: Moved) -> None:
+        for each in follows:
+            each(conn, moved)
+    return follow
 
 
 @dataclass(frozen=True)
@@ -201,11 +231,10 @@ SELECT DISTINCT (args->>'tokenId')::numeric FROM removed WHERE contract = :artwo
 
 
 def store_range(conn: Connection, chain_id: int, batch: CopyBatch, first_block: int, blocks: Sequence[Block],
-                checkpoint: Checkpoint, *, funding: str | None, artwork: str | None, keep_blocks: int,
-                follow: Follow | None = None) -> int:
+                checkpoint: Checkpoint, *, contracts: Addresses, keep_blocks: int, follow: Follow | None = None) -> int:
     """Commit the logs of blocks ``first_block`` .. ``checkpoint.number``; returns how many were new."""
     params = {"chain": chain_id, "first": first_block, "last": checkpoint.number,
-              "funding": funding, "artwork": artwork}
+              "funding": contracts.funding, "artwork": contracts.artwork}
     with conn.begin():
         # The inserted rows feed several statements: keep them (and the joins) in memory.
         conn.execute(text("SET LOCAL work_mem = '64MB'"))
@@ -218,7 +247,7 @@ def store_range(conn: Connection, chain_id: int, batch: CopyBatch, first_block: 
         if follow is not None:  # what follows from these blocks commits with them
             clock = next((block.time for block in blocks if block.number == checkpoint.number), None)
             touched = touched_between(conn, chain_id, first_block, checkpoint.number) if batch.count else []
-            follow(conn, chain_id, funding, touched, clock, checkpoint.number)
+            follow(conn, Moved(chain_id, contracts, first_block, checkpoint.number, clock, touched))
         conn.execute(text("DELETE FROM chain_blocks WHERE chain_id = :chain AND number < :oldest"),
                      {"chain": chain_id, "oldest": checkpoint.number - keep_blocks})
         conn.execute(text("UPDATE indexer_checkpoints SET block_number = :number, block_hash = :hash, "
@@ -288,10 +317,11 @@ def _save_blocks(conn: Connection, chain_id: int, blocks: Sequence[Block]) -> No
          "parents": [b.parent_hash for b in blocks], "times": [b.time for b in blocks]})
 
 
-def roll_back(conn: Connection, chain_id: int, ancestor: Checkpoint, *, funding: str | None,
-              artwork: str | None, follow: Follow | None = None) -> None:
+def roll_back(conn: Connection, chain_id: int, ancestor: Checkpoint, *, contracts: Addresses,
+              follow: Follow | None = None) -> None:
     """Forget everything after ``ancestor``: events, their derived effects, block hashes."""
-    params = {"chain": chain_id, "ancestor": ancestor.number, "funding": funding, "artwork": artwork}
+    artwork = contracts.artwork
+    params = {"chain": chain_id, "ancestor": ancestor.number, "funding": contracts.funding, "artwork": artwork}
     with conn.begin():
         touched = touched_between(conn, chain_id, ancestor.number + 1)
         tokens = [row[0] for row in conn.execute(text(_REMOVE), params)]
@@ -304,7 +334,7 @@ def roll_back(conn: Connection, chain_id: int, ancestor: Checkpoint, *, funding:
             # The clock goes back to the ancestor's time (none before the start block: no deadline passed).
             clock = conn.execute(text("SELECT time FROM chain_blocks WHERE chain_id = :chain AND number = :ancestor"),
                                  params).scalar_one_or_none()
-            follow(conn, chain_id, funding, touched, clock, ancestor.number)
+            follow(conn, Moved(chain_id, contracts, ancestor.number + 1, ancestor.number, clock, touched))
         conn.execute(text("UPDATE indexer_checkpoints SET block_number = :ancestor, block_hash = :hash, "
                           "reorgs = reorgs + 1, updated_at = now() WHERE chain_id = :chain"),
                      {**params, "hash": ancestor.hash})

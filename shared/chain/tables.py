@@ -46,6 +46,9 @@ web3_transactions = Table(
     # A proposal's campaign and payout without reading its fundings (lifecycle, operator, settlement).
     Index("ix_web3_transactions_campaign", "proposal_id", "chain_id", "event",
           postgresql_where=text("event IN ('CampaignOpened', 'Withdrawn')")),
+    # A market sale's events, whatever blocks they are in (shared/market/chain_sales.py).
+    Index("ix_web3_transactions_sale", "chain_id", "contract", text("((args->>'saleId')::numeric)"),
+          postgresql_where=text("event IN ('SaleOpened', 'BidPlaced', 'SaleSettled', 'SaleCancelled')")),
 )
 
 # Hashes of recently indexed blocks: what reorg detection compares with the node.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 Auth = Literal["public", "token", "user"]
 JSON = "application/json"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A client's name for one request it may send again (draft-ietf-httpapi-idempotency-key-header):
+# routes with ``keyed=True`` answer a repeat as they answered the first, and do nothing twice.
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 # functions-framework sends every request through Flask's "/<path:path>", whose pattern stops at
 # a newline: a path with %0A got Flask's HTML 404 before the API could answer with a problem.
@@ -64,6 +69,8 @@ class Route:
     # them (a payment provider); no request transaction holds a connection meanwhile, so a
     # request never waits for a second connection of a pool it holds one of.
     transaction: bool = True
+    # The route honours an Idempotency-Key header (Call.idempotency_key).
+    keyed: bool = False
 
     @property
     def problem_statuses(self) -> list[int]:
@@ -109,6 +116,7 @@ class Call:
     claims: auth.Claims | None
     viewer: access.Viewer | None = None
     _user: User | None = None  # the viewer as an ORM object, once a handler asks for it
+    idempotency_key: str | None = None  # routes with keyed=True: the client's, checked
 
     @property
     def conn(self) -> Connection:
@@ -168,12 +176,14 @@ class Api:
         errors: tuple[int, ...] = (),
         expensive: bool = False,
         transaction: bool = True,
+        keyed: bool = False,
     ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
         def register(handler: Callable[[Call], Any]) -> Callable[[Call], Any]:
             # Every GET answers If-None-Match (shared/http/caching.py).
             responses = {status: response, **({304: None} if method == "GET" else {}), **(also or {})}
             self.routes.append(
-                Route(method, rule, handler, summary, auth, body, query, responses, errors, expensive, transaction)
+                Route(method, rule, handler, summary, auth, body, query, responses, errors, expensive, transaction,
+                      keyed)
             )
             self._map = None
             return handler
@@ -228,7 +238,7 @@ class Api:
             status=204,
             headers={
                 "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, If-None-Match",
+                "Access-Control-Allow-Headers": f"Authorization, Content-Type, If-Match, If-None-Match, {IDEMPOTENCY_KEY}",
                 "Access-Control-Max-Age": "600",
             },
         )
@@ -251,6 +261,7 @@ class Api:
         _limit_rate(self.name, route, request, claims, settings)
         query = _parse_query(route.query, request) if route.query else None
         body = _parse_body(route.body, request, settings.max_body_bytes) if route.body else None
+        key = _idempotency_key(request) if route.keyed else None
         if route.transaction:
             with work() as unit:
                 # A write loads the caller through the ORM it is about to use; a read, on Core.
@@ -259,17 +270,24 @@ class Api:
                 if route.auth == "user" and viewer is None:
                     raise errors.RegistrationRequired()
                 user = viewer if write else None
-                result = route.handler(Call(request, unit, path_args, body, query, claims, viewer, user))
+                result = route.handler(Call(request, unit, path_args, body, query, claims, viewer, user, key))
         else:
             with work() as unit:
                 viewer = auth.load_viewer(unit, claims, orm=False) if claims else None
             if route.auth == "user" and viewer is None:
                 raise errors.RegistrationRequired()
-            result = route.handler(Call(request, None, path_args, body, query, claims, viewer))
+            result = route.handler(Call(request, None, path_args, body, query, claims, viewer, idempotency_key=key))
         response = _render(route, result)
         if route.method == "GET" and response.status_code == 200:
             return caching.conditional(request, response, settings.public_cache_seconds)
         return response
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is not None and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        raise errors.ValidationFailed(f"{IDEMPOTENCY_KEY}: 1 to 64 letters, digits, '_', '.', ':' or '-'")
+    return key
 
 
 _INSTANCE_LIMITER = rate_limit.InstanceLimiter()

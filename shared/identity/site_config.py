@@ -20,6 +20,8 @@ class FirebaseWebConfig(ApiModel):
 class ChainWebConfig(ApiModel):
     chain_id: int
     funding_contract: str | None = Field(description="ProposalFunding's address; fund(uint256 proposalId) payable")
+    market_contract: str | None = Field(default=None, description="ArtworkMarket's address: credits(address) is what "
+                                        "an account may withdraw(), its proceeds and outbid bids")
 
 
 class PaymentsWebConfig(ApiModel):
@@ -38,7 +40,8 @@ def site_config() -> SiteConfig:
     settings = get_settings()
     settings.require("firebase_web_api_key")
     project = settings.google_cloud_project
-    chain = ChainWebConfig(chain_id=settings.chain_id, funding_contract=settings.funding_contract) \
+    chain = ChainWebConfig(chain_id=settings.chain_id, funding_contract=settings.funding_contract,
+                           market_contract=settings.market_contract) \
         if settings.chain_id else None
     payments = PaymentsWebConfig(publishable_key=settings.stripe_publishable_key, js_url=settings.stripe_js_url) \
         if settings.stripe_publishable_key else None

@@ -204,10 +204,11 @@ def payload(auction: Auction) -> dict:
 
 
 def require_card_currency(currency: str) -> None:
-    """Only card currencies are auctioned: an ETH auction's bids need on-chain escrow, which is
-    not built yet, and a bid no money backs is refused (decision 0027)."""
+    """Only card currencies are auctioned and bought here: an item priced in ETH is sold through
+    the market contract, which escrows its bids (decision 0028: POST /api/items/{id}/sales)."""
     if currency == "ETH":
-        raise Conflict("auctions in ETH need on-chain escrow of the bids, which is not available yet")
+        raise Conflict("an item priced in ETH is sold and auctioned on chain, from a wallet: "
+                       "see the item's sales for ETH")
 
 
 def require_card_amount(amount: int | None) -> None:

@@ -21,10 +21,12 @@ from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 from sqlalchemy import or_, select, text
 
 from shared import audit
+from shared.chain.ids import platform_uuid
 from shared.db import work
 from shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from shared.events import outbox
 from shared.market import items
+from shared.market.order_events import payload
 from shared.market.tables import orders
 from shared.paging import PageQuery, decode_cursor, encode_cursor
 from shared.payments import holds, ledger
@@ -83,6 +85,8 @@ class OrderOut(ApiModel):
     buyer_id: uuid.UUID
     seller_id: uuid.UUID
     auction_id: uuid.UUID | None
+    sale_id: uuid.UUID | None = Field(description="paid on chain: the market contract's sale (GET "
+                                                    "/api/items/{id}/sales; decision 0028); null: paid by card")
     quantity: int
     amount: AmountOut
     fee: AmountOut
@@ -120,32 +124,33 @@ class Balances(ApiModel):
 def to_out(row: Any) -> OrderOut:
     """An order row joined with its item's title and kind (``_columns``)."""
     return OrderOut.model_validate({
-        **{name: getattr(row, name) for name in OrderOut.model_fields if name != "downloads_left"},
+        **{name: getattr(row, name) for name in OrderOut.model_fields if name not in ("downloads_left", "sale_id")},
+        "sale_id": None if row.sale_id is None else platform_uuid(int(row.sale_id)),  # stored as the uint256
         "downloads_left": MAX_DOWNLOADS - row.downloads if row.item_kind == "digital" else None})
-
-
-def payload(order: Order) -> dict[str, Any]:
-    """The event view: no shipping address (events travel further than the API's answer)."""
-    return {"id": str(order.id), "buyer_id": str(order.buyer_id), "seller_id": str(order.seller_id),
-            "item_id": str(order.item_id), "auction_id": str(order.auction_id) if order.auction_id else None,
-            "quantity": order.quantity, "amount": str(order.amount), "fee": str(order.fee),
-            "currency": order.currency, "status": order.status}
 
 
 # -- making orders -------------------------------------------------------------------------
 
-def buy(buyer: Viewer, data: OrderIn, gateway: Gateway, fee_bps: int) -> uuid.UUID:
+def buy(buyer: Viewer, data: OrderIn, gateway: Gateway, fee_bps: int, request_key: str | None = None) -> uuid.UUID:
     """Buy now: the amount authorised, then the stock taken and the order made in one
     transaction, then the money taken; the order's id. Each step in a unit of work of its
-    own, none held while the provider is called (bidding.py says why)."""
+    own, none held while the provider is called (bidding.py says why).
+
+    ``request_key`` (the buyer's Idempotency-Key): a purchase sent again with it is answered
+    as it was the first time (its order, or its refusal) and nothing is authorised twice."""
     from shared.payments import cards
 
+    if request_key is not None:
+        with work() as unit:
+            replayed = _replayed(unit.connection, buyer.id, request_key, data)
+        if replayed is not None:
+            return replayed
     with work() as unit:
         item, _, _ = items.get(unit.session, data.item_id, buyer)
         amount = _check_purchase(item, buyer, data, items.open_auction(unit.session, item.id))
         currency = item.currency
     hold_id = cards.authorise(gateway, purpose="purchase", user_id=buyer.id, amount=amount, currency=currency,
-                              payment_method=data.payment_method)
+                              payment_method=data.payment_method, request_key=request_key)
     try:
         with work() as unit:
             locked, _, _ = items.get(unit.session, data.item_id, buyer, for_update=True)
@@ -168,6 +173,32 @@ def buy(buyer: Viewer, data: OrderIn, gateway: Gateway, fee_bps: int) -> uuid.UU
 
         raise PaymentDeclined("the payment could not be taken; nothing was charged")
     return order_id
+
+
+_REPLAY = """
+SELECT h.status AS hold_status, o.id AS order_id, o.status, o.item_id, o.quantity
+FROM payment_holds h LEFT JOIN orders o ON o.hold_id = h.id
+WHERE h.user_id = :user AND h.request_key = :key
+"""
+
+
+def _replayed(conn: Connection, buyer_id: uuid.UUID, request_key: str, data: OrderIn) -> uuid.UUID | None:
+    """The order a purchase with this key made before, or the refusal it met; None if none was made."""
+    from shared.errors import PaymentDeclined
+
+    first = conn.execute(text(_REPLAY), {"user": buyer_id, "key": request_key}).one_or_none()
+    if first is None:
+        return None
+    if first.order_id is None:
+        if first.hold_status == "failed":
+            raise PaymentDeclined("your card was not authorised for this amount; nothing was charged")
+        # Authorised but no order: under way, or refused before the order (the hold is let go).
+        raise Conflict("a purchase with this Idempotency-Key is under way or was refused; see your orders")
+    if (first.item_id, first.quantity) != (data.item_id, data.quantity):
+        raise ValidationFailed("this Idempotency-Key named another purchase: use a new key for a new one")
+    if first.status == "cancelled":  # the money could not be taken
+        raise PaymentDeclined("the payment could not be taken; nothing was charged")
+    return first.order_id
 
 
 def _check_purchase(item: Item | Any, buyer: Viewer, data: OrderIn, open_auction: uuid.UUID | None) -> int:
@@ -413,6 +444,9 @@ def refund(seller: Viewer, order_id: uuid.UUID, gateway: Gateway) -> None:
         order = locked(unit.session, seller, order_id, "seller")
         if order.status not in ("paid", "shipped", "fulfilled"):
             raise InvalidTransition(f"the order is {order.status}")
+        if order.hold_id is None:
+            raise Conflict("this order was paid on chain, where the market contract keeps no refund: "
+                           "the seller may send the ETH back from their wallet")
         if not holds.start_refund(unit.connection, order.hold_id):
             raise Conflict("this order's payment is already being refunded")
         # Nothing more is shipped, confirmed or downloaded while the money goes back.

@@ -202,7 +202,14 @@ orders = Table(
     Column("fee", Amount, nullable=False),
     Column("currency", String(8), nullable=False),
     Column("status", String(16), nullable=False, server_default=text("'pending'")),
-    Column("hold_id", ForeignKey("payment_holds.id"), nullable=False, unique=True),
+    # Paid by card (an authorisation held with the provider) or on chain (a sale of the market
+    # contract, decision 0028), never both.
+    Column("hold_id", ForeignKey("payment_holds.id"), unique=True),
+    Column("chain_id", BigInteger),
+    Column("sale_contract", String(42)),
+    Column("sale_id", Amount),
+    # The sale's buyer on chain, as the order was made for them (shared/market/chain_sales.py).
+    Column("buyer_wallet", String(42)),
     # Where a physical item goes (the buyer's and seller's to see only), and how it went.
     Column("shipping", JSONB),
     Column("carrier", String(64)),
@@ -218,10 +225,50 @@ orders = Table(
     CheckConstraint(one_of("status", ORDER_STATUSES), name="status"),
     CheckConstraint("quantity > 0 AND amount > 0 AND fee >= 0 AND fee <= amount", name="amounts"),
     CheckConstraint("downloads >= 0", name="downloads"),
+    CheckConstraint("(hold_id IS NULL) <> (sale_id IS NULL) AND (sale_id IS NULL) = (chain_id IS NULL) "
+                    "AND (sale_id IS NULL) = (sale_contract IS NULL) AND (sale_id IS NULL) = (buyer_wallet IS NULL)",
+                    name="paid_one_way"),
+    UniqueConstraint("chain_id", "sale_contract", "sale_id"),
     Index("ix_orders_buyer", "buyer_id", "created_at", "id"),
     Index("ix_orders_seller", "seller_id", "created_at", "id"),
     # The auction-close job asks each minute whether money is pending.
     Index("ix_orders_pending", "created_at", postgresql_where=text("status = 'pending'")),
+)
+
+SALE_KINDS = ("fixed", "auction")
+SALE_STATUSES = ("open", "sold", "unsold", "cancelled")
+
+# Artwork tokens on sale for ETH through the market contract (contracts/ArtworkMarket.sol), as
+# its indexed events say: a function of web3_transactions, derived again for every sale a
+# stored or rolled-back block touches (shared/market/chain_sales.py). Addresses, not users:
+# whose wallet an address is can change; readers join users.wallet_address.
+chain_sales = Table(
+    "chain_sales",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True),
+    Column("contract", String(42), primary_key=True),
+    Column("sale_id", Amount, primary_key=True),
+    Column("seller", String(42), nullable=False),
+    Column("token_contract", String(42), nullable=False),
+    Column("token_id", Amount, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("price", Amount, nullable=False),  # the price, or an auction's lowest first bid
+    Column("ends_at", DateTime(timezone=True)),  # an auction's end, later after late bids
+    Column("status", String(16), nullable=False),
+    Column("bidder", String(42)),
+    Column("bid", Amount),
+    Column("bids", Integer, nullable=False),
+    Column("buyer", String(42)),
+    Column("amount", Amount),
+    Column("fee", Amount),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    # The block of its latest event: a rollback to before it derives the sale again.
+    Column("last_block", BigInteger, nullable=False),
+    CheckConstraint(one_of("kind", SALE_KINDS), name="kind"),
+    CheckConstraint(one_of("status", SALE_STATUSES), name="status"),
+    Index("ix_chain_sales_token", "chain_id", "token_contract", "token_id", "opened_at"),
+    Index("ix_chain_sales_last_block", "chain_id", "last_block"),
 )
 
 # GCRA state per key: the theoretical arrival time of the next request (shared/http/rate_limit.py).

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from shared.errors import PaymentDeclined, ServiceUnavailable
+from shared.errors import Conflict, PaymentDeclined, ServiceUnavailable
 from shared.payments import gateway as port
 from shared.payments import holds
 from shared.types import ApiModel
@@ -33,6 +33,8 @@ def authorise(gateway: Gateway, **hold: Any) -> uuid.UUID:
                               ) from None
     except port.PaymentUnavailable:
         raise unavailable() from None
+    except holds.KeyInUse:
+        raise Conflict("a request with this Idempotency-Key is under way; see your orders") from None
 
 
 def start_setup(user_id: uuid.UUID, gateway: Gateway) -> CardSetup:

@@ -50,18 +50,26 @@ def _move(conn: Connection, hold_id: uuid.UUID, to: str, *, leaving: Iterable[st
     return moved.rowcount == 1
 
 
+class KeyInUse(Exception):
+    """Another request with the payer's Idempotency-Key made a hold first."""
+
+
 def authorise(gateway: Gateway, *, purpose: str, user_id: uuid.UUID, amount: int, currency: str,
-              payment_method: str, auction_id: uuid.UUID | None = None) -> uuid.UUID:
+              payment_method: str, auction_id: uuid.UUID | None = None, request_key: str | None = None) -> uuid.UUID:
     """Hold ``amount`` on the payer's card; the hold's id once the provider holds it.
 
     PaymentDeclined if the provider refuses (nothing is held), PaymentUnavailable if it
-    cannot be reached (a pending row stays for ``sweep`` to release)."""
+    cannot be reached (a pending row stays for ``sweep`` to release), KeyInUse if the payer's
+    ``request_key`` names another hold (nothing is done)."""
     with work() as unit:
         hold_id = unit.connection.execute(text(
-            "INSERT INTO payment_holds (purpose, user_id, amount, currency, auction_id) "
-            "VALUES (:purpose, :user, :amount, :currency, :auction) RETURNING id"),
+            "INSERT INTO payment_holds (purpose, user_id, amount, currency, auction_id, request_key) "
+            "VALUES (:purpose, :user, :amount, :currency, :auction, :key) "
+            "ON CONFLICT (user_id, request_key) WHERE request_key IS NOT NULL DO NOTHING RETURNING id"),
             {"purpose": purpose, "user": user_id, "amount": amount, "currency": currency,
-             "auction": auction_id}).scalar_one()
+             "auction": auction_id, "key": request_key}).scalar_one_or_none()
+    if hold_id is None:
+        raise KeyInUse(request_key)
     key = str(hold_id)
     try:
         # Created unconfirmed, then recorded, then confirmed: money is held only once the row

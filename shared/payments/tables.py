@@ -42,6 +42,8 @@ payment_holds = Table(
     Column("last_error", Text),
     # Tries at the provider since the last decision: each has its own idempotency key (holds._attempt).
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # The payer's Idempotency-Key for the request that made this hold: a repeat finds it.
+    Column("request_key", String(64)),
     created("created_at"),
     updated("updated_at"),
     CheckConstraint(one_of("purpose", HOLD_PURPOSES), name="purpose"),
@@ -54,6 +56,8 @@ payment_holds = Table(
     Index("ix_payment_holds_authorised_bids", "updated_at",
           postgresql_where=text("purpose = 'bid' AND status = 'authorised'")),
     Index("ix_payment_holds_refunded", "id", postgresql_where=text("status = 'refunded'")),
+    Index("ix_payment_holds_request_key", "user_id", "request_key", unique=True,
+          postgresql_where=text("request_key IS NOT NULL")),
 )
 
 # Double entry: each journal's entries sum to zero per currency; a positive amount is value

@@ -23,7 +23,6 @@ open and are what the operator opened the campaign with (decision 0025).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -32,9 +31,9 @@ from shared.events import outbox
 from shared.proposals.states import CHAIN_STATES, chain_action
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from sqlalchemy import Connection
+
+    from shared.chain.store import Moved
 
 CHAIN_CURRENCY = "ETH"
 _STATES = ", ".join(f"'{state}'" for state in sorted(CHAIN_STATES))
@@ -71,13 +70,13 @@ RETURNING id, owner_id, title, category, tags, status, goal, currency, deadline,
 """
 
 
-def follow_chain(conn: Connection, chain_id: int, funding: str | None, touched: Iterable[uuid.UUID],
-                 clock: datetime | str | None, block_number: int) -> list[tuple[uuid.UUID, str, str]]:
+def follow_chain(conn: Connection, moved: Moved) -> list[tuple[uuid.UUID, str, str]]:
     """Move every concerned proposal to the state the indexed chain gives it, each move
     with its ``proposal.state_changed`` event; returns (id, previous, status) per move."""
+    funding, chain_id, block_number = moved.contracts.funding, moved.chain_id, moved.last_block
     if funding is None:
         return []
-    rows = conn.execute(text(_DERIVED), {"touched": [str(p) for p in touched], "clock": clock,
+    rows = conn.execute(text(_DERIVED), {"touched": [str(p) for p in moved.proposals], "clock": moved.clock,
                                          "chain": chain_id, "funding": funding}).all()
     moves = []
     for row in rows:

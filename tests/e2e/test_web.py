@@ -624,3 +624,95 @@ def test_funding_completes_the_artist_withdraws_and_a_backer_of_a_failed_proposa
     expect(created.locator("li", has_text=missed)).to_contain_text("failed")
     for watch in (artist_watch, bo_watch, cy_watch):
         watch.check()
+
+
+def test_an_artwork_sold_for_eth_from_the_wallets_and_the_proceeds_withdrawn(stack, open_page, request):
+    """Issue 24, the ETH half in the browser: the holder of an artwork token puts it on sale from
+    the item's page (the wallet approves the market contract and opens the sale); a collector
+    buys it from their wallet; the indexer shows it sold and makes the order; the seller reads
+    the proceeds the contract holds for them and withdraws them to the wallet."""
+    from tests.support import images
+
+    rpc = Rpc(stack.chain_url)
+    accounts = rpc.call("eth_accounts")
+    chain = Platform(rpc, stack.contracts)
+    # Wallets no other test of this module links (a wallet is linked to one account).
+    seller_wallet, buyer_wallet = accounts[9], accounts[2]
+    run = uuid.uuid4().hex[:8]
+    title = f"Ink Study {run}"
+
+    seller, seller_watch = open_page(wallet=AnvilWallet(stack.chain_url, seller_wallet))
+    sign_up(seller, f"inker-{run}@example.test", f"Ines {run}", "artist")
+    seller.get_by_role("button", name="Connect and link wallet").click()
+    expect(seller.get_by_test_id("wallet-address")).to_have_text(seller_wallet, ignore_case=True)
+    # The item through the API (a digital item's file is uploaded and checked first), linked to a
+    # token minted to the seller's wallet once the indexer knows its owner.
+    token = stack.auth().sign_in(f"inker-{run}@example.test", PASSWORD)
+    signed_in = {"Authorization": f"Bearer {token}"}
+    token_id = uuid.uuid4().int
+    chain.mint(seller_wallet, token_id)
+    photo = images.jpeg((64, 48))
+    ticket = _api(stack, "POST", "/api/media/uploads", signed_in,
+                  {"purpose": "artwork", "content_type": "image/jpeg", "size": len(photo)})
+    assert requests.put(ticket["upload_url"], data=photo, headers=ticket["headers"], timeout=30).ok
+    until(lambda: _api(stack, "GET", f"/api/media/{ticket['media']['id']}", signed_in)["status"] == "ready")
+    body = {"title": title, "kind": "digital", "price": str(5 * 10**17), "currency": "ETH", "license": "Personal use",
+            "file_media_id": ticket["media"]["id"],
+            "token": {"chain_id": 31337, "contract": stack.contracts.artwork, "token_id": str(token_id)}}
+
+    made: list[dict] = []
+
+    def created() -> bool:
+        response = requests.post(f"{stack.hosting_url}/api/items", json=body, headers=signed_in, timeout=30)
+        assert response.status_code in (201, 409), response.text  # 409 until the indexer has seen the token
+        if response.status_code == 201:
+            made.append(response.json())
+        return bool(made)
+
+    until(created)
+    item = made[0]
+    _api(stack, "POST", f"/api/items/{item['id']}/list", signed_in)
+
+    seller_watch.goto(seller, f"/#/items/{item['id']}")
+    panel = seller.get_by_test_id("chain-sales")
+    expect(panel).to_contain_text("Not on sale on chain")
+    form = panel.get_by_role("form", name="Sell for ETH")
+    form.get_by_label("Price (ETH)").fill("0.5")
+    form.get_by_role("button", name="Put it on sale").click()
+    expect(panel.get_by_role("status")).to_contain_text("Sent", timeout=30_000)
+    until(lambda: panel.get_by_test_id("chain-sale-status").count() == 1, between=lambda: seller_watch.reload(seller))
+    expect(panel.get_by_test_id("chain-sale-status")).to_have_text("open")
+    _shot(request, seller, "1-on-sale")
+
+    buyer, buyer_watch = open_page(wallet=AnvilWallet(stack.chain_url, buyer_wallet))
+    sign_up(buyer, f"collector-{run}@example.test", f"Col {run}", "collector")
+    buyer.get_by_role("button", name="Connect and link wallet").click()
+    expect(buyer.get_by_test_id("wallet-address")).to_have_text(buyer_wallet, ignore_case=True)
+    buyer_watch.goto(buyer, f"/#/items/{item['id']}")
+    sale = buyer.get_by_test_id("chain-sale")
+    expect(sale).to_contain_text("0.5 ETH")
+    before = int(rpc.call("eth_getBalance", buyer_wallet, "latest"), 16)
+    sale.get_by_role("button", name="Buy with your wallet").click()
+    until(lambda: buyer.get_by_test_id("chain-sale-status").text_content() == "sold",
+          between=lambda: buyer_watch.reload(buyer))
+    assert int(rpc.call("eth_getBalance", buyer_wallet, "latest"), 16) < before - 5 * 10**17  # paid, and gas
+    _shot(request, buyer, "2-sold")
+    buyer.get_by_role("link", name="Orders").click()
+    order = buyer.get_by_test_id("order").filter(has_text=title)
+    expect(order.get_by_test_id("order-status")).to_have_text("fulfilled")
+    expect(order.get_by_test_id("order-amount")).to_have_text("0.5 ETH")
+
+    # The seller's proceeds, less the platform's 10 %, wait in the contract for the wallet.
+    seller.get_by_role("link", name="Orders").click()
+    seller.get_by_role("tab", name="Sold", exact=True).click()
+    sold = seller.get_by_test_id("order").filter(has_text=title)
+    expect(sold).to_contain_text("fee 0.05 ETH · you receive 0.45 ETH")
+    proceeds = seller.get_by_test_id("chain-proceeds")
+    proceeds.get_by_role("button", name="Check with your wallet").click()
+    expect(proceeds.get_by_test_id("chain-credits")).to_have_text("0.45 ETH")
+    proceeds.get_by_role("button", name="Withdraw to your wallet").click()
+    expect(proceeds.get_by_test_id("chain-credits")).to_have_text("0 ETH", timeout=30_000)
+    assert chain.credits(seller_wallet) == 0
+    _shot(request, seller, "3-withdrawn")
+    for watch in (seller_watch, buyer_watch):
+        watch.check()

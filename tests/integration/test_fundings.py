@@ -62,5 +62,6 @@ def test_site_config_is_public_and_comes_from_the_environment(api):
     body = config.get_json()
     assert body["firebase"] == {"api_key": "test-api-key", "auth_domain": "demo-kalakrut-test.firebaseapp.com",
                                 "project_id": "demo-kalakrut-test"}
-    assert body["chain"] == {"chain_id": 31337, "funding_contract": "0x5FbDB2315678afecb367f032d93F642f64180aa3"}
+    assert body["chain"] == {"chain_id": 31337, "funding_contract": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+                             "market_contract": "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"}
     assert body["auth_emulator_url"] is None

@@ -24,10 +24,11 @@ from local.chain import Platform, Rpc, deploy_platform, start_anvil
 from local.processes import free_port
 from shared.chain.abi import checksum
 from shared.chain.indexer import index_chain
-from shared.chain.store import LOCK_NAMESPACE
+from shared.chain.store import LOCK_NAMESPACE, follow_all
 from shared.config import ChainConfig
 from shared.events.envelope import EventEnvelope
-from shared.proposals.lifecycle import follow_chain
+from shared.market.chain_sales import follow_chain as follow_sales
+from shared.proposals.lifecycle import follow_chain as follow_proposals
 from tests.support.rpc_proxy import RpcProxy
 from tests.support.waiting import wait_for
 
@@ -35,13 +36,14 @@ ETHER = 10**18
 UINT256_MAX = 2**256 - 1
 CHAIN_ID = 31337
 CHAIN_TABLES = ("web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens",
-                "outbox", "proposals", "users")
+                "chain_sales", "outbox", "proposals", "users")
 # What "the index" is: every table the indexer writes, without surrogate keys or timestamps.
 STATE_QUERIES = {
     "events": "SELECT chain_id, block_number, block_hash, block_time, tx_hash, log_index, contract, event, args, "
               "amount, proposal_id FROM web3_transactions ORDER BY block_number, log_index",
     "investments": "SELECT * FROM investments ORDER BY onchain_proposal_id, backer",
     "owners": "SELECT * FROM artwork_tokens ORDER BY contract, token_id",
+    "sales": "SELECT * FROM chain_sales ORDER BY chain_id, contract, sale_id",
     "raised": "SELECT id, raised_total, status FROM proposals ORDER BY id",
     "checkpoint": "SELECT chain_id, block_number, block_hash FROM indexer_checkpoints",
 }
@@ -107,13 +109,14 @@ def engine(database_url):
 def config(chain: Chain, url: str | None = None, **overrides) -> ChainConfig:
     settings = {"chain_id": CHAIN_ID, "rpc_url": url or chain.url, "confirmations": 0,
                 "funding_contract": chain.platform.deployment.funding,
-                "artwork_contract": chain.platform.deployment.artwork, "initial_range": 50, **overrides}
+                "artwork_contract": chain.platform.deployment.artwork,
+                "market_contract": chain.platform.deployment.market, "initial_range": 50, **overrides}
     return ChainConfig(**settings)
 
 
 def index(engine, cfg: ChainConfig, budget: float = 60.0):
-    """A tick as the function runs it: with the proposals' lifecycle."""
-    report = index_chain(engine, cfg, time.monotonic() + budget, follow_chain)
+    """A tick as the function runs it: with the proposals' lifecycle and the market's sales."""
+    report = index_chain(engine, cfg, time.monotonic() + budget, follow_all(follow_proposals, follow_sales))
     assert report.locked and not report.errors, report
     return report
 
@@ -129,7 +132,7 @@ def assert_matches_fresh_index(engine, chain: Chain, cfg: ChainConfig) -> None:
     current = state(engine)
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE web3_transactions, chain_blocks, indexer_checkpoints, investments, "
-                          "artwork_tokens"))
+                          "artwork_tokens, chain_sales"))
         # The chain's verdicts too: a fresh index derives them again (shared/proposals/lifecycle.py).
         conn.execute(text("UPDATE proposals SET raised_total = 0, status = CASE WHEN status IN "
                           "('funded', 'failed', 'withdrawn') THEN 'open' ELSE status END"))

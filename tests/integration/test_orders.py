@@ -23,10 +23,10 @@ def shop(people, make_item):
     return {"seller": seller, "ann": ann, "ben": ben, "eve": eve, "item": make_item(seller, listed=True)}
 
 
-def buy(api, person, item, *, quantity=1, card=CARD, shipping=ADDRESS):
+def buy(api, person, item, *, quantity=1, card=CARD, shipping=ADDRESS, key=None):
     body = {"item_id": item["id"], "quantity": quantity, "payment_method": card,
             **({"shipping": shipping} if shipping is not None else {})}
-    return api.post("/api/orders", token=person.token, json=body)
+    return api.post("/api/orders", token=person.token, json=body, headers={"Idempotency-Key": key} if key else None)
 
 
 def ledger(db) -> dict[str, int]:
@@ -137,6 +137,57 @@ def test_a_refund_reverses_the_sale(api, shop, db):
     assert api.get(f"/api/items/{shop['item']['id']}").get_json()["inventory"] == 3  # never shipped: back in stock
     assert api.post(f"/api/orders/{order['id']}/refund", token=seller.token).status_code == 409
     assert db.execute(text("SELECT count(*) FROM ledger_journals")).scalar() == 2  # the sale and its refund
+
+
+def test_a_purchase_sent_again_with_its_idempotency_key_is_answered_as_the_first_and_charged_once(api, shop, db):
+    """A client that lost the answer sends the purchase again under the same key: the same order,
+    one authorisation, one journal; the key does not name another purchase; a refusal is repeated."""
+    item, ann, ben = shop["item"], shop["ann"], shop["ben"]
+    first = buy(api, ann, item, key="retry-1")
+    assert first.status_code == 201, first.get_data(as_text=True)
+    again = buy(api, ann, item, key="retry-1")
+    assert (again.status_code, again.get_json()) == (201, first.get_json())
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM payment_holds")).scalar() == 1
+    assert ledger(db) == {f"buyer:{ann.id}": -45000, f"seller:{shop['seller'].id}": 40500, "platform:fees": 4500}
+    assert buy(api, ann, item, quantity=2, key="retry-1").status_code == 422  # another purchase, same key
+    assert buy(api, ben, item, key="retry-1").status_code == 201  # keys are each buyer's own
+    for bad in ("", "x" * 65, "a b", "k\u00e9y"):
+        refused = api.post("/api/orders", token=ann.token, headers={"Idempotency-Key": bad},
+                           json={"item_id": item["id"], "quantity": 1, "payment_method": CARD, "shipping": ADDRESS})
+        assert refused.status_code == 422, bad
+    declined = buy(api, shop["eve"], item, card=DECLINED_CARD, key="retry-2")
+    assert declined.status_code == 402
+    assert buy(api, shop["eve"], item, key="retry-2").status_code == 402  # as the first time: nothing tried again
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM payment_holds WHERE user_id = :u"), {"u": shop["eve"].id}).scalar() == 1
+
+
+def test_the_same_key_sent_twice_at_once_buys_once(api, shop, app_env, db):
+    from shared.config import get_settings
+    from shared.db import transaction
+    from shared.errors import Conflict
+    from shared.market import orders
+    from shared.models import User
+    from shared.payments.stripe_gateway import get_gateway
+
+    data = orders.OrderIn(item_id=shop["item"]["id"], quantity=1, payment_method=CARD, shipping=ADDRESS)
+    with transaction() as session:
+        buyer = session.get(User, shop["ann"].id)
+
+    def attempt(_) -> str:
+        try:
+            return str(orders.buy(buyer, data, get_gateway(), get_settings().platform_fee_bps, "same-key"))
+        except Conflict:  # the other one is under way
+            return "409"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(attempt, range(4)))
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM orders")).scalar() == 1
+    assert db.execute(text("SELECT count(*) FROM payment_holds")).scalar() == 1
+    made = db.execute(text("SELECT id FROM orders")).scalar()
+    assert set(answers) <= {str(made), "409"} and str(made) in answers
 
 
 def test_concurrent_buyers_never_oversell(api, shop, people, app_env, db):

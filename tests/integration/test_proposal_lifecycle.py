@@ -177,6 +177,8 @@ def test_only_the_chain_that_holds_the_campaign_judges_the_proposal(chain, engin
 def test_without_a_clock_a_failed_proposal_stays_failed(chain, engine):
     """A rollback to before every kept block leaves no clock (no block time known): the
     deadline's verdict stands until the re-index reaches it again."""
+    from shared.chain.indexer import Contracts
+    from shared.chain.store import Moved
     from shared.proposals.lifecycle import follow_chain
 
     cfg = config(chain)
@@ -185,5 +187,5 @@ def test_without_a_clock_a_failed_proposal_stays_failed(chain, engine):
     index(engine, cfg)
     assert status(engine, missed) == "failed"
     with engine.begin() as conn:
-        assert follow_chain(conn, cfg.chain_id, cfg.funding_contract, [missed], None, 0) == []
+        assert follow_chain(conn, Moved(cfg.chain_id, Contracts.of(cfg), 1, 0, None, [missed])) == []
     assert status(engine, missed) == "failed"

@@ -12,7 +12,8 @@ from eth_abi import encode
 
 from local.chain import artifact
 from shared.chain.abi import EventSpec, Param, checksum, events_of
-from shared.chain.events import ARTWORK_EVENTS, FUNDING_EVENTS, parse_event, proposal_uuid
+from shared.chain.events import ARTWORK_EVENTS, FUNDING_EVENTS, MARKET_EVENTS, parse_event
+from shared.chain.ids import platform_uuid
 from shared.chain.rows import copy_lines, sources_for
 
 UINT256_MAX = 2**256 - 1
@@ -81,7 +82,8 @@ def test_wrong_topic_count_or_short_data_is_an_error():
 
 
 @pytest.mark.parametrize(("contract", "declared"), [("ProposalFunding", FUNDING_EVENTS),
-                                                    ("ArtworkToken", ARTWORK_EVENTS)])
+                                                    ("ArtworkToken", ARTWORK_EVENTS),
+                                                    ("ArtworkMarket", MARKET_EVENTS)])
 def test_declared_events_are_the_compiled_contracts_events(contract, declared):
     compiled = {spec.topic0: spec.signature for spec in events_of(artifact(contract)["abi"]).values()}
     ours = {spec.topic0: spec.signature for spec in map(parse_event, declared)}
@@ -94,8 +96,8 @@ def test_declared_events_are_the_compiled_contracts_events(contract, declared):
 
 def test_campaign_ids_are_proposal_uuids():
     proposal = uuid.uuid4()
-    assert proposal_uuid(proposal.int) == proposal
-    assert proposal_uuid(2**128) is None and proposal_uuid(UINT256_MAX) is None
+    assert platform_uuid(proposal.int) == proposal
+    assert platform_uuid(2**128) is None and platform_uuid(UINT256_MAX) is None
 
 
 def test_copy_lines_carry_exact_amounts_and_announce_only_flows():

@@ -18,7 +18,7 @@ def stack(tmp_path, monkeypatch):
     monkeypatch.setenv("SHELL_ONLY_SECRET", "from-the-shell")
     stack = Stack(StackConfig.ephemeral(tmp_path))
     stack.pg = SimpleNamespace(url=lambda database, role="postgres": f"postgresql+pg8000://{role}@/{database}")
-    stack.contracts = SimpleNamespace(funding="0x" + "1" * 40, artwork="0x" + "2" * 40)
+    stack.contracts = SimpleNamespace(funding="0x" + "1" * 40, artwork="0x" + "2" * 40, market="0x" + "3" * 40)
     stack.pubsub_host = "127.0.0.1:1"
     return stack
 

@@ -135,6 +135,7 @@ test("what an order allows its buyer and its seller", () => {
   assert.deepEqual(orderActions(physical("refunded"), "seller"), []);
   assert.deepEqual(orderActions(physical("pending"), "seller"), []);
   assert.deepEqual(orderActions(digital("paid"), "seller"), ["refund"]);
+  assert.deepEqual(orderActions({ ...digital("fulfilled"), sale_id: "1" }, "seller"), []); // paid on chain: no refund
   assert.deepEqual(orderActions(physical("paid"), "buyer"), []);
   assert.deepEqual(orderActions(physical("shipped"), "buyer"), ["confirm"]);
   assert.deepEqual(orderActions(digital("paid"), "buyer"), ["download"]);
@@ -176,9 +177,14 @@ test("payouts: the account's country, the amount typed in major units to minor u
 
 test("buy now: a fresh setup intent, the card confirmed, then the order naming the PaymentMethod", async () => {
   const requests = [];
+  let lose = 0; // answers to lose on the way, as a dropped connection does (ApiError status 0)
   const api = async (path, options) => {
-    requests.push([path, options.method, options.body]);
+    requests.push([path, options.method, options.body, options.headers?.["Idempotency-Key"]]);
     if (path === "/api/payments/setup-intents") return { client_secret: "seti_1_secret_z" };
+    if (lose > 0) {
+      lose -= 1;
+      throw Object.assign(new Error("unreachable"), { status: 0 });
+    }
     return { id: "o1", status: "paid" };
   };
   let listener;
@@ -192,9 +198,17 @@ test("buy now: a fresh setup intent, the card confirmed, then the order naming t
   await assert.rejects(buyWithCard(api, { order, stripe, card }), (error) => error.title === "Enter your card" && /You pay by card/.test(error.detail));
   assert.deepEqual(requests, []);
   listener();
-  assert.deepEqual(await buyWithCard(api, { order, stripe, card }), { id: "o1", status: "paid" });
-  assert.deepEqual(requests, [
-    ["/api/payments/setup-intents", "POST", undefined],
-    ["/api/orders", "POST", { item_id: "i1", quantity: 1, shipping: { country: "DE" }, payment_method: "pm_9" }],
-  ]);
+  assert.deepEqual(await buyWithCard(api, { order, stripe, card, key: "k1" }), { id: "o1", status: "paid" });
+  const body = { item_id: "i1", quantity: 1, shipping: { country: "DE" }, payment_method: "pm_9" };
+  assert.deepEqual(requests, [["/api/payments/setup-intents", "POST", undefined, undefined], ["/api/orders", "POST", body, "k1"]]);
+  // A lost answer: sent once more under the same key (the server answers with the first order).
+  requests.length = 0;
+  lose = 1;
+  assert.deepEqual(await buyWithCard(api, { order, stripe, card, key: "k2" }), { id: "o1", status: "paid" });
+  assert.deepEqual(requests.slice(1), [["/api/orders", "POST", body, "k2"], ["/api/orders", "POST", body, "k2"]]);
+  // Each purchase has its own key.
+  requests.length = 0;
+  await buyWithCard(api, { order, stripe, card });
+  await buyWithCard(api, { order, stripe, card });
+  assert.notEqual(requests[1][3], requests[3][3]);
 });

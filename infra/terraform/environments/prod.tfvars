@@ -25,4 +25,7 @@ function_env = {
   GRAPH_URL = "neo4j+s://kalakrut-prod.databases.neo4j.io"
   # ProposalFunding on mainnet: replace with the address the contract was deployed at.
   FUNDING_CONTRACT = "0x0000000000000000000000000000000000000000"
+  # ArtworkMarket (contracts/ArtworkMarket.sol), deployed with the ArtworkToken's address, the
+  # platform's treasury and PLATFORM_FEE_BPS: replace with its address.
+  MARKET_CONTRACT = "0x0000000000000000000000000000000000000000"
 }

@@ -120,9 +120,19 @@ export async function bidWithCard(api, { auctionId, amount, stripe, card }) {
 // Buy now with the card: `order` is POST /api/orders' body less the card (lib/shop.js's
 // purchaseBody); the answer is the order, paid. 402 declined, 409 sold out or being
 // auctioned, 422 invalid arrive as they are.
-export async function buyWithCard(api, { order, stripe, card }) {
+// The purchase carries an Idempotency-Key: if the answer is lost on the way (status 0, the
+// connection dropped), it is sent once more under the same key, and the server answers with the
+// order the first one made rather than charging again.
+export async function buyWithCard(api, { order, stripe, card, key = crypto.randomUUID() }) {
   const paymentMethod = await cardPaymentMethod(api, { stripe, card, detail: BUY_CARD });
-  return api("/api/orders", { method: "POST", body: { ...order, payment_method: paymentMethod } });
+  const send = () => api("/api/orders", { method: "POST", body: { ...order, payment_method: paymentMethod },
+    headers: { "Idempotency-Key": key } });
+  try {
+    return await send();
+  } catch (error) {
+    if (error?.status !== 0) throw error;
+    return send();
+  }
 }
 
 // When the auction panel should look again by itself (ms from `now`), or null: just after

@@ -164,7 +164,8 @@ export function orderActions(order, role) {
   const actions = [];
   if (role === "seller") {
     if (order.status === "paid" && !digital) actions.push("ship");
-    if (["paid", "shipped", "fulfilled"].includes(order.status)) actions.push("refund");
+    // Paid on chain (sale_id): the market contract keeps no refund.
+    if (["paid", "shipped", "fulfilled"].includes(order.status) && !order.sale_id) actions.push("refund");
   } else {
     if (order.status === "shipped") actions.push("confirm");
     if (digital && ["paid", "fulfilled"].includes(order.status) && order.downloads_left > 0) actions.push("download");

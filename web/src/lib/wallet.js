@@ -5,6 +5,8 @@ import { api } from "./api.js";
 
 const FUND_SELECTOR = "0xca1d209d"; // fund(uint256)
 const CAMPAIGNS_SELECTOR = "0x141961bc"; // campaigns(uint256)
+const CREDITS_SELECTOR = "0xfe5ff468"; // ArtworkMarket.credits(address)
+const WITHDRAW_SELECTOR = "0x3ccfd60b"; // ArtworkMarket.withdraw()
 
 export class WalletError extends Error {
   constructor(title, detail) {
@@ -80,6 +82,23 @@ export async function sendPrepared(call, account) {
     throw new WalletError("Another account is selected", `Switch your wallet to ${account}: only it can send this.`);
   }
   return sendAndWait({ from, to: call.to, data: call.data, value: "0x" + BigInt(call.value || 0).toString(16) });
+}
+
+// The transactions the API prepared for a sale ({chain_id, sender, calls}: POST …/sales…), in order.
+export async function sendCalls(answer) {
+  for (const call of answer.calls) await sendPrepared({ chain_id: answer.chain_id, ...call }, answer.sender);
+}
+
+// What the market contract holds for the connected account (proceeds, outbid bids), in wei.
+export async function marketCredits(chain) {
+  const account = await connect(chain.chain_id);
+  const answer = await request("eth_call", [{ to: chain.market_contract, data: CREDITS_SELECTOR + account.slice(2).toLowerCase().padStart(64, "0") }, "latest"]);
+  return { account, wei: BigInt(answer).toString() };
+}
+
+export async function withdrawCredits(chain) {
+  const from = await connect(chain.chain_id);
+  return sendAndWait({ from, to: chain.market_contract, data: WITHDRAW_SELECTOR, value: "0x0" });
 }
 
 async function sendAndWait(transaction) {

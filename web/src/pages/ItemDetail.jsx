@@ -2,10 +2,11 @@ import { useEffect, useRef, useState } from "react";
 import { api } from "../lib/api.js";
 import { formatAmount, parseAmount, times } from "../lib/money.js";
 import { bidWithCard, buyWithCard, nextLook } from "../lib/payments.js";
-import { emptyAddress, maxQuantity, purchaseBody } from "../lib/shop.js";
+import { check, emptyAddress, maxQuantity, purchaseBody } from "../lib/shop.js";
 import { useSession } from "../session.jsx";
 import { TimeLeft, when } from "../components/Common.jsx";
 import { CardField, useStripe } from "../components/CardField.jsx";
+import { ChainSales } from "../components/ChainSales.jsx";
 import { MediaById } from "../components/Media.jsx";
 import { Empty, Loading, Problem, useAction, useLoad } from "../components/States.jsx";
 
@@ -76,12 +77,7 @@ function Auction({ item, onClosed, onAuction }) {
   }, [auction?.status, onClosed]);
   const bid = useAction(async (event) => {
     event.preventDefault();
-    let minor;
-    try {
-      minor = parseAmount(amount, auction.currency);
-    } catch (error) {
-      throw { title: "Check the amount", detail: error.message };
-    }
+    const minor = check("Check the amount", () => parseAmount(amount, auction.currency));
     const loaded = await stripe.load();
     await bidWithCard(api, { auctionId: auction.id, amount: minor, stripe: loaded, card: card.current });
     setAmount("");
@@ -146,12 +142,7 @@ function BuyNow({ item, onBought }) {
   const set = (key) => (event) => setAddress((a) => ({ ...a, [key]: event.target.value }));
   const buy = useAction(async (event) => {
     event.preventDefault();
-    let order;
-    try {
-      order = purchaseBody(item, { quantity, address });
-    } catch (error) {
-      throw { title: "Check your order", detail: error.message };
-    }
+    const order = check("Check your order", () => purchaseBody(item, { quantity, address }));
     const loaded = await stripe.load();
     onBought(await buyWithCard(api, { order, stripe: loaded, card: card.current }));
   });
@@ -159,7 +150,7 @@ function BuyNow({ item, onBought }) {
   if (!config.payments) {
     body = <p className="muted" data-testid="buying-unavailable">Buying is unavailable: this site takes no card payments at the moment.</p>;
   } else if (item.currency === "ETH") {
-    body = <p className="muted">Works priced in ETH cannot be bought by card yet.</p>;
+    body = <p className="muted">Works priced in ETH are sold on chain, from a wallet{config.chain?.market_contract ? " (below)" : ", which this site does not offer at the moment"}.</p>;
   } else if (!profile) {
     body = <p><a href="#/signin">Sign in</a> to buy.</p>;
   } else if (physical && most < 1) {
@@ -241,6 +232,7 @@ export function ItemDetail({ params }) {
           )}
           {profile && profile.id === item.owner_id && <p><a href="#/shop">Manage it in your shop</a></p>}
           <Auction item={item} onClosed={page.reload} onAuction={setAuction} />
+          <ChainSales item={item} holder={item.holder_id} />
         </div>
       </div>
     </section>

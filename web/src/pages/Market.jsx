@@ -2,6 +2,7 @@ import { useState } from "react";
 import { api } from "../lib/api.js";
 import { CURRENCIES, formatAmount, parseAmount } from "../lib/money.js";
 import { go, withQuery } from "../lib/router.js";
+import { check } from "../lib/shop.js";
 import { CategorySelect } from "../components/Common.jsx";
 import { MediaById } from "../components/Media.jsx";
 import { Empty, Loading, Pager, Problem, useLoad } from "../components/States.jsx";
@@ -32,13 +33,8 @@ export function Market({ query }) {
 
   const page = useLoad(async () => {
     setMore({ items: [], cursor: null, busy: false });
-    let min_price, max_price;
-    try {
-      min_price = priceOrNothing(f.min, f.currency);
-      max_price = priceOrNothing(f.max, f.currency);
-    } catch (error) {
-      throw { title: "Check the price range", detail: error.message };
-    }
+    const [min_price, max_price] = check("Check the price range",
+      () => [priceOrNothing(f.min, f.currency), priceOrNothing(f.max, f.currency)]);
     const priced = min_price || max_price || f.sort.startsWith("price");
     const common = { category: f.category, min_price, max_price, currency: priced ? f.currency : undefined, limit: 24 };
     const [path, params] = f.q ? ["/api/search", { ...common, q: f.q, type: "item", sort: f.sort || "relevance" }]

@@ -8,6 +8,7 @@ import {
   PAYOUT_CURRENCIES, accountBody, isDigitalOrder, orderActions, payoutBody, payoutCurrency, sellerShare, shipBody,
   check,
 } from "../lib/shop.js";
+import { marketCredits, withdrawCredits } from "../lib/wallet.js";
 import { useSession } from "../session.jsx";
 import { when } from "../components/Common.jsx";
 import { Empty, Loading, Pager, Problem, useAction, useLoad, usePaged } from "../components/States.jsx";
@@ -38,12 +39,7 @@ function ShipForm({ order, onChanged }) {
   const set = (key) => (event) => setForm((f) => ({ ...f, [key]: event.target.value }));
   const ship = useAction(async (event) => {
     event.preventDefault();
-    let body;
-    try {
-      body = shipBody(form);
-    } catch (error) {
-      throw { title: "Check the shipment", detail: error.message };
-    }
+    const body = check("Check the shipment", () => shipBody(form));
     onChanged(await api(`/api/orders/${order.id}/ship`, { method: "POST", body }));
   });
   return (
@@ -157,7 +153,7 @@ function Balance({ balance }) {
           {balance.data.items.map((b) => <li key={b.currency}><strong>{formatAmount(b.amount, b.currency)}</strong></li>)}
         </ul>
       ) : <Empty>Nothing earned yet.</Empty>)}
-      <p className="muted small">What your sales earned, less the platform’s fee and refunds.</p>
+      <p className="muted small">What your sales earned, less the platform’s fee and refunds. ETH is paid out by the market contract (below), not from this balance.</p>
     </div>
   );
 }
@@ -278,13 +274,38 @@ function Payouts({ balances, version, onPaid }) {
   );
 }
 
+// ETH sales pay through the market contract: what it holds for the wallet (proceeds, outbid
+// bids) is read from the chain and withdrawn by the wallet itself.
+function ChainProceeds({ chain }) {
+  const [credits, setCredits] = useState(null);
+  const read = useAction(async () => setCredits(await marketCredits(chain)));
+  const withdraw = useAction(async () => {
+    await withdrawCredits(chain);
+    setCredits(await marketCredits(chain));
+  });
+  return (
+    <div className="panel" data-testid="chain-proceeds">
+      <h2>ETH in the market contract</h2>
+      <p className="muted small">Your ETH sales, and bids others outbid, wait in the contract until your wallet withdraws them.</p>
+      {credits && <p>{credits.account}: <strong data-testid="chain-credits">{formatAmount(credits.wei, "ETH")}</strong></p>}
+      <button type="button" onClick={read.run} disabled={read.busy}>{read.busy ? "Asking your wallet…" : "Check with your wallet"}</button>
+      {credits && BigInt(credits.wei) > 0n && (
+        <button type="button" onClick={withdraw.run} disabled={withdraw.busy}>{withdraw.busy ? "Withdrawing…" : "Withdraw to your wallet"}</button>
+      )}
+      <Problem error={read.error || withdraw.error} />
+    </div>
+  );
+}
+
 // The seller's money: the balance and its payouts, reloaded after a refund or a payout.
 function SellerMoney({ version, onPaid }) {
+  const { config } = useSession();
   const balance = useLoad(() => api("/api/orders/balance"), [version]);
   return (
     <>
       <Balance balance={balance} />
       <Payouts balances={balance.data?.items} version={version} onPaid={onPaid} />
+      {config.chain?.market_contract && <ChainProceeds chain={config.chain} />}
     </>
   );
 }
