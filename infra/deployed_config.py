@@ -88,7 +88,9 @@ def roles(function: Function, env: dict[str, dict[str, str]]) -> list[dict[str, 
         granted.append({"role": "roles/iam.serviceAccountTokenCreator", "on": "own_service_account", "ref": "self"})
     granted += [{"role": "roles/secretmanager.secretAccessor", "on": "secret", "ref": src["ref"]}
                 for src in env.values() if src["from"] == "secret"]
-    if function.http_paths:  # every HTTP function checks revocation; an admin also deletes accounts
+    # Every HTTP function checks revocation; an admin also deletes accounts; an event function
+    # that names firebase_auth reads accounts (notifications: the verified email).
+    if function.http_paths or function.firebase_auth:
         role = "roles/firebaseauth.admin" if function.firebase_auth == "admin" else "roles/firebaseauth.viewer"
         granted.append({"role": role, "on": "project", "ref": "firebase_auth"})
     return granted

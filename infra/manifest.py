@@ -39,8 +39,9 @@ class Function:
     # backoff between them (min_backoff, max_backoff: durations such as "10s").
     max_delivery_attempts: int = 10
     retry: dict[str, str] = field(default_factory=lambda: {"min_backoff": "10s", "max_backoff": "600s"})
-    # "admin" for a function that deletes Firebase Auth accounts; every HTTP function
-    # may read them (the revocation check). Terraform grants the matching role.
+    # "admin" for a function that deletes Firebase Auth accounts; every HTTP function may read
+    # them (the revocation check), and so may an event function with "viewer". Terraform
+    # grants the matching role.
     firebase_auth: str | None = None
 
     @property

@@ -32,6 +32,7 @@ class StackConfig:
     anvil_port: int = 8545
     graph_port: int = 6379
     stripe_port: int = 8420
+    smtp_port: int = 2525
     uploads_bucket: str = "kalakrut-uploads"
     media_bucket: str = "kalakrut-media"
     schedule_interval: float = 60.0
@@ -53,6 +54,7 @@ class StackConfig:
             anvil_port=_env_int("ANVIL_PORT", 8545),
             graph_port=_env_int("FALKORDB_PORT", 6379),
             stripe_port=_env_int("LOCALSTRIPE_PORT", 8420),
+            smtp_port=_env_int("SMTP_SINK_PORT", 2525),
         )
 
     @classmethod
@@ -74,5 +76,6 @@ class StackConfig:
             anvil_port=free_port(),
             graph_port=free_port(),
             stripe_port=free_port(),
+            smtp_port=free_port(),
             persist_auth=False,
         )

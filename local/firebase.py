@@ -111,5 +111,12 @@ class AuthEmulator:
     def sign_in(self, email: str, password: str = "password123") -> str:
         return self._post("signInWithPassword", {"email": email, "password": password, "returnSecureToken": True})["idToken"]
 
+    def verify_email(self, uid: str) -> None:
+        """Mark the account's email verified, as the provider does once its link is followed
+        (the admin call; the emulator takes the token "owner")."""
+        requests.post(f"{self.base}/identitytoolkit.googleapis.com/v1/projects/{self.project}/accounts:update",
+                      json={"localId": uid, "emailVerified": True}, headers={"Authorization": "Bearer owner"},
+                      timeout=10).raise_for_status()
+
     def clear(self) -> None:
         requests.delete(f"{self.base}/emulator/v1/projects/{self.project}/accounts", timeout=10).raise_for_status()

@@ -31,6 +31,7 @@ from local.processes import Child, free_port, port_open, spawn
 from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
 from local.router import Router, ThreadedServer
 from local.scheduler import Scheduler
+from local.smtp import SmtpSink
 from local.storage import StorageFront, create_buckets, write_signing_key
 from local.storage import start_emulator as start_storage
 from local.stripe import PUBLISHABLE_KEY as STRIPE_PUBLISHABLE_KEY
@@ -55,6 +56,7 @@ class Stack:
         self.pubsub_host: str | None = None
         self.broker: PushBroker | None = None
         self.scheduler: Scheduler | None = None
+        self.mail: SmtpSink | None = None
 
     @property
     def router_url(self) -> str:
@@ -123,6 +125,8 @@ class Stack:
             "stripe_secret_key": STRIPE_SECRET_KEY,
             "stripe_webhook_secret": STRIPE_WEBHOOK_SECRET,
             "stripe_publishable_key": STRIPE_PUBLISHABLE_KEY,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": str(self.config.smtp_port),
             # localstripe serves its own Stripe.js, which talks to it rather than to Stripe.
             "stripe_js_url": f"{self.stripe_url}/js.stripe.com/v3/",
             "graph_url": f"falkordb://127.0.0.1:{self.config.graph_port}/kalakrut",
@@ -164,7 +168,7 @@ class Stack:
                   "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port,
             "PUBSUB_EMULATOR_PORT": c.pubsub_port, "STORAGE_EMULATOR_PORT": c.storage_port,
             "STORAGE_FRONT_PORT": c.storage_front_port, "ANVIL_PORT": c.anvil_port, "FALKORDB_PORT": c.graph_port,
-            "LOCALSTRIPE_PORT": c.stripe_port}
+            "LOCALSTRIPE_PORT": c.stripe_port, "SMTP_SINK_PORT": c.smtp_port}
         busy = [f"{name}={port}" for name, port in wanted.items() if port and port_open(port)]
         if busy:
             raise SystemExit(f"ports already in use: {', '.join(busy)} (is another stack running? set these variables to move)")
@@ -196,6 +200,9 @@ class Stack:
 
         # Starts empty each run too (local/stripe.py: it cannot keep its state in .local).
         self.children.append(start_localstripe(self.config.stripe_port, logs))
+
+        # Notifications' mail lands in a Maildir (local/smtp.py), kept across runs like the database.
+        self.mail = SmtpSink(self.config.smtp_port, state / "mail").start()
 
         self.children.append(start_storage(self.config.storage_port, state / "storage", logs))
         create_buckets(self.config.storage_port, self.config.project, [self.config.uploads_bucket, self.config.media_bucket])
@@ -274,6 +281,9 @@ class Stack:
             if server:
                 server.stop()
         self.router = self.storage_front = None
+        if self.mail:
+            self.mail.stop()
+            self.mail = None
         if self.pg:
             self.pg.stop()
             self.pg = None

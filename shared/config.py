@@ -147,6 +147,15 @@ class Settings(BaseModel):
     stripe_publishable_key: str | None = Field(default=None, pattern=r"^pk_(test|live)_\w+$")
     stripe_js_url: str = Field(default="https://js.stripe.com/v3/", pattern=r"^https?://[^\s]+$")
     platform_fee_bps: int = Field(default=1000, ge=0, le=5000)
+    # Notifications' email (shared/notifications/mail.py): an SMTP relay (a local sink in
+    # development), the sender, and the web app's address the mails link to.
+    smtp_host: str | None = Field(default=None, pattern=r"^[^\s/:]+$")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = Field(default=None, repr=False)
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_from: str | None = Field(default=None, pattern=r"^[^\s@<>]+@[^\s@<>]+$")
+    app_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+[^/\s]$")
     # Requests per second per client address and per user, and the burst allowed, for each
     # route class (shared/http/rate_limit.py, decision 0024): writes, expensive reads
     # (search, graph traversals; shared counters) and signed-in reads (per instance).

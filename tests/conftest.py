@@ -133,7 +133,17 @@ def stripe_server(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, graph_url, stripe_server,
+def smtp_sink(tmp_path_factory):
+    """The local mail server (local/smtp.py): a real SMTP server keeping what it is sent."""
+    from local.smtp import SmtpSink
+
+    sink = SmtpSink(free_port(), tmp_path_factory.mktemp("smtp") / "mail").start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, graph_url, stripe_server, smtp_sink,
             tmp_path_factory) -> Iterator[None]:
     """The environment a deployed function would have, pointed at the local services."""
     values = {
@@ -161,6 +171,11 @@ def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, 
         "STRIPE_API_BASE": stripe_server,
         "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
         "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_sink.port),
+        "SMTP_STARTTLS": "false",
+        "SMTP_FROM": "notifications@kalakrut.test",
+        "APP_URL": "https://kalakrut.test",
         # Tests write fast from one address; the limiter has its own tests.
         "RATE_LIMIT_PER_SECOND": "100000",
         "RATE_LIMIT_BURST": "100000",

@@ -1,4 +1,5 @@
-"""registration: sign-up, the caller's own profile (and what they backed and made), public profiles and follows."""
+"""registration: sign-up, the caller's own profile (what they backed and made, their notifications), public
+profiles and follows."""
 from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
@@ -8,6 +9,7 @@ from shared.db import after_commit
 from shared.http.api import Api, Call, Reply
 from shared.identity import site_config
 from shared.identity.auth import get_firebase
+from shared.notifications import inbox, preferences
 from shared.people import users, wallets
 from shared.proposals import portfolio
 from shared.proposals.proposals import ProposalPage
@@ -84,6 +86,30 @@ def my_fundings(call: Call) -> portfolio.PositionPage:
            auth="user", query=portfolio.MyProposalsQuery, response=ProposalPage)
 def my_proposals(call: Call) -> ProposalPage:
     return portfolio.own_proposals(call.conn, call.caller, call.query)
+
+
+@api.route("GET", "/api/me/notifications", summary="The caller's notifications, newest first, and how many are unread",
+           auth="user", query=inbox.NotificationQuery, response=inbox.NotificationPage)
+def my_notifications(call: Call) -> inbox.NotificationPage:
+    return inbox.page(call.conn, call.caller.id, call.query)
+
+
+@api.route("POST", "/api/me/notifications/read", summary="Mark the caller's notifications read: those named, or all",
+           auth="user", body=inbox.MarkRead, response=inbox.UnreadCount)
+def mark_notifications_read(call: Call) -> inbox.UnreadCount:
+    return inbox.mark_read(call.conn, call.caller.id, call.body)
+
+
+@api.route("GET", "/api/me/notification-preferences", summary="What the caller hears of, per kind, and by email or not",
+           auth="user", response=preferences.Preferences)
+def my_notification_preferences(call: Call) -> preferences.Preferences:
+    return preferences.read(call.conn, call.caller.id)
+
+
+@api.route("PUT", "/api/me/notification-preferences", summary="Choose, per kind named, whether to hear of it and by email",
+           auth="user", body=preferences.PreferencesIn, response=preferences.Preferences)
+def set_notification_preferences(call: Call) -> preferences.Preferences:
+    return preferences.change(call.conn, call.caller.id, call.body)
 
 
 @api.route("GET", "/api/users/<uuid:user_id>", summary="A public profile", auth="public",

@@ -25,6 +25,9 @@ class Account:
     disabled: bool
     # Seconds since the epoch: tokens issued before it are revoked.
     valid_since: int
+    # Where notifications may be emailed: only an address the provider verified (decision 0029).
+    email: str | None = None
+    email_verified: bool = False
 
 
 class LookupFailed(Exception):
@@ -47,8 +50,9 @@ class FirebaseAccounts:
                 users = json.load(response).get("users") or []
             if not users:
                 return None
-            return Account(disabled=bool(users[0].get("disabled", False)),
-                           valid_since=int(users[0].get("validSince") or 0))
+            found = users[0]
+            return Account(disabled=bool(found.get("disabled", False)), valid_since=int(found.get("validSince") or 0),
+                           email=found.get("email") or None, email_verified=found.get("emailVerified") is True)
         except urllib.error.HTTPError as error:
             raise LookupFailed(f"accounts:lookup answered {error.code}: {error.read()[:500]!r}") from error
         except (OSError, ValueError, TypeError, AttributeError, MetadataUnavailable) as error:

@@ -241,7 +241,7 @@ def place_bid(session: Session, bidder: User, auction_id: uuid.UUID, amount: int
     state = check_bid(auction, bidder.id, amount, now)
     if hold_id is not None and not holds.still_authorised(session.connection(), hold_id):
         raise Conflict("the card's authorisation lapsed before the bid was decided; nothing was charged")
-    outbid = leading_hold(session, auction)
+    outbid, previous_leader = leading_hold(session, auction), auction.leader_id
     bid = Bid(auction_id=auction.id, bidder_id=bidder.id, amount=amount, placed_at=now, hold_id=hold_id)
     session.add(bid)
     auction.current_price, auction.leader_id = state.current_price, bidder.id
@@ -250,7 +250,8 @@ def place_bid(session: Session, bidder: User, auction_id: uuid.UUID, amount: int
     session.flush()
     audit.record(session, bidder, "auction.bid", "auction", auction.id, amount=str(amount), bid_id=bid.id)
     outbox.emit(session, "auction.bid_placed", "auction", auction.id,
-                {**payload(auction), "bid_id": bid.id, "bidder_id": str(bidder.id), "amount": str(amount)})
+                {**payload(auction), "bid_id": bid.id, "bidder_id": str(bidder.id), "amount": str(amount),
+                 "previous_leader_id": str(previous_leader) if previous_leader else None})
     return BidAccepted(bid=_bid_out(bid), auction=to_out(auction)), outbid
 
 

@@ -278,8 +278,9 @@ def test_two_bidders_the_outbid_card_is_released_and_the_winner_pays(stack, open
     from sqlalchemy import create_engine, text
 
     run = uuid.uuid4().hex[:8]
-    # The seller through the API: selling has no page yet.
-    _, token = stack.auth().sign_up(f"seller-{run}@example.test", PASSWORD, display_name=f"Sela {run}")
+    # The seller through the API, with an address the provider verified (it is mailed the result).
+    seller_uid, token = stack.auth().sign_up(f"seller-{run}@example.test", PASSWORD, display_name=f"Sela {run}")
+    stack.auth().verify_email(seller_uid)
     seller = {"Authorization": f"Bearer {token}"}
     _api(stack, "POST", "/api/register", seller, {"role": "artist"})
     item = _api(stack, "POST", "/api/items", seller, {
@@ -287,7 +288,7 @@ def test_two_bidders_the_outbid_card_is_released_and_the_winner_pays(stack, open
         "shipping_regions": ["DE"]})
     _api(stack, "POST", f"/api/items/{item['id']}/list", seller)
 
-    ada, _ = open_page()
+    ada, ada_watch = open_page()
     sign_up(ada, f"ada-{run}@example.test", f"Ada {run}", "collector")
     bo, bo_watch = open_page()
     sign_up(bo, f"bo-{run}@example.test", f"Bo {run}", "collector")
@@ -355,6 +356,20 @@ def test_two_bidders_the_outbid_card_is_released_and_the_winner_pays(stack, open
         bo_watch.reload(bo)
         expect(bo.get_by_test_id("item-status")).to_have_text("sold")
         expect(bo.get_by_test_id("outcome")).to_have_text("You won this auction")
+
+        # Each party heard of its part through the notifications function: Ada's bell counts
+        # her two notices and her inbox lists them; the seller's verified address got the result.
+        ada.goto("/#/notifications")
+        until(lambda: f"“Kiln Bowl {run}” went to another bidder" in ada.locator("main").inner_text(),
+              timeout=60, between=lambda: ada_watch.reload(ada))
+        inbox = ada.get_by_test_id("notifications")
+        expect(inbox).to_contain_text(f"You were outbid on “Kiln Bowl {run}”")
+        expect(ada.get_by_test_id("bell")).to_have_attribute("aria-label", "Notifications, 2 unread")
+        _shot(request, ada, "4-notifications")
+        ada.get_by_role("button", name="Mark all read").click()
+        expect(ada.get_by_test_id("bell")).to_have_attribute("aria-label", "Notifications")
+        until(lambda: f"Your auction of “Kiln Bowl {run}” sold" in [
+            m["Subject"] for m in stack.mail.messages() if m["To"] == f"seller-{run}@example.test"], timeout=60)
     finally:
         engine.dispose()
 

@@ -25,7 +25,8 @@ from infra.manifest import REPO
 TERRAFORM = REPO / "infra" / "terraform"
 SECRET_VALUES = {"INDEXER_CHAINS": '[{"rpc": "https://rpc.example/k3y-INDEXER"}]',
                  "NEO4J_USER": "neo4j-user-value-7f3a", "NEO4J_PASSWORD": "pa55-NEO4J-value-c0ffee",
-                 "STRIPE_SECRET_KEY": "sk_live_STRIPE-value-5ec7", "STRIPE_WEBHOOK_SECRET": "whsec_HOOK-value-d00d"}
+                 "STRIPE_SECRET_KEY": "sk_live_STRIPE-value-5ec7", "STRIPE_WEBHOOK_SECRET": "whsec_HOOK-value-d00d",
+                 "SMTP_USERNAME": "smtp-user-value-a11ce", "SMTP_PASSWORD": "smtp-PASSWORD-value-b0b"}
 
 # What must happen before what, the same in the script and in Cloud Build.
 MILESTONES = [

@@ -10,18 +10,21 @@ import { MePage } from "./pages/Me.jsx";
 import { PortfolioPage } from "./pages/Portfolio.jsx";
 import { ShopPage } from "./pages/Shop.jsx";
 import { OrdersPage } from "./pages/Orders.jsx";
+import { NotificationsPage } from "./pages/Notifications.jsx";
 import { UserPage } from "./pages/User.jsx";
 import { SignInPage } from "./pages/SignIn.jsx";
 import { ApiReference } from "./pages/ApiReference.jsx";
 import { signOut } from "./lib/firebase.js";
+import { unreadBadge } from "./lib/notifications.js";
 
 const PAGES = {
   proposals: ProposalList, "proposal-new": ProposalEditor, "proposal-edit": ProposalEditor, proposal: ProposalDetail,
-  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, shop: ShopPage, orders: OrdersPage, user: UserPage, signin: SignInPage, api: ApiReference,
+  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, shop: ShopPage, orders: OrdersPage, notifications: NotificationsPage, user: UserPage, signin: SignInPage, api: ApiReference,
 };
 
 function Nav({ route }) {
-  const { user, profile } = useSession();
+  const { user, profile, unread } = useSession();
+  const badge = unreadBadge(unread);
   const link = (href, label, names) => (
     <a href={href} aria-current={names.includes(route.name) ? "page" : undefined}>{label}</a>
   );
@@ -40,6 +43,12 @@ function Nav({ route }) {
       <div className="account">
         {user === undefined ? null : user ? (
           <>
+            {profile && (
+              <a href="#/notifications" className="bell" aria-label={badge.label} data-testid="bell"
+                 aria-current={route.name === "notifications" ? "page" : undefined}>
+                <span aria-hidden="true">🔔</span>{badge.text && <span className="count">{badge.text}</span>}
+              </a>
+            )}
             <a href="#/me" aria-current={route.name === "me" ? "page" : undefined} data-testid="account-link">
               {profile?.display_name || user.email}
             </a>

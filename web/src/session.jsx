@@ -1,9 +1,12 @@
-// Who is signed in (Firebase) and their platform profile (GET /api/me; null before registering).
+// Who is signed in (Firebase), their platform profile (GET /api/me; null before registering)
+// and how many of their notifications are unread (the bell).
 import { createContext, useCallback, useContext, useEffect, useState } from "react";
 import { api } from "./lib/api.js";
 import { isFreshAccount, onUserChanged } from "./lib/firebase.js";
 
 const SessionContext = createContext(null);
+// How often the bell asks again while the page is open.
+const UNREAD_POLL_MS = 30_000;
 
 export function SessionProvider({ config, children }) {
   const [state, setState] = useState({ user: undefined, profile: undefined, error: null });
@@ -24,7 +27,22 @@ export function SessionProvider({ config, children }) {
     loadProfile(user);
   }), [loadProfile]);
 
-  const value = { ...state, config, refresh: () => loadProfile(state.user), setProfile: (profile) => setState((s) => ({ ...s, profile })) };
+  const [unread, setUnread] = useState(0);
+  const registered = Boolean(state.profile);
+  useEffect(() => {
+    if (!registered) return setUnread(0);
+    let live = true;
+    const ask = () => api("/api/me/notifications", { query: { limit: 1, unread: true } })
+      .then((page) => live && setUnread(page.unread_count), () => {});
+    ask();
+    const timer = setInterval(ask, UNREAD_POLL_MS);
+    return () => { live = false; clearInterval(timer); };
+  }, [registered, state.user?.uid]);
+
+  const value = {
+    ...state, config, unread, setUnread,
+    refresh: () => loadProfile(state.user), setProfile: (profile) => setState((s) => ({ ...s, profile })),
+  };
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

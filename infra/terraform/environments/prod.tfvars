@@ -28,4 +28,9 @@ function_env = {
   # ArtworkMarket (contracts/ArtworkMarket.sol), deployed with the ArtworkToken's address, the
   # platform's treasury and PLATFORM_FEE_BPS: replace with its address.
   MARKET_CONTRACT = "0x0000000000000000000000000000000000000000"
+  # Notifications' email: a mail provider's submission port (STARTTLS); its login is the
+  # SMTP_USERNAME / SMTP_PASSWORD secrets. Replace with the provider and sender you use.
+  SMTP_HOST = "smtp.sendgrid.net"
+  SMTP_PORT = "587"
+  SMTP_FROM = "notifications@kalakrut.example"
 }

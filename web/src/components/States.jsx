@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
+import { useSession } from "../session.jsx";
 
 export function Loading({ label = "Loading…" }) {
   return <p className="state loading" role="status" aria-live="polite"><span className="spinner" aria-hidden="true" />{label}</p>;
@@ -78,4 +79,16 @@ export function useAction(action) {
 export function Pager({ cursor, onMore, busy }) {
   if (!cursor) return null;
   return <button type="button" className="more" onClick={onMore} disabled={busy}>{busy ? "Loading…" : "Show more"}</button>;
+}
+
+// A page for registered people only: it asks to sign in, or to choose a role, first;
+// ``children(profile)`` renders the page itself.
+export function RegisteredOnly({ title, children }) {
+  const { user, profile, error } = useSession();
+  const note = (text) => <section className="page narrow"><h1>{title}</h1><p className="state empty">{text}</p></section>;
+  if (!user) return note(<>Please <a href="#/signin">sign in</a> first.</>);
+  if (error) return <section className="page"><Problem error={error} /></section>;
+  if (profile === undefined) return <Loading />;
+  if (profile === null) return note(<><a href="#/me">Choose your role</a> first.</>);
+  return children(profile);
 }

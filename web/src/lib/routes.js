@@ -11,6 +11,7 @@ const ROUTES = [
   ["portfolio", /^\/portfolio$/],
   ["shop", /^\/shop$/],
   ["orders", /^\/orders$/],
+  ["notifications", /^\/notifications$/],
   ["user", /^\/users\/(?<id>[0-9a-f-]{36})$/],
   ["signin", /^\/signin$/],
   ["api", /^\/api-reference$/],

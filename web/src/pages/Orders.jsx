@@ -11,7 +11,7 @@ import {
 import { marketCredits, withdrawCredits } from "../lib/wallet.js";
 import { useSession } from "../session.jsx";
 import { when } from "../components/Common.jsx";
-import { Empty, Loading, Pager, Problem, useAction, useLoad, usePaged } from "../components/States.jsx";
+import { Empty, Loading, Pager, Problem, RegisteredOnly, useAction, useLoad, usePaged } from "../components/States.jsx";
 
 
 // An order carries its item's title: it outlives the listing (an archived item is still named).
@@ -336,23 +336,21 @@ function OrderList({ role, highlight }) {
 }
 
 export function OrdersPage({ query }) {
-  const { user, profile, error } = useSession();
-  const note = (text) => <section className="page narrow"><h1>Orders</h1><p className="state empty">{text}</p></section>;
-  if (!user) return note(<>Please <a href="#/signin">sign in</a> first.</>);
-  if (error) return <section className="page"><Problem error={error} /></section>;
-  if (profile === undefined) return <Loading />;
-  if (profile === null) return note(<><a href="#/me">Choose your role</a> first.</>);
   const tab = query.tab === "sold" ? "sold" : "bought";
   const tabs = [["bought", "Bought"], ["sold", "Sold"]];
   return (
-    <section className="page">
-      <h1>Orders</h1>
-      <div className="tabs" role="tablist" aria-label="Orders">
-        {tabs.map(([name, label]) => (
-          <button key={name} type="button" role="tab" aria-selected={tab === name} onClick={() => go(name === "sold" ? "/orders?tab=sold" : "/orders")}>{label}</button>
-        ))}
-      </div>
-      <OrderList key={tab} role={tab === "sold" ? "seller" : "buyer"} highlight={query.order} />
-    </section>
+    <RegisteredOnly title="Orders">
+      {() => (
+        <section className="page">
+          <h1>Orders</h1>
+          <div className="tabs" role="tablist" aria-label="Orders">
+            {tabs.map(([name, label]) => (
+              <button key={name} type="button" role="tab" aria-selected={tab === name} onClick={() => go(name === "sold" ? "/orders?tab=sold" : "/orders")}>{label}</button>
+            ))}
+          </div>
+          <OrderList key={tab} role={tab === "sold" ? "seller" : "buyer"} highlight={query.order} />
+        </section>
+      )}
+    </RegisteredOnly>
   );
 }

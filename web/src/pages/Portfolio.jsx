@@ -1,8 +1,7 @@
 import { api } from "../lib/api.js";
 import { formatAmount } from "../lib/money.js";
-import { useSession } from "../session.jsx";
 import { Progress, day } from "../components/Common.jsx";
-import { Empty, Loading, Pager, Problem, usePaged } from "../components/States.jsx";
+import { Empty, Loading, Pager, Problem, RegisteredOnly, usePaged } from "../components/States.jsx";
 
 // The caller's own lists, paged like every list of the API.
 const mine = (path) => (cursor) => api(path, { query: { limit: 20, cursor } });
@@ -59,18 +58,18 @@ function Created() {
 }
 
 export function PortfolioPage() {
-  const { user, profile } = useSession();
-  if (!user) return <section className="page narrow"><h1>Portfolio</h1><p className="state empty">Please <a href="#/signin">sign in</a> first.</p></section>;
-  if (profile === undefined) return <Loading />;
-  if (profile === null) return <section className="page narrow"><h1>Portfolio</h1><p className="state empty"><a href="#/me">Choose your role</a> first.</p></section>;
   return (
-    <section className="page">
-      <h1>Portfolio</h1>
-      {!profile.wallet_address && <p className="muted">Link a wallet on <a href="#/me">your profile</a>: what it backs shows here.</p>}
-      <div className="columns">
-        <Backed />
-        {profile.role === "artist" && <Created />}
-      </div>
-    </section>
+    <RegisteredOnly title="Portfolio">
+      {(profile) => (
+        <section className="page">
+          <h1>Portfolio</h1>
+          {!profile.wallet_address && <p className="muted">Link a wallet on <a href="#/me">your profile</a>: what it backs shows here.</p>}
+          <div className="columns">
+            <Backed />
+            {profile.role === "artist" && <Created />}
+          </div>
+        </section>
+      )}
+    </RegisteredOnly>
   );
 }

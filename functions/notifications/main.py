@@ -1,0 +1,39 @@
+"""notifications: a domain event -> the inbox of each person it concerns (once per event), then their emails."""
+import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
+
+import functools
+
+import functions_framework
+
+from shared.config import get_settings
+from shared.events.consumer import apply_once, entry
+from shared.events.envelope import envelope_from
+
+CONSUMER = "notifications"
+
+
+@functions_framework.cloud_event
+@entry
+def handle(cloud_event) -> None:
+    from shared.notifications import mail, notices
+
+    envelope = envelope_from(cloud_event)
+    if envelope.type not in notices.EVENT_TYPES:
+        return  # the cloud subscription's filter sends only these; locally every event arrives
+    apply_once(CONSUMER, envelope.event_id, lambda unit: notices.record(unit.connection, envelope))
+    # Also after a duplicate delivery: a mail server that was down is what the redelivery is for.
+    mailer, accounts = _email()
+    settings = get_settings()
+    mail.deliver(envelope.event_id, mailer, accounts.lookup, sender=settings.smtp_from, app_url=settings.app_url)
+
+
+@functools.cache
+def _email():
+    from shared.identity.accounts import FirebaseAccounts
+    from shared.notifications.mail import SmtpMailer
+
+    settings = get_settings()
+    settings.require("smtp_host", "smtp_from", "app_url")
+    mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls,
+                        username=settings.smtp_username, password=settings.smtp_password)
+    return mailer, FirebaseAccounts(settings.google_cloud_project, emulator_host=settings.firebase_auth_emulator_host)
