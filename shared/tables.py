@@ -97,6 +97,8 @@ users = Table(
     Column("display_name", String(80)),
     Column("role", String(16), nullable=False),
     Column("is_admin", Boolean, nullable=False, server_default=text("false")),
+    # Whether others may see whom this person follows (shared/people/follows.py, decision 0030).
+    Column("follows_public", Boolean, nullable=False, server_default=text("false")),
     Column("bio", Text),
     Column("links", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("avatar_url", Text),

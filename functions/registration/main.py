@@ -1,5 +1,5 @@
-"""registration: sign-up, the caller's own profile (what they backed and made, their notifications), public
-profiles and follows."""
+"""registration: sign-up, the caller's own profile (what they backed, made, hold, marked and bid on; their
+notifications), public profiles and follows."""
 from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
@@ -9,8 +9,11 @@ from shared.db import after_commit
 from shared.http.api import Api, Call, Reply
 from shared.identity import site_config
 from shared.identity.auth import get_firebase
+from shared.market import personal
+from shared.market.listing import ItemPage
 from shared.notifications import inbox, preferences
-from shared.people import users, wallets
+from shared.paging import PageQuery
+from shared.people import follows, users, wallets
 from shared.proposals import portfolio
 from shared.proposals.proposals import ProposalPage
 
@@ -88,6 +91,29 @@ def my_proposals(call: Call) -> ProposalPage:
     return portfolio.own_proposals(call.conn, call.caller, call.query)
 
 
+def _reacted_route(reaction: personal.Reaction, what: str) -> None:
+    @api.route("GET", f"/api/me/{reaction}", summary=f"The items the caller {what}, the latest first (private)",
+               auth="user", query=PageQuery, response=ItemPage)
+    def mine(call: Call) -> ItemPage:
+        return personal.reacted(call.conn, call.caller, reaction, call.query)
+
+
+_reacted_route("favorites", "favorited")
+_reacted_route("likes", "liked")
+
+
+@api.route("GET", "/api/me/collection", summary="The items the caller holds: won, bought, or tokens their wallet owns",
+           auth="user", query=PageQuery, response=ItemPage)
+def my_collection(call: Call) -> ItemPage:
+    return personal.collection(call.conn, call.caller, call.query)
+
+
+@api.route("GET", "/api/me/bids", summary="The caller's bids, newest first, with where each auction stands",
+           auth="user", query=PageQuery, response=personal.MyBidPage)
+def my_bids(call: Call) -> personal.MyBidPage:
+    return personal.my_bids(call.conn, call.caller, call.query)
+
+
 @api.route("GET", "/api/me/notifications", summary="The caller's notifications, newest first, and how many are unread",
            auth="user", query=inbox.NotificationQuery, response=inbox.NotificationPage)
 def my_notifications(call: Call) -> inbox.NotificationPage:
@@ -116,6 +142,17 @@ def set_notification_preferences(call: Call) -> preferences.Preferences:
            response=users.PublicProfile)
 def profile(call: Call) -> users.PublicProfile:
     return users.public_profile(call.conn, call.path["user_id"])
+
+
+def _people_route(direction: follows.Direction, what: str) -> None:
+    @api.route("GET", f"/api/users/<uuid:user_id>/{direction}", summary=what, auth="public", query=PageQuery,
+               response=follows.PeoplePage, errors=(403, 404))
+    def people(call: Call) -> follows.PeoplePage:
+        return follows.people(call.conn, call.viewer, call.path["user_id"], direction, call.query)
+
+
+_people_route("followers", "Who follows a profile: to others, those whose follows are public; to its owner, all")
+_people_route("following", "Whom a profile follows, if its owner made that public (its owner always sees it)")
 
 
 @api.route("POST", "/api/users/<uuid:user_id>/follow", summary="Follow a user (idempotent)",

@@ -1,4 +1,5 @@
-"""notifications: each person's inbox of what concerns them, and their choices per kind
+"""notifications and personal lists: each person's inbox, their choices per kind, auctions' ending-soon mark,
+whether a person's follows are public, the index of held items
 
 Revision ID: 0017
 Revises: 0016
@@ -13,7 +14,7 @@ branch_labels = None
 depends_on = None
 
 _KINDS = ("kind IN ('outbid', 'bid_received', 'auction_won', 'auction_lost', 'auction_ended', 'proposal_funded', "
-          "'proposal_failed', 'proposal_update', 'new_follower', 'order', 'low_stock')")
+          "'proposal_failed', 'proposal_update', 'new_follower', 'order', 'low_stock', 'auction_ending')")
 
 
 def _user(table: str) -> sa.Column:
@@ -23,6 +24,9 @@ def _user(table: str) -> sa.Column:
 
 
 def upgrade() -> None:
+    op.add_column("auctions", sa.Column("ending_soon_at", sa.DateTime(timezone=True)))
+    op.add_column("users", sa.Column("follows_public", sa.Boolean, server_default=sa.text("false"), nullable=False))
+    op.create_index("ix_items_holder", "items", ["holder_id"], postgresql_where=sa.text("holder_id IS NOT NULL"))
     op.create_table(
         "notifications",
         sa.Column("id", pg.UUID(as_uuid=True), server_default=sa.func.gen_random_uuid(), nullable=False),
@@ -59,3 +63,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("notification_preferences")
     op.drop_table("notifications")
+    op.drop_index("ix_items_holder", "items")
+    op.drop_column("users", "follows_public")
+    op.drop_column("auctions", "ending_soon_at")

@@ -7,6 +7,10 @@ transaction; a capture the provider refuses cancels the order, gives the stock b
 ends the auction ``payment_failed``, decision 0027), and lets go of authorisations that
 back nothing any more (_ORPHANS, holds.sweep).
 
+Before closing, each tick tells the bidders and watchers of an auction that ends within
+ENDING_SOON that it does (``auction.ending_soon``, once per auction: an anti-sniping
+extension does not announce it again).
+
 Most scheduler ticks find nothing due: that path is a few Core queries, and the ORM,
 the API models, the payment library and the event plumbing load only when needed.
 """
@@ -27,6 +31,15 @@ if TYPE_CHECKING:
 _DUE = text("""
     SELECT id FROM auctions WHERE status = 'open' AND ends_at <= clock_timestamp()
     ORDER BY ends_at LIMIT :batch FOR UPDATE SKIP LOCKED
+""")
+# Marked and announced in one statement, so two runs never announce one auction twice.
+ENDING_SOON = "15 minutes"
+_ENDING_SOON = text("""
+    UPDATE auctions SET ending_soon_at = clock_timestamp()
+    WHERE id IN (SELECT id FROM auctions WHERE status = 'open' AND ending_soon_at IS NULL
+                   AND ends_at <= clock_timestamp() + CAST(:window AS interval) AND ends_at > clock_timestamp()
+                 ORDER BY ends_at LIMIT :batch FOR UPDATE SKIP LOCKED)
+    RETURNING id, item_id, seller_id, status, ends_at, current_price, currency, leader_id
 """)
 # What the job may have to do about money, each as one cheap question first.
 _COLLECTABLE = text("SELECT EXISTS (SELECT 1 FROM orders WHERE status = 'pending')")
@@ -55,6 +68,7 @@ def run(gateway_factory: Callable[[], Gateway], fee_bps: int) -> list[dict]:
     from shared.db import work
     from shared.payments.holds import STALE
 
+    announce_ending()
     closed = close_due(fee_bps)
     with work() as unit:
         collectable = unit.connection.execute(_COLLECTABLE).scalar_one()
@@ -74,6 +88,27 @@ def run(gateway_factory: Callable[[], Gateway], fee_bps: int) -> list[dict]:
         orders.finish_refunds()
         payouts.retry_pending(gateway)
     return closed
+
+
+def announce_ending(*, batch: int = 200) -> int:
+    """Announce the auctions that end within ENDING_SOON and were not announced yet. The
+    events are left to the outbox relay (a minute at most): the job has no session to publish
+    after commit with, and the warning is a quarter of an hour ahead."""
+    from shared.db import work
+
+    announced = 0
+    while True:
+        with work() as unit:
+            rows = unit.connection.execute(_ENDING_SOON, {"window": ENDING_SOON, "batch": batch}).all()
+            if rows:
+                from shared.events import outbox
+                from shared.market.auctions import payload
+
+                for row in rows:
+                    outbox.record(unit.connection, "auction.ending_soon", "auction", row.id, payload(row))
+        announced += len(rows)
+        if len(rows) < batch:
+            return announced
 
 
 def close_due(fee_bps: int, *, batch: int = 50) -> list[dict]:

@@ -96,6 +96,8 @@ items = Table(
     Index("ix_items_public_price", "currency", "price", "id", postgresql_where=PUBLIC),
     Index("ix_items_public_category", "category", "created_at", "id", postgresql_where=PUBLIC),
     Index("ix_items_owner", "owner_id", "created_at", "id"),
+    # A person's collection (shared/market/personal.py).
+    Index("ix_items_holder", "holder_id", postgresql_where=text("holder_id IS NOT NULL")),
     Index("ix_items_tags", "tags", postgresql_using="gin"),
     Index("ix_items_token", "token_chain_id", "token_contract", "token_id", unique=True,
           postgresql_where=text("token_id IS NOT NULL")),
@@ -163,6 +165,8 @@ auctions = Table(
     Column("outcome", String(16)),
     Column("winner_id", ForeignKey("users.id")),
     Column("closed_at", DateTime(timezone=True)),
+    # When its bidders and watchers were told it ends soon (once: shared/market/auction_close.py).
+    Column("ending_soon_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False, server_default=text("1")),
     created("created_at"),
     CheckConstraint(one_of("status", AUCTION_STATUSES), name="status"),

@@ -19,6 +19,8 @@ KINDS: dict[str, Kind] = {
     "outbid": Kind("another bid passed yours", email=True),
     "bid_received": Kind("a bid on your auction", email=False),
     "auction_won": Kind("you won an auction", email=True),
+    "auction_ending": Kind("an auction you bid on or keep among your favourites ends within 15 minutes",
+                           email=False),
     "auction_lost": Kind("an auction you bid on went to someone else", email=False),
     "auction_ended": Kind("your auction ended", email=True),
     "proposal_funded": Kind("a proposal you made or backed reached its goal", email=True),

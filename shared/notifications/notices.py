@@ -23,7 +23,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from shared.chain.tables import investments
-from shared.market.tables import bids, items
+from shared.market.tables import bids, favorites, items
 from shared.notifications.preferences import wanted
 from shared.notifications.tables import notifications
 from shared.tables import users
@@ -166,6 +166,16 @@ def _auction_closed(conn: Connection, p: dict) -> list[Notice]:
     return found
 
 
+def _ending_soon(conn: Connection, p: dict) -> list[Notice]:
+    """Everyone who bid, and everyone keeping the item among their favourites, but its seller."""
+    auction, item, seller = _uuid(p.get("id")), _uuid(p.get("item_id")), _uuid(p.get("seller_id"))
+    watchers = set(conn.execute(select(favorites.c.user_id).where(favorites.c.item_id == item)).scalars()) if item else set()
+    title = f"Bidding on {_item_title(conn, item)} ends soon"
+    data = {**_money(p, "current_price"), "ends_at": p.get("ends_at")}
+    return [Notice(person, "auction_ending", "auction", str(auction), title, data)
+            for person in {*_bidders(conn, auction), *watchers} if person != seller]
+
+
 def _bidders(conn: Connection, auction_id: uuid.UUID | None) -> list[uuid.UUID]:
     if auction_id is None:
         return []
@@ -247,6 +257,7 @@ def _low_stock(conn: Connection, p: dict) -> list[Notice]:
 
 _MAKERS: dict[str, Callable[[Connection, dict], list[Notice]]] = {
     "auction.bid_placed": _bid_placed,
+    "auction.ending_soon": _ending_soon,
     "auction.closed": _auction_closed,
     # Carries the auction's fields only: its outcome is the event's name.
     "auction.payment_failed": lambda conn, p: _auction_closed(conn, {**p, "outcome": "payment_failed"}),

@@ -69,6 +69,8 @@ class ProfilePatch(ApiModel):
     bio: Bio | None = None
     links: Links | None = None
     avatar_media_id: uuid.UUID | None = Field(default=None, description="a processed avatar upload of yours; null removes it")
+    # Whether others may see whom you follow (GET /api/users/{id}/following; you among others' followers).
+    follows_public: bool = left_out()
 
 
 class PublicProfile(ApiModel):
@@ -81,6 +83,7 @@ class PublicProfile(ApiModel):
     wallet_address: str | None
     followers: int
     following: int
+    follows_public: bool = Field(description="whether whom they follow is shown to others")
     created_at: AwareDatetime
 
 
@@ -108,6 +111,7 @@ def _public_fields(db: Connection | Session, user: Viewer) -> dict:
         "wallet_address": user.wallet_address,
         "followers": followers,
         "following": following,
+        "follows_public": user.follows_public,
         "created_at": user.created_at,
     }
 

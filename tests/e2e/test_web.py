@@ -368,6 +368,10 @@ def test_two_bidders_the_outbid_card_is_released_and_the_winner_pays(stack, open
         _shot(request, ada, "4-notifications")
         ada.get_by_role("button", name="Mark all read").click()
         expect(ada.get_by_test_id("bell")).to_have_attribute("aria-label", "Notifications")
+        # Bo's own lists: his bid, won.
+        bo.goto("/#/lists?tab=bids")
+        expect(bo.get_by_test_id("my-bids")).to_contain_text(f"Kiln Bowl {run}")
+        expect(bo.get_by_test_id("my-bids")).to_contain_text("won")
         until(lambda: f"Your auction of “Kiln Bowl {run}” sold" in [
             m["Subject"] for m in stack.mail.messages() if m["To"] == f"seller-{run}@example.test"], timeout=60)
     finally:

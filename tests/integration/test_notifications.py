@@ -83,6 +83,23 @@ def test_an_auction_tells_each_party_its_part_once(api, cast, open_auction, noti
     assert db.execute(text("SELECT count(*) FROM notifications WHERE email_status = 'pending'")).scalar_one() == 0
 
 
+def test_bidders_and_watchers_hear_once_that_an_auction_ends_soon(api, cast, people, open_auction, notifier, db):
+    seller, ann, ben = cast["seller"], cast["ann"], cast["ben"]
+    ending = open_auction(ends_in=600, title="Night Market Print")
+    later = open_auction(ends_in=3600, title="Harbour Study")
+    assert bid(api, ann, ending, 1000).status_code == 201
+    assert bid(api, ann, later, 1000).status_code == 201
+    assert api.put(f"/api/items/{ending['item_id']}/favorite", token=ben.token).status_code == 200
+    assert close_due() == [] and close_due() == []  # two ticks: announced once
+    deliver(notifier, db)
+    for person in (ann, ben):
+        told = [n for n in inbox(api, person)["items"] if n["kind"] == "auction_ending"]
+        assert [(n["title"], n["subject_id"]) for n in told] == [("Bidding on “Night Market Print” ends soon", ending["id"])]
+    assert all(n["kind"] == "bid_received" for n in inbox(api, seller)["items"])
+    db.rollback()
+    assert db.execute(text("SELECT count(*) FROM outbox WHERE type = 'auction.ending_soon'")).scalar_one() == 1
+
+
 def test_marking_read_is_the_callers_own(api, cast, open_auction, notifier, db):
     seller, ann = cast["seller"], cast["ann"]
     auction = open_auction()

@@ -11,6 +11,7 @@ import { PortfolioPage } from "./pages/Portfolio.jsx";
 import { ShopPage } from "./pages/Shop.jsx";
 import { OrdersPage } from "./pages/Orders.jsx";
 import { NotificationsPage } from "./pages/Notifications.jsx";
+import { ListsPage } from "./pages/Lists.jsx";
 import { UserPage } from "./pages/User.jsx";
 import { SignInPage } from "./pages/SignIn.jsx";
 import { ApiReference } from "./pages/ApiReference.jsx";
@@ -19,7 +20,7 @@ import { unreadBadge } from "./lib/notifications.js";
 
 const PAGES = {
   proposals: ProposalList, "proposal-new": ProposalEditor, "proposal-edit": ProposalEditor, proposal: ProposalDetail,
-  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, shop: ShopPage, orders: OrdersPage, notifications: NotificationsPage, user: UserPage, signin: SignInPage, api: ApiReference,
+  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, shop: ShopPage, orders: OrdersPage, notifications: NotificationsPage, lists: ListsPage, user: UserPage, signin: SignInPage, api: ApiReference,
 };
 
 function Nav({ route }) {
@@ -38,6 +39,7 @@ function Nav({ route }) {
         {user && link("#/portfolio", "Portfolio", ["portfolio"])}
         {profile?.role === "artist" && link("#/shop", "My shop", ["shop"])}
         {profile && link("#/orders", "Orders", ["orders"])}
+        {profile && link("#/lists", "My lists", ["lists"])}
         {link("#/api-reference", "API", ["api"])}
       </nav>
       <div className="account">

@@ -60,6 +60,8 @@ test("hash routes", () => {
   assert.equal(parse("#/portfolio").name, "portfolio");
   assert.equal(parse("#/shop").name, "shop");
   assert.deepEqual(parse(`#/orders?tab=sold&order=${id}`), { name: "orders", params: {}, query: { tab: "sold", order: id } });
+  assert.equal(parse("#/notifications").name, "notifications");
+  assert.deepEqual(parse("#/lists?tab=bids"), { name: "lists", params: {}, query: { tab: "bids" } });
   assert.equal(parse("#/proposals/not-an-id").name, "not-found");
   assert.equal(parse("#/nowhere").name, "not-found");
 });

@@ -12,6 +12,7 @@ const ROUTES = [
   ["shop", /^\/shop$/],
   ["orders", /^\/orders$/],
   ["notifications", /^\/notifications$/],
+  ["lists", /^\/lists$/],
   ["user", /^\/users\/(?<id>[0-9a-f-]{36})$/],
   ["signin", /^\/signin$/],
   ["api", /^\/api-reference$/],

@@ -43,13 +43,16 @@ function ChooseRole() {
 
 function ProfileForm({ profile }) {
   const { setProfile } = useSession();
-  const [form, setForm] = useState({ display_name: profile.display_name || "", bio: profile.bio || "", links: profile.links.join("\n") });
+  const [form, setForm] = useState({ display_name: profile.display_name || "", bio: profile.bio || "", links: profile.links.join("\n"),
+    follows_public: profile.follows_public });
   const [saved, setSaved] = useState(false);
   const save = useAction(async (event) => {
     event.preventDefault();
     setSaved(false);
     const links = form.links.split("\n").map((l) => l.trim()).filter(Boolean);
-    setProfile(await api("/api/me", { method: "PATCH", body: { display_name: form.display_name, bio: form.bio, links } }));
+    setProfile(await api("/api/me", { method: "PATCH", body: {
+      display_name: form.display_name, bio: form.bio, links, follows_public: form.follows_public,
+    } }));
     setSaved(true);
   });
   const set = (key) => (event) => setForm({ ...form, [key]: event.target.value });
@@ -59,6 +62,10 @@ function ProfileForm({ profile }) {
       <label>Display name<input value={form.display_name} onChange={set("display_name")} maxLength={80} required /></label>
       <label>Bio<textarea value={form.bio} onChange={set("bio")} rows={4} maxLength={2000} /></label>
       <label>Links (one per line)<textarea value={form.links} onChange={set("links")} rows={3} /></label>
+      <label className="check">
+        <input type="checkbox" checked={form.follows_public} onChange={(e) => setForm({ ...form, follows_public: e.target.checked })} />
+        Show others whom I follow (off: only you see it, and you are left out of others' follower lists)
+      </label>
       <Problem error={save.error} />
       {saved && <p className="state ok" role="status">Saved.</p>}
       <button type="submit" disabled={save.busy}>Save profile</button>

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { api } from "../lib/api.js";
 import { useSession } from "../session.jsx";
 import { Empty, Loading, Problem, useAction, useLoad } from "../components/States.jsx";
+import { People } from "../components/People.jsx";
 
 export function UserPage({ params }) {
   const { profile: me } = useSession();
@@ -43,6 +44,10 @@ export function UserPage({ params }) {
         <div className="panel"><h2>Works</h2>
           {items.items.length ? <ul>{items.items.map((i) => <li key={i.id}><a href={`#/items/${i.id}`}>{i.title}</a></li>)}</ul> : <Empty>No works listed.</Empty>}
         </div>
+      </div>
+      <div className="columns">
+        <People userId={user.id} direction="followers" title="Followers" />
+        <People userId={user.id} direction="following" title="Following" />
       </div>
     </section>
   );
