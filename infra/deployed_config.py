@@ -84,6 +84,8 @@ def roles(function: Function, env: dict[str, dict[str, str]]) -> list[dict[str, 
     if "chain_signing" in function.uses:  # signs transactions with the operator key; never reads it
         granted += [{"role": role, "on": "kms_key", "ref": "operator"}
                     for role in ("roles/cloudkms.signer", "roles/cloudkms.publicKeyViewer")]
+    if "firestore" in function.uses:  # writes the live documents (Firestore has no per-document IAM)
+        granted.append({"role": "roles/datastore.user", "on": "firestore", "ref": "default"})
     if "signing" in function.uses:  # V4 signed URLs, signed by its own account through signBlob
         granted.append({"role": "roles/iam.serviceAccountTokenCreator", "on": "own_service_account", "ref": "self"})
     granted += [{"role": "roles/secretmanager.secretAccessor", "on": "secret", "ref": src["ref"]}

@@ -33,6 +33,7 @@ class StackConfig:
     graph_port: int = 6379
     stripe_port: int = 8420
     smtp_port: int = 2525
+    firestore_port: int = 8086
     uploads_bucket: str = "kalakrut-uploads"
     media_bucket: str = "kalakrut-media"
     schedule_interval: float = 60.0
@@ -55,6 +56,7 @@ class StackConfig:
             graph_port=_env_int("FALKORDB_PORT", 6379),
             stripe_port=_env_int("LOCALSTRIPE_PORT", 8420),
             smtp_port=_env_int("SMTP_SINK_PORT", 2525),
+            firestore_port=_env_int("FIRESTORE_EMULATOR_PORT", 8086),
         )
 
     @classmethod
@@ -77,5 +79,6 @@ class StackConfig:
             graph_port=free_port(),
             stripe_port=free_port(),
             smtp_port=free_port(),
+            firestore_port=free_port(),
             persist_auth=False,
         )

@@ -24,17 +24,22 @@ def push_body(data: dict, **attributes: str) -> dict:
                         "publishTime": "2026-11-22T00:00:00Z", "attributes": attributes}}
 
 
-def emulator_binary() -> Path | None:
-    """The emulator script of the installed Cloud SDK, if there is one."""
+def sdk_file(relative: str) -> Path | None:
+    """A file of the installed Cloud SDK (an emulator's launcher), if there is one."""
     roots = [os.environ.get("CLOUDSDK_ROOT_DIR"), "/usr/lib/google-cloud-sdk"]
     gcloud = shutil.which("gcloud")
     if gcloud:
         roots.append(str(Path(os.path.realpath(gcloud)).parent.parent))
     for root in filter(None, roots):
-        candidate = Path(root) / _SDK_EMULATOR
+        candidate = Path(root) / relative
         if candidate.exists():
             return candidate
     return None
+
+
+def emulator_binary() -> Path | None:
+    """The Pub/Sub emulator script of the installed Cloud SDK, if there is one."""
+    return sdk_file(_SDK_EMULATOR)
 
 
 def start_emulator(port: int, workdir: Path) -> Child:

@@ -26,6 +26,7 @@ from local.broker import PushBroker, Subscription, seconds
 from local.chain import ANVIL_OPERATOR_KEY, Deployment, Platform, Rpc, deploy_platform, start_anvil
 from local.config import StackConfig
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators
+from local.firestore import start_firestore
 from local.graph import start_falkordb
 from local.processes import Child, free_port, port_open, spawn
 from local.pubsub import emulator_binary, emulator_publish, provision, start_emulator
@@ -127,6 +128,7 @@ class Stack:
             "stripe_publishable_key": STRIPE_PUBLISHABLE_KEY,
             "smtp_host": "127.0.0.1",
             "smtp_port": str(self.config.smtp_port),
+            "firestore_emulator_host": f"127.0.0.1:{self.config.firestore_port}",
             # localstripe serves its own Stripe.js, which talks to it rather than to Stripe.
             "stripe_js_url": f"{self.stripe_url}/js.stripe.com/v3/",
             "graph_url": f"falkordb://127.0.0.1:{self.config.graph_port}/kalakrut",
@@ -168,7 +170,8 @@ class Stack:
                   "EMULATOR_HUB_PORT": c.hub_port, "EMULATOR_LOGGING_PORT": c.logging_port,
             "PUBSUB_EMULATOR_PORT": c.pubsub_port, "STORAGE_EMULATOR_PORT": c.storage_port,
             "STORAGE_FRONT_PORT": c.storage_front_port, "ANVIL_PORT": c.anvil_port, "FALKORDB_PORT": c.graph_port,
-            "LOCALSTRIPE_PORT": c.stripe_port, "SMTP_SINK_PORT": c.smtp_port}
+            "LOCALSTRIPE_PORT": c.stripe_port, "SMTP_SINK_PORT": c.smtp_port,
+            "FIRESTORE_EMULATOR_PORT": c.firestore_port}
         busy = [f"{name}={port}" for name, port in wanted.items() if port and port_open(port)]
         if busy:
             raise SystemExit(f"ports already in use: {', '.join(busy)} (is another stack running? set these variables to move)")
@@ -200,6 +203,9 @@ class Stack:
 
         # Starts empty each run too (local/stripe.py: it cannot keep its state in .local).
         self.children.append(start_localstripe(self.config.stripe_port, logs))
+
+        # The live documents (shared/live): empty each run, the repository's rules loaded.
+        self.children.append(start_firestore(self.config.firestore_port, logs, self.config.project))
 
         # Notifications' mail lands in a Maildir (local/smtp.py), kept across runs like the database.
         self.mail = SmtpSink(self.config.smtp_port, state / "mail").start()

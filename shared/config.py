@@ -156,6 +156,8 @@ class Settings(BaseModel):
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_from: str | None = Field(default=None, pattern=r"^[^\s@<>]+@[^\s@<>]+$")
     app_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+[^/\s]$")
+    # Development only: the Firestore emulator (host:port) the live documents go to (shared/live).
+    firestore_emulator_host: str | None = Field(default=None, pattern=r"^[^\s/]+:\d{1,5}$")
     # Requests per second per client address and per user, and the burst allowed, for each
     # route class (shared/http/rate_limit.py, decision 0024): writes, expensive reads
     # (search, graph traversals; shared counters) and signed-in reads (per instance).

@@ -133,6 +133,17 @@ def stripe_server(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def firestore_emulator(tmp_path_factory) -> Iterator[str]:
+    """The Cloud SDK Firestore emulator with the repository's rules; yields its host."""
+    from local.firestore import start_firestore
+
+    port = free_port()
+    child = start_firestore(port, tmp_path_factory.mktemp("firestore"), PROJECT)
+    yield f"127.0.0.1:{port}"
+    child.stop()
+
+
+@pytest.fixture(scope="session")
 def smtp_sink(tmp_path_factory):
     """The local mail server (local/smtp.py): a real SMTP server keeping what it is sent."""
     from local.smtp import SmtpSink
@@ -144,7 +155,7 @@ def smtp_sink(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, graph_url, stripe_server, smtp_sink,
-            tmp_path_factory) -> Iterator[None]:
+            firestore_emulator, tmp_path_factory) -> Iterator[None]:
     """The environment a deployed function would have, pointed at the local services."""
     values = {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -176,6 +187,7 @@ def app_env(app_database_url, auth_emulator, pubsub_emulator, storage_emulator, 
         "SMTP_STARTTLS": "false",
         "SMTP_FROM": "notifications@kalakrut.test",
         "APP_URL": "https://kalakrut.test",
+        "FIRESTORE_EMULATOR_HOST": firestore_emulator,
         # Tests write fast from one address; the limiter has its own tests.
         "RATE_LIMIT_PER_SECOND": "100000",
         "RATE_LIMIT_BURST": "100000",

@@ -1,4 +1,5 @@
-"""notifications: a domain event -> the inbox of each person it concerns (once per event), then their emails."""
+"""notifications: a domain event -> the inbox of each person it concerns (once per event), the live
+documents the web app listens to (the auction's state, their unread counts), then their emails."""
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
 import functools
@@ -15,16 +16,27 @@ CONSUMER = "notifications"
 @functions_framework.cloud_event
 @entry
 def handle(cloud_event) -> None:
+    from shared.live import documents
     from shared.notifications import mail, notices
 
     envelope = envelope_from(cloud_event)
-    if envelope.type not in notices.EVENT_TYPES:
+    if envelope.type not in notices.EVENT_TYPES and envelope.type not in documents.AUCTION_EVENTS:
         return  # the cloud subscription's filter sends only these; locally every event arrives
     apply_once(CONSUMER, envelope.event_id, lambda unit: notices.record(unit.connection, envelope))
-    # Also after a duplicate delivery: a mail server that was down is what the redelivery is for.
+    # Also after a duplicate delivery: a Firestore or mail server that was down is what the
+    # redelivery is for. Each step is idempotent, so a failure raises and the event comes again.
+    documents.refresh(envelope, _firestore())
     mailer, accounts = _email()
     settings = get_settings()
     mail.deliver(envelope.event_id, mailer, accounts.lookup, sender=settings.smtp_from, app_url=settings.app_url)
+
+
+@functools.cache
+def _firestore():
+    from shared.live.firestore import Firestore
+
+    settings = get_settings()
+    return Firestore(settings.google_cloud_project, emulator_host=settings.firestore_emulator_host)
 
 
 @functools.cache

@@ -6,6 +6,8 @@ locals {
     "cloudkms.googleapis.com", # the campaign operator's signing key
     "cloudscheduler.googleapis.com",
     "firebase.googleapis.com",
+    "firebaserules.googleapis.com", # firestore.rules
+    "firestore.googleapis.com",     # the live documents
     "firebasehosting.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com", # signBlob: the functions sign upload and download URLs

@@ -63,6 +63,7 @@ locals {
     uploads_bucket      = { for g in local.grants : g.function => g if g.on == "bucket" && g.ref == "uploads" }
     media_bucket        = { for g in local.grants : g.function => g if g.on == "bucket" && g.ref == "media" }
     kms_key             = { for g in local.grants : "${g.function}/${g.role}" => g if g.on == "kms_key" }
+    firestore           = { for g in local.grants : g.function => g if g.on == "firestore" }
   }
 
   name_prefix = "kalakrut-${var.environment}"

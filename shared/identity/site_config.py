@@ -1,7 +1,7 @@
 """What the web app needs to start, read from the function's environment at run time so
 one build serves every environment: the Firebase web app's public config (these values
-are public by design: they name the project, they grant nothing), the Auth emulator in
-local development, the chain and contract that proposals are funded on, and Stripe's
+are public by design: they name the project, they grant nothing), the Auth and Firestore
+emulators in local development, the chain and contract that proposals are funded on, and Stripe's
 publishable key with where Stripe.js comes from."""
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ class PaymentsWebConfig(ApiModel):
 class SiteConfig(ApiModel):
     firebase: FirebaseWebConfig
     auth_emulator_url: str | None = Field(description="set only in local development")
+    firestore_emulator_host: str | None = Field(default=None, description="host:port of the Firestore emulator the "
+                                                "live documents are read from; set only in local development")
     chain: ChainWebConfig | None
     payments: PaymentsWebConfig | None = Field(description="card payments; null where none are configured")
 
@@ -49,4 +51,5 @@ def site_config() -> SiteConfig:
         firebase=FirebaseWebConfig(api_key=settings.firebase_web_api_key,
                                    auth_domain=settings.firebase_auth_domain or f"{project}.firebaseapp.com",
                                    project_id=project),
-        auth_emulator_url=settings.auth_emulator_url, chain=chain, payments=payments)
+        auth_emulator_url=settings.auth_emulator_url, firestore_emulator_host=settings.firestore_emulator_host,
+        chain=chain, payments=payments)

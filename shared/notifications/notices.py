@@ -7,10 +7,10 @@ want (shared/notifications/preferences.py) in the consumer's transaction. A noti
 function of the event, the recipient and the kind, so a redelivered or replayed event finds its
 rows there already. Nobody hears of their own act, and only active profiles hear of anything.
 
-Privacy (decision 0029): a notice says only what its recipient may know. A seller hears of a
-bid's amount, never of its bidder (bidders stay private until the close); an outbid bidder
-hears the new price; a new follower is named to the person followed, who may see their own
-followers (decision 0023); orders name the item, never the other party's address.
+Privacy (decision 0029): a notice says only what its recipient may know. Bid notices carry
+prices, not bidders (a seller hears of each bid's amount; an outbid bidder hears the new
+price); a new follower is named to the person followed, who may see their own followers
+(decision 0023); orders name the item, never the other party's address.
 """
 from __future__ import annotations
 

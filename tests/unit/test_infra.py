@@ -94,6 +94,7 @@ def test_the_topology_comes_from_functions_yaml():
         ("google_service_account_iam_member", "self_sign"): 'local.grants_on["own_service_account"]',
         ("google_project_iam_member", "firebase_auth"): 'local.grants_on["project"]',
         ("google_kms_crypto_key_iam_member", "operator"): 'local.grants_on["kms_key"]',
+        ("google_project_iam_member", "firestore"): 'local.grants_on["firestore"]',
         ("google_project_iam_member", "sql"): "local.sql_grants",
     }
     for key, collection in expect.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from infra.manifest import REPO, load
+from shared.live.documents import AUCTION_EVENTS
 from shared.notifications.kinds import KINDS
 from shared.notifications.notices import EVENT_TYPES
 
@@ -12,8 +13,9 @@ from shared.notifications.notices import EVENT_TYPES
 def test_the_subscription_filter_names_every_event_the_function_reads():
     function = load().by_name("notifications")
     assert function.topic == "domain-events"
-    assert set(re.findall(r'attributes\.type = "([a-z_.]+)"', function.filter)) == set(EVENT_TYPES)
-    assert function.filter.count(" OR ") == len(EVENT_TYPES) - 1
+    heard = set(EVENT_TYPES) | AUCTION_EVENTS
+    assert set(re.findall(r'attributes\.type = "([a-z_.]+)"', function.filter)) == heard
+    assert function.filter.count(" OR ") == len(heard) - 1
 
 
 def test_the_migrated_check_admits_every_kind_and_no_other():

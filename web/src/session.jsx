@@ -3,10 +3,12 @@
 import { createContext, useCallback, useContext, useEffect, useState } from "react";
 import { api } from "./lib/api.js";
 import { isFreshAccount, onUserChanged } from "./lib/firebase.js";
+import { watch } from "./lib/live.js";
 
 const SessionContext = createContext(null);
-// How often the bell asks again while the page is open.
-const UNREAD_POLL_MS = 30_000;
+// The bell asks again whenever the person's live unread document changes (lib/live.js), and
+// this often besides, should the live document be out of reach.
+const UNREAD_POLL_MS = 60_000;
 
 export function SessionProvider({ config, children }) {
   const [state, setState] = useState({ user: undefined, profile: undefined, error: null });
@@ -34,9 +36,9 @@ export function SessionProvider({ config, children }) {
     let live = true;
     const ask = () => api("/api/me/notifications", { query: { limit: 1, unread: true } })
       .then((page) => live && setUnread(page.unread_count), () => {});
-    ask();
+    const unwatch = watch(`inbox/${state.user.uid}`, ask); // answers once at first too
     const timer = setInterval(ask, UNREAD_POLL_MS);
-    return () => { live = false; clearInterval(timer); };
+    return () => { live = false; clearInterval(timer); unwatch(); };
   }, [registered, state.user?.uid]);
 
   const value = {

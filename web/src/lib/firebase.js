@@ -1,5 +1,6 @@
 // Firebase Auth (the web SDK's modular packages), configured at run time from
 // GET /api/config so one build serves every environment; locally it talks to the emulator.
+// Firestore's live documents are lib/live.js.
 import { initializeApp } from "@firebase/app";
 import {
   connectAuthEmulator, createUserWithEmailAndPassword, getAuth, onIdTokenChanged,
@@ -8,6 +9,8 @@ import {
 
 let auth = null;
 let ready;
+// host:port of the Firestore emulator (local development only; lib/live.js).
+export let firestoreEmulator = null;
 
 export function initFirebase(config) {
   const app = initializeApp({
@@ -15,6 +18,7 @@ export function initFirebase(config) {
   });
   auth = getAuth(app);
   if (config.auth_emulator_url) connectAuthEmulator(auth, config.auth_emulator_url, { disableWarnings: true });
+  firestoreEmulator = config.firestore_emulator_host || null;
   ready = new Promise((resolve) => {
     const stop = onIdTokenChanged(auth, () => { stop(); resolve(); });
   });

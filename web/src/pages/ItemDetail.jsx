@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { api } from "../lib/api.js";
+import { watch } from "../lib/live.js";
 import { formatAmount, parseAmount, times } from "../lib/money.js";
 import { bidWithCard, buyWithCard, nextLook } from "../lib/payments.js";
 import { check, emptyAddress, maxQuantity, purchaseBody } from "../lib/shop.js";
@@ -62,6 +63,17 @@ function Auction({ item, onClosed, onAuction }) {
   useEffect(() => {
     if (auctions.data) onAuction?.(auction || null);
   }, [auctions.data, auction, onAuction]);
+  // Another person's bid, or the close: the auction's live document changes, and the panel
+  // reads the API again (the first answer is the state the page has just read).
+  const auctionId = auction?.id;
+  useEffect(() => {
+    if (!auctionId) return undefined;
+    let first = true;
+    return watch(`auctions/${auctionId}`, () => {
+      if (first) first = false;
+      else setVersion((v) => v + 1);
+    });
+  }, [auctionId]);
   // Around the end: look again by itself until the close job has closed the auction.
   useEffect(() => {
     const wait = nextLook(auction, Date.now());
