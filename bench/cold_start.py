@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from infra.bundle import unpack, venv_for  # noqa: E402
 from infra.manifest import load  # noqa: E402
 from local import postgres  # noqa: E402
-from local.chain import start_anvil  # noqa: E402
+from local.chain import ANVIL_OPERATOR_KEY, start_anvil  # noqa: E402
 from local.firebase import AuthEmulator, EmulatorPorts, start_emulators  # noqa: E402
 from local.graph import start_falkordb  # noqa: E402
 from local.processes import free_port, spawn  # noqa: E402
@@ -53,11 +53,26 @@ REFERENCES = ("hello-world", "db-floor")
 BIN = Path(sys.executable).parent
 
 
+WEBHOOK_SECRET = "whsec_bench"
+STRIPE_EVENT = {"id": "evt_bench", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_bench"}}}
+
+
+def stripe_signature(event: dict) -> dict[str, str]:
+    """Stripe's signature of the body as requests serialises it, made now (Stripe's 5-minute tolerance)."""
+    import hashlib
+    import hmac
+
+    stamp = int(time.time())
+    payload = json.dumps(event, allow_nan=False)
+    digest = hmac.new(WEBHOOK_SECRET.encode(), f"{stamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={stamp},v1={digest}"}
+
+
 def first_response_seconds(source: Path, request: tuple, env: dict[str, str], logs: Path,
                            signature: str = "http", bin_dir: Path = BIN) -> float:
-    """``request`` is (method, path, JSON body[, headers])."""
+    """``request`` is (method, path, JSON body[, headers, or a function making them per request])."""
     method, path, body, *rest = request
-    headers = rest[0] if rest else None
+    make_headers = rest[0] if rest else None
     port = free_port()
     started = time.perf_counter()
     child = spawn(source.parent.name, [str(bin_dir / "functions-framework"), "--target", "handle", "--source", str(source),
@@ -66,6 +81,7 @@ def first_response_seconds(source: Path, request: tuple, env: dict[str, str], lo
     try:
         while time.perf_counter() - started < 30:
             try:
+                headers = make_headers() if callable(make_headers) else make_headers
                 response = requests.request(method, f"http://127.0.0.1:{port}{path}", json=body, headers=headers,
                                             timeout=5)
                 if response.status_code == 200:
@@ -150,7 +166,13 @@ def main() -> int:
                                                   "confirmations": 0, "funding_contract": "0x" + "11" * 20}]),
                    "GRAPH_URL": f"falkordb://127.0.0.1:{graph_port}/bench",
                    "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{auth_ports.auth}",
-                   "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{storage_port}"}
+                   "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{storage_port}",
+                   # The campaign operator's tick finds no proposal to open; it signs nothing.
+                   "CHAIN_ID": "31337", "OPERATOR_PRIVATE_KEY": ANVIL_OPERATOR_KEY,
+                   "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                   # notifications: the bench's event notifies nobody, so neither is reached.
+                   "SMTP_HOST": "127.0.0.1", "SMTP_PORT": "9", "SMTP_FROM": "bench@kalakrut.test",
+                   "APP_URL": "https://kalakrut.test", "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9"}
             registered = {"event_id": str(uuid.uuid4()), "type": "user.registered",
                           "occurred_at": "2026-11-22T00:00:00Z", "aggregate_type": "user",
                           "aggregate_id": str(user_id), "schema_version": 1, "payload": {"id": str(user_id)}}
@@ -179,6 +201,14 @@ def main() -> int:
                 "marketplace": ("GET", "/api/items?limit=20", None),
                 "auction-close": ("POST", "/", push_body({})),
                 "popularity": ("POST", "/", push_body({})),
+                "campaign-operator": ("POST", "/", push_body({})),
+                "orders": ("GET", "/api/orders?limit=20", None, signed_in),
+                # A payment event for an authorisation nobody holds: verified, looked up, acknowledged.
+                "payments-webhook": ("POST", "/api/payments/stripe", STRIPE_EVENT, lambda: stripe_signature(STRIPE_EVENT)),
+                # A follow between two accounts that do not exist: read, and nobody to tell.
+                "notifications": ("POST", "/", push_body({
+                    **registered, "type": "follow.created", "aggregate_type": "follow",
+                    "payload": {"follower_id": str(uuid.uuid4()), "followee_id": str(uuid.uuid4())}})),
             }
             subjects = [("hello-world", REPO / "bench/reference/hello/main.py", ("GET", "/", None), "http"),
                         ("db-floor", REPO / "bench/reference/db_floor/main.py", ("GET", "/", None), "http")]

@@ -330,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
             f"market {stack.contracts.market}\n"
             f"  graph (FalkorDB)      redis://127.0.0.1:{stack.config.graph_port} graph 'kalakrut'\n"
             f"  Stripe (localstripe)  {stack.stripe_url}  webhooks -> {stack.stripe_webhook_url}\n"
+            f"  Firestore emulator    http://127.0.0.1:{stack.config.firestore_port} (live documents)\n"
+            f"  mail (SMTP sink)      smtp://127.0.0.1:{stack.config.smtp_port} -> {stack.mail.maildir} "
+            f"(python -m local.smtp {stack.mail.maildir})\n"
             f"  database              {stack.database_url}\n"
             f"  logs                  {stack.config.state_dir / 'logs'}\n"
             f"Press Ctrl-C to stop.",

@@ -53,7 +53,7 @@ def decode_cursor(cursor: str, kind: str, parsers: Sequence[Callable[[Any], Any]
         raise InvalidCursor("the cursor belongs to another query or sort order")
     try:
         return [parse(value) for parse, value in zip(parsers, data[1:], strict=True)]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError, OverflowError):  # uuid.UUID(5), int(inf)
         raise InvalidCursor("the cursor is not one this API issued") from None
 
 

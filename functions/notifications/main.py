@@ -7,7 +7,7 @@ import functools
 import functions_framework
 
 from shared.config import get_settings
-from shared.events.consumer import apply_once, entry
+from shared.events.consumer import apply_once, entry, run_all
 from shared.events.envelope import envelope_from
 
 CONSUMER = "notifications"
@@ -24,11 +24,13 @@ def handle(cloud_event) -> None:
         return  # the cloud subscription's filter sends only these; locally every event arrives
     apply_once(CONSUMER, envelope.event_id, lambda unit: notices.record(unit.connection, envelope))
     # Also after a duplicate delivery: a Firestore or mail server that was down is what the
-    # redelivery is for. Each step is idempotent, so a failure raises and the event comes again.
-    documents.refresh(envelope, _firestore())
-    mailer, accounts = _email()
+    # redelivery is for. Each step is idempotent; one failing does not keep the other from
+    # running, and the first failure is raised afterwards, so the event comes again for both.
     settings = get_settings()
-    mail.deliver(envelope.event_id, mailer, accounts.lookup, sender=settings.smtp_from, app_url=settings.app_url)
+    mailer, accounts = _email()
+    run_all(lambda: documents.refresh(envelope, _firestore()),
+            lambda: mail.deliver(envelope.event_id, mailer, accounts.lookup, sender=settings.smtp_from,
+                                 app_url=settings.app_url))
 
 
 @functools.cache

@@ -120,10 +120,16 @@ def my_notifications(call: Call) -> inbox.NotificationPage:
     return inbox.page(call.conn, call.caller.id, call.query)
 
 
-@api.route("POST", "/api/me/notifications/read", summary="Mark the caller's notifications read: those named, or all",
+@api.route("POST", "/api/me/notifications/read", summary="Mark the caller's notifications named read (idempotent)",
            auth="user", body=inbox.MarkRead, response=inbox.UnreadCount)
 def mark_notifications_read(call: Call) -> inbox.UnreadCount:
-    return inbox.mark_read(call.conn, call.caller.id, call.body)
+    return inbox.mark_read(call.conn, call.caller.id, call.body.ids)
+
+
+@api.route("POST", "/api/me/notifications/read-all", summary="Mark every notification of the caller read",
+           auth="user", response=inbox.UnreadCount)
+def mark_all_notifications_read(call: Call) -> inbox.UnreadCount:
+    return inbox.mark_read(call.conn, call.caller.id, None)
 
 
 @api.route("GET", "/api/me/notification-preferences", summary="What the caller hears of, per kind, and by email or not",

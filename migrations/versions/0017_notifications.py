@@ -47,8 +47,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_notifications_inbox", "notifications", ["user_id", sa.text("created_at DESC"), sa.text("id DESC")])
     op.create_index("ix_notifications_unread", "notifications", ["user_id"], postgresql_where=sa.text("read_at IS NULL"))
-    op.create_index("ix_notifications_email_pending", "notifications", ["event_id"],
-                    postgresql_where=sa.text("email_status = 'pending'"))
+    op.create_index("ix_notifications_event", "notifications", ["event_id"])
     op.create_table(
         "notification_preferences",
         _user("notification_preferences"),

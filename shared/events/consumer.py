@@ -76,6 +76,20 @@ def on_event(consumer: str | None) -> Callable[[Callable[[Work | None, EventEnve
     return wrap
 
 
+def run_all(*steps: Callable[[], object]) -> None:
+    """Run every step, whatever the others do; then raise the first failure (each is logged).
+    For a consumer's idempotent side effects after its commit: a redelivery repeats them all."""
+    failures: list[Exception] = []
+    for step in steps:
+        try:
+            step()
+        except Exception as failure:  # raised below: nothing is swallowed
+            logger.exception("a step of the event failed; the event will be delivered again")
+            failures.append(failure)
+    if failures:
+        raise failures[0]
+
+
 def apply_once(consumer: str, event_id: uuid.UUID, apply: Callable[[Work], None]) -> bool:
     """Run ``apply`` and record (consumer, event_id) in one unit of work; False if done before.
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from shared.live.firestore import Firestore, FirestoreUnavailable, PreconditionFailed, Value
 
@@ -54,33 +55,43 @@ def put_newer(store: Firestore, path: str, fields: dict[str, Value], as_of: int)
     raise FirestoreUnavailable(f"{path} kept changing under {ATTEMPTS} attempts")
 
 
-def refresh_auction(conn: Connection, store: Firestore, auction_id: uuid.UUID) -> bool:
+@dataclass(frozen=True)
+class Reading:
+    """A document's values as the database has them now, and when they were read."""
+    path: str
+    fields: dict[str, Value]
+    as_of: int
+
+
+def auction_reading(conn: Connection, auction_id: uuid.UUID) -> Reading | None:
     row = conn.execute(_AUCTION, {"id": auction_id}).one_or_none()
     if row is None:
-        return False
-    return put_newer(store, f"auctions/{auction_id}", {
+        return None
+    return Reading(f"auctions/{auction_id}", {
         "status": row.status, "current_price": None if row.current_price is None else str(int(row.current_price)),
         "currency": row.currency, "bid_count": row.bid_count, "ends_at": row.ends_at.isoformat(),
         "outcome": row.outcome}, row.as_of)
 
 
-def refresh_inboxes(conn: Connection, store: Firestore, user_ids: Iterable[uuid.UUID]) -> int:
+def inbox_readings(conn: Connection, user_ids: Iterable[uuid.UUID]) -> list[Reading]:
     ids = ",".join(str(user_id) for user_id in user_ids)
     if not ids:
-        return 0
-    return sum(put_newer(store, f"inbox/{row.firebase_uid}", {"unread": row.unread}, row.as_of)
-               for row in conn.execute(_INBOXES, {"ids": ids}))
+        return []
+    return [Reading(f"inbox/{row.firebase_uid}", {"unread": row.unread}, row.as_of)
+            for row in conn.execute(_INBOXES, {"ids": ids})]
 
 
-def refresh(envelope: EventEnvelope, store: Firestore) -> None:
-    """After an event: its auction's document, and the unread counts of those it notified."""
+def refresh(envelope: EventEnvelope, store: Firestore) -> int:
+    """After an event: its auction's document, and the unread counts of those it notified.
+    Read in one short transaction, written after it: no connection waits on Firestore."""
     from shared.db import work
     from shared.notifications.tables import notifications
 
     with work() as unit:
         conn = unit.connection
-        if envelope.type in AUCTION_EVENTS:
-            refresh_auction(conn, store, uuid.UUID(envelope.aggregate_id))
-        recipients = conn.execute(notifications.select().with_only_columns(notifications.c.user_id)
-                                  .where(notifications.c.event_id == envelope.event_id)).scalars()
-        refresh_inboxes(conn, store, set(recipients))
+        readings = [found for found in [auction_reading(conn, uuid.UUID(envelope.aggregate_id))]
+                    if found] if envelope.type in AUCTION_EVENTS else []
+        recipients = set(conn.execute(select(notifications.c.user_id)
+                                      .where(notifications.c.event_id == envelope.event_id)).scalars())
+        readings += inbox_readings(conn, recipients)
+    return sum(put_newer(store, reading.path, reading.fields, reading.as_of) for reading in readings)

@@ -7,7 +7,7 @@ transaction; a capture the provider refuses cancels the order, gives the stock b
 ends the auction ``payment_failed``, decision 0027), and lets go of authorisations that
 back nothing any more (_ORPHANS, holds.sweep).
 
-Before closing, each tick tells the bidders and watchers of an auction that ends within
+After closing, each tick tells the bidders and watchers of an auction that ends within
 ENDING_SOON that it does (``auction.ending_soon``, once per auction: an anti-sniping
 extension does not announce it again).
 
@@ -68,7 +68,6 @@ def run(gateway_factory: Callable[[], Gateway], fee_bps: int) -> list[dict]:
     from shared.db import work
     from shared.payments.holds import STALE
 
-    announce_ending()
     closed = close_due(fee_bps)
     with work() as unit:
         collectable = unit.connection.execute(_COLLECTABLE).scalar_one()
@@ -87,6 +86,8 @@ def run(gateway_factory: Callable[[], Gateway], fee_bps: int) -> list[dict]:
         holds.sweep(gateway)
         orders.finish_refunds()
         payouts.retry_pending(gateway)
+    # Last: a failure here (raised, so the tick is retried) never keeps an auction from closing.
+    announce_ending()
     return closed
 
 

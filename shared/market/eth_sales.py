@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import text
 
 from shared.chain.abi import checksum, encode_call
@@ -51,6 +51,8 @@ class SaleCalls(ApiModel):
 
 
 class SaleIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["fixed", "auction"] = Field(description="fixed: sold at the price; auction: the price is the lowest "
                                                            "first bid")
     price: AmountIn = Field(description="wei")
@@ -59,6 +61,8 @@ class SaleIn(ApiModel):
 
 
 class BidIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
     amount: AmountIn = Field(description="wei, paid into the contract with the bid")
 
 

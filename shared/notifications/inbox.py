@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field
 from sqlalchemy import func, select
 
 from shared.notifications.preferences import KindName
@@ -15,8 +15,6 @@ from shared.paging import PageQuery, SortKey, keyset_page
 from shared.types import ApiModel
 
 if TYPE_CHECKING:
-    from typing import Self
-
     from sqlalchemy import Connection
 
 CURSOR = "notifications"
@@ -45,14 +43,9 @@ class NotificationPage(ApiModel):
 
 
 class MarkRead(ApiModel):
-    ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MARK_MAX)] | None = None
-    all: bool = Field(default=False, description="every notification, instead of the ids named")
+    model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="after")
-    def _one_way(self) -> Self:
-        if (self.ids is None) == (not self.all):
-            raise ValueError("name the notifications (ids) or mark them all (all: true), not both")
-        return self
+    ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MARK_MAX)]
 
 
 class UnreadCount(ApiModel):
@@ -75,10 +68,11 @@ def page(conn: Connection, user_id: uuid.UUID, query: NotificationQuery) -> Noti
                             next_cursor=next_cursor, unread_count=unread_count(conn, user_id))
 
 
-def mark_read(conn: Connection, user_id: uuid.UUID, body: MarkRead) -> UnreadCount:
-    """Idempotent: ids that are not the caller's, or read already, change nothing."""
+def mark_read(conn: Connection, user_id: uuid.UUID, ids: list[uuid.UUID] | None) -> UnreadCount:
+    """The ids named (None: every one) marked read. Idempotent: ids that are not the caller's,
+    or read already, change nothing."""
     statement = notifications.update().where(notifications.c.user_id == user_id, notifications.c.read_at.is_(None))
-    if body.ids is not None:
-        statement = statement.where(notifications.c.id.in_(body.ids))
+    if ids is not None:
+        statement = statement.where(notifications.c.id.in_(ids))
     conn.execute(statement.values(read_at=func.now()))
     return UnreadCount(unread_count=unread_count(conn, user_id))

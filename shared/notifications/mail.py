@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 import uuid
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -56,28 +57,51 @@ class SmtpMailer:
         self._login = (username, password) if username and password else None
 
     def send(self, message: EmailMessage) -> None:
+        """Hand the message to the server. Only the server's 5xx refusal of this recipient or
+        this message is for good (MailRefused); a refused login or sender, a 4xx (greylisting,
+        a full mailbox) or no answer is the platform's or the moment's (MailUnavailable)."""
+        smtp = None
         try:
-            with smtplib.SMTP(self._host, self._port, timeout=TIMEOUT_SECONDS) as smtp:
-                if self._starttls:
-                    smtp.starttls()
-                if self._login:
-                    smtp.login(*self._login)
-                smtp.send_message(message)
+            smtp = smtplib.SMTP(self._host, self._port, timeout=TIMEOUT_SECONDS)
+            if self._starttls:  # the relay's certificate checked against its name: the login goes over it
+                smtp.starttls(context=ssl.create_default_context())
+            if self._login:
+                smtp.login(*self._login)
+            smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as refused:
-            raise MailRefused(f"the mail server refused the recipient ({_codes(refused.recipients)})") from None
-        except smtplib.SMTPResponseException as error:
+            codes = [code for code, _ in refused.recipients.values()]
+            if all(500 <= code < 600 for code in codes):
+                raise MailRefused(f"the mail server refused the recipient ({_codes(codes)})") from None
+            raise MailUnavailable(f"the mail server put the recipient off ({_codes(codes)})") from None
+        except smtplib.SMTPDataError as error:
             if 500 <= error.smtp_code < 600:
                 raise MailRefused(f"the mail server refused the message ({error.smtp_code})") from None
-            raise MailUnavailable(f"the mail server answered {error.smtp_code}") from None
+            raise MailUnavailable(f"the mail server put the message off ({error.smtp_code})") from None
+        except smtplib.SMTPResponseException as error:  # the greeting, STARTTLS, the login, the sender
+            raise MailUnavailable(f"the mail server answered {error.smtp_code} before the message") from None
         except (OSError, smtplib.SMTPException) as error:
             raise MailUnavailable(f"the mail server could not be reached: {type(error).__name__}") from None
+        finally:
+            if smtp is not None:
+                _quit(smtp)
 
 
-def _codes(recipients: dict) -> str:
-    return ", ".join(str(code) for code, _ in recipients.values())
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Say goodbye; the message was handed over (or not) before this, whatever QUIT answers."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+def _codes(codes: list[int]) -> str:
+    return ", ".join(str(code) for code in codes)
 
 
 def compose(notification_id: uuid.UUID, title: str, to: str, *, sender: str, app_url: str) -> EmailMessage:
+    """The notice as a plain-text mail. A title quotes people's own words (an item's title, a
+    name), which may hold line separators a header cannot: the subject is made one line."""
+    title = " ".join(title.splitlines())
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, title
     message["Date"] = formatdate(usegmt=True)
@@ -116,15 +140,24 @@ def _deliver_one(event_id: uuid.UUID, mailer: Mailer, lookup: Callable[[str], Ac
             return None
         account = lookup(row.firebase_uid) if row.firebase_uid else None
         if account is None or not account.email or not account.email_verified:
-            _settle(conn, row.id, "skipped", "no verified email address")
+            _settle(conn, row.id, "skipped", "no verified email address")  # the person's choice, not a fault
             return 0
         try:
-            mailer.send(compose(row.id, row.title, account.email, sender=sender, app_url=app_url))
+            message = compose(row.id, row.title, account.email, sender=sender, app_url=app_url)
+        except (ValueError, TypeError) as error:  # an address or header the mail format cannot carry
+            return _skip(conn, row.id, f"the mail could not be written: {type(error).__name__}")
+        try:
+            mailer.send(message)
         except MailRefused as refused:
-            _settle(conn, row.id, "skipped", str(refused))
-            return 0
+            return _skip(conn, row.id, str(refused))
         _settle(conn, row.id, "sent", None)
         return 1
+
+
+def _skip(conn: Connection, notification_id: uuid.UUID, reason: str) -> int:
+    logger.warning("notification email not sent", extra={"notification_id": str(notification_id), "reason": reason})
+    _settle(conn, notification_id, "skipped", reason)
+    return 0
 
 
 def _settle(conn: Connection, notification_id: uuid.UUID, status: str, error: str | None) -> None:

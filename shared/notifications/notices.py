@@ -96,11 +96,15 @@ def _repeat(conn: Connection, notice: Notice) -> bool:
 
 
 def _forget(conn: Connection, user_id: uuid.UUID) -> None:
-    """An erased account's inbox and choices go with its personal data (decision 0005)."""
+    """An erased account's inbox and choices go with its personal data (decision 0005), and so
+    do the notices that named it to others."""
     from shared.notifications.tables import notification_preferences
 
     conn.execute(notifications.delete().where(notifications.c.user_id == user_id))
     conn.execute(notification_preferences.delete().where(notification_preferences.c.user_id == user_id))
+    # Others' notices about the account (its follows) named it: they go too.
+    conn.execute(notifications.delete().where(notifications.c.subject_type == "user",
+                                              notifications.c.subject_id == str(user_id)))
 
 
 # -- the events ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
@@ -42,6 +42,8 @@ def wanted(conn: Connection, pairs: Iterable[tuple[uuid.UUID, str]]) -> dict[tup
 
 
 class PreferenceIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: KindName
     enabled: bool
     email: bool = Field(description="also by email, to the sign-in account's verified address")
@@ -56,6 +58,8 @@ class Preferences(ApiModel):
 
 
 class PreferencesIn(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: Annotated[list[PreferenceIn], Field(min_length=1, max_length=len(KINDS))]
 
 

@@ -35,7 +35,8 @@ notifications = Table(
     # The inbox, newest first, and its unread count.
     Index("ix_notifications_inbox", "user_id", text("created_at DESC"), text("id DESC")),
     Index("ix_notifications_unread", "user_id", postgresql_where=text("read_at IS NULL")),
-    Index("ix_notifications_email_pending", "event_id", postgresql_where=text("email_status = 'pending'")),
+    # An event's notices: their pending mail, their recipients' live counts (shared/live).
+    Index("ix_notifications_event", "event_id"),
 )
 
 # Only the choices that differ from a kind's default (shared/notifications/kinds.py).

@@ -119,9 +119,8 @@ def test_marking_read_is_the_callers_own(api, cast, open_auction, notifier, db):
     page = inbox(api, seller, limit=2)
     assert len(page["items"]) == 2 and page["next_cursor"]
     assert [n["id"] for n in inbox(api, seller, limit=2, cursor=page["next_cursor"])["items"]] == [rest[-1]["id"]]
-    assert api.post("/api/me/notifications/read", token=seller.token, json={"all": True}).get_json() == {
-        "unread_count": 0}
-    for body in ({}, {"all": True, "ids": [first["id"]]}, {"ids": []}, {"all": False}):
+    assert api.post("/api/me/notifications/read-all", token=seller.token).get_json() == {"unread_count": 0}
+    for body in ({}, {"all": True}, {"ids": []}, {"ids": ["not-an-id"]}):
         assert api.post("/api/me/notifications/read", token=seller.token, json=body).status_code == 422
 
 
@@ -185,15 +184,21 @@ def test_a_mail_server_that_is_down_is_retried_until_it_takes_the_mail(api, cast
     assert mail_to(smtp_sink, ben) == ["Ann followed you"]
 
 
-def test_a_follow_made_again_is_not_news_while_unread_and_erasure_empties_the_inbox(api, cast, notifier, db):
+def test_a_follow_made_again_is_not_news_while_unread_and_erasure_empties_the_inbox(api, cast, people, notifier, db):
     ann, ben = cast["ann"], cast["ben"]
+    cleo = people("collector", name="Cleo")
     for _ in range(2):
         assert api.post(f"/api/users/{ben.id}/follow", token=ann.token).status_code == 204
         assert api.delete(f"/api/users/{ben.id}/follow", token=ann.token).status_code == 204
+    assert api.post(f"/api/users/{ben.id}/follow", token=cleo.token).status_code == 204
     deliver(notifier, db)
     told = inbox(api, ben)["items"]
     assert [(n["kind"], n["subject_id"], n["data"]) for n in told] == [
-        ("new_follower", ann.id, {"display_name": "Ann"})]
+        ("new_follower", cleo.id, {"display_name": "Cleo"}), ("new_follower", ann.id, {"display_name": "Ann"})]
+    # Cleo's erasure takes the notice that named her from Ben's inbox; Ben's, his whole inbox.
+    assert api.delete("/api/me", token=cleo.token).status_code == 204
+    deliver(notifier, db)
+    assert [n["subject_id"] for n in inbox(api, ben)["items"]] == [ann.id]
     assert api.delete("/api/me", token=ben.token).status_code == 204
     deliver(notifier, db)
     db.rollback()

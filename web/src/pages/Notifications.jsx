@@ -13,8 +13,10 @@ function Inbox({ onRead }) {
     (cursor) => api("/api/me/notifications", { query: { limit: 20, cursor, unread: unreadOnly || undefined } }),
     [unreadOnly],
   );
-  const mark = useAction(async (body) => {
-    const { unread_count: unread } = await api("/api/me/notifications/read", { method: "POST", body });
+  // ids: those to mark read; none: every one.
+  const mark = useAction(async (ids) => {
+    const { unread_count: unread } = await api(ids ? "/api/me/notifications/read" : "/api/me/notifications/read-all",
+      { method: "POST", body: ids ? { ids } : undefined });
     onRead(unread);
     page.reload();
   });
@@ -25,7 +27,7 @@ function Inbox({ onRead }) {
       <div className="row">
         <h2>Inbox</h2>
         <label><input type="checkbox" checked={unreadOnly} onChange={(e) => setUnreadOnly(e.target.checked)} /> Unread only</label>
-        <button type="button" onClick={() => mark.run({ all: true })} disabled={mark.busy || !page.data.unread_count}>
+        <button type="button" onClick={() => mark.run()} disabled={mark.busy || !page.data.unread_count}>
           Mark all read
         </button>
       </div>
@@ -34,7 +36,7 @@ function Inbox({ onRead }) {
         <ul className="notifications" data-testid="notifications">
           {rows.map((n) => (
             <li key={n.id} className={n.read_at ? "read" : "unread"}>
-              <a href={notificationHref(n)} onClick={() => !n.read_at && mark.run({ ids: [n.id] })}>{n.title}</a>
+              <a href={notificationHref(n)} onClick={() => !n.read_at && mark.run([n.id])}>{n.title}</a>
               {n.data.amount && n.data.currency && <span> · {formatAmount(n.data.amount, n.data.currency)}</span>}
               <span className="muted"> · {when(n.created_at)}</span>
             </li>
