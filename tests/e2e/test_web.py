@@ -307,7 +307,9 @@ def test_two_bidders_the_outbid_card_is_released_and_the_winner_pays(stack, open
     expect(ada_panel).to_contain_text("are the highest bidder")
     # Bo's page, open all along, shows Ada's bid by itself within a second of her page
     # showing it accepted: the auction's live document (Firestore) moved, and the page read again.
+    shown = time.monotonic()
     expect(bo_panel.get_by_test_id("current-bid")).to_have_text("50.00 EUR", timeout=LIVE_UPDATE_MS)
+    print(f"live update: Ada's bid on Bo's page {1000 * (time.monotonic() - shown):.0f} ms after hers")
     bid(bo_panel, "60")
     expect(bo_panel.get_by_test_id("current-bid")).to_have_text("60.00 EUR")
     expect(bo_panel).to_contain_text("are the highest bidder")
