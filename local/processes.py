@@ -65,18 +65,27 @@ class Child:
             return ""
 
     def stop(self, grace: float = 5.0) -> None:
-        if self.process.poll() is not None:
-            return
+        """End the child and everything it started: its whole process group. A leader may go
+        before what it started (a launcher script before its JVM): the group is waited for."""
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
             try:
                 os.killpg(self.process.pid, sig)
             except ProcessLookupError:
-                return
+                break
+            if self._group_gone(wait):
+                break
+        self.process.poll()
+
+    def _group_gone(self, wait: float) -> bool:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            self.process.poll()  # reap the leader, or the group never empties
             try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.02)
+        return False
 
 
 def spawn(name: str, argv: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path | None = None) -> Child:
