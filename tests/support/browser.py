@@ -37,14 +37,15 @@ class Watch:
     problems: list[str] = field(default_factory=list)
     expected: list[tuple[int, str]] = field(default_factory=list)
     in_flight: set = field(default_factory=set)
-    # Requests in flight when the test itself reloaded or navigated the page: their abort is
-    # the test's doing.
+    # Requests in flight when the test itself reloaded or navigated the page, or started while
+    # it did (a poll whose timer fired in between): their abort is the test's doing.
     cut_by_test: set = field(default_factory=set)
+    navigating: bool = False
 
     def attach(self, page) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("request", lambda request: STANDING.search(request.url) or self.in_flight.add(request))
+        page.on("request", self._request)
         page.on("requestfinished", lambda request: self.in_flight.discard(request))
         page.on("requestfailed", self._failed)
         page.on("response", self._response)
@@ -59,15 +60,27 @@ class Watch:
         """Reload as a person would, once the page is quiet. A page that polls may start a
         request between the quiet moment and the reload; the reload cuts it off
         (net::ERR_ABORTED), which is the test's doing, not the app's."""
-        self.settle(page)
-        self.cut_by_test |= self.in_flight
-        page.reload()
+        self._navigate(page, page.reload)
 
     def goto(self, page, url: str) -> None:
         """Open another address as a person typing it would, once the page is quiet (as reload)."""
+        self._navigate(page, lambda: page.goto(url))
+
+    def _navigate(self, page, go) -> None:
         self.settle(page)
         self.cut_by_test |= self.in_flight
-        page.goto(url)
+        self.navigating = True
+        try:
+            go()
+        finally:
+            self.navigating = False
+
+    def _request(self, request) -> None:
+        if STANDING.search(request.url):
+            return
+        self.in_flight.add(request)
+        if self.navigating:
+            self.cut_by_test.add(request)
 
     def expect(self, status: int, url_part: str) -> None:
         """The next response with this status to a URL containing url_part is intended."""
