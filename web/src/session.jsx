@@ -36,7 +36,8 @@ export function SessionProvider({ config, children }) {
     let live = true;
     const ask = () => api("/api/me/notifications", { query: { limit: 1, unread: true } })
       .then((page) => live && setUnread(page.unread_count), () => {});
-    const unwatch = watch(`inbox/${state.user.uid}`, ask); // answers once at first too
+    ask(); // now, whether or not the live document can be watched
+    const unwatch = watch(`inbox/${state.user.uid}`, ask);
     const timer = setInterval(ask, UNREAD_POLL_MS);
     return () => { live = false; clearInterval(timer); unwatch(); };
   }, [registered, state.user?.uid]);
