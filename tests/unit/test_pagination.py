@@ -27,6 +27,8 @@ def test_round_trip():
         base64.urlsafe_b64encode(json.dumps(["newest"]).encode()).decode(),
         base64.urlsafe_b64encode(json.dumps({"a": 1}).encode()).decode(),
         "' OR 1=1 --",
+        # Values of the wrong JSON type: a number for an id (uuid.UUID(5) is an AttributeError).
+        base64.urlsafe_b64encode(json.dumps(["newest", "2026-01-01T00:00:00+00:00", 5]).encode()).decode(),
     ],
 )
 def test_garbage_is_rejected(cursor):
@@ -38,3 +40,10 @@ def test_cursor_of_another_sort_is_rejected():
     cursor = encode_cursor("most_funded", ["5", str(uuid.uuid4())])
     with pytest.raises(InvalidCursor, match="another query"):
         decode_cursor(cursor, "newest", PARSERS)
+
+
+def test_an_infinite_number_is_rejected():
+    """JSON's Infinity reaches an int parser as float('inf'): OverflowError, not a 500."""
+    cursor = base64.urlsafe_b64encode(b'["my-bids",Infinity]').decode().rstrip("=")
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor, "my-bids", [int])
