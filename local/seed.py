@@ -46,7 +46,8 @@ BACKERS = [
     ("mina@demo.kalakrut.dev", "Mina Sato", "investor"),
     ("cleo@demo.kalakrut.dev", "Cleo Dubois", "collector"),
 ]
-
+# Registered like anyone; the stack makes them an administrator (infra/admins.py: no API does).
+MODERATOR = ("mod@demo.kalakrut.dev", "Moe Moderator", "collector")
 
 RETRIES = 10
 
@@ -96,7 +97,7 @@ def seed(base_url: str, auth: AuthEmulator, chain: Platform | None = None) -> st
             created += 1
             if publish:
                 client.call("POST", f"/api/proposals/{proposal['id']}/publish")
-    for email, name, role in BACKERS:
+    for email, name, role in (*BACKERS, MODERATOR):
         client = Client(base_url, _account(auth, email, name))
         me = client.call("POST", "/api/register", json={"role": role, "display_name": name}).json()
         people[email] = (client, me["id"])

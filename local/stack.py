@@ -300,6 +300,12 @@ class Stack:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def owner_engine(self):
+        """The database as its owner sees it: the set-up's access, never a function's."""
+        from sqlalchemy import create_engine
+
+        return create_engine(self.database_url)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__.splitlines()[0])
@@ -314,9 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     print("starting the local stack (PostgreSQL, functions, router, Firebase emulators)…", flush=True)
     with stack:
         if not args.no_seed:
-            from local.seed import seed
+            from infra.admins import set_admin
+            from local.seed import MODERATOR, seed
 
             print(seed(stack.hosting_url, stack.auth(), Platform(Rpc(stack.chain_url), stack.contracts)), flush=True)
+            with stack.owner_engine().begin() as conn:
+                set_admin(conn, MODERATOR[0], True)
+            print(f"the administrator: {MODERATOR[0]} (the admin pages: #/admin)", flush=True)
             if stack.scheduler:
                 stack.scheduler.tick("indexer-tick")  # index the demo fundings now, not in a minute
         print(

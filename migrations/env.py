@@ -3,6 +3,7 @@ from alembic import context
 
 import shared.chain.tables
 import shared.market.tables
+import shared.moderation.tables
 import shared.notifications.tables
 import shared.payments.tables  # noqa: F401
 from shared.db import get_engine

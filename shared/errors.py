@@ -65,6 +65,7 @@ InvalidCursor = _problem(400, "invalid-cursor", "The pagination cursor is not va
 Unauthenticated = _problem(401, "unauthenticated", "A valid Firebase ID token is required")
 Forbidden = _problem(403, "forbidden", "You may not do this")
 RegistrationRequired = _problem(403, "registration-required", "Register a profile first")
+AccountSuspended = _problem(403, "account-suspended", "This account is suspended")
 NotFound = _problem(404, "not-found", "No such resource")
 MethodNotAllowed = _problem(405, "method-not-allowed", "Method not allowed on this resource")
 Conflict = _problem(409, "conflict", "The request conflicts with the current state")

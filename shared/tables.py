@@ -35,6 +35,16 @@ from sqlalchemy.types import TypeDecorator
 
 USER_ROLES = ("artist", "investor", "collector")
 PROPOSAL_STATUSES = ("draft", "open", "funded", "failed", "withdrawn", "closed", "cancelled")
+# Why content is out of public sight (shared/moderation, decision 0031): an administrator hid
+# it, or its author is suspended. NULL: visible.
+HIDDEN_BY = ("moderation", "suspension")
+# A person others may see and meet: neither erased nor suspended.
+ACTIVE_USER = "deleted_at IS NULL AND suspended_at IS NULL"
+
+
+def active_user_row(alias: str) -> str:
+    """ACTIVE_USER for the users row named ``alias`` in a query."""
+    return f"{alias}.deleted_at IS NULL AND {alias}.suspended_at IS NULL"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -71,6 +81,12 @@ def created(name: str) -> Column[Any]:
 
 def updated(name: str) -> Column[Any]:
     return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now())
+
+
+def hidden() -> list[Any]:
+    """The moderation columns of a table of public content: why it is hidden, and since when."""
+    return [Column("hidden", String(16)), Column("hidden_at", DateTime(timezone=True)),
+            CheckConstraint(one_of("hidden", HIDDEN_BY), name="hidden")]
 
 
 def search_document(expression: str) -> Column[Any]:
@@ -110,6 +126,8 @@ users = Table(
     created("created_at"),
     updated("updated_at"),
     Column("deleted_at", DateTime(timezone=True)),
+    # Set while an administrator has suspended the account: its tokens are refused, its content hidden.
+    Column("suspended_at", DateTime(timezone=True)),
     search_document("user_document(display_name, bio)"),
     CheckConstraint(one_of("role", USER_ROLES), name="role"),
     Index("ix_users_search", "search", postgresql_using="gin"),
@@ -156,6 +174,7 @@ proposals = Table(
     updated("updated_at"),
     Column("published_at", DateTime(timezone=True)),
     Column("cover_media_id", ForeignKey("media.id", ondelete="SET NULL")),
+    *hidden(),
     search_document("proposal_document(title, description, tags)"),
     CheckConstraint(one_of("status", PROPOSAL_STATUSES), name="status"),
     CheckConstraint("goal > 0", name="goal_positive"),
@@ -273,6 +292,7 @@ media = Table(
     Column("original_generation", BigInteger),
     created("created_at"),
     updated("updated_at"),
+    *hidden(),
     CheckConstraint(one_of("status", MEDIA_STATUSES), name="status"),
     CheckConstraint(one_of("purpose", MEDIA_PURPOSES), name="purpose"),
     Index("ix_media_owner", "owner_id", "created_at"),

@@ -15,6 +15,8 @@ from pydantic import (
 )
 
 UINT256_MAX = 2**256 - 1
+# Why an administrator took content out of public sight (shared/tables.py HIDDEN_BY).
+HiddenBy = Literal["moderation", "suspension"]
 # Every string of this many digits fits a uint256 (2**256 has 78): the schema and the parser
 # agree on one length, so no schema-valid amount is refused for its size.
 AMOUNT_DIGITS = 77

@@ -147,7 +147,7 @@ def set_notification_preferences(call: Call) -> preferences.Preferences:
 @api.route("GET", "/api/users/<uuid:user_id>", summary="A public profile", auth="public",
            response=users.PublicProfile)
 def profile(call: Call) -> users.PublicProfile:
-    return users.public_profile(call.conn, call.path["user_id"])
+    return users.public_profile(call.conn, call.path["user_id"], call.viewer)
 
 
 def _people_route(direction: follows.Direction, what: str) -> None:

@@ -30,11 +30,16 @@ FUNDING_EVENTS = {"Funded", "Refunded"}
 CHAIN_FLOWS = {"chain.funded", "chain.refunded", "chain.reverted"}
 TOKEN_MOVES = {"chain.transfer", "chain.reverted"}
 WALLET_CHANGES = {"user.wallet_linked", "user.wallet_unlinked"}
+# Out of public sight and back (shared/moderation): the node and everything linked to it.
+MODERATION = {"user.suspended", "user.reinstated", "item.hidden", "item.restored", "proposal.hidden",
+              "proposal.restored"}
 
 
 def collect(changes: Changes, event: EventEnvelope) -> Changes:
     """Add what an event tells the graph to refresh; events the graph does not show add nothing."""
     family, _, _ = event.type.partition(".")
+    if event.type in MODERATION:
+        changes.around.add((family, event.aggregate_id))
     if family == "user":
         changes.users.add(event.aggregate_id)
         if event.type in WALLET_CHANGES:

@@ -45,6 +45,8 @@ from shared.graph.sync import (
 )
 from shared.graph.sync import apply as apply_changes
 from shared.market.holders import ITEM_HOLDER_SQL
+from shared.market.tables import public_item
+from shared.tables import ACTIVE_USER, active_user_row
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -186,12 +188,12 @@ def _repair_fundings(conn: Connection, graph: Graph, keys: list[Any], pg: dict[A
 
 COMPARISONS = (
     Comparison("User", "SELECT id::text AS id, role, coalesce(display_name, '') AS name FROM users "
-                       "WHERE deleted_at IS NULL",
+                       f"WHERE {ACTIVE_USER}",
                "MATCH (u:User) RETURN u.id AS id, u.role AS role, u.name AS name",
                value=lambda r: (r["role"], r["name"]), key=lambda r: r["id"], repair=_resync(sync_users)),
     Comparison("Proposal", f"SELECT p.id::text AS id, p.title, p.status, {active_user('p.owner_id')} AS owner, p.tags, "
                            "CASE WHEN p.category IS NULL THEN '{}' ELSE ARRAY[p.category] END AS categories "
-                           "FROM proposals p WHERE p.status <> 'draft'",
+                           "FROM proposals p WHERE p.status <> 'draft' AND p.hidden IS NULL",
                "MATCH (p:Proposal) OPTIONAL MATCH (p)-[:TAGGED]->(t:Tag) OPTIONAL MATCH (p)-[:TAGGED]->(c:Category) "
                "OPTIONAL MATCH (o:User)-[:CREATED]->(p) "
                "RETURN p.id AS id, p.title AS title, p.status AS status, o.id AS owner, "
@@ -202,7 +204,7 @@ COMPARISONS = (
     Comparison("Item", "SELECT items.id::text AS id, items.title, items.status, items.kind, "
                        f"{active_user('items.owner_id')} AS owner, {active_user(ITEM_HOLDER_SQL)} AS holder, items.tags, "
                        "CASE WHEN items.category IS NULL THEN '{}' ELSE ARRAY[items.category] END AS categories "
-                       "FROM items WHERE items.status IN ('listed', 'sold')",
+                       f"FROM items WHERE {public_item('items')}",
                "MATCH (i:Item) OPTIONAL MATCH (i)-[:TAGGED]->(t:Tag) OPTIONAL MATCH (i)-[:TAGGED]->(c:Category) "
                "OPTIONAL MATCH (o:User)-[:CREATED]->(i) OPTIONAL MATCH (h:User)-[:OWNS]->(i) "
                "RETURN i.id AS id, i.title AS title, i.status AS status, i.kind AS kind, o.id AS owner, "
@@ -211,23 +213,24 @@ COMPARISONS = (
                                 tuple(sorted(set(r["tags"]))), tuple(sorted(set(r["categories"])))),
                key=lambda r: r["id"], repair=_resync(sync_items)),
     Comparison("FAVORITED", "SELECT f.user_id::text AS a, f.item_id::text AS b FROM favorites f "
-                            "JOIN items i ON i.id = f.item_id AND i.status IN ('listed', 'sold') "
-                            "JOIN users u ON u.id = f.user_id AND u.deleted_at IS NULL",
+                            f"JOIN items i ON i.id = f.item_id AND {public_item('i')} "
+                            f"JOIN users u ON u.id = f.user_id AND {active_user_row('u')}",
                "MATCH (a:User)-[:FAVORITED]->(b:Item) RETURN a.id AS a, b.id AS b",
                value=lambda r: True, key=lambda r: (r["a"], r["b"]), repair=_resync(sync_favorites)),
     Comparison("LIKED", "SELECT l.user_id::text AS a, l.item_id::text AS b FROM likes l "
-                        "JOIN items i ON i.id = l.item_id AND i.status IN ('listed', 'sold') "
-                        "JOIN users u ON u.id = l.user_id AND u.deleted_at IS NULL",
+                        f"JOIN items i ON i.id = l.item_id AND {public_item('i')} "
+                        f"JOIN users u ON u.id = l.user_id AND {active_user_row('u')}",
                "MATCH (a:User)-[:LIKED]->(b:Item) RETURN a.id AS a, b.id AS b",
                value=lambda r: True, key=lambda r: (r["a"], r["b"]), repair=_resync(sync_likes)),
     Comparison("FOLLOWS", "SELECT follower_id::text AS a, followee_id::text AS b FROM follows "
-                          "JOIN users a ON a.id = follower_id AND a.deleted_at IS NULL "
-                          "JOIN users b ON b.id = followee_id AND b.deleted_at IS NULL",
+                          f"JOIN users a ON a.id = follower_id AND {active_user_row('a')} "
+                          f"JOIN users b ON b.id = followee_id AND {active_user_row('b')}",
                "MATCH (a:User)-[:FOLLOWS]->(b:User) RETURN a.id AS a, b.id AS b",
                value=lambda r: True, key=lambda r: (r["a"], r["b"]), repair=_resync(sync_follows)),
     Comparison("FUNDED", "SELECT u.id::text AS user_id, i.proposal_id::text AS proposal, "
                          "sum(i.funded - i.refunded)::text AS amount, max(i.last_tx_hash) AS tx_hash "
-                         "FROM investments i JOIN users u ON u.wallet_address = i.backer AND u.deleted_at IS NULL "
+                         f"FROM investments i JOIN users u ON u.wallet_address = i.backer AND {active_user_row('u')} "
+                         "JOIN proposals p ON p.id = i.proposal_id AND p.hidden IS NULL "
                          "WHERE i.proposal_id IS NOT NULL GROUP BY 1, 2 HAVING sum(i.funded - i.refunded) > 0",
                "MATCH (u:User)-[f:FUNDED]->(p:Proposal) RETURN u.id AS user_id, p.id AS proposal, "
                "f.amount AS amount, f.tx_hash AS tx_hash",
@@ -282,7 +285,7 @@ def due_for_full(engine: Engine, graph: Graph, every: timedelta) -> bool:
         last = conn.execute(text("SELECT full_at FROM graph_sync_state WHERE name = 'full'")).scalar_one_or_none()
         if last is None or last < datetime.now(UTC) - every:
             return True
-        has_users = conn.execute(text("SELECT EXISTS (SELECT 1 FROM users WHERE deleted_at IS NULL)")).scalar_one()
+        has_users = conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM users WHERE {ACTIVE_USER})")).scalar_one()
     return has_users and not graph.read("MATCH (u:User) RETURN u.id AS id LIMIT 1")
 
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from shared.market.holders import ITEM_HOLDER_SQL
+from shared.market.tables import public_item
+from shared.tables import ACTIVE_USER, active_user_row
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -46,6 +48,9 @@ class Changes:
     likes: set[tuple[str, str]] = field(default_factory=set)  # (user, item)
     tokens: set[tuple[str, str]] = field(default_factory=set)  # (contract, token id): their items' holders
     categories: set[str] = field(default_factory=set)  # slugs renamed or deleted: the old node goes
+    # (kind, id) of a person, item or proposal hidden or back in sight (decision 0031): every
+    # relationship it has is refreshed too, since a node's removal took them all.
+    around: set[tuple[str, str]] = field(default_factory=set)
 
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -70,25 +75,26 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
 # -- nodes -----------------------------------------------------------------------
 
 def active_user(expression: str) -> str:
-    """The user ``expression`` names, as text, or NULL once erased: an erased person's works
-    and holdings stay, without an edge to (or a node for) the person."""
-    return f"(SELECT au.id::text FROM users au WHERE au.id = ({expression}) AND au.deleted_at IS NULL)"
+    """The user ``expression`` names, as text, or NULL once erased or while suspended: an erased
+    person's works and holdings stay, without an edge to (or a node for) the person."""
+    return f"(SELECT au.id::text FROM users au WHERE au.id = ({expression}) AND {active_user_row('au')})"
 
 
 # Rows come back as one JSON document: decoding it in C beats pg8000's row-by-row
 # parsing, which would compete for the GIL with the graph client's encoding.
-USER_ROWS = """
+USER_ROWS = f"""
     SELECT coalesce(json_agg(json_build_object('id', id::text, 'role', role, 'name', coalesce(display_name, ''))),
                     '[]')
-    FROM users WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND deleted_at IS NULL
+    FROM users WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND {ACTIVE_USER}
 """
 UPSERT_USERS = "UNWIND $rows AS r MERGE (u:User {id: r.id}) SET u.role = r.role, u.name = r.name"
 DELETE_USERS = "UNWIND $ids AS id MATCH (u:User {id: id}) DETACH DELETE u"
 
-# Drafts are private: the graph holds proposals from publication on.
+# Drafts are private: the graph holds proposals from publication on, while not hidden (decision 0031).
 PROPOSAL_ROWS = """
     SELECT id::text AS id, {owner} AS owner, title, status, coalesce(category, '') AS category,
            tags FROM proposals WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND status <> 'draft'
+      AND hidden IS NULL
 """.format(owner=active_user("proposals.owner_id"))
 UPSERT_PROPOSALS = """
     UNWIND $rows AS r
@@ -99,11 +105,11 @@ UPSERT_PROPOSALS = """
 """
 DELETE_PROPOSALS = "UNWIND $ids AS id MATCH (p:Proposal {id: id}) DETACH DELETE p"
 
-# The graph holds what the public sees: listed and sold items.
+# The graph holds what the public sees: listed and sold items, not hidden.
 ITEM_ROWS = f"""
     SELECT items.id::text AS id, {active_user("items.owner_id")} AS owner, items.title, items.status, items.kind,
            coalesce(items.category, '') AS category, items.tags, {active_user(ITEM_HOLDER_SQL)} AS holder
-    FROM items WHERE items.id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND items.status IN ('listed', 'sold')
+    FROM items WHERE items.id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) AND {public_item("items")}
 """
 UPSERT_ITEMS = """
     UNWIND $rows AS r
@@ -245,8 +251,8 @@ class PairEdge:
     @property
     def missing_sql(self) -> str:
         """Of the given pairs, those PostgreSQL does not have (usually none), or whose person
-        is erased: a leftover row of an erased user must never bring the node back."""
-        erased = " OR ".join(f"NOT EXISTS (SELECT 1 FROM users u WHERE u.id = k.{side} AND u.deleted_at IS NULL)"
+        is erased or suspended: a leftover row of theirs must never bring the node back."""
+        erased = " OR ".join(f"NOT EXISTS (SELECT 1 FROM users u WHERE u.id = k.{side} AND {active_user_row('u')})"
                              for side, label in (("a", self.a_label), ("b", self.b_label)) if label == "User")
         return f"""
             SELECT k.a::text AS a, k.b::text AS b
@@ -295,15 +301,17 @@ sync_favorites = sync_pairs(FAVORITED)
 sync_likes = sync_pairs(LIKED)
 
 
-# A position counts while money is in it; the backer is a user through their linked wallet.
-FUNDING_ROWS = """
+# A position counts while money is in it and the proposal is not hidden; the backer is a user
+# through their linked wallet.
+FUNDING_ROWS = f"""
     SELECT coalesce(json_agg(json_build_object('proposal', proposal, 'user_id', user_id, 'amount', amount,
                                                'tx_hash', tx_hash)), '[]')
     FROM (SELECT k.proposal, u.id::text AS user_id,
                  sum(i.funded - i.refunded)::text AS amount, max(i.last_tx_hash) AS tx_hash
           FROM unnest(string_to_array(:proposals, ','), string_to_array(:backers, ',')) AS k(proposal, backer)
-          JOIN users u ON u.wallet_address = k.backer AND u.deleted_at IS NULL
+          JOIN users u ON u.wallet_address = k.backer AND {active_user_row('u')}
           LEFT JOIN investments i ON i.proposal_id = CAST(k.proposal AS uuid) AND i.backer = k.backer
+               AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.id = i.proposal_id AND p.hidden IS NOT NULL)
           GROUP BY k.proposal, k.backer, u.id) positions
 """
 UPSERT_FUNDINGS = """
@@ -335,9 +343,47 @@ def backer_fundings(conn: Connection, backers: Iterable[str]) -> set[tuple[str, 
 
 
 WALLETS_OF_USERS = ("SELECT wallet_address FROM users WHERE id = ANY(CAST(string_to_array(:ids, ',') AS uuid[])) "
-                    "AND wallet_address IS NOT NULL AND deleted_at IS NULL")
+                    f"AND wallet_address IS NOT NULL AND {ACTIVE_USER}")
 # A person's FUNDED edges came from the wallet they had; after a change, from the one they have.
 DELETE_FUNDINGS_OF_USERS = "UNWIND $ids AS id MATCH (:User {id: id})-[f:FUNDED]->() DELETE f"
+
+
+# What a person, an item or a proposal is linked by, for Changes.around: (query, field of Changes).
+AROUND = {
+    "user": (("SELECT follower_id::text, followee_id::text FROM follows WHERE follower_id = ANY({ids}) "
+              "OR followee_id = ANY({ids})", "follows"),
+             ("SELECT user_id::text, item_id::text FROM favorites WHERE user_id = ANY({ids})", "favorites"),
+             ("SELECT user_id::text, item_id::text FROM likes WHERE user_id = ANY({ids})", "likes"),
+             ("SELECT id::text FROM items WHERE owner_id = ANY({ids}) OR holder_id = ANY({ids})", "items"),
+             ("SELECT id::text FROM proposals WHERE owner_id = ANY({ids})", "proposals"),
+             # What others did with the person's work: marks of their items, fundings of their proposals.
+             ("SELECT f.user_id::text, f.item_id::text FROM favorites f JOIN items i ON i.id = f.item_id "
+              "WHERE i.owner_id = ANY({ids})", "favorites"),
+             ("SELECT l.user_id::text, l.item_id::text FROM likes l JOIN items i ON i.id = l.item_id "
+              "WHERE i.owner_id = ANY({ids})", "likes"),
+             ("SELECT v.proposal_id::text, v.backer FROM investments v JOIN proposals p ON p.id = v.proposal_id "
+              "WHERE p.owner_id = ANY({ids})", "fundings")),
+    "item": (("SELECT user_id::text, item_id::text FROM favorites WHERE item_id = ANY({ids})", "favorites"),
+             ("SELECT user_id::text, item_id::text FROM likes WHERE item_id = ANY({ids})", "likes")),
+    "proposal": (("SELECT proposal_id::text, backer FROM investments WHERE proposal_id = ANY({ids})", "fundings"),),
+}
+
+
+def _around(conn: Connection, changes: Changes) -> Changes:
+    """``changes`` with what its ``around`` keys are linked by added (a copy)."""
+    expanded = Changes(**{name: set(value) for name, value in vars(changes).items()})
+    for kind, queries in AROUND.items():
+        keys = sorted(key for of, key in changes.around if of == kind and is_uuid(key))
+        if not keys:
+            continue
+        ids = "CAST(string_to_array(:ids, ',') AS uuid[])"
+        for query, name in queries:
+            found = conn.execute(text(query.format(ids=ids)), {"ids": joined(keys)})
+            getattr(expanded, name).update(row[0] if len(row) == 1 else (row[0], row[1]) for row in found)
+        if kind == "user":
+            expanded.users.update(keys)
+            expanded.funders.update(keys)  # what their wallet funds
+    return expanded
 
 
 def _expand(conn: Connection, changes: Changes) -> tuple[set[tuple[str, str]], set[str], set[str]]:
@@ -362,6 +408,7 @@ def _expand(conn: Connection, changes: Changes) -> tuple[set[tuple[str, str]], s
 
 def apply(conn: Connection, graph: Graph, changes: Changes) -> dict[str, int]:
     """Refresh every changed key, nodes before relationships."""
+    changes = _around(conn, changes) if changes.around else changes
     fundings, items, proposals = _expand(conn, changes)
     if changes.categories:
         graph.write(DELETE_CATEGORIES, {"ids": sorted(changes.categories)})  # relinked below under current slugs

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # public: a token is optional (but verified when sent); token: a valid token, the
-# profile may not exist yet; user: a valid token of a registered, active profile.
-Auth = Literal["public", "token", "user"]
+# profile may not exist yet; user: a valid token of a registered, active profile; admin: the
+# same, of an administrator.
+Auth = Literal["public", "token", "user", "admin"]
 JSON = "application/json"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # A client's name for one request it may send again (draft-ietf-httpapi-idempotency-key-header):
@@ -75,13 +76,11 @@ class Route:
     @property
     def problem_statuses(self) -> list[int]:
         """Every error status this route can answer with, for the OpenAPI document."""
-        # Any route may be sent a token (401 if it is bad, 503 if it cannot be verified now),
-        # and any caller may be counted (429; shared/http/rate_limit.py).
-        statuses = {401, 429, 500, 503, *self.errors}
+        # Any route may be sent a token (401 if it is bad, 403 if its account is suspended, 503
+        # if it cannot be verified now), and any caller may be counted (429; shared/http/rate_limit.py).
+        statuses = {401, 403, 429, 500, 503, *self.errors}
         if self.method in WRITES:
             statuses.add(409)  # a concurrent request made the same unique thing first
-        if self.auth == "user":
-            statuses.add(403)
         if "<" in self.rule:
             statuses.add(404)
         if self.body is not None:
@@ -267,15 +266,13 @@ class Api:
                 # A write loads the caller through the ORM it is about to use; a read, on Core.
                 write = route.method in WRITES
                 viewer = auth.load_viewer(unit, claims, orm=write) if claims else None
-                if route.auth == "user" and viewer is None:
-                    raise errors.RegistrationRequired()
+                _require(route.auth, viewer)
                 user = viewer if write else None
                 result = route.handler(Call(request, unit, path_args, body, query, claims, viewer, user, key))
         else:
             with work() as unit:
                 viewer = auth.load_viewer(unit, claims, orm=False) if claims else None
-            if route.auth == "user" and viewer is None:
-                raise errors.RegistrationRequired()
+            _require(route.auth, viewer)
             result = route.handler(Call(request, None, path_args, body, query, claims, viewer, idempotency_key=key))
         response = _render(route, result)
         if route.method == "GET" and response.status_code == 200:
@@ -288,6 +285,14 @@ def _idempotency_key(request: Request) -> str | None:
     if key is not None and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
         raise errors.ValidationFailed(f"{IDEMPOTENCY_KEY}: 1 to 64 letters, digits, '_', '.', ':' or '-'")
     return key
+
+
+def _require(route_auth: Auth, viewer: access.Viewer | None) -> None:
+    """A profile for routes that need one; an administrator's for theirs."""
+    if route_auth in ("user", "admin") and viewer is None:
+        raise errors.RegistrationRequired()
+    if route_auth == "admin":
+        access.require_admin(viewer)
 
 
 _INSTANCE_LIMITER = rate_limit.InstanceLimiter()

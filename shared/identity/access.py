@@ -4,6 +4,7 @@ a function that only applies the rules carries none of it."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Protocol
 
 from shared.errors import Forbidden
@@ -18,6 +19,7 @@ class Viewer(Protocol):
     is_admin: bool
     display_name: str | None
     wallet_address: str | None
+    suspended_at: datetime | None
 
 
 def require_role(user: Viewer, *roles: str) -> None:

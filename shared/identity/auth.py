@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from shared.config import ConfigError
-from shared.errors import ServiceUnavailable, Unauthenticated
+from shared.errors import AccountSuspended, ServiceUnavailable, Unauthenticated
 from shared.identity.access import Viewer
 from shared.identity.tokens import GOOGLE_KEYS_URL, IdTokenVerifier, InvalidToken, KeysUnavailable
 from shared.memo import Recent
@@ -81,18 +81,25 @@ class FirebaseAuth:
         self._admin("revoke_refresh_tokens", uid, what="signing out everywhere")
         self._forget(uid)
 
+    def set_disabled(self, uid: str, disabled: bool) -> None:
+        """Disable the sign-in account (no new tokens; with ``revoke_sessions``, none of the old
+        ones either), or enable it again."""
+        self._admin("update_user", uid, what="disabling the account" if disabled else "enabling the account",
+                    disabled=disabled)
+        self._forget(uid)
+
     def _forget(self, uid: str) -> None:
         self._recent.forget(uid)
         forget_viewer(uid)
 
-    def _admin(self, call: str, uid: str, *, what: str) -> None:
-        """firebase-admin's ``auth.<call>(uid)``: a missing account counts as done; an
-        unreachable service is a 503 the client may retry."""
+    def _admin(self, call: str, uid: str, *, what: str, **arguments: Any) -> None:
+        """firebase-admin's ``auth.<call>(uid, **arguments)``: a missing account counts as done;
+        an unreachable service is a 503 the client may retry."""
         from firebase_admin import auth, exceptions
         from google.auth.exceptions import GoogleAuthError
 
         try:
-            getattr(auth, call)(uid, app=self._admin_app())
+            getattr(auth, call)(uid, app=self._admin_app(), **arguments)
         except auth.UserNotFoundError:
             pass
         except (exceptions.FirebaseError, GoogleAuthError):
@@ -163,7 +170,15 @@ def forget_viewer(uid: str) -> None:
 
 def load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
     """The caller's active profile: the ORM ``User`` when ``orm``, else a Core row of just
-    what the rules read (``Viewer``; a handler that shows the profile reads it itself)."""
+    what the rules read (``Viewer``; a handler that shows the profile reads it itself).
+    A suspended account is refused (403), whatever the route: its token stands for nobody."""
+    viewer = _load_viewer(unit, claims, orm=orm)
+    if viewer is not None and viewer.suspended_at is not None:
+        raise AccountSuspended("an administrator suspended this account")
+    return viewer
+
+
+def _load_viewer(unit: Work, claims: Claims, *, orm: bool) -> Viewer | None:
     from sqlalchemy import select
 
     from shared.tables import users

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from shared.errors import NotFound
 from shared.market.popularity import WEIGHTS
+from shared.market.tables import PUBLIC_SQL
 from shared.types import ApiModel
 
 if TYPE_CHECKING:
@@ -50,10 +51,10 @@ def window_of(now: datetime) -> datetime:
     return datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, UTC)
 
 
-_TRACK = text("""
+_TRACK = text(f"""
 WITH counted AS (
     INSERT INTO analytics_events (item_id, action, viewer, window_start)
-    SELECT id, :action, :viewer, :window FROM items WHERE id = :item AND status IN ('listed', 'sold')
+    SELECT id, :action, :viewer, :window FROM items WHERE id = :item AND {PUBLIC_SQL}
     ON CONFLICT DO NOTHING
     RETURNING item_id
 ), bumped AS (
@@ -72,8 +73,8 @@ def track(session: Session, viewer: str, data: TrackIn, now: datetime | None = N
     now = now or datetime.now(UTC)
     counted = session.execute(_TRACK, {"item": data.item_id, "action": data.action, "viewer": viewer,
                                        "window": window_of(now), "weight": WEIGHTS[data.action]}).scalar_one()
-    row = session.execute(text("SELECT view_count, copy_count FROM items WHERE id = :item "
-                               "AND status IN ('listed', 'sold')"), {"item": data.item_id}).one_or_none()
+    row = session.execute(text(f"SELECT view_count, copy_count FROM items WHERE id = :item AND {PUBLIC_SQL}"),
+                          {"item": data.item_id}).one_or_none()
     if row is None:
         raise NotFound("no such item")
     return TrackOut(counted=bool(counted), view_count=row.view_count, copy_count=row.copy_count)

@@ -14,6 +14,7 @@ from shared.events import outbox
 from shared.identity.access import require_owner
 from shared.market import auction_rules, items
 from shared.market.tables import auctions, bids
+from shared.market.tables import items as item_table
 from shared.paging import PageQuery, decode_cursor, encode_cursor
 from shared.payments import holds
 from shared.payments.gateway import MAX_CARD_AMOUNT
@@ -237,6 +238,8 @@ def place_bid(session: Session, bidder: User, auction_id: uuid.UUID, amount: int
     from shared.market.models import Bid
 
     auction = get(session, auction_id, for_update=True)
+    if session.execute(select(item_table.c.hidden).where(item_table.c.id == auction.item_id)).scalar_one():
+        raise Conflict("an administrator took this item out of public sight: its auction takes no bids")
     now = db_now(session)
     state = check_bid(auction, bidder.id, amount, now)
     if hold_id is not None and not holds.still_authorised(session.connection(), hold_id):

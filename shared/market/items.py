@@ -25,7 +25,18 @@ from shared.market.holders import ITEM_HOLDER_SQL
 from shared.market.tables import auctions, items
 from shared.market.taxonomy import Tags
 from shared.tables import readable_columns, users
-from shared.types import AmountIn, AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title, left_out
+from shared.types import (
+    AmountIn,
+    AmountOut,
+    ApiModel,
+    Currency,
+    Description,
+    HiddenBy,
+    PositiveAmountIn,
+    Slug,
+    Title,
+    left_out,
+)
 from shared.versioning import change_state, check_editable, require_version, save_changes, versioned_etag
 
 if TYPE_CHECKING:
@@ -168,6 +179,8 @@ class ItemOut(ApiModel):
     sku: str | None = Field(default=None, description="the owner's (and admins') view only; null for others")
     low_stock_threshold: int | None = Field(default=None,
                                             description="the owner's (and admins') view only; null for others")
+    hidden: HiddenBy | None = Field(default=None, description="why it is out of public sight: an administrator "
+                                    "hid it, or its author is suspended (only the author and admins see it then)")
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -213,7 +226,8 @@ def may_see_private(viewer: Viewer | None, owner_id: uuid.UUID | None) -> bool:
 
 
 def _check_visible(item: Item | Row | None, viewer: Viewer | None) -> None:
-    if item is None or (item.status in ("draft", "archived") and not may_see_private(viewer, item.owner_id)):
+    private = item is not None and (item.status in ("draft", "archived") or item.hidden is not None)
+    if item is None or (private and not may_see_private(viewer, item.owner_id)):
         raise NotFound("no such item")
 
 

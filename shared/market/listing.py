@@ -86,7 +86,8 @@ def _filtered(query: Select, q: ItemQuery, viewer: Viewer | None) -> Select | No
     if q.status is not None and q.status not in statuses:
         return None
     if statuses == PUBLIC_ITEM_STATUSES:
-        query = query.where(items.c.status.in_(PUBLIC_ITEM_STATUSES))  # the partial indexes' predicate
+        # The partial indexes' predicate (PUBLIC in shared/market/tables.py).
+        query = query.where(items.c.status.in_(PUBLIC_ITEM_STATUSES), items.c.hidden.is_(None))
     if q.status:
         query = query.where(items.c.status == q.status)
     for column, value in ((items.c.kind, q.kind), (items.c.category, q.category), (items.c.owner_id, q.owner),

@@ -2,8 +2,10 @@
 hold) and their bids. Private to the caller (decision 0023: likes and favourites are nobody
 else's business): every query is bound to the caller's id, and no route shows them to others.
 
-An item the caller marked that its seller has since made a draft or archived is left out, as
-everywhere else the public reads items; the caller's own items are always there.
+An item the caller marked that its seller has since made a draft or archived, or that an
+administrator hid, is left out, as everywhere else the public reads items; the caller's own
+items are always there. The collection and the bids are records of what the caller owns and
+offered: they keep a hidden item (decision 0031).
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ _REACTIONS = {"favorites": favorites, "likes": likes}
 
 
 def _visible(viewer: Viewer):
-    return or_(items.c.status.not_in(("draft", "archived")), items.c.owner_id == viewer.id)
+    public = and_(items.c.status.not_in(("draft", "archived")), items.c.hidden.is_(None))
+    return or_(public, items.c.owner_id == viewer.id)
 
 
 def reacted(conn: Connection, viewer: Viewer, reaction: Reaction, query: PageQuery) -> ItemPage:

@@ -25,10 +25,10 @@ from sqlalchemy import text
 
 from shared.errors import InvalidCursor, ValidationFailed
 from shared.market.listing import PriceFilter
-from shared.market.tables import PUBLIC_ITEM_STATUSES
+from shared.market.tables import PUBLIC_ITEM_STATUSES, PUBLIC_SQL
 from shared.market.taxonomy import TagSlug
 from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from shared.tables import PROPOSAL_STATUSES
+from shared.tables import ACTIVE_USER, PROPOSAL_STATUSES
 from shared.types import AmountOut, ApiModel, Slug
 
 if TYPE_CHECKING:
@@ -95,11 +95,11 @@ class _Branch:
 
 _BRANCHES = {
     "item": _Branch("item", "items", "title", "description", "owner_id", "status", "price", "currency",
-                    f"status IN {PUBLIC_ITEM_STATUSES!r}"),
+                    PUBLIC_SQL),
     "proposal": _Branch("proposal", "proposals", "title", "description", "owner_id", "status", "NULL::numeric",
-                        "currency", "status <> 'draft'"),
+                        "currency", "status <> 'draft' AND hidden IS NULL"),
     "artist": _Branch("artist", "users", "coalesce(display_name, '')", "coalesce(bio, '')", "id", "NULL",
-                      "NULL::numeric", "NULL", "role = 'artist' AND deleted_at IS NULL AND display_name IS NOT NULL"),
+                      "NULL::numeric", "NULL", f"role = 'artist' AND {ACTIVE_USER} AND display_name IS NOT NULL"),
 }
 _ITEM_STATUSES = set(PUBLIC_ITEM_STATUSES)
 _PROPOSAL_STATUSES = set(PROPOSAL_STATUSES) - {"draft"}

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 import shared.payments.tables  # noqa: F401  (bids and orders name payment_holds)
-from shared.tables import Amount, created, metadata, one_of, search_document, updated, uuid_pk
+from shared.tables import Amount, created, hidden, metadata, one_of, search_document, updated, uuid_pk
 
 ITEM_KINDS = ("physical", "digital")
 ITEM_STATUSES = ("draft", "listed", "sold", "archived")
@@ -30,7 +30,15 @@ AUCTION_OUTCOMES = ("sold", "reserve_not_met", "no_bids", "payment_failed")
 ORDER_STATUSES = ("pending", "paid", "shipped", "fulfilled", "refunding", "refunded", "cancelled")
 PUBLIC_ITEM_STATUSES = ("listed", "sold")
 ANALYTICS_ACTIONS = ("view", "copy")
-PUBLIC = text("status IN ('listed', 'sold')")
+# What anyone may see: listed or sold, and not hidden by moderation (decision 0031). The public
+# partial indexes have this predicate; a query meant to use them repeats it (public_item).
+PUBLIC_SQL = "status IN ('listed', 'sold') AND hidden IS NULL"
+PUBLIC = text(PUBLIC_SQL)
+
+
+def public_item(alias: str) -> str:
+    """PUBLIC_SQL for the items row named ``alias`` in a query."""
+    return f"{alias}.status IN ('listed', 'sold') AND {alias}.hidden IS NULL"
 
 items = Table(
     "items",
@@ -79,6 +87,7 @@ items = Table(
     # below which item.low_stock is emitted (shared/market/catalog.py, decision 0026).
     Column("sku", String(64)),
     Column("low_stock_threshold", Integer),
+    *hidden(),
     search_document("item_document(title, description, tags)"),
     CheckConstraint(one_of("kind", ITEM_KINDS), name="kind"),
     CheckConstraint(one_of("status", ITEM_STATUSES), name="status"),

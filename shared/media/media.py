@@ -13,7 +13,7 @@ from shared.events import outbox
 from shared.identity.access import require_owner
 from shared.tables import media as media_table
 from shared.tables import users
-from shared.types import ApiModel
+from shared.types import ApiModel, HiddenBy
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
@@ -46,6 +46,7 @@ class MediaOut(ApiModel):
     variants: list[Variant]
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    hidden: HiddenBy | None = Field(default=None, description="why an administrator took it out of public sight")
 
 
 def to_out(media: Media | Row) -> MediaOut:
@@ -53,8 +54,10 @@ def to_out(media: Media | Row) -> MediaOut:
 
 
 def _check_visible(media: Media | Row | None, viewer: Viewer | None) -> None:
-    """Processed media are public (they are avatars and covers); the rest only their owner's."""
-    if media is None or (media.status != "ready" and (viewer is None or viewer.id != media.owner_id)):
+    """Processed media are public (they are avatars and covers); the rest, and what an administrator
+    hid, only their owner's (and administrators')."""
+    private = media is not None and (media.status != "ready" or media.hidden is not None)
+    if media is None or (private and (viewer is None or (viewer.id != media.owner_id and not viewer.is_admin))):
         raise NotFound("no such media")
 
 

@@ -122,8 +122,10 @@ def my_profile(db: Connection | Session, user: Viewer) -> MyProfile:
     )
 
 
-def public_profile(conn: Connection, user_id: uuid.UUID) -> PublicProfile:
-    return PublicProfile(**_public_fields(conn, get_active(conn, user_id)))
+def public_profile(conn: Connection, user_id: uuid.UUID, viewer: Viewer | None) -> PublicProfile:
+    """Anyone's public profile; a suspended person's only to administrators (decision 0031)."""
+    admin = viewer is not None and viewer.is_admin
+    return PublicProfile(**_public_fields(conn, get_active(conn, user_id, suspended=admin)))
 
 
 def own_profile(conn: Connection, viewer: Viewer) -> MyProfile:
@@ -135,9 +137,12 @@ def own_profile(conn: Connection, viewer: Viewer) -> MyProfile:
         raise RegistrationRequired() from None
 
 
-def get_active(db: Connection | Session, user_id: uuid.UUID) -> Row:
-    user = db.execute(select(*readable_columns(users))
-                      .where(users.c.id == user_id, users.c.deleted_at.is_(None))).one_or_none()
+def get_active(db: Connection | Session, user_id: uuid.UUID, *, suspended: bool = False) -> Row:
+    """A person's row unless erased, or suspended (``suspended``: suspended ones too)."""
+    active = [users.c.id == user_id, users.c.deleted_at.is_(None)]
+    if not suspended:
+        active.append(users.c.suspended_at.is_(None))
+    user = db.execute(select(*readable_columns(users)).where(*active)).one_or_none()
     if user is None:
         raise NotFound("no such user")
     return user
@@ -287,7 +292,7 @@ def follow(session: Session, user: User, target_id: uuid.UUID) -> None:
 
 
 def unfollow(session: Session, user: User, target_id: uuid.UUID) -> None:
-    get_active(session, target_id)
+    get_active(session, target_id, suspended=True)
     removed = session.execute(
         delete(follows).where(follows.c.follower_id == user.id, follows.c.followee_id == target_id)
     ).rowcount

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
-from sqlalchemy import Select, func, or_, select, text, true
+from sqlalchemy import Select, and_, func, or_, select, text, true
 
 from shared import audit
 from shared.chain.tables import investments
@@ -23,7 +23,7 @@ from shared.proposals.lifecycle import proposal_payload
 from shared.proposals.states import EDITABLE, TRANSITIONS, target_of
 from shared.tables import proposals as proposal_table
 from shared.tables import readable_columns, users
-from shared.types import AmountOut, ApiModel, Currency, Description, PositiveAmountIn, Slug, Title, left_out
+from shared.types import AmountOut, ApiModel, Currency, Description, HiddenBy, PositiveAmountIn, Slug, Title, left_out
 from shared.versioning import change_state, check_editable, require_version, save_changes, versioned_etag
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ class ProposalOut(ApiModel):
     updated_at: AwareDatetime
     published_at: AwareDatetime | None
     cover_media_id: uuid.UUID | None
+    hidden: HiddenBy | None = Field(default=None, description="why it is out of public sight: an administrator "
+                                    "hid it, or its author is suspended (only the author and admins see it then)")
 
 
 class ProposalQuery(ApiModel):
@@ -138,13 +140,14 @@ def backer_count(db: Connection | Session, proposal_id: uuid.UUID) -> int:
 
 
 def visible_to(viewer: Viewer | None):
-    """Who sees which proposals: everyone all but drafts, owners their drafts too, admins all."""
-    status = proposal_table.c.status
+    """Who sees which proposals: everyone all but drafts and hidden ones (decision 0031), owners
+    their own too, admins all."""
+    public = and_(proposal_table.c.status != "draft", proposal_table.c.hidden.is_(None))
     if viewer is not None and viewer.is_admin:
         return true()
     if viewer is None:
-        return status != "draft"
-    return or_(status != "draft", proposal_table.c.owner_id == viewer.id)
+        return public
+    return or_(public, proposal_table.c.owner_id == viewer.id)
 
 
 def _rows_query() -> Select:

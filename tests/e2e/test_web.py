@@ -746,3 +746,67 @@ def test_an_artwork_sold_for_eth_from_the_wallets_and_the_proceeds_withdrawn(sta
     _shot(request, seller, "3-withdrawn")
     for watch in (seller_watch, buyer_watch):
         watch.check()
+
+
+def sign_in(page, email: str, name: str) -> None:
+    page.goto("/#/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_test_id("account-link")).to_have_text(name, timeout=20_000)
+
+
+def test_a_collector_reports_an_item_and_the_administrator_hides_and_restores_it(stack, open_page, request):
+    from infra.admins import set_admin
+    from local.seed import MODERATOR
+
+    with stack.owner_engine().begin() as conn:
+        set_admin(conn, MODERATOR[0], True)
+    reporter, reporter_watch = open_page()
+    sign_up(reporter, f"reporter-{uuid.uuid4().hex[:8]}@example.test", "Rae Reporter", "collector")
+    expect(reporter.get_by_role("link", name="Admin")).to_have_count(0)
+    reporter.goto("/#/admin")
+    expect(reporter.get_by_text("Only administrators see this page.")).to_be_visible()
+    reporter.get_by_role("link", name="Marketplace").click()
+    reporter.get_by_label("Search works").fill("tape loop box")
+    reporter.get_by_role("button", name="Search").click()
+    reporter.get_by_test_id("search-results").get_by_role("link", name="Tape Loop Box").click()
+    item_url = reporter.url
+    reporter.get_by_role("button", name="Report").click()
+    form = reporter.get_by_role("form", name="Report")
+    form.get_by_label("Why").select_option("copyright")
+    form.get_by_label("What should the administrators know?").fill("This loop machine is a copy of my design.")
+    form.get_by_role("button", name="Send the report").click()
+    expect(reporter.get_by_role("status")).to_contain_text("Reported. Thank you")
+    _shot(request, reporter, "1-reported")
+
+    admin, _ = open_page()
+    sign_in(admin, MODERATOR[0], MODERATOR[1])
+    admin.get_by_role("link", name="Admin").click()
+    reports = admin.get_by_test_id("reports")
+    row = reports.get_by_role("row").filter(has_text="Tape Loop Box")
+    expect(row).to_contain_text("Someone else's work")
+    expect(row).to_contain_text("This loop machine is a copy of my design.")
+    expect(admin.get_by_test_id("stats")).to_contain_text("open reports")
+    _shot(request, admin, "2-queue")
+    row.get_by_role("button", name="Hide").click()
+    expect(admin.get_by_text("No open reports.")).to_be_visible()
+
+    # Hidden: gone for the reporter (the item is a 404).
+    reporter_watch.expect(404, "/api/items/")
+    reporter_watch.expect(404, "/api/analytics/track")  # the view the page counts as it opens
+    reporter.goto(item_url)
+    reporter.reload()
+    expect(reporter.get_by_role("alert")).to_contain_text("No such resource")
+    _shot(request, reporter, "3-hidden")
+
+    admin.get_by_label("Show").select_option("actioned")
+    actioned = admin.get_by_test_id("reports").get_by_role("row").filter(has_text="Tape Loop Box")
+    expect(actioned).to_contain_text("hidden (moderation)")
+    actioned.get_by_role("button", name="Restore").click()
+    expect(admin.get_by_test_id("reports").get_by_role("row").filter(has_text="Tape Loop Box")).not_to_contain_text(
+        "hidden (moderation)")
+    expect(admin.get_by_test_id("audit")).to_contain_text("moderation.restored")
+    _shot(request, admin, "4-restored")
+    reporter.reload()
+    expect(reporter.get_by_role("heading", name="Tape Loop Box")).to_be_visible()

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, inspect, text
 
 import shared.chain.tables
 import shared.market.tables
+import shared.moderation.tables
 import shared.notifications.tables
 import shared.payments.tables  # noqa: F401
 from local import postgres

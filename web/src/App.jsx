@@ -12,6 +12,7 @@ import { ShopPage } from "./pages/Shop.jsx";
 import { OrdersPage } from "./pages/Orders.jsx";
 import { NotificationsPage } from "./pages/Notifications.jsx";
 import { ListsPage } from "./pages/Lists.jsx";
+import { AdminPage } from "./pages/Admin.jsx";
 import { UserPage } from "./pages/User.jsx";
 import { SignInPage } from "./pages/SignIn.jsx";
 import { ApiReference } from "./pages/ApiReference.jsx";
@@ -20,7 +21,7 @@ import { unreadBadge } from "./lib/notifications.js";
 
 const PAGES = {
   proposals: ProposalList, "proposal-new": ProposalEditor, "proposal-edit": ProposalEditor, proposal: ProposalDetail,
-  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, shop: ShopPage, orders: OrdersPage, notifications: NotificationsPage, lists: ListsPage, user: UserPage, signin: SignInPage, api: ApiReference,
+  market: Market, item: ItemDetail, network: NetworkPage, me: MePage, portfolio: PortfolioPage, shop: ShopPage, orders: OrdersPage, notifications: NotificationsPage, lists: ListsPage, admin: AdminPage, user: UserPage, signin: SignInPage, api: ApiReference,
 };
 
 function Nav({ route }) {
@@ -40,6 +41,7 @@ function Nav({ route }) {
         {profile?.role === "artist" && link("#/shop", "My shop", ["shop"])}
         {profile && link("#/orders", "Orders", ["orders"])}
         {profile && link("#/lists", "My lists", ["lists"])}
+        {profile?.is_admin && link("#/admin", "Admin", ["admin"])}
         {link("#/api-reference", "API", ["api"])}
       </nav>
       <div className="account">

@@ -13,6 +13,7 @@ const ROUTES = [
   ["orders", /^\/orders$/],
   ["notifications", /^\/notifications$/],
   ["lists", /^\/lists$/],
+  ["admin", /^\/admin$/],
   ["user", /^\/users\/(?<id>[0-9a-f-]{36})$/],
   ["signin", /^\/signin$/],
   ["api", /^\/api-reference$/],

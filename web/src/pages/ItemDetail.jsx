@@ -5,6 +5,7 @@ import { formatAmount, parseAmount, times } from "../lib/money.js";
 import { bidWithCard, buyWithCard, nextLook } from "../lib/payments.js";
 import { check, emptyAddress, maxQuantity, purchaseBody } from "../lib/shop.js";
 import { useSession } from "../session.jsx";
+import { ReportButton } from "../components/Report.jsx";
 import { TimeLeft, when } from "../components/Common.jsx";
 import { CardField, useStripe } from "../components/CardField.jsx";
 import { ChainSales } from "../components/ChainSales.jsx";
@@ -228,7 +229,9 @@ export function ItemDetail({ params }) {
           <p className="muted">by <a href={`#/users/${item.owner_id}`}>{item.owner_name}</a> · {item.kind} · <span className={`badge ${item.status}`} data-testid="item-status">{item.status}</span>
             {item.category && <> · {item.category}</>}</p>
           <p className="price">{formatAmount(item.price, item.currency)}</p>
+          {item.hidden && <p className="problem" role="note">An administrator took this out of public sight{item.hidden === "suspension" ? " with its author's account" : ""}: only its author and administrators see it.</p>}
           <Reactions item={item} />
+          <ReportButton type="item" id={item.id} ownerId={item.owner_id} />
           <div className="prose">{item.description.split("\n").map((line, i) => <p key={i}>{line}</p>)}</div>
           <p>{item.tags.map((t) => <span key={t} className="tag">#{t}</span>)}</p>
           {item.kind === "physical" && <p className="muted">{item.inventory} available · ships to {item.shipping_regions.join(", ") || "nowhere yet"}</p>}

@@ -3,6 +3,7 @@ import { api } from "../lib/api.js";
 import { formatAmount, parseAmount } from "../lib/money.js";
 import { fundProposal, sendPrepared } from "../lib/wallet.js";
 import { useSession } from "../session.jsx";
+import { ReportButton } from "../components/Report.jsx";
 import { Progress, day, when } from "../components/Common.jsx";
 import { MediaById } from "../components/Media.jsx";
 import { Empty, Loading, Pager, Problem, useAction, useLoad, usePaged } from "../components/States.jsx";
@@ -131,6 +132,8 @@ export function ProposalDetail({ params }) {
       <p className="muted">by <a href={`#/users/${p.owner_id}`}>{p.owner_name || "an artist"}</a>
         {p.category && <> · {p.category}</>} · deadline {day(p.deadline)}
         {p.tags.map((t) => <a key={t} className="tag" href={`#/proposals?tag=${t}&status=`}>#{t}</a>)}</p>
+      {p.hidden && <p className="problem" role="note">An administrator took this out of public sight{p.hidden === "suspension" ? " with its author's account" : ""}: only its author and administrators see it.</p>}
+      <ReportButton type="proposal" id={p.id} ownerId={p.owner_id} />
       <Progress raised={p.raised_total} goal={p.goal} currency={p.currency} />
       <p className="muted" data-testid="backers">{p.backers === 1 ? "1 backer" : `${p.backers ?? 0} backers`}</p>
       <div className="columns">

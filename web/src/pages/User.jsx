@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { api } from "../lib/api.js";
 import { useSession } from "../session.jsx";
+import { ReportButton } from "../components/Report.jsx";
 import { Empty, Loading, Problem, useAction, useLoad } from "../components/States.jsx";
 import { People } from "../components/People.jsx";
 
@@ -33,6 +34,7 @@ export function UserPage({ params }) {
             </div>
           )}
           <Problem error={follow.error} />
+          <ReportButton type="user" id={user.id} ownerId={user.id} />
         </div>
       </div>
       {user.bio && <div className="prose"><p>{user.bio}</p></div>}
