@@ -25,12 +25,12 @@ def set_admin(conn: Connection, email: str, admin: bool) -> bool:
     from sqlalchemy import text
 
     found = conn.execute(text("UPDATE users SET is_admin = :admin WHERE lower(email) = lower(:email) "
-                              "AND deleted_at IS NULL RETURNING id"), {"admin": admin, "email": email}).scalar()
-    if found is not None:
+                              "AND deleted_at IS NULL RETURNING id"), {"admin": admin, "email": email}).scalars().all()
+    for user_id in found:
         conn.execute(text("INSERT INTO audit_log (actor_id, action, entity_type, entity_id, details) "
                           "VALUES (NULL, :action, 'user', :id, '{\"by\": \"operator\"}')"),
-                     {"action": "user.admin_granted" if admin else "user.admin_revoked", "id": str(found)})
-    return found is not None
+                     {"action": "user.admin_granted" if admin else "user.admin_revoked", "id": str(user_id)})
+    return bool(found)
 
 
 def main(argv: list[str] | None = None) -> int:

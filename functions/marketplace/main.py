@@ -156,7 +156,7 @@ def item_auctions(call: Call) -> auctions.AuctionList:
 
 @api.route("GET", AUCTION, summary="One auction", auth="public", response=auctions.AuctionOut)
 def auction_detail(call: Call) -> auctions.AuctionOut:
-    return auctions.to_out(auctions.read(call.conn, call.path["auction_id"]))
+    return auctions.to_out(auctions.read_visible(call.conn, call.path["auction_id"], call.viewer))
 
 
 @api.route("POST", f"{AUCTION}/bids", summary="Bid with a card: its amount is authorised, released when you are "
@@ -181,7 +181,7 @@ def card_setup(call: Call) -> Reply:
 @api.route("GET", f"{AUCTION}/bids", summary="The bid log, newest first", auth="public",
            query=auctions.BidQuery, response=auctions.BidPage)
 def bids(call: Call) -> auctions.BidPage:
-    return auctions.bids_page(call.conn, call.path["auction_id"], call.query)
+    return auctions.bids_page(call.conn, call.path["auction_id"], call.query, call.viewer)
 
 
 @api.route("POST", f"{AUCTION}/cancel", summary="Cancel an auction without bids (seller only)", auth="user",

@@ -356,6 +356,8 @@ AROUND = {
              ("SELECT user_id::text, item_id::text FROM likes WHERE user_id = ANY({ids})", "likes"),
              ("SELECT id::text FROM items WHERE owner_id = ANY({ids}) OR holder_id = ANY({ids})", "items"),
              ("SELECT id::text FROM proposals WHERE owner_id = ANY({ids})", "proposals"),
+             # What their wallet funds and holds (tokens' holders are wallets, not holder_id).
+             ("SELECT wallet_address FROM users WHERE id = ANY({ids}) AND wallet_address IS NOT NULL", "backers"),
              # What others did with the person's work: marks of their items, fundings of their proposals.
              ("SELECT f.user_id::text, f.item_id::text FROM favorites f JOIN items i ON i.id = f.item_id "
               "WHERE i.owner_id = ANY({ids})", "favorites"),

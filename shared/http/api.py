@@ -270,6 +270,8 @@ class Api:
                 user = viewer if write else None
                 result = route.handler(Call(request, unit, path_args, body, query, claims, viewer, user, key))
         else:
+            if claims and route.method in WRITES:
+                auth.forget_viewer(claims.uid)  # a write acts as the caller is now (suspended since?)
             with work() as unit:
                 viewer = auth.load_viewer(unit, claims, orm=False) if claims else None
             _require(route.auth, viewer)
@@ -364,6 +366,11 @@ def _database_problem(error: Exception, path: str) -> errors.Problem:
     from shared.bulk import sqlstate
 
     state = sqlstate(error) if hasattr(error, "orig") else None
+    # A value past what PostgreSQL (or the driver, converting a date to UTC) can hold: the
+    # caller's input, which the models' bounds let through (a year-1 date at UTC+14, a huge id).
+    if isinstance(getattr(error, "orig", error), OverflowError) or state in ("22003", "22008"):
+        logger.warning("a value out of the database's range", extra={"path": path})
+        return errors.ValidationFailed("a value is out of the range the platform can store")
     if state == "23505":  # two requests raced to make the same thing: the later one learns so
         return errors.Conflict("it exists already: another request made it first")
     if state == "57014":  # statement_timeout (DB_STATEMENT_TIMEOUT_MS) cancelled it

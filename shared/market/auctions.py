@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
+    from shared.identity.access import Viewer
     from shared.market.models import Auction, Bid
     from shared.models import User
 
@@ -148,6 +149,22 @@ def read(db: Connection | Session, auction_id: uuid.UUID) -> Row:
     return auction
 
 
+def read_visible(conn: Connection, auction_id: uuid.UUID, viewer: Viewer | None) -> Row:
+    """An auction whose item the viewer may see (a hidden item's auction is out of sight with it)."""
+    auction = read(conn, auction_id)
+    try:
+        items.read(conn, auction.item_id, viewer)
+    except NotFound:
+        raise NotFound("no such auction") from None
+    return auction
+
+
+def refuse_hidden(db: Connection | Session, item_id: uuid.UUID) -> None:
+    """An item an administrator hid takes no new auction and no bid (one running still closes)."""
+    if db.execute(select(item_table.c.hidden).where(item_table.c.id == item_id)).scalar_one_or_none():
+        raise Conflict("an administrator took this item out of public sight: it takes no auction or bid")
+
+
 def get(session: Session, auction_id: uuid.UUID, *, for_update: bool = False) -> Auction:
     """An auction as an ORM object to change."""
     from shared.market.models import Auction
@@ -181,6 +198,7 @@ def create(session: Session, seller: User, item_id: uuid.UUID, data: AuctionIn) 
         raise InvalidTransition(f"only a listed item can be auctioned; this one is {item.status}")
     if items.open_auction(session, item.id) is not None:
         raise Conflict("this item already has an auction running")
+    refuse_hidden(session, item.id)
     require_card_currency(item.currency)
     for price in (data.starting_price, data.reserve_price):
         require_card_amount(price)
@@ -238,8 +256,7 @@ def place_bid(session: Session, bidder: User, auction_id: uuid.UUID, amount: int
     from shared.market.models import Bid
 
     auction = get(session, auction_id, for_update=True)
-    if session.execute(select(item_table.c.hidden).where(item_table.c.id == auction.item_id)).scalar_one():
-        raise Conflict("an administrator took this item out of public sight: its auction takes no bids")
+    refuse_hidden(session, auction.item_id)
     now = db_now(session)
     state = check_bid(auction, bidder.id, amount, now)
     if hold_id is not None and not holds.still_authorised(session.connection(), hold_id):
@@ -280,8 +297,8 @@ def cancel(session: Session, user: User, auction_id: uuid.UUID) -> Auction:
     return auction
 
 
-def bids_page(conn: Connection, auction_id: uuid.UUID, q: BidQuery) -> BidPage:
-    read(conn, auction_id)
+def bids_page(conn: Connection, auction_id: uuid.UUID, q: BidQuery, viewer: Viewer | None) -> BidPage:
+    read_visible(conn, auction_id, viewer)
     query = select(bids).where(bids.c.auction_id == auction_id)
     if q.cursor:
         (last_id,) = decode_cursor(q.cursor, "bids", [int])

@@ -36,6 +36,7 @@ def place_bid(bidder_id: uuid.UUID, auction_id: uuid.UUID, bid: auctions.BidIn, 
 
     with work() as unit:
         auction = auctions.read(unit.connection, auction_id)
+        auctions.refuse_hidden(unit.connection, auction.item_id)  # before the card is asked
         auctions.check_bid(auction, bidder_id, bid.amount, auctions.db_now(unit.connection))
     hold_id = cards.authorise(gateway, purpose="bid", user_id=bidder_id, amount=bid.amount,
                               currency=auction.currency, payment_method=bid.payment_method, auction_id=auction.id)

@@ -118,8 +118,9 @@ def _has_token(item: Row, chain_id: int | None) -> bool:
     return item.token_id is not None and item.token_chain_id == chain_id
 
 
-def _tokenized(conn: Connection, item_id: uuid.UUID, viewer: Viewer | None, chain_id: int | None) -> Row:
-    item = items.read(conn, item_id, viewer)
+def _tokenized(conn: Connection, item_id: uuid.UUID, viewer: Viewer | None, chain_id: int | None, *,
+               hidden_too: bool = False) -> Row:
+    item = items.read(conn, item_id, viewer, hidden_too=hidden_too)
     if not _has_token(item, chain_id):
         raise Conflict("this item has no artwork token on the platform's chain: link one first")
     return item
@@ -192,7 +193,9 @@ def act(conn: Connection, item_id: uuid.UUID, sale_id: uuid.UUID, viewer: Viewer
         amount: int | None, *, chain_id: int | None, market: str | None, now: datetime | None = None) -> SaleCalls:
     """The transaction that buys, bids on, settles or cancels one of the item's open sales."""
     contract = _market(market)
-    item = _tokenized(conn, item_id, viewer, chain_id)
+    # A hidden item's sale takes no buyer nor bid, but what is escrowed can always be settled or
+    # taken back (decision 0031): the money and the token in it are people's own.
+    item = _tokenized(conn, item_id, viewer, chain_id, hidden_too=action in ("settle", "cancel"))
     row = conn.execute(text("SELECT * FROM chain_sales WHERE chain_id = :chain AND contract = :contract "
                             "AND sale_id = :sale AND token_contract = :token_contract AND token_id = :token"),
                        {"chain": chain_id, "contract": contract, "sale": sale_id.int,

@@ -225,16 +225,16 @@ def may_see_private(viewer: Viewer | None, owner_id: uuid.UUID | None) -> bool:
     return viewer is not None and (viewer.is_admin or viewer.id == owner_id)
 
 
-def _check_visible(item: Item | Row | None, viewer: Viewer | None) -> None:
-    private = item is not None and (item.status in ("draft", "archived") or item.hidden is not None)
+def _check_visible(item: Item | Row | None, viewer: Viewer | None, *, hidden_too: bool = False) -> None:
+    private = item is not None and (item.status in ("draft", "archived") or (item.hidden is not None and not hidden_too))
     if item is None or (private and not may_see_private(viewer, item.owner_id)):
         raise NotFound("no such item")
 
 
-def read(db: Connection | Session, item_id: uuid.UUID, viewer: Viewer | None) -> Row:
-    """One item as a row of rows_query(), if the viewer may see it."""
+def read(db: Connection | Session, item_id: uuid.UUID, viewer: Viewer | None, *, hidden_too: bool = False) -> Row:
+    """One item as a row of rows_query(), if the viewer may see it (``hidden_too``: hidden or not)."""
     row = db.execute(rows_query().where(items.c.id == item_id)).one_or_none()
-    _check_visible(row, viewer)
+    _check_visible(row, viewer, hidden_too=hidden_too)
     return row
 
 

@@ -104,6 +104,8 @@ def attachable(session: Session, user: User, media_id: uuid.UUID, purpose: str) 
         raise NotFound("no such media of yours")
     if media.status != "ready":
         raise Conflict(f"the media is {media.status}: only processed images can be attached")
+    if media.hidden is not None:
+        raise Conflict("an administrator took this image out of public sight: it cannot be shown again")
     if media.purpose != purpose:
         raise Conflict(f"the media was uploaded as {media.purpose}, not {purpose}")
     return media

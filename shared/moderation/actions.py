@@ -54,11 +54,13 @@ def hide(session: Session, admin: Viewer, kind: ContentType, target_id: uuid.UUI
     table = TARGETS[kind].table
     resolved = resolve_all(session, admin, kind, target_id, data.note)
     if found.hidden != "moderation":
-        session.execute(update(table).where(table.c.id == target_id).values(hidden="moderation", hidden_at=func.now()))
+        session.execute(update(table).where(table.c.id == target_id).values(
+            hidden="moderation", hidden_at=func.now(), **_new_version(table)))
         if kind == "media":
             _avatar(session, target_id, None)
-        audit.record(session, admin, "moderation.hidden", kind, target_id, note=data.note, reports=resolved)
         outbox.emit(session, f"{kind}.hidden", kind, target_id, {"id": str(target_id), "hidden": "moderation"})
+    if found.hidden != "moderation" or resolved:  # a repeat that closed reports filed since is on record too
+        audit.record(session, admin, "moderation.hidden", kind, target_id, note=data.note, reports=resolved)
     return ModerationOut(target_type=kind, target_id=target_id, hidden="moderation", resolved_reports=resolved)
 
 
@@ -73,13 +75,18 @@ def restore(session: Session, admin: Viewer, kind: ContentType, target_id: uuid.
     if found.hidden == "moderation":
         author_suspended = exists().where(users.c.id == found.owner_id, users.c.suspended_at.is_not(None))
         hidden = session.execute(update(table).where(table.c.id == target_id).values(
-            hidden=case((author_suspended, "suspension"), else_=None), hidden_at=func.now(),
+            hidden=case((author_suspended, "suspension"), else_=None), hidden_at=func.now(), **_new_version(table),
         ).returning(table.c.hidden)).scalar_one()
         if kind == "media" and hidden is None:
             _avatar(session, target_id, target_id)
         audit.record(session, admin, "moderation.restored", kind, target_id, note=data.note)
         outbox.emit(session, f"{kind}.restored", kind, target_id, {"id": str(target_id), "hidden": hidden})
     return ModerationOut(target_type=kind, target_id=target_id, hidden=hidden, resolved_reports=0)
+
+
+def _new_version(table) -> dict:
+    """A versioned thing (items, proposals) changes its ETag: a cached copy without its mark is stale."""
+    return {"version": table.c.version + 1} if "version" in table.c else {}
 
 
 def _avatar(session: Session, media_id: uuid.UUID, shown: uuid.UUID | None) -> None:
@@ -104,7 +111,7 @@ def suspend(session: Session, admin: Viewer, user_id: uuid.UUID, data: ActionIn,
         session.execute(update(users).where(users.c.id == user_id).values(suspended_at=func.now()))
         for table in AUTHORED:
             session.execute(update(table).where(table.c.owner_id == user_id, table.c.hidden.is_(None))
-                            .values(hidden="suspension", hidden_at=func.now()))
+                            .values(hidden="suspension", hidden_at=func.now(), **_new_version(table)))
         audit.record(session, admin, "user.suspended", "user", user_id, note=data.note, reports=resolved)
         outbox.emit(session, "user.suspended", "user", user_id, {"id": str(user_id)})
     if person.firebase_uid:
@@ -119,7 +126,7 @@ def reinstate(session: Session, admin: Viewer, user_id: uuid.UUID, data: ActionI
         session.execute(update(users).where(users.c.id == user_id).values(suspended_at=None))
         for table in AUTHORED:
             session.execute(update(table).where(table.c.owner_id == user_id, table.c.hidden == "suspension")
-                            .values(hidden=None, hidden_at=func.now()))
+                            .values(hidden=None, hidden_at=func.now(), **_new_version(table)))
         audit.record(session, admin, "user.reinstated", "user", user_id, note=data.note)
         outbox.emit(session, "user.reinstated", "user", user_id, {"id": str(user_id)})
     if person.firebase_uid:

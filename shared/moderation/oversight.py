@@ -45,6 +45,12 @@ class AuditPage(ApiModel):
     next_cursor: str | None
 
 
+def _entry_id(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+        raise ValueError("not an audit entry's id")
+    return value
+
+
 def audit_page(conn: Connection, q: AuditQuery) -> AuditPage:
     """The newest entries first (the log's own order: its identity)."""
     if q.since and q.until and q.since >= q.until:
@@ -59,7 +65,7 @@ def audit_page(conn: Connection, q: AuditQuery) -> AuditPage:
     if q.until:
         query = query.where(audit_log.c.occurred_at < q.until)
     if q.cursor:
-        (last,) = decode_cursor(q.cursor, "audit", [int])
+        (last,) = decode_cursor(q.cursor, "audit", [_entry_id])
         query = query.where(audit_log.c.id < last)
     rows = conn.execute(query.order_by(audit_log.c.id.desc()).limit(q.limit + 1)).all()
     next_cursor = encode_cursor("audit", [rows[q.limit - 1].id]) if len(rows) > q.limit else None
@@ -103,7 +109,7 @@ published AS (SELECT CAST(timezone('UTC', published_at) AS date) AS day, count(*
 fundings AS (SELECT CAST(timezone('UTC', block_time) AS date) AS day, count(*) AS n FROM web3_transactions
              WHERE event = 'Funded' AND block_time >= (SELECT at FROM since) GROUP BY 1),
 sales AS (SELECT CAST(timezone('UTC', coalesce(paid_at, created_at)) AS date) AS day, count(*) AS n FROM orders
-          WHERE status IN ('paid', 'shipped', 'fulfilled') AND coalesce(paid_at, created_at) >= (SELECT at FROM since)
+          WHERE status IN ('paid', 'shipped', 'fulfilled', 'refunding', 'refunded') AND coalesce(paid_at, created_at) >= (SELECT at FROM since)
           GROUP BY 1),
 reported AS (SELECT CAST(timezone('UTC', created_at) AS date) AS day, count(*) AS n FROM reports
              WHERE created_at >= (SELECT at FROM since) GROUP BY 1)

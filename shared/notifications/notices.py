@@ -26,7 +26,7 @@ from shared.chain.tables import investments
 from shared.market.tables import bids, favorites, items
 from shared.notifications.preferences import wanted
 from shared.notifications.tables import notifications
-from shared.tables import users
+from shared.tables import proposals, users
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -81,8 +81,8 @@ def _active(conn: Connection, notices: list[Notice]) -> list[Notice]:
     recipients = {n.user_id for n in notices}
     if not recipients:
         return []
-    active = set(conn.execute(select(users.c.id).where(users.c.id.in_(recipients),
-                                                       users.c.deleted_at.is_(None))).scalars())
+    active = set(conn.execute(select(users.c.id).where(users.c.id.in_(recipients), users.c.deleted_at.is_(None),
+                                                       users.c.suspended_at.is_(None))).scalars())
     return [n for n in notices if n.user_id in active]
 
 
@@ -173,7 +173,9 @@ def _auction_closed(conn: Connection, p: dict) -> list[Notice]:
 def _ending_soon(conn: Connection, p: dict) -> list[Notice]:
     """Everyone who bid, and everyone keeping the item among their favourites, but its seller."""
     auction, item, seller = _uuid(p.get("id")), _uuid(p.get("item_id")), _uuid(p.get("seller_id"))
-    watchers = set(conn.execute(select(favorites.c.user_id).where(favorites.c.item_id == item)).scalars()) if item else set()
+    # Those keeping it among their favourites hear of it while it is in sight; bidders always (their money is in it).
+    watchers = set(conn.execute(select(favorites.c.user_id).join(items, items.c.id == favorites.c.item_id).where(
+        favorites.c.item_id == item, items.c.hidden.is_(None))).scalars()) if item else set()
     title = f"Bidding on {_item_title(conn, item)} ends soon"
     data = {**_money(p, "current_price"), "ends_at": p.get("ends_at")}
     return [Notice(person, "auction_ending", "auction", str(auction), title, data)
@@ -212,8 +214,8 @@ def _proposal_state(conn: Connection, p: dict) -> list[Notice]:
 
 def _proposal_updated(conn: Connection, p: dict) -> list[Notice]:
     proposal, owner = _uuid(p.get("id")), _uuid(p.get("owner_id"))
-    if proposal is None:
-        return []
+    if proposal is None or conn.execute(select(proposals.c.hidden).where(proposals.c.id == proposal)).scalar():
+        return []  # a hidden proposal's page is out of its backers' sight: no news of it
     title = f"{_quote(p.get('title'))} was updated by its artist"
     return [Notice(backer, "proposal_update", "proposal", str(proposal), title, {"version": str(p.get("version"))})
             for backer in _backers(conn, proposal) if backer != owner]

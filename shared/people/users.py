@@ -94,8 +94,14 @@ class MyProfile(PublicProfile):
 
 
 def _counts(db: Connection | Session, user_id: uuid.UUID) -> tuple[int, int]:
-    followers = select(func.count()).where(follows.c.followee_id == user_id).scalar_subquery()
-    following = select(func.count()).where(follows.c.follower_id == user_id).scalar_subquery()
+    """Followers and followed who others may meet (not suspended), as the follow lists show them."""
+    def active(column):
+        return select(users.c.id).where(users.c.id == column, users.c.suspended_at.is_(None)).exists()
+
+    followers = select(func.count()).where(follows.c.followee_id == user_id,
+                                           active(follows.c.follower_id)).scalar_subquery()
+    following = select(func.count()).where(follows.c.follower_id == user_id,
+                                           active(follows.c.followee_id)).scalar_subquery()
     return db.execute(select(followers, following)).one()
 
 

@@ -23,7 +23,7 @@ _HISTORY_SQL = """
 SELECT t.event, t.args->>'backer' AS backer, t.amount, t.tx_hash, t.block_number, t.log_index, t.block_time,
        t.chain_id, u.id AS user_id, u.display_name
   FROM web3_transactions t
-  LEFT JOIN users u ON u.wallet_address = t.args->>'backer' AND u.deleted_at IS NULL
+  LEFT JOIN users u ON u.wallet_address = t.args->>'backer' AND u.deleted_at IS NULL AND u.suspended_at IS NULL
  WHERE t.proposal_id = :proposal_id AND t.event IN ('Funded', 'Refunded')
    {after}
  ORDER BY t.block_time DESC, t.chain_id DESC, t.block_number DESC, t.log_index DESC

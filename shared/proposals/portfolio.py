@@ -78,7 +78,7 @@ def fundings(conn: Connection, viewer: Viewer, query: MyFundingsQuery) -> Positi
                          columns.raised_total, columns.deadline, columns.created_at, positions.c.funded,
                          positions.c.refunded, positions.c.last_tx_hash)
                   .join(positions, positions.c.proposal_id == columns.id)
-                  .where(visible_to(viewer)))
+                  .where(visible_to(viewer, hidden_too=True)))
     rows, next_cursor = keyset_page(conn, rows_query, FUNDINGS_CURSOR,
                                     SortKey(columns.created_at, True, datetime.fromisoformat), columns.id,
                                     query.cursor, query.limit)

@@ -139,10 +139,13 @@ def backer_count(db: Connection | Session, proposal_id: uuid.UUID) -> int:
     return db.execute(select(backers_of(proposal_id))).scalar_one()
 
 
-def visible_to(viewer: Viewer | None):
+def visible_to(viewer: Viewer | None, *, hidden_too: bool = False):
     """Who sees which proposals: everyone all but drafts and hidden ones (decision 0031), owners
-    their own too, admins all."""
-    public = and_(proposal_table.c.status != "draft", proposal_table.c.hidden.is_(None))
+    their own too, admins all. ``hidden_too``: hidden ones as well (a backer's own position and
+    refund: their money is in it, whatever an administrator decided about its page)."""
+    public = proposal_table.c.status != "draft"
+    if not hidden_too:
+        public = and_(public, proposal_table.c.hidden.is_(None))
     if viewer is not None and viewer.is_admin:
         return true()
     if viewer is None:
@@ -157,9 +160,10 @@ def _rows_query() -> Select:
             .join(users, users.c.id == proposal_table.c.owner_id))
 
 
-def read(db: Connection | Session, proposal_id: uuid.UUID, viewer: Viewer | None) -> Row:
+def read(db: Connection | Session, proposal_id: uuid.UUID, viewer: Viewer | None, *, hidden_too: bool = False) -> Row:
     """One proposal the viewer may see, as a row of _rows_query()."""
-    row = db.execute(_rows_query().where(proposal_table.c.id == proposal_id, visible_to(viewer))).one_or_none()
+    row = db.execute(_rows_query().where(proposal_table.c.id == proposal_id,
+                                         visible_to(viewer, hidden_too=hidden_too))).one_or_none()
     if row is None:
         raise NotFound("no such proposal")
     return row

@@ -99,8 +99,8 @@ def withdrawal(conn: Connection, proposal_id: uuid.UUID, viewer: Viewer) -> With
 
 
 def refund(conn: Connection, proposal_id: uuid.UUID, viewer: Viewer) -> RefundOut:
-    """The caller's refund from a ``failed`` proposal, for their linked wallet."""
-    proposal = proposals.read(conn, proposal_id, viewer)
+    """The caller's refund from a ``failed`` proposal, for their linked wallet (hidden or not)."""
+    proposal = proposals.read(conn, proposal_id, viewer, hidden_too=True)
     if proposal.status != "failed":
         raise InvalidTransition(f"refunds open when a proposal has failed; this one is {proposal.status}")
     found = campaign(conn, proposal.id)

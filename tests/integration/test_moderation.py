@@ -286,3 +286,49 @@ def test_an_operator_makes_a_registered_person_an_administrator(api, people, db)
     entry = db.execute(text("SELECT action, actor_id FROM audit_log WHERE entity_id = :id ORDER BY id DESC LIMIT 1"),
                        {"id": person.id}).one()
     assert tuple(entry) == ("user.admin_granted", None)
+
+
+def test_a_hidden_items_auction_is_out_of_sight_and_takes_no_bid_and_no_new_auction(api, cast, make_item, db):
+    from tests.integration.test_auctions import _at, bid
+
+    seller, ann, admin = cast["seller"], cast["ann"], cast["admin"]
+    item = make_item(seller, listed=True)
+    auction = ok(api.post(f"/api/items/{item['id']}/auctions", token=seller.token,
+                          json={"ends_at": _at(600), "starting_price": "1000", "min_increment": "100",
+                                "extension_seconds": 0}), 201)
+    act(api, admin, f"/api/admin/items/{item['id']}/hide")
+    for path in (f"/api/auctions/{auction['id']}", f"/api/auctions/{auction['id']}/bids"):
+        assert api.get(path, token=ann.token).status_code == 404
+        assert api.get(path, token=seller.token).status_code == 200
+    refused = bid(api, ann, auction, 1000)
+    assert refused.status_code == 409 and "out of public sight" in refused.get_json()["detail"]
+    # Refused before the card was asked: no authorisation was made for it.
+    assert db.execute(text("SELECT count(*) FROM payment_holds")).scalar_one() == 0
+    ok(api.post(f"/api/auctions/{auction['id']}/cancel", token=seller.token))
+    assert api.post(f"/api/items/{item['id']}/auctions", token=seller.token,
+                    json={"ends_at": _at(600), "starting_price": "1000", "min_increment": "100",
+                          "extension_seconds": 0}).status_code == 409
+
+
+def test_a_hidden_picture_cannot_be_shown_again_by_its_owner(api, cast, processor_upload):
+    seller, admin = cast["seller"], cast["admin"]
+    avatar = processor_upload(seller, "avatar")
+    assert ok(api.patch("/api/me", token=seller.token, json={"avatar_media_id": avatar}))["avatar_url"]
+    act(api, admin, f"/api/admin/media/{avatar}/hide")
+    assert ok(api.get(f"/api/users/{seller.id}"))["avatar_url"] is None
+    assert api.patch("/api/me", token=seller.token, json={"avatar_media_id": avatar}).status_code == 409
+    act(api, admin, f"/api/admin/media/{avatar}/restore")
+    assert ok(api.get(f"/api/users/{seller.id}"))["avatar_url"]
+
+
+def test_values_past_what_the_database_holds_are_the_callers_mistake(api, cast):
+    from shared.paging import encode_cursor
+
+    admin = cast["admin"]
+    for query in ({"cursor": encode_cursor("audit", [10**20])}, {"cursor": encode_cursor("audit", [True])},
+                  {"since": "0001-01-01T00:00:00+14:00"}, {"until": "9999-12-31T23:59:59-14:00"}):
+        response = api.get("/api/admin/audit", token=admin.token, query_string=query)
+        assert response.status_code in (400, 422), (query, response.status_code)
+    queue_cursor = encode_cursor("reports-open", ["0001-01-01T00:00:00+14:00", "00000000-0000-0000-0000-000000000000"])
+    assert api.get("/api/admin/reports", token=admin.token,
+                   query_string={"cursor": queue_cursor}).status_code in (400, 422)
