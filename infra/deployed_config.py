@@ -86,6 +86,8 @@ def roles(function: Function, env: dict[str, dict[str, str]]) -> list[dict[str, 
                     for role in ("roles/cloudkms.signer", "roles/cloudkms.publicKeyViewer")]
     if "firestore" in function.uses:  # writes the live documents (Firestore has no per-document IAM)
         granted.append({"role": "roles/datastore.user", "on": "firestore", "ref": "default"})
+    if "embeddings" in function.uses:  # Vertex AI's text embeddings (no per-model IAM: project-wide)
+        granted.append({"role": "roles/aiplatform.user", "on": "vertex", "ref": "project"})
     if "signing" in function.uses:  # V4 signed URLs, signed by its own account through signBlob
         granted.append({"role": "roles/iam.serviceAccountTokenCreator", "on": "own_service_account", "ref": "self"})
     granted += [{"role": "roles/secretmanager.secretAccessor", "on": "secret", "ref": src["ref"]}

@@ -63,7 +63,10 @@ class EmbeddedPostgres:
         self.server.psql("\\set ON_ERROR_STOP on\n"
                          f"DO $$ BEGIN {created} END $$;\n"
                          f'ALTER DATABASE "{database}" OWNER TO "{MIGRATOR}";\n'
-                         f"\\c {database}\n" + _HAND_OVER.format(role=MIGRATOR))
+                         f"\\c {database}\n"
+                         # pgvector is no trusted extension: Cloud SQL lets its migrator create it
+                         # (cloudsqlsuperuser); here only the superuser may (migration 0019).
+                         "CREATE EXTENSION IF NOT EXISTS vector;\n" + _HAND_OVER.format(role=MIGRATOR))
 
     def run_migration_job(self, database: str, app_roles: Iterable[str], project: str) -> None:
         """The migration job as the cloud runs it: ``python -m infra.migrate`` as the migrator,

@@ -2,6 +2,7 @@
 from alembic import context
 
 import shared.chain.tables
+import shared.embeddings.tables
 import shared.market.tables
 import shared.moderation.tables
 import shared.notifications.tables

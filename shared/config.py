@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -156,6 +156,11 @@ class Settings(BaseModel):
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_from: str | None = Field(default=None, pattern=r"^[^\s@<>]+@[^\s@<>]+$")
     app_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+[^/\s]$")
+    # Semantic search's model (shared/embeddings): Vertex AI's text embeddings in the cloud, the
+    # packaged local model otherwise; Vertex's region and model (asked for DIMENSIONS dimensions).
+    embedding_backend: Literal["local", "vertex"] = "local"
+    embedding_model: str = Field(default="text-embedding-005", pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
+    vertex_location: str | None = Field(default=None, pattern=r"^[a-z]+-[a-z]+\d+$")
     # Development only: the Firestore emulator (host:port) the live documents go to (shared/live).
     firestore_emulator_host: str | None = Field(default=None, pattern=r"^[^\s/]+:\d{1,5}$")
     # Requests per second per client address and per user, and the burst allowed, for each

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings, get_settings
 
@@ -32,15 +32,30 @@ def build_engine(settings: Settings) -> Engine:
         "pool_pre_ping": True,
         "pool_recycle": 1800,
     }
-    if settings.database_url:
-        from sqlalchemy import event
+    from sqlalchemy import event
 
+    if settings.database_url:
         url = make_url(settings.database_url)
         engine = create_engine(url, connect_args=_driver_tls(url), **pool)
         # Read as each connection is made, as the connector's creator below does.
         event.listen(engine, "do_connect", lambda _dialect, _record, _args, params: params.update(_session_limits()))
-        return engine
-    return create_engine("postgresql+pg8000://", creator=_cloud_sql_creator(settings), **pool)
+    else:
+        engine = create_engine("postgresql+pg8000://", creator=_cloud_sql_creator(settings), **pool)
+    event.listen(engine, "handle_error", _drop_half_sent)
+    return engine
+
+
+def _drop_half_sent(context: Any) -> None:
+    """A connection whose driver failed in the middle of a statement is closed, never reused.
+
+    pg8000 converts parameters while it writes the extended-query messages: a value it cannot
+    convert (a year-1 date at UTC+14 turned to UTC: OverflowError) leaves a Parse sent with no
+    Sync, and the connection then answers each later statement with the previous one's rows.
+    Any error that is not the server's (a DBAPI error) may have done so: the pool discards it.
+    """
+    dbapi_error = getattr(context.engine.dialect.loaded_dbapi, "Error", ())
+    if context.execution_context is not None and not isinstance(context.original_exception, dbapi_error):
+        context.is_disconnect = True
 
 
 # Set by the HTTP layer before a request's first connection (shared/http/api.py): a

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shared.startup  # noqa: F401  (first, before anything heavy: see shared/startup.py)
 
+from shared import errors
 from shared.config import get_settings
 from shared.http.api import Api, Call, Reply, caller_address
 from shared.market import analytics, auctions, catalog, delivery, eth_sales, items, listing, reactions, search, taxonomy
@@ -195,7 +196,18 @@ def cancel_auction(call: Call) -> auctions.AuctionOut:
 @api.route("GET", "/api/search", summary="Search items, proposals and artists", auth="public",
            query=search.SearchQuery, response=search.SearchPage, expensive=True)
 def search_all(call: Call) -> search.SearchPage:
-    return search.search(call.conn, call.query)
+    return search.search(call.conn, call.query, _embed_query)
+
+
+def _embed_query(text: str) -> search.QueryVector:
+    from shared.embeddings.embedder import embed_query
+    from shared.embeddings.models import EmbeddingUnavailable
+
+    try:
+        return embed_query(text)
+    except EmbeddingUnavailable:
+        raise errors.ServiceUnavailable("search by meaning is unavailable; search by words meanwhile",
+                                        headers={"Retry-After": "5"}) from None
 
 
 @api.route("GET", "/api/categories", summary="Every category, in display order", auth="public",

@@ -1,5 +1,6 @@
 locals {
   apis = toset([
+    "aiplatform.googleapis.com", # semantic search's text embeddings
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",

@@ -79,6 +79,15 @@ resource "google_service_account_iam_member" "self_sign" {
   member             = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
+# Vertex AI's models have no resource-level IAM either: the embedding functions call them as
+# the project's (decision 0032).
+resource "google_project_iam_member" "vertex" {
+  for_each = local.grants_on["vertex"]
+  project  = var.project_id
+  role     = each.value.role
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
 # Firebase Auth accounts have no resource-level IAM, so these roles are project-wide:
 # every HTTP function looks the caller's account up to refuse revoked tokens (viewer);
 # a function whose manifest entry says firebase_auth: admin also deletes accounts.

@@ -18,6 +18,7 @@ locals {
   # The values Terraform makes, under the names functions.yaml's `resource:` sources use.
   resource_values = {
     project_id           = var.project_id
+    region               = var.region
     sql_connection_name  = google_sql_database_instance.main.connection_name
     sql_database         = google_sql_database.app.name
     uploads_bucket       = google_storage_bucket.uploads.name
@@ -64,6 +65,7 @@ locals {
     media_bucket        = { for g in local.grants : g.function => g if g.on == "bucket" && g.ref == "media" }
     kms_key             = { for g in local.grants : "${g.function}/${g.role}" => g if g.on == "kms_key" }
     firestore           = { for g in local.grants : g.function => g if g.on == "firestore" }
+    vertex              = { for g in local.grants : g.function => g if g.on == "vertex" }
   }
 
   name_prefix = "kalakrut-${var.environment}"

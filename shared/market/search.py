@@ -10,12 +10,18 @@ of the cursor.
 Each kind is one branch that filters, orders and limits on its own (index-backed),
 and the page is merged from the branches' heads: keyset pagination on
 (key, kind, id) throughout, never OFFSET.
+
+``mode=semantic`` orders items and proposals by the cosine distance of their vectors to the
+query's (pgvector's HNSW index, shared/embeddings); ``mode=hybrid`` fuses the text ranking
+(typo-corrected when the words match nothing) and the semantic one by reciprocal rank over
+their first CANDIDATES each (decision 0032).
 """
 from __future__ import annotations
 
 import html
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -23,6 +29,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 from sqlalchemy import text
 
+from shared.embeddings.models import QueryVector
+from shared.embeddings.tables import literal
 from shared.errors import InvalidCursor, ValidationFailed
 from shared.market.listing import PriceFilter
 from shared.market.tables import PUBLIC_ITEM_STATUSES, PUBLIC_SQL
@@ -42,6 +50,11 @@ SearchStatus = Literal["listed", "sold", "open", "funded", "closed", "cancelled"
 FUZZY_THRESHOLD = 0.3
 MAX_FUZZY_WORDS = 8
 SNIPPET_WORDS = "MaxWords=24, MinWords=8, MaxFragments=1"
+# Semantic and hybrid search: the HNSW scan's candidate list, each ranking's depth in a hybrid
+# search (its pages go this deep), and reciprocal rank fusion's constant (Cormack et al., 2009).
+EF_SEARCH = 100
+CANDIDATES = 100
+RRF_K = 60
 # Highlight markers no text contains; replaced by <mark> once the snippet is HTML-escaped.
 START, STOP = "\x02", "\x03"
 
@@ -50,6 +63,10 @@ class SearchQuery(PriceFilter):
     model_config = ConfigDict(extra="forbid")
 
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    mode: Literal["keyword", "semantic", "hybrid"] = Field(
+        default="keyword", description="keyword: by the words (typo-tolerant); semantic: by meaning (items and "
+                                       "proposals); hybrid: both, fused. semantic and hybrid need q and the "
+                                       "relevance order")
     type: Kind | None = None
     category: Slug | None = None
     tags: Annotated[list[TagSlug], Field(max_length=10, description="comma-separated; all must match"),
@@ -77,7 +94,8 @@ class SearchHit(ApiModel):
 class SearchPage(ApiModel):
     items: list[SearchHit]
     next_cursor: str | None
-    mode: Literal["text", "fuzzy", "browse"] = Field(description="how q matched: its words, typo-tolerant, or no q")
+    mode: Literal["text", "fuzzy", "browse", "semantic", "hybrid"] = Field(
+        description="how q matched: its words, typo-tolerant, no q, by meaning, or words and meaning fused")
 
 
 @dataclass(frozen=True)
@@ -91,13 +109,14 @@ class _Branch:
     price: str
     currency: str
     visible: str
+    vectors: str | None = None  # its table of vectors (shared/embeddings/tables.py)
 
 
 _BRANCHES = {
     "item": _Branch("item", "items", "title", "description", "owner_id", "status", "price", "currency",
-                    PUBLIC_SQL),
+                    PUBLIC_SQL, "item_vectors"),
     "proposal": _Branch("proposal", "proposals", "title", "description", "owner_id", "status", "NULL::numeric",
-                        "currency", "status <> 'draft' AND hidden IS NULL"),
+                        "currency", "status <> 'draft' AND hidden IS NULL", "proposal_vectors"),
     "artist": _Branch("artist", "users", "coalesce(display_name, '')", "coalesce(bio, '')", "id", "NULL",
                       "NULL::numeric", "NULL", f"role = 'artist' AND {ACTIVE_USER} AND display_name IS NOT NULL"),
 }
@@ -131,17 +150,25 @@ _TSQUERIES = {
 }
 
 
+# The query vector's distance: the HNSW index's order (shared/embeddings/tables.py).
+DISTANCE = "(v.embedding <=> CAST(:vector AS vector))"
+
+
 def _match(branch: _Branch, mode: str) -> tuple[str, str]:
     """(WHERE condition, score expression) of the text query for one branch."""
     if mode == "browse":
         return "true", "CAST(NULL AS float8)"
+    if mode == "semantic":
+        return "v.model = :model", f"CAST(1 - {DISTANCE} AS float8)"
     english, simple = _TSQUERIES[mode]
     query = f"({english} || {simple})" if branch.kind == "artist" else english
     return f"search @@ {query}", f"CAST(ts_rank_cd(search, {query}) AS float8)"
 
 
-def _key(sort: str, branch: _Branch, score: str) -> tuple[str, bool]:
+def _key(sort: str, branch: _Branch, score: str, mode: str = "text") -> tuple[str, bool]:
     """(sort key expression, descending)."""
+    if mode == "semantic":
+        return DISTANCE, False  # nearest first: the index's own order
     return {
         "relevance": (score, True),
         "newest": ("created_at", True),
@@ -154,7 +181,10 @@ def _key(sort: str, branch: _Branch, score: str) -> tuple[str, bool]:
 def _branch_sql(branch: _Branch, q: SearchQuery, mode: str, sort: str, cursor: list | None) -> str:
     index = KINDS.index(branch.kind)
     condition, score = _match(branch, mode)
-    key, descending = _key(sort, branch, score)
+    key, descending = _key(sort, branch, score, mode)
+    source = branch.table
+    if mode == "semantic":  # the vectors' id under another name: the branch's columns stay unqualified
+        source += f" JOIN (SELECT id AS vector_of, model, embedding FROM {branch.vectors}) v ON v.vector_of = id"
     where = [branch.visible, condition]
     if q.status:
         where.append(f"{branch.status} = :status")
@@ -176,7 +206,7 @@ def _branch_sql(branch: _Branch, q: SearchQuery, mode: str, sort: str, cursor: l
     return f"""(SELECT {index} AS kind, id, {branch.title} AS title, {branch.body} AS body, {branch.owner} AS owner_id,
                {branch.status} AS status, {branch.price} AS price, {branch.currency} AS currency, created_at,
                {score} AS score, {key} AS key
-        FROM {branch.table} WHERE {' AND '.join(where)}
+        FROM {source} WHERE {' AND '.join(where)}
         ORDER BY {key} {direction}, id {direction} LIMIT :fetch)"""
 
 
@@ -204,7 +234,8 @@ def _mode(q: SearchQuery, cursor_mode: str | None) -> str:
     return "text" if q.q else "browse"
 
 
-def _run(conn: Connection, q: SearchQuery, mode: str, cursor: list | None) -> list[Any]:
+def _run(conn: Connection, q: SearchQuery, mode: str, cursor: list | None, *, fetch: int | None = None,
+         query_vector: QueryVector | None = None) -> list[Any]:
     sort = _effective_sort(q, mode)
     corrected = corrections(conn, q.q) if mode == "fuzzy" else ""
     if mode == "fuzzy" and not corrected:
@@ -212,21 +243,29 @@ def _run(conn: Connection, q: SearchQuery, mode: str, cursor: list | None) -> li
     params: dict[str, Any] = {
         "q": q.q, "fq": corrected, "status": q.status, "category": q.category, "tags": ",".join(q.tags),
         "artist": q.artist, "currency": q.currency, "min_price": q.min_price, "max_price": q.max_price,
-        "fetch": q.limit + 1,
+        "fetch": fetch or q.limit + 1,
     }
+    if mode == "semantic":
+        assert query_vector is not None
+        params.update(vector=literal(query_vector.values), model=query_vector.model)
+        # Filters drop rows the index returned: it goes on scanning, in order, until the page is full.
+        conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true), "
+                          "set_config('hnsw.iterative_scan', 'strict_order', true)"), {"ef": str(EF_SEARCH)})
     if cursor is not None:
         try:
             key = _KEY_PARSERS[sort](cursor[0])
         except (TypeError, ValueError):
             raise InvalidCursor("the cursor is not one this API issued") from None
         params.update(cursor_key=key, cursor_id=uuid.UUID(cursor[2]))
-    branches = [_branch_sql(_BRANCHES[kind], q, mode, sort, cursor) for kind in _kinds(q)]
+    kinds = [kind for kind in _kinds(q) if mode != "semantic" or _BRANCHES[kind].vectors]
+    branches = [_branch_sql(_BRANCHES[kind], q, mode, sort, cursor) for kind in kinds]
     if not branches:
         return []
-    _, descending = _key(sort, _BRANCHES["item"], "score")
+    _, descending = _key(sort, _BRANCHES["item"], "score", mode)
     direction = "DESC" if descending else "ASC"
     headline = (f"ts_headline('english', coalesce(nullif(body, ''), title), {_TSQUERIES[mode][0]}, "
-                f"'{SNIPPET_WORDS}, StartSel=\"{START}\", StopSel=\"{STOP}\"')") if mode != "browse" else "left(body, 200)"
+                f"'{SNIPPET_WORDS}, StartSel=\"{START}\", StopSel=\"{STOP}\"')") if mode in _TSQUERIES \
+        else "left(body, 200)"
     sql = f"""
         SELECT page.*, {headline} AS snippet FROM (
             SELECT * FROM ({' UNION ALL '.join(branches)}) merged
@@ -273,31 +312,84 @@ def _snippet(raw: str | None) -> str:
     return escaped.replace(START, "<mark>").replace(STOP, "</mark>")
 
 
-def search(conn: Connection, q: SearchQuery) -> SearchPage:
+# Embeds what was asked, as a query, with the platform's model (shared/embeddings/models.py).
+EmbedQuery = Callable[[str], QueryVector]
+
+
+def search(conn: Connection, q: SearchQuery, embed_query: EmbedQuery | None = None) -> SearchPage:
     cursor_mode, cursor = None, None
     if q.cursor:
         cursor_mode, key, kind, last_id = decode_cursor(q.cursor, f"search:{q.sort}", [_mode_of, _any, _kind, _uuid])
         cursor = [key, kind, last_id]
+    if q.mode != "keyword":
+        _check_meaning(q, cursor_mode)
+        assert embed_query is not None, "semantic search needs the query's embedding"
+        vector = embed_query(q.q)
+        if q.mode == "hybrid":
+            return _hybrid(conn, q, vector, cursor)
+        return _page(q, _run(conn, q, "semantic", cursor, query_vector=vector), "semantic")
     mode = _mode(q, cursor_mode)
     rows = _run(conn, q, mode, cursor)
     if not rows and mode == "text" and cursor is None:
         mode = "fuzzy"  # the words matched nothing: try them as typos
         rows = _run(conn, q, mode, None)
-    hits = [SearchHit(type=KINDS[row.kind], id=row.id, title=row.title, snippet_html=_snippet(row.snippet),
-                      owner_id=row.owner_id, status=row.status, price=int(row.price) if row.price is not None else None,
-                      currency=row.currency, created_at=row.created_at, score=row.score)
-            for row in rows[: q.limit]]
+    return _page(q, rows, mode)
+
+
+def _hit(row: Any, score: float | None) -> SearchHit:
+    return SearchHit(type=KINDS[row.kind], id=row.id, title=row.title, snippet_html=_snippet(row.snippet),
+                     owner_id=row.owner_id, status=row.status, price=int(row.price) if row.price is not None else None,
+                     currency=row.currency, created_at=row.created_at, score=score)
+
+
+def _page(q: SearchQuery, rows: list[Any], mode: str) -> SearchPage:
     next_cursor = None
     if len(rows) > q.limit:
         last = rows[q.limit - 1]
         key = last.key.isoformat() if isinstance(last.key, datetime) else \
             str(last.key) if not isinstance(last.key, float) else last.key
         next_cursor = encode_cursor(f"search:{q.sort}", [mode, key, last.kind, str(last.id)])
-    return SearchPage(items=hits, next_cursor=next_cursor, mode=mode)
+    return SearchPage(items=[_hit(row, row.score) for row in rows[: q.limit]], next_cursor=next_cursor, mode=mode)
+
+
+def _check_meaning(q: SearchQuery, cursor_mode: str | None) -> None:
+    if not q.q:
+        raise ValidationFailed(f"mode={q.mode} searches by meaning: give q")
+    if q.sort != "relevance":
+        raise ValidationFailed(f"mode={q.mode} orders by relevance only")
+    if q.type == "artist":
+        raise ValidationFailed(f"mode={q.mode} finds items and proposals, not artists")
+    if cursor_mode is not None and cursor_mode != q.mode:
+        raise InvalidCursor("the cursor is not one this API issued")
+
+
+def _hybrid(conn: Connection, q: SearchQuery, vector: QueryVector, cursor: list | None) -> SearchPage:
+    """The text and the semantic rankings' first CANDIDATES each, fused by reciprocal rank (RRF);
+    a page continues after the cursor's (fused score, kind, id), so pages go CANDIDATES deep."""
+    words = _run(conn, q, "text", None, fetch=CANDIDATES) or _run(conn, q, "fuzzy", None, fetch=CANDIDATES)
+    words = [row for row in words if row.kind != KINDS.index("artist")]  # people have no meaning to fuse
+    meaning = _run(conn, q, "semantic", None, fetch=CANDIDATES, query_vector=vector)
+    fused: dict[tuple[int, Any], float] = {}
+    rows: dict[tuple[int, Any], Any] = {}
+    for ranking in (meaning, words):  # the text row last: its snippet marks the matched words
+        for rank, row in enumerate(ranking, start=1):
+            key = (row.kind, row.id)
+            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+            rows[key] = row
+    order = sorted(fused, key=lambda k: (-fused[k], -k[0], str(k[1])))
+    if cursor is not None:
+        after = (-float(cursor[0]), -int(cursor[1]), str(cursor[2]))
+        order = [k for k in order if (-fused[k], -k[0], str(k[1])) > after]
+    page = order[: q.limit]
+    next_cursor = None
+    if len(order) > q.limit:
+        last = page[-1]
+        next_cursor = encode_cursor(f"search:{q.sort}", ["hybrid", fused[last], last[0], str(last[1])])
+    return SearchPage(items=[_hit(rows[k], fused[k]) for k in page], next_cursor=next_cursor, mode="hybrid")
 
 
 def _mode_of(value: Any) -> str:
-    if value not in ("text", "fuzzy", "browse"):
+    if value not in ("text", "fuzzy", "browse", "semantic", "hybrid"):
         raise ValueError("unknown mode")
     return value
 

@@ -810,3 +810,16 @@ def test_a_collector_reports_an_item_and_the_administrator_hides_and_restores_it
     _shot(request, admin, "4-restored")
     reporter.reload()
     expect(reporter.get_by_role("heading", name="Tape Loop Box")).to_be_visible()
+
+
+def test_the_marketplace_finds_works_by_meaning(open_page, request):
+    page, _ = open_page()
+    page.goto("/#/market")
+    page.get_by_label("Search works").fill("ambient noise machine")
+    page.get_by_label("Match").select_option("meaning")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_test_id("by-meaning")).to_be_visible()
+    # A solar sound sculpture: none of the words, all of the meaning (the seed's vectors, made by
+    # the embeddings function from the items' events).
+    expect(page.get_by_test_id("search-results")).to_contain_text("Beech Resonator No. 4")
+    _shot(request, page, "1-by-meaning")

@@ -24,7 +24,8 @@ TABLES = ("audit_log", "follows", "proposals", "media", "wallet_challenges", "us
           "web3_transactions", "chain_blocks", "indexer_checkpoints", "investments", "artwork_tokens", "graph_sync_state",
           "categories", "tags", "items", "favorites", "likes", "analytics_events", "popularity_inbox", "auctions", "bids",
           "account_deletions", "payment_holds", "orders", "ledger_journals", "ledger_entries", "payout_accounts",
-          "payouts", "notifications", "notification_preferences", "reports")
+          "payouts", "notifications", "notification_preferences", "reports", "item_vectors",
+          "proposal_vectors")
 # Every test starts with these categories (admins manage them; tests name them).
 CATEGORIES = ("textile", "sound", "painting", "sculpture", "photography", "digital-art", "craft")
 _emails = itertools.count()

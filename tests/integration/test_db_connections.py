@@ -36,3 +36,22 @@ def test_each_in_process_function_runs_as_its_own_role(function_clients, app_env
     # No function's role may change the schema (only the migration job's can).
     with acting_as("proposals"), get_engine().connect() as connection, pytest.raises(Exception, match="permission"):
         connection.execute(text("CREATE TABLE intruder (id int)"))
+
+
+def test_a_value_the_driver_cannot_send_leaves_no_connection_out_of_step(database_url):
+    """pg8000 fails converting a year-1 date at UTC+14 after it began the statement: that
+    connection would answer each later statement with the previous one's rows. The engine
+    discards it (shared/db.py), so the next statement on the one pooled connection is right."""
+    from datetime import datetime, timedelta, timezone
+
+    engine = build_engine(Settings(google_cloud_project="p", database_url=database_url, db_pool_size=1,
+                                   db_max_overflow=0))
+    edge = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    try:
+        for n in range(3):
+            with pytest.raises(OverflowError), engine.begin() as connection:
+                connection.execute(text("SELECT CAST(:at AS timestamptz)"), {"at": edge})
+            with engine.begin() as connection:
+                assert connection.execute(text("SELECT 40 + :n"), {"n": n}).scalar() == 40 + n
+    finally:
+        engine.dispose()

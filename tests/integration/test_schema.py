@@ -6,6 +6,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 import shared.chain.tables
+import shared.embeddings.tables
 import shared.market.tables
 import shared.moderation.tables
 import shared.notifications.tables

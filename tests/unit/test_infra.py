@@ -126,24 +126,29 @@ def test_event_functions_get_push_with_oidc_retries_and_a_dead_letter_topic():
 
 def test_no_function_account_holds_a_project_wide_role():
     """Except Firebase Auth's: its accounts are not IAM resources, so reading them (the
-    revocation check) and deleting them (registration) can only be granted on the project."""
+    revocation check) and deleting them (registration) can only be granted on the project; and
+    Vertex AI's user role, for the same reason: Google's published models are no resource of
+    the project to grant on (decision 0032)."""
     for (kind, name), body in resources().items():
         if kind in ("google_project_iam_member", "google_project_iam_binding", "google_project_iam_policy"):
             assert kind == "google_project_iam_member", f"{kind}.{name}: only conditional members"
-            if name == "firebase_auth":
-                assert body["for_each"] == '${local.grants_on["project"]}'
+            if name in ("firebase_auth", "vertex"):
+                assert body["for_each"] == f'${{local.grants_on["{"project" if name == "firebase_auth" else name}"]}}'
                 continue
             assert body.get("condition"), f"{kind}.{name} must be limited to one resource by a condition"
             assert "resource.name ==" in body["condition"][0]["expression"] or \
                 "instance_condition" in body["condition"][0]["expression"], name
 
 
-def test_project_wide_roles_are_only_firebase_auth():
+def test_project_wide_roles_are_only_firebase_auth_and_vertex_ai():
     from infra.deployed_config import CLOUD, deployed_config
 
     for environment in CLOUD:
         on_project = {r["role"] for f in deployed_config(environment).values() for r in f["roles"] if r["on"] == "project"}
         assert on_project == {"roles/firebaseauth.admin", "roles/firebaseauth.viewer"}
+        vertex = {(name, r["role"]) for name, f in deployed_config(environment).items() for r in f["roles"]
+                  if r["on"] == "vertex"}
+        assert vertex == {("marketplace", "roles/aiplatform.user"), ("embeddings", "roles/aiplatform.user")}
 
 
 def test_every_http_path_has_a_hosting_rewrite_and_back():

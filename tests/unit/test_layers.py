@@ -14,7 +14,7 @@ from infra.manifest import REPO
 OWN = ("shared", "functions", "local", "infra", "tests", "bench", "migrations")
 # shared/ from the bottom up: base modules (top-level files) and the events transport,
 # then the domain packages, then HTTP. Functions sit on top of all of them.
-DOMAINS = ("identity", "people", "proposals", "market", "media", "chain", "graph", "payments", "notifications", "live", "moderation")
+DOMAINS = ("identity", "people", "proposals", "market", "media", "chain", "graph", "payments", "notifications", "live", "moderation", "embeddings")
 BASE_PACKAGES = ("events",)
 
 

@@ -33,4 +33,6 @@ function_env = {
   SMTP_HOST = "smtp.sendgrid.net"
   SMTP_PORT = "587"
   SMTP_FROM = "notifications@kalakrut-dev-dev.web.app"
+  # Semantic search (decision 0032): asked for 256 dimensions, the vectors' column.
+  EMBEDDING_MODEL = "text-embedding-005"
 }

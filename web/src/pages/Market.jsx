@@ -2,6 +2,7 @@ import { useState } from "react";
 import { api } from "../lib/api.js";
 import { CURRENCIES, formatAmount, parseAmount } from "../lib/money.js";
 import { go, withQuery } from "../lib/router.js";
+import { searchMode } from "../lib/search.js";
 import { check } from "../lib/shop.js";
 import { CategorySelect } from "../components/Common.jsx";
 import { MediaById } from "../components/Media.jsx";
@@ -25,7 +26,7 @@ function priceOrNothing(text, currency) {
 }
 
 export function Market({ query }) {
-  const f = { q: query.q || "", category: query.category || "", kind: query.kind || "", sort: query.sort || "",
+  const f = { q: query.q || "", match: query.match || "", category: query.category || "", kind: query.kind || "", sort: query.sort || "",
     currency: query.currency || "EUR", min: query.min || "", max: query.max || "" };
   const [form, setForm] = useState(f);
   const [more, setMore] = useState({ items: [], cursor: null, busy: false });
@@ -37,10 +38,10 @@ export function Market({ query }) {
       () => [priceOrNothing(f.min, f.currency), priceOrNothing(f.max, f.currency)]);
     const priced = min_price || max_price || f.sort.startsWith("price");
     const common = { category: f.category, min_price, max_price, currency: priced ? f.currency : undefined, limit: 24 };
-    const [path, params] = f.q ? ["/api/search", { ...common, q: f.q, type: "item", sort: f.sort || "relevance" }]
+    const [path, params] = f.q ? ["/api/search", { ...common, q: f.q, type: "item", ...searchMode(f.match, f.sort) }]
       : ["/api/items", { ...common, kind: f.kind, sort: f.sort || "newest" }];
     return { ...(await api(path, { query: params })), search: Boolean(f.q), path, params };
-  }, [f.q, f.category, f.kind, f.sort, f.currency, f.min, f.max]);
+  }, [f.q, f.match, f.category, f.kind, f.sort, f.currency, f.min, f.max]);
 
   const loadMore = async () => {
     setMore((m) => ({ ...m, busy: true }));
@@ -55,10 +56,12 @@ export function Market({ query }) {
       <h1>Marketplace</h1>
       <form className="filters" role="search" onSubmit={(e) => { e.preventDefault(); go(withQuery("/market", form)); }}>
         <label className="grow">Search works<input type="search" name="q" value={form.q} onChange={set("q")} placeholder="e.g. indigo loom" /></label>
+        <label>Match<select value={form.match} onChange={set("match")} disabled={!form.q}>
+          <option value="">Words</option><option value="meaning">Meaning</option><option value="both">Words and meaning</option></select></label>
         <CategorySelect value={form.category} onChange={(category) => setForm({ ...form, category })} />
         <label>Kind<select value={form.kind} onChange={set("kind")} disabled={Boolean(form.q)}>
           <option value="">Any</option><option value="physical">Physical</option><option value="digital">Digital</option></select></label>
-        <label>Sort<select value={form.sort} onChange={set("sort")}>
+        <label>Sort<select value={form.sort} onChange={set("sort")} disabled={Boolean(form.q && form.match)}>
           <option value="">{form.q ? "Relevance" : "Newest"}</option><option value="popular">Popular</option>
           <option value="price_asc">Price: low to high</option><option value="price_desc">Price: high to low</option></select></label>
         <label>Currency<select value={form.currency} onChange={set("currency")}>{CURRENCIES.map((c) => <option key={c}>{c}</option>)}</select></label>
@@ -69,6 +72,7 @@ export function Market({ query }) {
       {page.loading && <Loading />}
       <Problem error={page.error} onRetry={page.reload} />
       {page.data?.mode === "fuzzy" && <p className="state" data-testid="fuzzy">No exact match for “{f.q}”: showing close spellings.</p>}
+      {["semantic", "hybrid"].includes(page.data?.mode) && <p className="state" data-testid="by-meaning">Found by meaning{page.data.mode === "hybrid" ? " and words" : ""}: the closest first.</p>}
       {page.data && rows.length === 0 && <Empty>Nothing matches. Try fewer words or another category.</Empty>}
       {page.data?.search ? (
         <ul className="hits" data-testid="search-results">
