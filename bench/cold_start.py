@@ -148,7 +148,8 @@ def main() -> int:
             user_id = uuid.uuid4()
             pg.server.psql(
                 "\\c bench\n"
-                f"INSERT INTO users (id, firebase_uid, role, display_name) VALUES ('{user_id}', '{uid}', 'artist', 'Bench');"
+                f"INSERT INTO users (id, firebase_uid, role, display_name, is_admin) "
+                f"VALUES ('{user_id}', '{uid}', 'artist', 'Bench', true);"
             )
             media_id = uuid.uuid4()
             pg.server.psql(
@@ -206,6 +207,12 @@ def main() -> int:
                 # A payment event for an authorisation nobody holds: verified, looked up, acknowledged.
                 "payments-webhook": ("POST", "/api/payments/stripe", STRIPE_EVENT, lambda: stripe_signature(STRIPE_EVENT)),
                 # A follow between two accounts that do not exist: read, and nobody to tell.
+                # The administrators' counts: the caller checked, a handful of aggregates.
+                "moderation": ("GET", "/api/admin/stats?days=7", None, signed_in),
+                # An item that does not exist: read, nothing to embed (the model is not loaded).
+                "embeddings": ("POST", "/", push_body({
+                    **registered, "type": "item.updated", "aggregate_type": "item", "aggregate_id": str(uuid.uuid4()),
+                    "payload": {}})),
                 "notifications": ("POST", "/", push_body({
                     **registered, "type": "follow.created", "aggregate_type": "follow",
                     "payload": {"follower_id": str(uuid.uuid4()), "followee_id": str(uuid.uuid4())}})),

@@ -7,8 +7,14 @@
   keyset cursor (shared.market.listing) and, as the baseline in the same run, by OFFSET.
 * Bids: threads bidding on one auction (every bid contends for its row lock) against
   the same threads on an auction each.
+* Relevance: a fixed corpus of real marketplace items and queries with the items they should
+  find (bench/search_relevance.py), in a database of its own, embedded with the local model
+  (shared/embeddings/local.py): recall@10 and MRR of keyword, semantic and hybrid search.
+* Meaning at scale: every bulk item gets a vector of a synthetic clustered model (COPY, then
+  the HNSW index built as migration 0019 has it); semantic, filtered semantic and hybrid
+  search p50/p95.
 
-    python bench/search.py [--quick] [--items N]
+    python bench/search.py [--quick] [--items N] [--skip-bids] [--explain]
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -24,6 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the local model's matrix products: one thread each
 
 from local import postgres  # noqa: E402
 from local.broker import PushBroker  # noqa: E402
@@ -32,6 +40,13 @@ from local.processes import free_port  # noqa: E402
 PROJECT = "demo-bench"
 TARGET_SEARCH_P95_MS = 50.0
 TARGET_KEYSET_P99_MS = 20.0
+TARGET_MEANING_P95_MS = 80.0
+# The synthetic model of the bulk items' vectors: CLUSTERS random unit centroids, an item its
+# topic's centroid (by its category and first title word) plus Gaussian noise, normalised.
+BENCH_MODEL = "bench-clustered-256"
+CLUSTERS = 1_000
+NOISE = 0.045  # per dimension: ~0.84 cosine to the centroid, ~0.7 between two items of a topic
+VECTOR_CHUNK = 25_000
 SYLLABLES = ["ka", "lo", "mi", "ra", "te", "su", "no", "vi", "de", "ba", "ri", "go", "fa", "ze", "lu", "po"]
 # Indexes the load is faster without; created again (as the migration has them) once the rows are in.
 DEFERRED_INDEXES = {
@@ -145,6 +160,225 @@ def search_latency(words: list[str], fixture: dict, repeat: int, rng: random.Ran
     return results
 
 
+def relevance(url: str) -> dict:
+    """Recall@10 and MRR of each mode over bench/search_relevance.py's corpus, in its own database."""
+    from sqlalchemy import create_engine, text
+
+    from bench.search_relevance import ITEMS, QUERIES
+    from shared.embeddings import store
+    from shared.embeddings.local import LocalEmbedder
+    from shared.embeddings.models import QueryVector
+    from shared.market.search import SearchQuery, search
+
+    engine = create_engine(url)
+    embedder = LocalEmbedder()
+    try:
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            artist = conn.execute(text("INSERT INTO users (role, display_name) VALUES ('artist', 'Relevance Bench') "
+                                       "RETURNING id")).scalar_one()
+            for n, item in enumerate(ITEMS):
+                conn.execute(text(
+                    "INSERT INTO items (owner_id, title, description, kind, price, currency, status, inventory, "
+                    "category, tags) VALUES (:owner, :title, :description, 'physical', :price, 'EUR', 'listed', 1, "
+                    ":category, string_to_array(:tags, ','))"),
+                    {"owner": artist, "title": item.title, "description": item.description, "price": 2_000 + 700 * n,
+                     "category": item.category, "tags": ",".join(item.tags)})
+            while store.backfill(conn, embedder, "item"):
+                pass
+            conn.execute(text("ANALYZE"))
+        embed_seconds = time.perf_counter() - started
+
+        def embed_query(q: str) -> QueryVector:
+            return QueryVector(embedder.model, embedder.embed([q], "query")[0])
+
+        modes: dict[str, dict] = {}
+        for mode in ("keyword", "semantic", "hybrid"):
+            rows = []
+            for query in QUERIES:
+                with engine.begin() as conn:
+                    page = search(conn, SearchQuery(q=query.q, mode=mode, type="item", limit=10), embed_query)
+                titles = [hit.title for hit in page.items]
+                found = {t: titles.index(t) + 1 for t in query.expected if t in titles}
+                rows.append({"query": query, "found": found, "recall": len(found) / len(query.expected),
+                             "rr": 1 / min(found.values()) if found else 0.0})
+            modes[mode] = {"rows": rows, "recall": sum(r["recall"] for r in rows) / len(rows),
+                           "mrr": sum(r["rr"] for r in rows) / len(rows)}
+        return {"modes": modes, "items": len(ITEMS), "queries": len(QUERIES), "model": embedder.model,
+                "embed_seconds": embed_seconds}
+    finally:
+        engine.dispose()
+
+
+def print_relevance(result: dict, detail: bool = True) -> None:
+    modes = result["modes"]
+    print(f"\nrelevance: {result['queries']} queries over {result['items']} items, model {result['model']} "
+          f"(inserted and embedded in {result['embed_seconds']:.1f} s)")
+    first = next(iter(modes.values()))["rows"]
+    if detail:
+        print(f"\n{'query [style]':<50}" + "".join(f"{mode:>10}" for mode in modes)
+              + "   rank of each wanted item, - missed")
+    for i, row in enumerate(first if detail else []):
+        query = row["query"]
+        label = (query.q if len(query.q) <= 38 else query.q[:37] + "…") + f" [{query.style[:4]}]"
+        cells = [",".join(str(m["rows"][i]["found"].get(t, "-")) for t in query.expected) for m in modes.values()]
+        print(f"{label:<50}" + "".join(f"{cell:>10}" for cell in cells))
+    styles = sorted({row["query"].style for row in first})
+    for mode, measured in modes.items():
+        rows = measured["rows"]
+        print(f"\n{mode + ' search':<28}{'queries':>8}{'recall@10':>11}{'MRR':>8}")
+        for style in styles:
+            chosen = [r for r in rows if r["query"].style == style]
+            print(f"  {style:<26}{len(chosen):>8}{sum(r['recall'] for r in chosen) / len(chosen):>11.3f}"
+                  f"{sum(r['rr'] for r in chosen) / len(chosen):>8.3f}")
+        print(f"  {'all':<26}{len(rows):>8}{measured['recall']:>11.3f}{measured['mrr']:>8.3f}")
+
+
+def load_vectors(engine, seed: int) -> dict:
+    """A BENCH_MODEL vector for every item, by binary COPY (numpy builds the rows), the HNSW
+    index dropped for the load and built again after; a sample of the vectors for the queries."""
+    import io
+
+    import numpy as np
+
+    from shared.embeddings.tables import DIMENSIONS
+
+    rng = np.random.default_rng(seed)
+    centroids = rng.standard_normal((CLUSTERS, DIMENSIONS), dtype=np.float32)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    try:
+        driver.rollback()  # the pool's ping left a transaction open
+        driver.autocommit = True
+        cursor = driver.cursor()
+        started = time.perf_counter()
+        cursor.execute("DROP INDEX ix_item_vectors_hnsw")
+        out = io.BytesIO()
+        # The topic: the category and the title's first word (skewed as the words are), hashed to a cluster.
+        cursor.execute(
+            "COPY (SELECT id, mod(hashtext(coalesce(category, '') || ' ' || lower(split_part(title, ' ', 1)))::bigint "
+            f"+ 2147483648, {CLUSTERS})::int FROM items) TO STDOUT (FORMAT binary)", stream=out)
+        ids = np.frombuffer(out.getbuffer(), offset=19, count=(out.getbuffer().nbytes - 21) // 30, dtype=np.dtype(
+            [("fields", ">i2"), ("id_len", ">i4"), ("id", "V16"), ("cluster_len", ">i4"), ("cluster", ">i4")]))
+        model = BENCH_MODEL.encode()
+        row = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("id", "V16"), ("model_len", ">i4"),
+                        ("model", f"S{len(model)}"), ("dimensions_len", ">i4"), ("dimensions", ">i2"),
+                        ("hash_len", ">i4"), ("hash", "V32"), ("vector_len", ">i4"), ("vector_dim", ">i2"),
+                        ("vector_unused", ">i2"), ("vector", ">f4", (DIMENSIONS,))])
+        sample = []
+
+        def chunks():
+            yield b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, header extension length
+            for start in range(0, len(ids), VECTOR_CHUNK):
+                part = ids[start:start + VECTOR_CHUNK]
+                vectors = centroids[part["cluster"].astype(np.int64)]
+                vectors += NOISE * rng.standard_normal(vectors.shape, dtype=np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                sample.append(vectors[rng.integers(0, len(vectors), 16)])
+                rows = np.empty(len(part), dtype=row)
+                rows["fields"], rows["id_len"], rows["id"] = 5, 16, part["id"]
+                rows["model_len"], rows["model"] = len(model), model
+                rows["dimensions_len"], rows["dimensions"] = 2, DIMENSIONS
+                rows["hash_len"], rows["hash"] = 32, np.frombuffer(rng.bytes(32 * len(part)), dtype="V32")
+                rows["vector_len"], rows["vector_dim"], rows["vector_unused"] = 4 + 4 * DIMENSIONS, DIMENSIONS, 0
+                rows["vector"] = vectors
+                yield rows.tobytes()
+            yield b"\xff\xff"
+
+        cursor.execute("COPY item_vectors (id, model, dimensions, content_hash, embedding) FROM STDIN (FORMAT binary)",
+                       stream=chunks())
+        load_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        cursor.execute("SET maintenance_work_mem = '2GB'")
+        cursor.execute("SET max_parallel_maintenance_workers = 2")
+        cursor.execute("CREATE INDEX ix_item_vectors_hnsw ON item_vectors USING hnsw (embedding vector_cosine_ops)")
+        index_seconds = time.perf_counter() - started
+        cursor.execute("RESET ALL")
+        cursor.execute("VACUUM ANALYZE item_vectors")
+        cursor.execute("SELECT pg_relation_size('item_vectors'), pg_relation_size('ix_item_vectors_hnsw')")
+        table_bytes, index_bytes = cursor.fetchone()
+        cursor.execute("SHOW shared_buffers")
+        shared_buffers = cursor.fetchone()[0]
+    finally:
+        driver.autocommit = False
+        raw.close()
+    return {"vectors": len(ids), "load_seconds": load_seconds, "index_seconds": index_seconds,
+            "table_bytes": table_bytes, "index_bytes": index_bytes, "shared_buffers": shared_buffers,
+            "sample": np.concatenate(sample), "rng": rng}
+
+
+def meaning_latency(words: list[str], vectors: dict, repeat: int, rng: random.Random) -> dict[str, list[float]]:
+    """Semantic, filtered semantic and hybrid search over the bulk items' BENCH_MODEL vectors: the
+    query is an item's vector moved by the same noise as a topic's items (a query near a topic)."""
+    import numpy as np
+
+    from shared.db import get_engine
+    from shared.embeddings.models import QueryVector
+    from shared.market.search import SearchQuery, search
+
+    sample, noise = vectors["sample"], vectors["rng"]
+
+    def embed_query(_: str) -> QueryVector:
+        vector = sample[rng.randrange(len(sample))] + NOISE * noise.standard_normal(sample.shape[1], dtype=np.float32)
+        return QueryVector(BENCH_MODEL, [float(x) for x in vector / np.linalg.norm(vector)])
+
+    mid = words[300:3000]
+    kinds = {
+        "semantic": lambda: {"q": rng.choice(mid), "mode": "semantic"},
+        "semantic + filters": lambda: {"q": rng.choice(mid), "mode": "semantic", "type": "item",
+                                       "category": "painting", "currency": "EUR", "min_price": "50000",
+                                       "max_price": "500000"},
+        "hybrid": lambda: {"q": " ".join(rng.choice(mid) for _ in range(rng.randint(1, 2))), "mode": "hybrid"},
+    }
+    results: dict[str, list[float]] = {}
+    for name, make in kinds.items():
+        timings = []
+        for n in range(repeat + 1):
+            query = SearchQuery.model_validate(make())
+            started = time.perf_counter()
+            with get_engine().begin() as conn:
+                search(conn, query, embed_query)
+            if n:  # the first one warms the index's pages
+                timings.append(time.perf_counter() - started)
+        results[name] = timings
+    return results
+
+
+def explain_meaning(words: list[str], vectors: dict, rng: random.Random) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements a semantic, a filtered semantic and a hybrid search run."""
+    from sqlalchemy import event
+
+    from shared.db import get_engine
+    from shared.embeddings.models import QueryVector
+    from shared.market.search import SearchQuery, search
+
+    engine = get_engine()
+    vector = QueryVector(BENCH_MODEL, [float(x) for x in vectors["sample"][0]])
+    filters = {"type": "item", "category": "painting", "currency": "EUR", "min_price": "50000", "max_price": "500000"}
+    for params in ({"q": words[400], "mode": "semantic"}, {"q": words[400], "mode": "semantic", **filters},
+                   {"q": words[400], "mode": "hybrid"}):
+        statements: list[tuple[str, object]] = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany, statements=statements):
+            statements.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            with engine.begin() as conn:
+                search(conn, SearchQuery.model_validate(params), lambda _: vector)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        print(f"\nEXPLAIN ANALYZE, {params}")
+        with engine.begin() as conn:
+            for statement, parameters in statements:
+                if "set_config" in statement:
+                    conn.exec_driver_sql(statement, parameters)
+                    continue
+                plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).scalars().all()
+                print(re.sub(r"'\[[-0-9.,e]+\]'", "'[…]'", "\n".join(plan)) + "\n")  # not 256 numbers a line
+
+
 def page_latency(engine, items: int, repeat: int) -> dict[int, tuple[list[float], list[float]]]:
     """Depth -> (keyset timings, OFFSET timings) for the newest-first public list."""
     from sqlalchemy import text
@@ -213,7 +447,7 @@ def bid_rate(engine, threads: int, seconds: float) -> tuple[float, float, float]
                 try:
                     with transaction() as session:
                         current = session.get(Auction, auction_id).current_price or 0
-                        place_bid(session, session.get(User, bidders[index]), auction_id, current + 1)
+                        place_bid(session, session.get(User, bidders[index]), auction_id, current + 1, None)  # no card hold
                     outcome = "ok"
                 except Conflict:
                     outcome = "refused"
@@ -236,6 +470,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20k items, fewer repetitions")
     parser.add_argument("--items", type=int, default=None, help="items to load (default 1,000,000)")
+    parser.add_argument("--skip-bids", action="store_true", help="no bids/s measurement")
+    parser.add_argument("--explain", action="store_true",
+                        help="print EXPLAIN ANALYZE of a semantic and a hybrid search at the end")
     args = parser.parse_args()
     items = args.items or (20_000 if args.quick else 1_000_000)
     repeat = 20 if args.quick else 60
@@ -249,6 +486,10 @@ def main() -> int:
         broker_port = free_port()
         broker.start(broker_port)
         try:
+            relevance_url = pg.ensure_database("relevance")  # the corpus alone: no bulk rows in its rankings
+            postgres.migrate(relevance_url)
+            relevant = relevance(relevance_url)
+            print_relevance(relevant)
             url = pg.ensure_database("bench")
             postgres.migrate(url)
             os.environ.update({"GOOGLE_CLOUD_PROJECT": PROJECT, "DATABASE_URL": url, "DB_POOL_SIZE": "8",
@@ -259,9 +500,16 @@ def main() -> int:
             started = time.perf_counter()
             fixture = fill(engine, items, words)
             load_seconds = time.perf_counter() - started
+            print(f"\n{items:,} items loaded in {load_seconds:.0f} s", flush=True)
+            vectors = load_vectors(engine, 5)
+            print(f"{vectors['vectors']:,} vectors loaded in {vectors['load_seconds']:.1f} s, "
+                  f"HNSW index built in {vectors['index_seconds']:.1f} s", flush=True)
             searches = search_latency(words, fixture, repeat, rng)
+            meaning = meaning_latency(words, vectors, repeat, rng)
             pages = page_latency(engine, items, repeat * 2)
-            contended, uncontended, refused = bid_rate(engine, 8, 3 if args.quick else 10)
+            bids = None if args.skip_bids else bid_rate(engine, 8, 3 if args.quick else 10)
+            if args.explain:
+                explain_meaning(words, vectors, rng)
         finally:
             broker.stop()
             pg.stop()
@@ -276,13 +524,25 @@ def main() -> int:
     print(f"{'search query':<26}{'p50 ms':>10}{'p95 ms':>10}")
     for name, timings in searches.items():
         print(f"{name:<26}{_pct(timings, 0.5) * 1000:>10.1f}{_pct(timings, 0.95) * 1000:>10.1f}")
-    print(f"{'all searches':<26}{search_p50:>10.1f}{search_p95:>10.1f}   target p95 < {TARGET_SEARCH_P95_MS:.0f} ms\n")
+    print(f"{'all searches':<26}{search_p50:>10.1f}{search_p95:>10.1f}   target p95 < {TARGET_SEARCH_P95_MS:.0f} ms")
+    for name, timings in meaning.items():
+        print(f"{name:<26}{_pct(timings, 0.5) * 1000:>10.1f}{_pct(timings, 0.95) * 1000:>10.1f}"
+              f"   target p95 < {TARGET_MEANING_P95_MS:.0f} ms")
+    print(f"(vectors: {vectors['vectors']:,} of {BENCH_MODEL}, {CLUSTERS:,} clusters, loaded by COPY in "
+          f"{vectors['load_seconds']:.1f} s; HNSW index built in {vectors['index_seconds']:.1f} s; table "
+          f"{vectors['table_bytes'] / 2**20:,.0f} MiB, index {vectors['index_bytes'] / 2**20:,.0f} MiB; "
+          f"shared_buffers {vectors['shared_buffers']})\n")
     print(f"{'list page at depth':<26}{'keyset p50':>12}{'keyset p99':>12}{'OFFSET p50':>12}{'OFFSET p99':>12}")
     for depth, (keyset, offset) in pages.items():
         print(f"{depth:<26,}{_pct(keyset, 0.5) * 1000:>12.1f}{_pct(keyset, 0.99) * 1000:>12.1f}"
               f"{_pct(offset, 0.5) * 1000:>12.1f}{_pct(offset, 0.99) * 1000:>12.1f}")
-    print(f"\nbids/s, 8 bidders on one auction: {contended:,.0f} (on one auction each: {uncontended:,.0f}; "
-          f"{refused:.0%} of contended bids refused as outbid)")
+    if bids:
+        contended, uncontended, refused = bids
+        print(f"\nbids/s, 8 bidders on one auction: {contended:,.0f} (on one auction each: {uncontended:,.0f}; "
+              f"{refused:.0%} of contended bids refused as outbid)")
+    print_relevance(relevant, detail=False)
+    recall = {mode: measured["recall"] for mode, measured in relevant["modes"].items()}
+    keyword_recall = recall["keyword"]
     metrics = [
         {"name": "search_p95", "value": round(search_p95, 2), "unit": "ms", "baseline": None, "ratio": None,
          "target": TARGET_SEARCH_P95_MS},
@@ -290,9 +550,24 @@ def main() -> int:
          "target": None},
         {"name": "list_keyset_p99_all_depths", "value": round(keyset_p99, 2), "unit": "ms",
          "baseline": round(offset_p99, 2), "ratio": round(keyset_p99 / offset_p99, 4), "target": TARGET_KEYSET_P99_MS},
-        {"name": "bids_per_s_contended", "value": round(contended, 1), "unit": "bids/s",
-         "baseline": round(uncontended, 1), "ratio": round(contended / uncontended, 3), "target": None},
     ]
+    for name, kind in (("semantic_p95", "semantic"), ("semantic_filters_p95", "semantic + filters"),
+                       ("hybrid_p95", "hybrid")):
+        metrics.append({"name": name, "value": round(_pct(meaning[kind], 0.95) * 1000, 2), "unit": "ms",
+                        "baseline": None, "ratio": None, "target": TARGET_MEANING_P95_MS})
+    metrics.append({"name": "recall_at_10_keyword", "value": round(keyword_recall, 4), "unit": "fraction",
+                    "baseline": None, "ratio": None, "target": None})
+    for mode in ("semantic", "hybrid"):
+        metrics.append({"name": f"recall_at_10_{mode}", "value": round(recall[mode], 4), "unit": "fraction",
+                        "baseline": round(keyword_recall, 4),
+                        "ratio": round(recall[mode] / keyword_recall, 4) if keyword_recall else None, "target": None})
+    metrics.append({"name": "vector_load_s", "value": round(vectors["load_seconds"], 1), "unit": "s",
+                    "baseline": None, "ratio": None, "target": None})
+    metrics.append({"name": "hnsw_build_s", "value": round(vectors["index_seconds"], 1), "unit": "s",
+                    "baseline": None, "ratio": None, "target": None})
+    if bids:
+        metrics.append({"name": "bids_per_s_contended", "value": round(contended, 1), "unit": "bids/s",
+                        "baseline": round(uncontended, 1), "ratio": round(contended / uncontended, 3), "target": None})
     print(json.dumps({"bench": "search", "metrics": metrics}))
     return 0
 
