@@ -64,8 +64,10 @@ def _positive(amount: int) -> int:
 # Goals, prices, increments and bids: never zero (the tables' CHECK constraints agree).
 PositiveAmountIn = Annotated[int, BeforeValidator(_parse_amount), AfterValidator(_positive), _POSITIVE_AMOUNT_SCHEMA]
 
-# One line of human text: no control characters, trimmed.
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# One line of human text: no control characters, trimmed. The pattern also asks for one character
+# that is not a space: the schema then says what trimming leaves (" " is no title).
+LINE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=LINE_PATTERN)]
 Currency = Literal[tuple(CURRENCY_EXPONENTS)]  # type: ignore[valid-type]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=32)]
 

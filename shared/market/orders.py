@@ -30,7 +30,7 @@ from shared.market.order_events import payload
 from shared.market.tables import orders
 from shared.paging import PageQuery, decode_cursor, encode_cursor
 from shared.payments import holds, ledger
-from shared.types import AmountOut, ApiModel
+from shared.types import LINE_PATTERN, AmountOut, ApiModel
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -73,7 +73,7 @@ class ShipIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                              pattern=r"^[^\x00-\x1f\x7f]+$")]
+                                              pattern=LINE_PATTERN)]
     tracking: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{1,128}$")] | None = None
 
 

@@ -65,8 +65,9 @@ class SearchQuery(PriceFilter):
     q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     mode: Literal["keyword", "semantic", "hybrid"] = Field(
         default="keyword", description="keyword: by the words (typo-tolerant); semantic: by meaning (items and "
-                                       "proposals); hybrid: both, fused. semantic and hybrid need q and the "
-                                       "relevance order")
+                                       "proposals); hybrid: both, fused. Meaning ranks q's results by relevance: "
+                                       "without q, in another order or for artists, the search is by words (the "
+                                       "answer's mode says which)")
     type: Kind | None = None
     category: Slug | None = None
     tags: Annotated[list[TagSlug], Field(max_length=10, description="comma-separated; all must match"),
@@ -321,8 +322,11 @@ def search(conn: Connection, q: SearchQuery, embed_query: EmbedQuery | None = No
     if q.cursor:
         cursor_mode, key, kind, last_id = decode_cursor(q.cursor, f"search:{q.sort}", [_mode_of, _any, _kind, _uuid])
         cursor = [key, kind, last_id]
-    if q.mode != "keyword":
-        _check_meaning(q, cursor_mode)
+    meaning = _by_meaning(q)
+    if (cursor_mode is not None and (cursor_mode in ("semantic", "hybrid")) != meaning) \
+            or (meaning and cursor_mode not in (None, q.mode)):
+        raise InvalidCursor("the cursor is not one this API issued for this search")
+    if meaning:
         assert embed_query is not None, "semantic search needs the query's embedding"
         vector = embed_query(q.q)
         if q.mode == "hybrid":
@@ -352,15 +356,11 @@ def _page(q: SearchQuery, rows: list[Any], mode: str) -> SearchPage:
     return SearchPage(items=[_hit(row, row.score) for row in rows[: q.limit]], next_cursor=next_cursor, mode=mode)
 
 
-def _check_meaning(q: SearchQuery, cursor_mode: str | None) -> None:
-    if not q.q:
-        raise ValidationFailed(f"mode={q.mode} searches by meaning: give q")
-    if q.sort != "relevance":
-        raise ValidationFailed(f"mode={q.mode} orders by relevance only")
-    if q.type == "artist":
-        raise ValidationFailed(f"mode={q.mode} finds items and proposals, not artists")
-    if cursor_mode is not None and cursor_mode != q.mode:
-        raise InvalidCursor("the cursor is not one this API issued")
+def _by_meaning(q: SearchQuery) -> bool:
+    """Meaning ranks the results of words by relevance; anything else (no words, another order,
+    artists, who have no vectors) is the words' search, as every request the schema allows is
+    answered rather than refused."""
+    return q.mode != "keyword" and bool(q.q) and q.sort == "relevance" and q.type != "artist"
 
 
 def _hybrid(conn: Connection, q: SearchQuery, vector: QueryVector, cursor: list | None) -> SearchPage:

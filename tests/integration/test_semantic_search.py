@@ -126,18 +126,23 @@ def test_semantic_pages_follow_the_distance_and_leave_hidden_things_out(api, cat
         "Celadon Tea Bowl"}
 
 
-@pytest.mark.parametrize("query", [
-    {"mode": "semantic"},  # no q
-    {"mode": "semantic", "q": "rain", "sort": "newest"},
-    {"mode": "hybrid", "q": "rain", "type": "artist"},
-    {"mode": "vector", "q": "rain"},
+@pytest.mark.parametrize(("query", "answered"), [
+    ({"mode": "semantic"}, "browse"),  # no words: nothing to mean
+    ({"mode": "hybrid", "q": "rain", "sort": "newest"}, "text"),  # another order than relevance
+    ({"mode": "semantic", "q": "ines", "type": "artist"}, "text"),  # artists have no vectors
 ])
-def test_what_semantic_search_cannot_answer_is_a_422(api, query):
-    assert api.get("/api/search", query_string=query).status_code == 422
+def test_what_meaning_cannot_rank_is_searched_by_words(api, catalogue, query, answered):
+    assert search(api, **query)["mode"] == answered
+
+
+def test_an_unknown_mode_is_a_422(api):
+    assert api.get("/api/search", query_string={"mode": "vector", "q": "rain"}).status_code == 422
 
 
 def test_a_cursor_of_one_mode_is_refused_by_another(api, catalogue):
     cursor = search(api, q="art", mode="semantic", limit=1)["next_cursor"]
-    assert api.get("/api/search", query_string={"q": "art", "mode": "hybrid", "limit": 1,
-                                                "cursor": cursor}).status_code == 400
+    for other in ({"mode": "hybrid"}, {"mode": "keyword"}, {"mode": "semantic", "q": "art", "sort": "relevance"}):
+        query = {"q": "art", "limit": 1, "cursor": cursor, **other}
+        status = api.get("/api/search", query_string=query).status_code
+        assert status == (200 if other.get("mode") == "semantic" else 400), other
 
