@@ -41,6 +41,11 @@ PROJECT = "demo-bench"
 TARGET_SEARCH_P95_MS = 50.0
 TARGET_KEYSET_P99_MS = 20.0
 TARGET_MEANING_P95_MS = 80.0
+# The instance measured: the Cloud SQL tier a million items with their vectors need, its working
+# set (items, the vectors and their HNSW index: ~3 GB) in shared buffers, which Cloud SQL sets to
+# a third of the memory. Timings are of a warm database: each kind's queries run once untimed.
+TIER, TIER_MEMORY_MB = "db-custom-4-15360", 15_360
+SERVER_SETTINGS = {"shared_buffers": f"{TIER_MEMORY_MB // 3}MB"}
 # The synthetic model of the bulk items' vectors: CLUSTERS random unit centroids, an item its
 # topic's centroid (by its category and first title word) plus Gaussian noise, normalised.
 BENCH_MODEL = "bench-clustered-256"
@@ -48,11 +53,8 @@ CLUSTERS = 1_000
 NOISE = 0.045  # per dimension: ~0.84 cosine to the centroid, ~0.7 between two items of a topic
 VECTOR_CHUNK = 25_000
 SYLLABLES = ["ka", "lo", "mi", "ra", "te", "su", "no", "vi", "de", "ba", "ri", "go", "fa", "ze", "lu", "po"]
-# Indexes the load is faster without; created again (as the migration has them) once the rows are in.
-DEFERRED_INDEXES = {
-    "ix_items_search": "CREATE INDEX ix_items_search ON items USING gin (search)",
-    "ix_items_tags": "CREATE INDEX ix_items_tags ON items USING gin (tags)",
-}
+# Indexes the load is faster without; created again (as the schema has them) once the rows are in.
+DEFERRED_INDEXES = ("ix_items_search", "ix_items_heading", "ix_items_tags")
 
 
 def vocabulary(size: int, rng: random.Random) -> list[str]:
@@ -65,7 +67,13 @@ def vocabulary(size: int, rng: random.Random) -> list[str]:
 def fill(engine, items: int, words: list[str]) -> dict:
     """Artists and items in bulk, by SQL; word frequencies are skewed like real text (rank ** 2.5)."""
     from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex
 
+    from shared.market.tables import items as item_table
+
+    deferred = [str(CreateIndex(index).compile(dialect=postgresql.dialect()))
+                for index in item_table.indexes if index.name in DEFERRED_INDEXES]
     artists = max(100, items // 100)
     with engine.begin() as conn:
         for name in DEFERRED_INDEXES:
@@ -99,7 +107,7 @@ def fill(engine, items: int, words: list[str]) -> dict:
                  (SELECT array_agg(id) AS ids, count(*)::int AS count FROM users) a,
                  (SELECT array_agg(slug ORDER BY slug) AS slugs FROM categories) c
         """), {"items": items, "words": words, "vocab": len(words)})
-        for statement in DEFERRED_INDEXES.values():
+        for statement in deferred:
             conn.execute(text(statement))
     raw = engine.raw_connection()  # VACUUM runs outside a transaction: pg8000's own autocommit
     try:
@@ -150,12 +158,13 @@ def search_latency(words: list[str], fixture: dict, repeat: int, rng: random.Ran
     results: dict[str, list[float]] = {}
     for name, make in kinds.items():
         timings = []
-        for _ in range(repeat):
+        for n in range(2 * repeat):
             query = SearchQuery.model_validate(make())
             started = time.perf_counter()
             with get_engine().begin() as conn:
                 search(conn, query)
-            timings.append(time.perf_counter() - started)
+            if n >= repeat:  # the first pass warms the pages these queries read
+                timings.append(time.perf_counter() - started)
         results[name] = timings
     return results
 
@@ -334,12 +343,12 @@ def meaning_latency(words: list[str], vectors: dict, repeat: int, rng: random.Ra
     results: dict[str, list[float]] = {}
     for name, make in kinds.items():
         timings = []
-        for n in range(repeat + 1):
+        for n in range(2 * repeat):
             query = SearchQuery.model_validate(make())
             started = time.perf_counter()
             with get_engine().begin() as conn:
                 search(conn, query, embed_query)
-            if n:  # the first one warms the index's pages
+            if n >= repeat:  # the first pass warms the index's pages
                 timings.append(time.perf_counter() - started)
         results[name] = timings
     return results
@@ -480,7 +489,7 @@ def main() -> int:
     words = vocabulary(8_000, rng)
 
     with tempfile.TemporaryDirectory(prefix="kk-bench-") as tmp:
-        pg = postgres.start(Path(tmp) / "pg", keep=False)
+        pg = postgres.start(Path(tmp) / "pg", keep=False, settings=SERVER_SETTINGS)
         # Bids emit events: their outbox fast path publishes to the local stack's push broker.
         broker = PushBroker(PROJECT, [], Path(tmp) / "dead-letters.jsonl")
         broker_port = free_port()
@@ -521,13 +530,15 @@ def main() -> int:
     keyset_p99, offset_p99 = _pct(keyset_all, 0.99) * 1000, _pct(pages[deepest][1], 0.99) * 1000
 
     print(f"\nmarketplace: {items:,} items, {fixture['artists']:,} artists (loaded in {load_seconds:.0f} s)\n")
-    print(f"{'search query':<26}{'p50 ms':>10}{'p95 ms':>10}")
-    for name, timings in searches.items():
-        print(f"{name:<26}{_pct(timings, 0.5) * 1000:>10.1f}{_pct(timings, 0.95) * 1000:>10.1f}")
-    print(f"{'all searches':<26}{search_p50:>10.1f}{search_p95:>10.1f}   target p95 < {TARGET_SEARCH_P95_MS:.0f} ms")
-    for name, timings in meaning.items():
-        print(f"{name:<26}{_pct(timings, 0.5) * 1000:>10.1f}{_pct(timings, 0.95) * 1000:>10.1f}"
-              f"   target p95 < {TARGET_MEANING_P95_MS:.0f} ms")
+    print(f"(a warm {TIER}: shared_buffers {SERVER_SETTINGS['shared_buffers']})")
+    print(f"{'search query':<26}{'p50 ms':>10}{'p95 ms':>10}{'target p95':>12}")
+    kinds = [(name, timings, TARGET_SEARCH_P95_MS) for name, timings in searches.items()]
+    kinds += [(name, timings, TARGET_MEANING_P95_MS) for name, timings in meaning.items()]
+    for name, timings, target in kinds:
+        p95 = _pct(timings, 0.95) * 1000
+        print(f"{name:<26}{_pct(timings, 0.5) * 1000:>10.1f}{p95:>10.1f}{f'< {target:.0f}':>12}"
+              f"{'' if p95 < target else '   missed'}")
+    print(f"{'all keyword searches':<26}{search_p50:>10.1f}{search_p95:>10.1f}{f'< {TARGET_SEARCH_P95_MS:.0f}':>12}")
     print(f"(vectors: {vectors['vectors']:,} of {BENCH_MODEL}, {CLUSTERS:,} clusters, loaded by COPY in "
           f"{vectors['load_seconds']:.1f} s; HNSW index built in {vectors['index_seconds']:.1f} s; table "
           f"{vectors['table_bytes'] / 2**20:,.0f} MiB, index {vectors['index_bytes'] / 2**20:,.0f} MiB; "
@@ -551,10 +562,10 @@ def main() -> int:
         {"name": "list_keyset_p99_all_depths", "value": round(keyset_p99, 2), "unit": "ms",
          "baseline": round(offset_p99, 2), "ratio": round(keyset_p99 / offset_p99, 4), "target": TARGET_KEYSET_P99_MS},
     ]
-    for name, kind in (("semantic_p95", "semantic"), ("semantic_filters_p95", "semantic + filters"),
-                       ("hybrid_p95", "hybrid")):
-        metrics.append({"name": name, "value": round(_pct(meaning[kind], 0.95) * 1000, 2), "unit": "ms",
-                        "baseline": None, "ratio": None, "target": TARGET_MEANING_P95_MS})
+    for name, timings, target in kinds:  # each kind against its target
+        metrics.append({"name": f"p95_{re.sub(r'[^a-z]+', '_', name).strip('_')}",
+                        "value": round(_pct(timings, 0.95) * 1000, 2), "unit": "ms", "baseline": None, "ratio": None,
+                        "target": target})
     metrics.append({"name": "recall_at_10_keyword", "value": round(keyword_recall, 4), "unit": "fraction",
                     "baseline": None, "ratio": None, "target": None})
     for mode in ("semantic", "hybrid"):

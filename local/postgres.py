@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,15 +87,32 @@ class EmbeddedPostgres:
         self.server.cleanup()
 
 
-def start(datadir: Path, *, keep: bool = True) -> EmbeddedPostgres:
-    """Start (or attach to) the server whose data lives in ``datadir``."""
+def start(datadir: Path, *, keep: bool = True, settings: Mapping[str, str] | None = None) -> EmbeddedPostgres:
+    """Start (or attach to) the server whose data lives in ``datadir``, with ``settings`` (server
+    parameters, e.g. a Cloud SQL tier's shared_buffers) in force: restarted if one needs it."""
     import pgserver
 
     datadir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(datadir), cleanup_mode="stop" if keep else "delete")
+    server = pgserver.get_server(str(datadir), cleanup_mode="stop" if keep or settings else "delete")
+    if settings and _configure(server, settings):
+        server.cleanup()  # stops it (the data stays); the next handle starts it with the settings
+        server = pgserver.get_server(str(datadir), cleanup_mode="stop" if keep else "delete")
     uri = server.get_uri()
     socket_dir = uri.split("host=")[-1].split("&")[0] if "host=" in uri else str(datadir)
     return EmbeddedPostgres(server=server, socket_dir=socket_dir)
+
+
+def _configure(server: object, settings: Mapping[str, str]) -> bool:
+    """ALTER SYSTEM each setting; whether one only takes effect at a restart (shared_buffers)."""
+    bad = [name for name in settings if not re.fullmatch(r"[a-z_.]+", name)]
+    if bad:
+        raise ValueError(f"not setting names: {bad}")
+    statements = "".join(f"ALTER SYSTEM SET {name} = '{value.replace(chr(39), chr(39) * 2)}';\n"
+                         for name, value in settings.items())
+    names = ", ".join(f"'{name}'" for name in settings)
+    out = server.psql("\\set ON_ERROR_STOP on\n" + statements + "SELECT pg_reload_conf();\n"
+                      f"SELECT 'restart:' || count(*) FROM pg_settings WHERE name IN ({names}) AND context = 'postmaster';\n")
+    return "restart:0" not in out
 
 
 def migrate(url: str, revision: str = "head") -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -27,18 +27,27 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, TSVECTOR, UUID
 from sqlalchemy.types import TypeDecorator
 
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, FromClause
+
 USER_ROLES = ("artist", "investor", "collector")
+WALLET_CHAINS = ("ethereum", "solana")
+SOLANA_ADDRESS = "solana_address ~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$'"
 PROPOSAL_STATUSES = ("draft", "open", "funded", "failed", "withdrawn", "closed", "cancelled")
 # Why content is out of public sight (shared/moderation, decision 0031): an administrator hid
 # it, or its author is suspended. NULL: visible.
 HIDDEN_BY = ("moderation", "suspension")
-# A person others may see and meet: neither erased nor suspended.
+# A proposal anyone may find: published, not hidden.
+PUBLIC_PROPOSAL = "status <> 'draft' AND hidden IS NULL"
+# A person others may see and meet: neither erased nor suspended. Text for raw SQL (search, the
+# graph); Core queries use active_user, the same rule.
 ACTIVE_USER = "deleted_at IS NULL AND suspended_at IS NULL"
 
 
@@ -89,6 +98,17 @@ def hidden() -> list[Any]:
             CheckConstraint(one_of("hidden", HIDDEN_BY), name="hidden")]
 
 
+# The heading of a search document: its title and tags (weights A and B; an artist's name). Search
+# ranks a match there above any match in the body alone, and finds it by its own GIN index
+# (shared/market/search.py, decision 0033).
+HEADING = "ts_filter(search, '{a,b}')"
+
+
+def heading_index(table: str, where: str | None = None) -> Index:
+    return Index(f"ix_{table}_heading", text(HEADING), postgresql_using="gin",
+                 postgresql_where=text(where) if where else None)
+
+
 def search_document(expression: str) -> Column[Any]:
     """The full-text search vector PostgreSQL computes from the row (reads never select it)."""
     return Column("search", TSVECTOR, Computed(expression, persisted=True), nullable=False)
@@ -123,6 +143,8 @@ users = Table(
         ForeignKey("media.id", ondelete="SET NULL", use_alter=True)
     ),
     Column("wallet_address", String(42), unique=True),
+    # A Solana wallet (base58 of 32 bytes), beside the Ethereum one (shared/people/wallets.py).
+    Column("solana_address", String(44), unique=True),
     created("created_at"),
     updated("updated_at"),
     Column("deleted_at", DateTime(timezone=True)),
@@ -130,8 +152,16 @@ users = Table(
     Column("suspended_at", DateTime(timezone=True)),
     search_document("user_document(display_name, bio)"),
     CheckConstraint(one_of("role", USER_ROLES), name="role"),
+    CheckConstraint(SOLANA_ADDRESS, name="solana_address"),
     Index("ix_users_search", "search", postgresql_using="gin"),
+    heading_index("users", "role = 'artist'"),
 )
+
+
+def active_user(table: FromClause = users) -> ColumnElement[bool]:
+    """ACTIVE_USER in Core, for ``users`` or an alias of it."""
+    return and_(table.c.deleted_at.is_(None), table.c.suspended_at.is_(None))
+
 
 follows = Table(
     "follows",
@@ -188,6 +218,7 @@ proposals = Table(
     Index("ix_proposals_category", "category"),
     Index("ix_proposals_tags", "tags", postgresql_using="gin"),
     Index("ix_proposals_search", "search", postgresql_using="gin"),
+    heading_index("proposals", PUBLIC_PROPOSAL),
 )
 
 # The typo dictionary: words of titles, tags and names (triggers keep it, migration 0008).
@@ -313,10 +344,12 @@ wallet_challenges = Table(
     metadata,
     Column("nonce", String(32), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("address", String(42), nullable=False),
+    Column("chain", String(8), nullable=False, server_default=text("'ethereum'")),
+    Column("address", String(44), nullable=False),
     Column("message", Text, nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
     Index("ix_wallet_challenges_user", "user_id", "issued_at"),
+    CheckConstraint(one_of("chain", WALLET_CHAINS), name="chain"),
 )

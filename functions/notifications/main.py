@@ -20,7 +20,7 @@ def handle(cloud_event) -> None:
     from shared.notifications import mail, notices
 
     envelope = envelope_from(cloud_event)
-    if envelope.type not in notices.EVENT_TYPES and envelope.type not in documents.AUCTION_EVENTS:
+    if envelope.type not in notices.EVENT_TYPES and envelope.type not in documents.EVENTS:
         return  # the cloud subscription's filter sends only these; locally every event arrives
     apply_once(CONSUMER, envelope.event_id, lambda unit: notices.record(unit.connection, envelope))
     # Also after a duplicate delivery: a Firestore or mail server that was down is what the

@@ -70,13 +70,31 @@ def wallet_challenge(call: Call) -> Reply:
 @api.route("POST", "/api/me/wallet", summary="Link the wallet that signed a challenge (replaces a linked one)",
            auth="user", body=wallets.LinkRequest, response=wallets.WalletOut, errors=(400, 409))
 def link_wallet(call: Call) -> wallets.WalletOut:
-    return wallets.WalletOut(wallet_address=wallets.link(call.session, call.user, call.body).wallet_address)
+    return wallets.WalletOut(wallet_address=wallets.link(call.session, call.user, call.body))
 
 
 @api.route("DELETE", "/api/me/wallet", summary="Unlink the account's wallet (idempotent)", auth="user",
            response=None, status=204)
 def unlink_wallet(call: Call) -> None:
     wallets.unlink(call.session, call.user)
+
+
+@api.route("POST", "/api/me/solana-wallet/challenge", summary="A single-use Sign-In with Solana message to sign",
+           auth="user", body=wallets.SolanaChallengeRequest, response=wallets.Challenge, status=201)
+def solana_wallet_challenge(call: Call) -> Reply:
+    return Reply(wallets.challenge(call.session, call.user, call.body, wallets.SOLANA), status=201)
+
+
+@api.route("POST", "/api/me/solana-wallet", summary="Link the Solana wallet that signed a challenge (ed25519)",
+           auth="user", body=wallets.SolanaLinkRequest, response=wallets.SolanaWalletOut, errors=(400, 409))
+def link_solana_wallet(call: Call) -> wallets.SolanaWalletOut:
+    return wallets.SolanaWalletOut(solana_address=wallets.link(call.session, call.user, call.body, wallets.SOLANA))
+
+
+@api.route("DELETE", "/api/me/solana-wallet", summary="Unlink the account's Solana wallet (idempotent)",
+           auth="user", response=None, status=204)
+def unlink_solana_wallet(call: Call) -> None:
+    wallets.unlink(call.session, call.user, wallets.SOLANA)
 
 
 @api.route("GET", "/api/me/fundings", summary="What the caller's linked wallet backed: a position per proposal",
@@ -123,13 +141,13 @@ def my_notifications(call: Call) -> inbox.NotificationPage:
 @api.route("POST", "/api/me/notifications/read", summary="Mark the caller's notifications named read (idempotent)",
            auth="user", body=inbox.MarkRead, response=inbox.UnreadCount)
 def mark_notifications_read(call: Call) -> inbox.UnreadCount:
-    return inbox.mark_read(call.conn, call.caller.id, call.body.ids)
+    return inbox.mark_read(call.session, call.caller.id, call.body.ids)
 
 
 @api.route("POST", "/api/me/notifications/read-all", summary="Mark every notification of the caller read",
            auth="user", response=inbox.UnreadCount)
 def mark_all_notifications_read(call: Call) -> inbox.UnreadCount:
-    return inbox.mark_read(call.conn, call.caller.id, None)
+    return inbox.mark_read(call.session, call.caller.id, None)
 
 
 @api.route("GET", "/api/me/notification-preferences", summary="What the caller hears of, per kind, and by email or not",

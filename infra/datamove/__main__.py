@@ -77,6 +77,36 @@ def _engine(url: str | None):
     return get_engine()
 
 
+def _copy_into(args: argparse.Namespace, engine, options: Options, from_postgres: bool) -> int:
+    """--mapping or --into: a summary, every conflict in --conflicts; exit 1 when a row was set aside."""
+    from infra.datamove.into import Conflicts, copy_into, from_sqlite
+    from infra.datamove.into import from_postgres as postgres_tables
+
+    if args.mapping and from_postgres:
+        raise SystemExit("--mapping: maps a SQLite prototype (a PostgreSQL source loads --into by name)")
+    conflicts = Conflicts(args.conflicts)
+    try:
+        if args.mapping:
+            from infra.datamove.mapping import copy_mapped, load_mapping
+
+            outcomes = copy_mapped(_source(args.source), engine, load_mapping(args.mapping), truncate=args.truncate,
+                                   report=conflicts)
+        else:
+            incoming = (postgres_tables(_engine(args.source), engine) if from_postgres
+                        else from_sqlite(_source(args.source), engine, options))
+            outcomes = copy_into(engine, incoming, empty_first=args.truncate, report=conflicts)
+    finally:
+        conflicts.close()
+    for line in conflicts.summary(outcomes):
+        print(line)
+    set_aside = sum(o.set_aside + o.unnamed for o in outcomes.values())
+    left_empty = sum(o.left_empty for o in outcomes.values())
+    if set_aside or left_empty:
+        listed = f" (listed in {args.conflicts})" if args.conflicts else ""
+        print(f"{set_aside:,} rows set aside, {left_empty:,} in with a value left empty{listed}", file=sys.stderr)
+    return 1 if set_aside or left_empty else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.datamove", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,9 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     common(commands.add_parser("plan", help="dry run: order, counts, type mapping, sampled warnings"), target=False)
     copy = commands.add_parser("copy", help="copy every table, then keys, indexes and foreign keys")
     common(copy)
-    copy.add_argument("--backup", type=Path, help="PostgreSQL source: pg_dump -Fc the target here first")
+    copy.add_argument("--backup", type=Path, help="pg_dump -Fc the target here first")
     copy.add_argument("--mapping", type=Path, help="SQLite source: a YAML mapping onto this platform's tables "
-                                                   "(see infra/datamove/mapping.py)")
+                                                   "(see infra/datamove/mapping.py); the target's schema exists")
+    copy.add_argument("--into", action="store_true",
+                      help="the target's schema exists (its migrations ran): load the source's tables into it "
+                           "by name, its constraints active; a row that would break one is set aside and reported "
+                           "(see infra/datamove/into.py)")
+    copy.add_argument("--conflicts", type=Path,
+                      help="with --mapping or --into: every row set aside, and why, as JSON lines here")
     copy.add_argument("--parallel", type=int, default=min(4, os.cpu_count() or 1),
                       help="tables loaded at once (default: cores, at most 4)")
     mode = copy.add_mutually_exclusive_group()
@@ -121,15 +157,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     engine = _engine(args.target)
     if args.command == "copy":
+        if (args.mapping or args.into) and args.resume:
+            raise SystemExit("--resume: for a copy that creates its tables; into a schema, copy again (rows "
+                             "already there are reported, never doubled)")
+        if args.conflicts and not (args.mapping or args.into):
+            raise SystemExit("--conflicts: with --mapping or --into")
         try:
+            if args.backup:
+                backup(engine.url.render_as_string(hide_password=False), args.backup)
+            if args.mapping or args.into:
+                return _copy_into(args, engine, options, from_postgres)
             if from_postgres:
-                if args.backup:
-                    backup(engine.url.render_as_string(hide_password=False), args.backup)
                 counts = copy_postgres(_engine(args.source), engine, options, progress=print_progress)
-            elif args.mapping:
-                from infra.datamove.mapping import copy_mapped, load_mapping
-
-                counts = copy_mapped(_source(args.source), engine, load_mapping(args.mapping), truncate=args.truncate)
             else:
                 counts = copy_sqlite(_source(args.source), engine, options, progress=print_progress)
         except Refused as refused:

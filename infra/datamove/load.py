@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from infra.datamove.schema import Table, load_order, q, reflect_postgres, reflect_sqlite
+from infra.datamove.schema import (
+    Table,
+    create_enums_sql,
+    load_order,
+    q,
+    reflect_enums,
+    reflect_postgres,
+    reflect_sqlite,
+)
 from infra.datamove.types import Misfit, PgType, copy_encoder
 from shared.bulk import copy_stream
 
@@ -124,11 +132,13 @@ def _sqlite_segments_sql(source: sqlite3.Connection, table: Table) -> tuple[str,
     COPY text, and raw doubles between them (``True`` in the list marks those). None
     when a column's type is not one of the above, or a value would not fit (checked in
     one pass first; such a table goes the Python way, which names every misfit)."""
-    if any(c.pg not in _SQLITE_TEXT for c in table.columns):
+    if any(c.pg not in _SQLITE_TEXT or (c.size and c.size.length is None) for c in table.columns):
         return None
     quoted = [q(c.name) for c in table.columns]
     name = q(table.name)
-    checks = " AND ".join(_SQLITE_TEXT[c.pg][0].format(c=col) for c, col in zip(table.columns, quoted, strict=True))
+    checks = " AND ".join(_SQLITE_TEXT[c.pg][0].format(c=col)
+                          + (f" AND coalesce(length({col}), 0) <= {c.size.length}" if c.size else "")
+                          for c, col in zip(table.columns, quoted, strict=True))
     if source.execute(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE NOT ({checks}))").fetchone()[0]:
         return None
     segments: list[str] = []
@@ -184,7 +194,8 @@ def copy_lines(source: sqlite3.Connection, table: Table, options: Options,
     if fast is not None:
         yield from _segment_lines(source, *fast)
         return
-    encoders = [copy_encoder(c.pg, date_rule=options.dates.get(f"{table.name}.{c.name}", "auto"), nul=options.nul)
+    encoders = [copy_encoder(c.pg, date_rule=options.dates.get(f"{table.name}.{c.name}", "auto"), nul=options.nul,
+                             size=c.size)
                 for c in table.columns]
     lines: list[str] = []
     for rowid, *values in _source_rows(source, table):
@@ -354,6 +365,11 @@ def copy_postgres(source: Engine, engine: Engine, options: Options,
             return pipe_copy(reading, conn, q(table.name), [q(c.name) for c in table.copied])
 
     tables = load_order(reflect_postgres(source))
+    enums = reflect_enums(source)
+    if enums:  # the tables' enum types first, as the source has them
+        with engine.begin() as conn:
+            for statement in create_enums_sql(enums, set(reflect_enums(engine))):
+                conn.execute(text(statement))
     # Threads are enough here: the bytes pass through without Python looking at them.
     with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
         return _load_all(engine, tables, options, progress, lambda table: _load_one(engine, table, load), pool)

@@ -15,12 +15,15 @@ in YAML (renames, value maps, defaults, constants, date rules, ids), no code edi
         columns:
           owner_id: {uuid_from: owner, table: accounts}   # a foreign key: the same UUID as that row's id
 
-Tables load in the order written (parents first), each in one transaction with COPY;
-a target that already holds rows is refused unless ``--truncate``. Every mapped value is
+The target is the live schema, constraints active (infra/datamove/into.py): tables load in
+their foreign keys' order, whatever the order written; a row that breaks a rule of the target
+(a missing parent, a repeated key, a check, a missing value) is set aside and reported with its
+reason, the others go in. ``--truncate`` empties the tables first. Every mapped value is
 checked by PostgreSQL's own types on the way in.
 """
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import uuid
@@ -33,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import inspect, text
 
+from infra.datamove.into import Incoming, Outcome, Progress, Report, copy_into
 from infra.datamove.load import CHUNK_ROWS, Refused
 from infra.datamove.schema import q
 from infra.datamove.types import DATE_RULES, Misfit, copy_text, to_datetime
-from shared.bulk import copy_stream
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -139,36 +142,29 @@ def _encode(value: Any, udt: str, defaulted: bool) -> str:
     return copy_text(value)
 
 
-def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *, truncate: bool = False) -> dict[str, int]:
+def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *, truncate: bool = False,
+                report: Report | None = None, progress: Progress | None = None) -> dict[str, Outcome]:
+    """Every mapped table into the target; what each took and set aside (each conflict to ``report``)."""
     source.row_factory = sqlite3.Row
-    schema = inspect(engine)
-    existing = set(schema.get_table_names())
+    existing = set(inspect(engine).get_table_names())
     missing = [name for name in mapping.tables if name not in existing]
     if missing:
         raise Refused(f"the target has no table {', '.join(missing)}: run the migrations first")
-    counts: dict[str, int] = {}
-    with engine.begin() as conn:
-        for name in mapping.tables:
-            if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(name)})")).scalar() and not truncate:
-                raise Refused(f"target table {name!r} is not empty: pass --truncate to replace its rows")
-        if truncate:
-            conn.execute(text(f"TRUNCATE {', '.join(q(n) for n in mapping.tables)} CASCADE"))
+    incoming = {}
     for name, rule in mapping.tables.items():
         types = _udts(engine, name)
         unknown = sorted(set(rule.columns) - set(types))
         if unknown:
             raise Refused(f"{name} has no column {', '.join(unknown)}")
-        counter = [0]
-        with engine.begin() as conn:
-            copy_stream(conn, q(name), tuple(q(c) for c in rule.columns), _lines(source, name, rule, types, counter),
-                        with_options=f"DEFAULT '{USE_DEFAULT}'")
-        counts[name] = counter[0]
-    return counts
+        incoming[name] = Incoming(list(rule.columns), functools.partial(_lines, source, name, rule, types),
+                                  copy_options=f"DEFAULT '{USE_DEFAULT}'")
+    return copy_into(engine, incoming, empty_first=truncate, report=report, progress=progress)
 
 
 def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[str, tuple[str, bool]],
-           counter: list[int]) -> Iterator[bytes]:
-    """The mapped rows of one table as COPY text, a chunk at a time; counts them in ``counter``."""
+           _: list[BaseException]) -> Iterator[bytes]:
+    """The mapped rows of one table as COPY text, a chunk at a time (a value that does not map
+    stops the table at once)."""
     where = f" WHERE {rule.where}" if rule.where else ""
     cursor = source.execute(f"SELECT * FROM {q(rule.source)}{where}")
     while batch := cursor.fetchmany(CHUNK_ROWS):
@@ -179,7 +175,6 @@ def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[s
                                        for c in rule.columns))
             except (Misfit, IndexError, KeyError) as error:
                 raise ValueError(f"{rule.source} -> {name}: {error}") from None
-        counter[0] += len(chunk)
         yield ("\n".join(chunk) + "\n").encode()
 
 

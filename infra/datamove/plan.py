@@ -7,7 +7,7 @@ from itertools import islice
 
 from infra.datamove.load import Options, _source_rows
 from infra.datamove.schema import load_order, q, reflect_sqlite
-from infra.datamove.types import Misfit, PgType, convert
+from infra.datamove.types import Misfit, PgType, choice, convert
 
 SAMPLE_ROWS = 10_000
 
@@ -23,13 +23,14 @@ def plan(source: sqlite3.Connection, options: Options) -> str:
         for column in table.columns:
             rule = f", dates {rules[column.name]}" if column.pg is PgType.TIMESTAMPTZ else ""
             flags = " identity" if column.identity else ("" if column.nullable else " not null")
-            lines.append(f"     {column.name}: {column.declared or '(none)'} -> {column.pg.value}{flags}{rule}")
+            lines.append(f"     {column.name}: {column.declared or '(none)'} -> {column.sql_type}{flags}{rule}"
+                         f"  ({choice(column.declared, column.pg, column.size)})")
         misfits: Counter[tuple[str, str]] = Counter()
         examples: dict[tuple[str, str], str] = {}
         for rowid, *values in islice(_source_rows(source, table), SAMPLE_ROWS):
             for column, value in zip(table.columns, values, strict=True):
                 try:
-                    convert(value, column.pg, date_rule=rules[column.name], nul=options.nul)
+                    convert(value, column.pg, date_rule=rules[column.name], nul=options.nul, size=column.size)
                 except Misfit as misfit:
                     key = (column.name, str(misfit))
                     misfits[key] += 1

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import sqlite3
+import warnings
 from dataclasses import dataclass, field
 
-from infra.datamove.types import PgType, sqlite_pg_type
+from infra.datamove.types import PgType, Size, declared_size, sqlite_pg_type
 
 
 @dataclass
@@ -16,11 +17,14 @@ class Column:
     default: str | None  # a portable PostgreSQL default expression, or None
     identity: bool = False  # SQLite's INTEGER PRIMARY KEY, or a PostgreSQL identity/serial
     generated: str | None = None  # a stored generated column's expression: computed, never copied
+    size: Size | None = None  # SQLite sources: a declared size PostgreSQL keeps (varchar(n), numeric(p,s))
 
     @property
     def sql_type(self) -> str:
         """The target column's type: a PostgreSQL source's own, or SQLite's mapping."""
-        return self.pg.value if self.pg is not None else self.declared
+        if self.pg is None:
+            return self.declared
+        return self.size.sql_type(self.pg) if self.size else self.pg.value
 
 
 @dataclass
@@ -98,7 +102,7 @@ def reflect_sqlite(conn: sqlite3.Connection) -> list[Table]:
             # INTEGER PRIMARY KEY (exactly that type, alone) is the rowid: never NULL.
             identity = len(pk) == 1 and pk_position == 1 and (declared or "").upper() == "INTEGER"
             columns.append(Column(column, declared or "", pg, not (notnull or identity or pk_position),
-                                  _portable_default(default), identity))
+                                  _portable_default(default), identity, size=declared_size(declared or "", pg)))
         foreign_keys: dict[int, ForeignKey] = {}
         for fk_id, _, target, source_column, target_column, on_update, on_delete, _ in conn.execute(
                 f"PRAGMA foreign_key_list({q(name)})"):
@@ -123,23 +127,30 @@ def reflect_sqlite(conn: sqlite3.Connection) -> list[Table]:
 
 
 def reflect_postgres(engine) -> list[Table]:
-    """A PostgreSQL schema (the connection's current one), with its exact types."""
-    from sqlalchemy import inspect
-    from sqlalchemy.dialects import postgresql
+    """A PostgreSQL schema (the connection's current one), with its exact types: as the server
+    writes them (``format_type``), so a type SQLAlchemy does not know (pgvector's) is kept too."""
+    from sqlalchemy import inspect, text
 
-    dialect = postgresql.dialect()
     inspector = inspect(engine)
+    with engine.connect() as conn:
+        exact = {(table, column): sql_type for table, column, sql_type in conn.execute(text(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = CAST(current_schema() AS regnamespace) "
+            "AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"))}
     tables = []
     for name in sorted(inspector.get_table_names()):
         if name.startswith("_datamove"):
             continue
         columns = []
-        for info in inspector.get_columns(name):
+        with warnings.catch_warnings():  # a type SQLAlchemy does not know: its name is read above
+            warnings.filterwarnings("ignore", "Did not recognize type")
+            reflected = inspector.get_columns(name)
+        for info in reflected:
             default = info.get("default")
             serial = bool(default and default.startswith("nextval("))
             identity = serial or bool(info.get("identity"))
             computed = info.get("computed")
-            columns.append(Column(info["name"], info["type"].compile(dialect=dialect), None, info["nullable"],
+            columns.append(Column(info["name"], exact[(name, info["name"])], None, info["nullable"],
                                   None if identity or computed else default, identity,
                                   str(computed["sqltext"]) if computed else None))
         pk = inspector.get_pk_constraint(name).get("constrained_columns") or []
@@ -153,6 +164,26 @@ def reflect_postgres(engine) -> list[Table]:
                     if u["name"] not in {i.name for i in indexes}]
         tables.append(Table(name, columns, pk, foreign_keys, indexes))
     return tables
+
+
+def reflect_enums(engine) -> dict[str, list[str]]:
+    """The enum types of the connection's current schema: name -> labels, in their order."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return {name: list(labels) for name, labels in conn.execute(text(
+            "SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_type t "
+            "JOIN pg_enum e ON e.enumtypid = t.oid WHERE t.typnamespace = CAST(current_schema() AS regnamespace) "
+            "GROUP BY t.typname ORDER BY t.typname"))}
+
+
+def create_enums_sql(enums: dict[str, list[str]], present: set[str]) -> list[str]:
+    """CREATE TYPE of each enum the target lacks (before the tables that use them)."""
+    def literal(label: str) -> str:
+        return "'" + label.replace("'", "''") + "'"
+
+    return [f"CREATE TYPE {q(name)} AS ENUM ({', '.join(map(literal, labels))})"
+            for name, labels in enums.items() if name not in present]
 
 
 def load_order(tables: list[Table]) -> list[Table]:

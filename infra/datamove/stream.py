@@ -39,42 +39,51 @@ class _QueueWriter:
             self._buffer.clear()
 
 
-def pipe_copy(source: Connection, target: Connection, table: str, columns: list[str]) -> int:
-    """Copy one table in binary COPY format; returns the rows COPY reported."""
+def copy_out(source: Connection, table: str, columns: list[str], failures: list[BaseException], *,
+             format: str = "binary") -> Iterator[bytes]:
+    """The frames of ``COPY table (columns) TO STDOUT`` as they come: a thread reads them into a
+    bounded queue, so memory stays flat whatever the table's size. The reading side's error
+    goes into ``failures`` (for the caller to raise once the writing side has ended its COPY);
+    closed early, the generator lets the reader finish into the void."""
     frames: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
-    failure: list[BaseException] = []
-    cols = ", ".join(columns)
 
     def read() -> None:
         cursor = source.connection.dbapi_connection.cursor()
         writer = _QueueWriter(frames)
         try:
-            cursor.execute(f"COPY {table} ({cols}) TO STDOUT (FORMAT binary)", stream=writer)
+            cursor.execute(f"COPY {table} ({', '.join(columns)}) TO STDOUT (FORMAT {format})", stream=writer)
             writer.flush()
-        except BaseException as error:  # handed to the writing side, which raises it
-            failure.append(error)
+        except BaseException as error:
+            failures.append(error)
         finally:
             cursor.close()
             frames.put(_END)
 
-    def drain() -> Iterator[bytes]:
-        while (frame := frames.get()) is not _END:
-            yield frame
-
     reader = threading.Thread(target=read, name=f"copy-out-{table}", daemon=True)
     reader.start()
-    cursor = target.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(f"COPY {table} ({cols}) FROM STDIN (FORMAT binary)", stream=drain())
-        rows = cursor.rowcount
+        while (frame := frames.get()) is not _END:
+            yield frame
     finally:
-        cursor.close()
-        while reader.is_alive():  # the target failed: let the reader finish into the void
+        while reader.is_alive():
             try:
                 frames.get(timeout=0.1)
             except queue.Empty:
                 pass
         reader.join()
-    if failure:
-        raise failure[0]
+
+
+def pipe_copy(source: Connection, target: Connection, table: str, columns: list[str]) -> int:
+    """Copy one table in binary COPY format; returns the rows COPY reported."""
+    failures: list[BaseException] = []
+    frames = copy_out(source, table, columns, failures)
+    cursor = target.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)", stream=frames)
+        rows = cursor.rowcount
+    finally:
+        cursor.close()
+        frames.close()
+    if failures:
+        raise failures[0]
     return rows

@@ -3,9 +3,11 @@
 SQLite types are *affinities* decided from the declared type's text (sqlite.org
 datatype3, section 3.1): INT -> bigint; CHAR, CLOB, TEXT -> text; BLOB -> bytea;
 REAL, FLOA, DOUB -> double precision; the rest numeric, except BOOL* -> boolean and
-DATE*/TIME* -> timestamptz. SQLite stores whatever it is given, so every value is
-checked against the column's type: one that does not fit is reported (table, rowid,
-value), never coerced.
+DATE*/TIME* -> timestamptz. A size SQLite records but never enforces is kept:
+VARCHAR(70) -> varchar(70), DECIMAL(10,2) -> numeric(10,2) (``Size``). SQLite stores
+whatever it is given, so every value is checked against the column's type, its size
+included: one that does not fit is reported (table, rowid, value), never coerced or
+rounded.
 
 Dates, by rule (per column, ``--dates table.column=RULE``): ``iso`` text
 (``2026-11-22``, ``2026-11-22 10:00:00``, with or without zone; none means UTC),
@@ -15,8 +17,10 @@ epoch seconds below 10^11 (the year 5138), milliseconds above.
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from typing import Any
 
@@ -51,6 +55,68 @@ def sqlite_pg_type(declared: str) -> PgType:
     return PgType.NUMERIC
 
 
+@dataclass(frozen=True)
+class Size:
+    """A declared size: a text's most characters, or a number's digits and decimals."""
+    length: int | None = None
+    precision: int | None = None
+    scale: int = 0
+
+    def sql_type(self, pg: PgType) -> str:
+        if self.length is not None:
+            return f"varchar({self.length})"
+        return f"numeric({self.precision},{self.scale})"
+
+
+_SIZED = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*\(\s*(\d{1,8})\s*(?:,\s*(\d{1,4})\s*)?\)\s*$")
+# PostgreSQL's own bounds: varchar(n) up to 10,485,760 characters; numeric up to 1,000 digits.
+MAX_LENGTH, MAX_PRECISION = 10_485_760, 1000
+
+
+def declared_size(declared: str, pg: PgType) -> Size | None:
+    """The size a declared type states, when PostgreSQL can keep it: CHAR/VARCHAR(n) of text,
+    DECIMAL/NUMERIC(p[,s]) of numbers. Anything else (TEXT(5), INT(11)) is SQLite's
+    decoration of an affinity and gives no size."""
+    match = _SIZED.match(declared)
+    if match is None:
+        return None
+    name, first, second = match[1].upper(), int(match[2]), match[3]
+    if pg is PgType.TEXT and "CHAR" in name and 1 <= first <= MAX_LENGTH:
+        return Size(length=first)
+    if pg is PgType.NUMERIC and name in ("DECIMAL", "NUMERIC", "DEC", "NUMBER") and 1 <= first <= MAX_PRECISION:
+        return Size(precision=first, scale=int(second) if second is not None else 0)
+    return None
+
+
+def choice(declared: str, pg: PgType, size: Size | None) -> str:
+    """Why a declared type became the PostgreSQL one: what the plan shows beside each column."""
+    upper = declared.upper()
+    if size is not None and size.length is not None:
+        padded = "VARCHAR" not in upper and "VARYING" not in upper
+        return f"its length kept{' (varchar: SQLite never pads)' if padded else ''}; longer values are reported"
+    if size is not None:
+        return "its digits and decimals kept; a value that would be rounded is reported"
+    if not upper:
+        return "no declared type: text"
+    if pg is PgType.TEXT and "(" in upper:
+        return "a size SQLite ignores on this type: text"
+    if pg is PgType.TEXT and "CHAR" in upper:
+        return "no length declared: text"
+    if pg is PgType.NUMERIC and upper.startswith(("DECIMAL", "NUMERIC", "DEC", "NUMBER")):
+        return "no precision declared: numeric of any size"
+    if pg is PgType.NUMERIC:
+        return "SQLite's NUMERIC affinity (an unknown type name): numeric of any size"
+    if pg is PgType.BIGINT:
+        return "SQLite's INTEGER affinity holds 64 bits" if upper != "INTEGER" else "64-bit"
+    if pg is PgType.DOUBLE:
+        return "SQLite's REAL affinity: 8-byte floating point, bit-exact"
+    if pg is PgType.BOOLEAN:
+        return "0/1, true/false"
+    if pg is PgType.TIMESTAMPTZ:
+        return "instants in UTC, read by the column's date rule"
+    return "bytes"
+
+
 class Misfit(ValueError):
     """A value that does not fit its column's type."""
 
@@ -74,10 +140,12 @@ def to_datetime(value: Any, rule: str) -> datetime:
     raise Misfit(f"not a date under rule {rule!r}")
 
 
-def convert(value: Any, pg: PgType, *, date_rule: str = "auto", nul: str = "error") -> Any:
+def convert(value: Any, pg: PgType, *, date_rule: str = "auto", nul: str = "error", size: Size | None = None) -> Any:
     """The value as PostgreSQL should hold it (None for NULL), or Misfit."""
     if value is None:
         return None
+    if size is not None:
+        return _sized(convert(value, pg, date_rule=date_rule, nul=nul), size)
     if pg is PgType.BIGINT:
         if isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63:
             return value
@@ -118,6 +186,21 @@ def convert(value: Any, pg: PgType, *, date_rule: str = "auto", nul: str = "erro
             raise Misfit("not a finite number")
         return number
     return to_datetime(value, date_rule)
+
+
+def _sized(value: Any, size: Size) -> Any:
+    """The converted value, if it fits the declared size."""
+    if size.length is not None:
+        if len(value) > size.length:
+            raise Misfit(f"longer than {size.length} characters")
+        return value
+    with localcontext(prec=MAX_PRECISION + 20):  # the default 28 digits would fail numeric(78,0)
+        rounded = value.quantize(Decimal(1).scaleb(-size.scale))
+    if value != rounded:
+        raise Misfit(f"more than {size.scale} decimal places (PostgreSQL would round it)")
+    if value and value.adjusted() >= size.precision - size.scale:
+        raise Misfit(f"more than {size.precision - size.scale} digits before the point")
+    return value
 
 
 def _escape(text: str) -> str:
@@ -168,11 +251,14 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 _INT64 = range(-2**63, 2**63)
 
 
-def copy_encoder(pg: PgType, *, date_rule: str = "auto", nul: str = "error"):
+def copy_encoder(pg: PgType, *, date_rule: str = "auto", nul: str = "error", size: Size | None = None):
     """value -> its COPY text, for one column: the common cases without the general
     path's checks (the bulk of a copy's time is here), the rest through ``convert``."""
     def general(value: Any) -> str:
-        return copy_text(convert(value, pg, date_rule=date_rule, nul=nul))
+        return copy_text(convert(value, pg, date_rule=date_rule, nul=nul, size=size))
+
+    if size is not None:
+        return general
 
     if pg is PgType.BIGINT:
         def encode_int(value: Any) -> str:

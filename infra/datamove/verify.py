@@ -51,7 +51,7 @@ def source_checksum(source: sqlite3.Connection, table: Table, options: Options) 
         forms = []
         for column, rule, value in zip(table.columns, rules, values, strict=True):
             try:
-                forms.append(canonical(convert(value, column.pg, date_rule=rule, nul=options.nul)))
+                forms.append(canonical(convert(value, column.pg, date_rule=rule, nul=options.nul, size=column.size)))
             except Misfit:
                 forms.append("\\N")  # what the copy would have refused
         total = (total + _row_hash(forms)) % MODULUS

@@ -34,7 +34,7 @@ variable "migration_image" {
 }
 
 variable "db_tier" {
-  description = "Cloud SQL machine tier."
+  description = "Cloud SQL machine tier. Search stays within its targets while its working set (at 1M items with their vectors, ~3 GB) fits in shared buffers, a third of the memory: db-custom-4-15360 from about a million items (bench/search.py, decision 0033)."
   type        = string
   default     = "db-custom-1-3840"
 }

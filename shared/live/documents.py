@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, text
 
 from shared.live.firestore import Firestore, FirestoreUnavailable, PreconditionFailed, Value
+from shared.notifications.kinds import READ
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -29,6 +30,8 @@ ATTEMPTS = 5
 # The events after which an auction's document is read again (its state is the row's, now).
 AUCTION_EVENTS = frozenset({"auction.created", "auction.bid_placed", "auction.ending_soon", "auction.closed",
                             "auction.cancelled", "auction.payment_failed"})
+# Every event after which a document is read again: an auction's, or the reader's unread count.
+EVENTS = AUCTION_EVENTS | {READ}
 _CLOCK = "(extract(epoch from clock_timestamp()) * 1000000)::bigint AS as_of"
 _AUCTION = text(f"""
     SELECT status, current_price, currency, bid_count, ends_at, outcome, {_CLOCK}
@@ -82,7 +85,8 @@ def inbox_readings(conn: Connection, user_ids: Iterable[uuid.UUID]) -> list[Read
 
 
 def refresh(envelope: EventEnvelope, store: Firestore) -> int:
-    """After an event: its auction's document, and the unread counts of those it notified.
+    """After an event: its auction's document, and the unread counts of those it notified (or
+    of the person who read some).
     Read in one short transaction, written after it: no connection waits on Firestore."""
     from shared.db import work
     from shared.notifications.tables import notifications
@@ -93,5 +97,7 @@ def refresh(envelope: EventEnvelope, store: Firestore) -> int:
                     if found] if envelope.type in AUCTION_EVENTS else []
         recipients = set(conn.execute(select(notifications.c.user_id)
                                       .where(notifications.c.event_id == envelope.event_id)).scalars())
+        if envelope.type == READ:
+            recipients.add(uuid.UUID(envelope.aggregate_id))
         readings += inbox_readings(conn, recipients)
     return sum(put_newer(store, reading.path, reading.fields, reading.as_of) for reading in readings)

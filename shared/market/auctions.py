@@ -15,7 +15,7 @@ from shared.identity.access import require_owner
 from shared.market import auction_rules, items
 from shared.market.tables import auctions, bids
 from shared.market.tables import items as item_table
-from shared.paging import PageQuery, decode_cursor, encode_cursor
+from shared.paging import PageQuery, id_keyset_page
 from shared.payments import holds
 from shared.payments.gateway import MAX_CARD_AMOUNT
 from shared.types import AmountIn, AmountOut, ApiModel, PositiveAmountIn
@@ -299,10 +299,6 @@ def cancel(session: Session, user: User, auction_id: uuid.UUID) -> Auction:
 
 def bids_page(conn: Connection, auction_id: uuid.UUID, q: BidQuery, viewer: Viewer | None) -> BidPage:
     read_visible(conn, auction_id, viewer)
-    query = select(bids).where(bids.c.auction_id == auction_id)
-    if q.cursor:
-        (last_id,) = decode_cursor(q.cursor, "bids", [int])
-        query = query.where(bids.c.id < last_id)
-    rows = conn.execute(query.order_by(bids.c.id.desc()).limit(q.limit + 1)).all()
-    page = [_bid_out(b) for b in rows[: q.limit]]
-    return BidPage(items=page, next_cursor=encode_cursor("bids", [rows[q.limit - 1].id]) if len(rows) > q.limit else None)
+    rows, next_cursor = id_keyset_page(conn, select(bids).where(bids.c.auction_id == auction_id), "bids", bids.c.id,
+                                       q.cursor, q.limit)
+    return BidPage(items=[_bid_out(b) for b in rows], next_cursor=next_cursor)

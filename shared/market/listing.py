@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import Select
 
 from shared.market.items import Currency, ItemOut, Kind, Status, may_see_private, row_out, rows_query
-from shared.market.tables import ITEM_STATUSES, PUBLIC_ITEM_STATUSES, items
+from shared.market.tables import ITEM_STATUSES, PUBLIC_ITEM_STATUSES, items, public_items
 from shared.market.taxonomy import TagSlug
 from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SortKey, keyset_page
 from shared.types import AmountIn, ApiModel, Slug
@@ -86,8 +86,8 @@ def _filtered(query: Select, q: ItemQuery, viewer: Viewer | None) -> Select | No
     if q.status is not None and q.status not in statuses:
         return None
     if statuses == PUBLIC_ITEM_STATUSES:
-        # The partial indexes' predicate (PUBLIC in shared/market/tables.py).
-        query = query.where(items.c.status.in_(PUBLIC_ITEM_STATUSES), items.c.hidden.is_(None))
+        # The public partial indexes' own predicate, so the planner can use them.
+        query = query.where(public_items())
     if q.status:
         query = query.where(items.c.status == q.status)
     for column, value in ((items.c.kind, q.kind), (items.c.category, q.category), (items.c.owner_id, q.owner),

@@ -19,8 +19,8 @@ from sqlalchemy import and_, or_, select, tuple_
 from shared.chain.tables import artwork_tokens
 from shared.market.items import row_out, rows_query
 from shared.market.listing import ItemPage
-from shared.market.tables import auctions, bids, favorites, items, likes
-from shared.paging import PageQuery, SortKey, decode_cursor, encode_cursor, keyset_page
+from shared.market.tables import auctions, bids, favorites, items, likes, public_items
+from shared.paging import PageQuery, SortKey, id_keyset_page, keyset_page
 from shared.types import AmountOut, ApiModel
 
 if TYPE_CHECKING:
@@ -33,8 +33,7 @@ _REACTIONS = {"favorites": favorites, "likes": likes}
 
 
 def _visible(viewer: Viewer):
-    public = and_(items.c.status.not_in(("draft", "archived")), items.c.hidden.is_(None))
-    return or_(public, items.c.owner_id == viewer.id)
+    return or_(public_items(), items.c.owner_id == viewer.id)
 
 
 def reacted(conn: Connection, viewer: Viewer, reaction: Reaction, query: PageQuery) -> ItemPage:
@@ -90,15 +89,11 @@ def my_bids(conn: Connection, viewer: Viewer, query: PageQuery) -> MyBidPage:
                           auctions.c.ends_at, auctions.c.leader_id, auctions.c.current_price, auctions.c.winner_id)
                    .join(auctions, auctions.c.id == bids.c.auction_id).join(items, items.c.id == auctions.c.item_id)
                    .where(bids.c.bidder_id == viewer.id))
-    if query.cursor:
-        (last_id,) = decode_cursor(query.cursor, "my-bids", [int])
-        rows_select = rows_select.where(bids.c.id < last_id)
-    rows = conn.execute(rows_select.order_by(bids.c.id.desc()).limit(query.limit + 1)).all()
+    rows, next_cursor = id_keyset_page(conn, rows_select, "my-bids", bids.c.id, query.cursor, query.limit)
     page = [MyBidOut(id=row.id, auction_id=row.auction_id, item_id=row.item_id, title=row.title, amount=row.amount,
                      currency=row.currency, placed_at=row.placed_at, auction_status=row.auction_status,
                      ends_at=row.ends_at, won=row.winner_id == viewer.id,
                      leading=row.auction_status == "open" and row.leader_id == viewer.id
                      and row.current_price == row.amount)
-            for row in rows[: query.limit]]
-    more = len(rows) > query.limit
-    return MyBidPage(items=page, next_cursor=encode_cursor("my-bids", [rows[query.limit - 1].id]) if more else None)
+            for row in rows]
+    return MyBidPage(items=page, next_cursor=next_cursor)

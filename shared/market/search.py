@@ -36,7 +36,7 @@ from shared.market.listing import PriceFilter
 from shared.market.tables import PUBLIC_ITEM_STATUSES, PUBLIC_SQL
 from shared.market.taxonomy import TagSlug
 from shared.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from shared.tables import ACTIVE_USER, PROPOSAL_STATUSES
+from shared.tables import ACTIVE_USER, HEADING, PROPOSAL_STATUSES, PUBLIC_PROPOSAL
 from shared.types import AmountOut, ApiModel, Slug
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ _BRANCHES = {
     "item": _Branch("item", "items", "title", "description", "owner_id", "status", "price", "currency",
                     PUBLIC_SQL, "item_vectors"),
     "proposal": _Branch("proposal", "proposals", "title", "description", "owner_id", "status", "NULL::numeric",
-                        "currency", "status <> 'draft' AND hidden IS NULL", "proposal_vectors"),
+                        "currency", PUBLIC_PROPOSAL, "proposal_vectors"),
     "artist": _Branch("artist", "users", "coalesce(display_name, '')", "coalesce(bio, '')", "id", "NULL",
                       "NULL::numeric", "NULL", f"role = 'artist' AND {ACTIVE_USER} AND display_name IS NOT NULL"),
 }
@@ -155,15 +155,29 @@ _TSQUERIES = {
 DISTANCE = "(v.embedding <=> CAST(:vector AS vector))"
 
 
-def _match(branch: _Branch, mode: str) -> tuple[str, str]:
-    """(WHERE condition, score expression) of the text query for one branch."""
-    if mode == "browse":
-        return "true", "CAST(NULL AS float8)"
-    if mode == "semantic":
-        return "v.model = :model", f"CAST(1 - {DISTANCE} AS float8)"
+def _tsquery(branch: _Branch, mode: str) -> str:
     english, simple = _TSQUERIES[mode]
-    query = f"({english} || {simple})" if branch.kind == "artist" else english
-    return f"search @@ {query}", f"CAST(ts_rank_cd(search, {query}) AS float8)"
+    return f"({english} || {simple})" if branch.kind == "artist" else english
+
+
+def _match(branch: _Branch, mode: str, sort: str) -> tuple[list[str], str]:
+    """(the WHERE condition of each tier, best first; the score expression) of one branch.
+
+    A match in the HEADING (title and tags, an artist's name) outranks any match in the body
+    alone: the relevance order is the heading's matches, then the body's, each in ts_rank_cd
+    order normalised to [0, 1) (flag 32), so a score is 1 and more in the heading. A common
+    word's first page ranks only its heading's matches, found by their own index (decision 0033).
+    """
+    if mode == "browse":
+        return ["true"], "CAST(NULL AS float8)"
+    if mode == "semantic":
+        return ["v.model = :model"], f"CAST(1 - {DISTANCE} AS float8)"
+    query = _tsquery(branch, mode)
+    heading = f"{HEADING} @@ {query}"
+    score = f"CAST((CASE WHEN {heading} THEN 1 ELSE 0 END) + ts_rank_cd(search, {query}, 32) AS float8)"
+    if sort != "relevance":  # another order: one set of matches
+        return [f"search @@ {query}"], score
+    return [heading, f"search @@ {query} AND NOT ({heading})"], score
 
 
 def _key(sort: str, branch: _Branch, score: str, mode: str = "text") -> tuple[str, bool]:
@@ -181,12 +195,12 @@ def _key(sort: str, branch: _Branch, score: str, mode: str = "text") -> tuple[st
 
 def _branch_sql(branch: _Branch, q: SearchQuery, mode: str, sort: str, cursor: list | None) -> str:
     index = KINDS.index(branch.kind)
-    condition, score = _match(branch, mode)
+    tiers, score = _match(branch, mode, sort)
     key, descending = _key(sort, branch, score, mode)
     source = branch.table
     if mode == "semantic":  # the vectors' id under another name: the branch's columns stay unqualified
         source += f" JOIN (SELECT id AS vector_of, model, embedding FROM {branch.vectors}) v ON v.vector_of = id"
-    where = [branch.visible, condition]
+    where = [branch.visible]
     if q.status:
         where.append(f"{branch.status} = :status")
     if q.category:
@@ -203,12 +217,19 @@ def _branch_sql(branch: _Branch, q: SearchQuery, mode: str, sort: str, cursor: l
         where.append("price <= :max_price")
     if cursor is not None:
         where.append(_after(key, descending, index, cursor[1]))
+    if cursor is not None and len(tiers) > 1 and float(cursor[0]) < 1:
+        tiers = tiers[1:]  # past the heading's matches (their scores are 1 and more)
     direction = "DESC" if descending else "ASC"
-    return f"""(SELECT {index} AS kind, id, {branch.title} AS title, {branch.body} AS body, {branch.owner} AS owner_id,
+    selects = [f"""(SELECT {index} AS kind, id, {branch.title} AS title, {branch.body} AS body, {branch.owner} AS owner_id,
                {branch.status} AS status, {branch.price} AS price, {branch.currency} AS currency, created_at,
                {score} AS score, {key} AS key
-        FROM {source} WHERE {' AND '.join(where)}
-        ORDER BY {key} {direction}, id {direction} LIMIT :fetch)"""
+        FROM {source} WHERE {' AND '.join([*where, tier])}
+        ORDER BY {key} {direction}, id {direction} LIMIT :fetch)""" for tier in tiers]
+    if len(selects) == 1:
+        return selects[0]
+    # Without an order of its own the append reads its tiers in turn and stops once the page is
+    # full: the body's matches are only ranked when the heading's are too few.
+    return f"(SELECT * FROM ({' UNION ALL '.join(selects)}) tiers LIMIT :fetch)"
 
 
 def _after(key: str, descending: bool, kind: int, cursor_kind: int) -> str:
@@ -236,13 +257,16 @@ def _mode(q: SearchQuery, cursor_mode: str | None) -> str:
 
 
 def _run(conn: Connection, q: SearchQuery, mode: str, cursor: list | None, *, fetch: int | None = None,
-         query_vector: QueryVector | None = None) -> list[Any]:
+         query_vector: QueryVector | None = None, candidates: bool = False, corrected: str | None = None) -> list[Any]:
+    """The rows of one mode's search. ``candidates``: a hybrid search's, of the kinds that have
+    vectors and without snippets (the page's are made once the rankings are fused)."""
     sort = _effective_sort(q, mode)
-    corrected = corrections(conn, q.q) if mode == "fuzzy" else ""
+    if mode == "fuzzy" and corrected is None:
+        corrected = corrections(conn, q.q)
     if mode == "fuzzy" and not corrected:
         return []
     params: dict[str, Any] = {
-        "q": q.q, "fq": corrected, "status": q.status, "category": q.category, "tags": ",".join(q.tags),
+        "q": q.q, "fq": corrected or "", "status": q.status, "category": q.category, "tags": ",".join(q.tags),
         "artist": q.artist, "currency": q.currency, "min_price": q.min_price, "max_price": q.max_price,
         "fetch": fetch or q.limit + 1,
     }
@@ -258,22 +282,27 @@ def _run(conn: Connection, q: SearchQuery, mode: str, cursor: list | None, *, fe
         except (TypeError, ValueError):
             raise InvalidCursor("the cursor is not one this API issued") from None
         params.update(cursor_key=key, cursor_id=uuid.UUID(cursor[2]))
-    kinds = [kind for kind in _kinds(q) if mode != "semantic" or _BRANCHES[kind].vectors]
+    kinds = [kind for kind in _kinds(q) if (mode != "semantic" and not candidates) or _BRANCHES[kind].vectors]
     branches = [_branch_sql(_BRANCHES[kind], q, mode, sort, cursor) for kind in kinds]
     if not branches:
         return []
     _, descending = _key(sort, _BRANCHES["item"], "score", mode)
     direction = "DESC" if descending else "ASC"
-    headline = (f"ts_headline('english', coalesce(nullif(body, ''), title), {_TSQUERIES[mode][0]}, "
-                f"'{SNIPPET_WORDS}, StartSel=\"{START}\", StopSel=\"{STOP}\"')") if mode in _TSQUERIES \
-        else "left(body, 200)"
     sql = f"""
-        SELECT page.*, {headline} AS snippet FROM (
+        SELECT page.*, {"NULL" if candidates else _headline(mode)} AS snippet FROM (
             SELECT * FROM ({' UNION ALL '.join(branches)}) merged
             ORDER BY key {direction}, kind {direction}, id {direction} LIMIT :fetch
         ) page ORDER BY key {direction}, kind {direction}, id {direction}
     """
     return conn.execute(text(sql), params).all()
+
+
+def _headline(mode: str) -> str:
+    """The snippet of a row (its body and title): the words a text search matched, marked."""
+    if mode not in _TSQUERIES:
+        return "left(body, 200)"
+    return (f"ts_headline('english', coalesce(nullif(body, ''), title), {_TSQUERIES[mode][0]}, "
+            f"'{SNIPPET_WORDS}, StartSel=\"{START}\", StopSel=\"{STOP}\"')")
 
 
 _WORD = re.compile(r"^\w+$")
@@ -340,8 +369,8 @@ def search(conn: Connection, q: SearchQuery, embed_query: EmbedQuery | None = No
     return _page(q, rows, mode)
 
 
-def _hit(row: Any, score: float | None) -> SearchHit:
-    return SearchHit(type=KINDS[row.kind], id=row.id, title=row.title, snippet_html=_snippet(row.snippet),
+def _hit(row: Any, score: float | None, snippet: str | None) -> SearchHit:
+    return SearchHit(type=KINDS[row.kind], id=row.id, title=row.title, snippet_html=_snippet(snippet),
                      owner_id=row.owner_id, status=row.status, price=int(row.price) if row.price is not None else None,
                      currency=row.currency, created_at=row.created_at, score=score)
 
@@ -353,7 +382,7 @@ def _page(q: SearchQuery, rows: list[Any], mode: str) -> SearchPage:
         key = last.key.isoformat() if isinstance(last.key, datetime) else \
             str(last.key) if not isinstance(last.key, float) else last.key
         next_cursor = encode_cursor(f"search:{q.sort}", [mode, key, last.kind, str(last.id)])
-    return SearchPage(items=[_hit(row, row.score) for row in rows[: q.limit]], next_cursor=next_cursor, mode=mode)
+    return SearchPage(items=[_hit(row, row.score, row.snippet) for row in rows[: q.limit]], next_cursor=next_cursor, mode=mode)
 
 
 def _by_meaning(q: SearchQuery) -> bool:
@@ -366,12 +395,15 @@ def _by_meaning(q: SearchQuery) -> bool:
 def _hybrid(conn: Connection, q: SearchQuery, vector: QueryVector, cursor: list | None) -> SearchPage:
     """The text and the semantic rankings' first CANDIDATES each, fused by reciprocal rank (RRF);
     a page continues after the cursor's (fused score, kind, id), so pages go CANDIDATES deep."""
-    words = _run(conn, q, "text", None, fetch=CANDIDATES) or _run(conn, q, "fuzzy", None, fetch=CANDIDATES)
-    words = [row for row in words if row.kind != KINDS.index("artist")]  # people have no meaning to fuse
-    meaning = _run(conn, q, "semantic", None, fetch=CANDIDATES, query_vector=vector)
+    mode, corrected = "text", ""
+    words = _run(conn, q, mode, None, fetch=CANDIDATES, candidates=True)
+    if not words and (corrected := corrections(conn, q.q)):  # the words matched nothing: as typos
+        mode = "fuzzy"
+        words = _run(conn, q, mode, None, fetch=CANDIDATES, candidates=True, corrected=corrected)
+    meaning = _run(conn, q, "semantic", None, fetch=CANDIDATES, query_vector=vector, candidates=True)
     fused: dict[tuple[int, Any], float] = {}
     rows: dict[tuple[int, Any], Any] = {}
-    for ranking in (meaning, words):  # the text row last: its snippet marks the matched words
+    for ranking in (meaning, words):
         for rank, row in enumerate(ranking, start=1):
             key = (row.kind, row.id)
             fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
@@ -385,7 +417,20 @@ def _hybrid(conn: Connection, q: SearchQuery, vector: QueryVector, cursor: list 
     if len(order) > q.limit:
         last = page[-1]
         next_cursor = encode_cursor(f"search:{q.sort}", ["hybrid", fused[last], last[0], str(last[1])])
-    return SearchPage(items=[_hit(rows[k], fused[k]) for k in page], next_cursor=next_cursor, mode="hybrid")
+    snippets = _snippets(conn, [rows[k] for k in page], mode, q.q, corrected)
+    return SearchPage(items=[_hit(rows[k], fused[k], snippet) for k, snippet in zip(page, snippets, strict=True)],
+                      next_cursor=next_cursor, mode="hybrid")
+
+
+def _snippets(conn: Connection, rows: list[Any], mode: str, q: str, corrected: str) -> list[str]:
+    """The page's snippets, in its order: the words the text search matched, marked."""
+    if not rows:
+        return []
+    return list(conn.execute(text(
+        f"SELECT {_headline(mode)} FROM unnest(CAST(:bodies AS text[]), CAST(:titles AS text[])) "
+        "WITH ORDINALITY AS page(body, title, n) ORDER BY n"),
+        {"bodies": [row.body for row in rows], "titles": [row.title for row in rows], "q": q,
+         "fq": corrected}).scalars())
 
 
 def _mode_of(value: Any) -> str:

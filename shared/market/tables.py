@@ -1,6 +1,8 @@
 """The marketplace's tables: items, reactions, analytics, auctions, bids, rate limits."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -15,12 +17,26 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 import shared.payments.tables  # noqa: F401  (bids and orders name payment_holds)
-from shared.tables import Amount, created, hidden, metadata, one_of, search_document, updated, uuid_pk
+from shared.tables import (
+    Amount,
+    created,
+    heading_index,
+    hidden,
+    metadata,
+    one_of,
+    search_document,
+    updated,
+    uuid_pk,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, FromClause
 
 ITEM_KINDS = ("physical", "digital")
 ITEM_STATUSES = ("draft", "listed", "sold", "archived")
@@ -31,14 +47,15 @@ ORDER_STATUSES = ("pending", "paid", "shipped", "fulfilled", "refunding", "refun
 PUBLIC_ITEM_STATUSES = ("listed", "sold")
 ANALYTICS_ACTIONS = ("view", "copy")
 # What anyone may see: listed or sold, and not hidden by moderation (decision 0031). The public
-# partial indexes have this predicate; a query meant to use them repeats it (public_item).
-PUBLIC_SQL = "status IN ('listed', 'sold') AND hidden IS NULL"
+# partial indexes have this predicate; a query meant to use them repeats it: public_items in
+# Core, public_item in raw SQL (tests/unit/test_visibility_rules.py holds the forms together).
+PUBLIC_SQL = f"{one_of('status', PUBLIC_ITEM_STATUSES)} AND hidden IS NULL"
 PUBLIC = text(PUBLIC_SQL)
 
 
 def public_item(alias: str) -> str:
     """PUBLIC_SQL for the items row named ``alias`` in a query."""
-    return f"{alias}.status IN ('listed', 'sold') AND {alias}.hidden IS NULL"
+    return f"{one_of(f'{alias}.status', PUBLIC_ITEM_STATUSES)} AND {alias}.hidden IS NULL"
 
 items = Table(
     "items",
@@ -100,6 +117,7 @@ items = Table(
     CheckConstraint("low_stock_threshold IS NULL OR (kind = 'physical' AND low_stock_threshold >= 0)",
                     name="low_stock_threshold"),
     Index("ix_items_search", "search", postgresql_using="gin"),
+    heading_index("items", PUBLIC_SQL),
     Index("ix_items_public_created", "created_at", "id", postgresql_where=PUBLIC),
     Index("ix_items_public_popular", "popularity", "id", postgresql_where=PUBLIC),
     Index("ix_items_public_price", "currency", "price", "id", postgresql_where=PUBLIC),
@@ -112,6 +130,11 @@ items = Table(
           postgresql_where=text("token_id IS NOT NULL")),
     Index("ix_items_owner_sku", "owner_id", "sku", unique=True, postgresql_where=text("sku IS NOT NULL")),
 )
+
+
+def public_items(table: FromClause = items) -> ColumnElement[bool]:
+    """PUBLIC_SQL in Core, for ``items`` or an alias of it."""
+    return and_(table.c.status.in_(PUBLIC_ITEM_STATUSES), table.c.hidden.is_(None))
 
 
 def _reaction(name: str) -> Table:

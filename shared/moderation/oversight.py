@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 from sqlalchemy import text
 
 from shared.errors import ValidationFailed
-from shared.paging import PageQuery, decode_cursor, encode_cursor
+from shared.paging import PageQuery, id_keyset_page
 from shared.tables import audit_log
 from shared.types import ApiModel
 
@@ -45,12 +45,6 @@ class AuditPage(ApiModel):
     next_cursor: str | None
 
 
-def _entry_id(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
-        raise ValueError("not an audit entry's id")
-    return value
-
-
 def audit_page(conn: Connection, q: AuditQuery) -> AuditPage:
     """The newest entries first (the log's own order: its identity)."""
     if q.since and q.until and q.since >= q.until:
@@ -64,12 +58,8 @@ def audit_page(conn: Connection, q: AuditQuery) -> AuditPage:
         query = query.where(audit_log.c.occurred_at >= q.since)
     if q.until:
         query = query.where(audit_log.c.occurred_at < q.until)
-    if q.cursor:
-        (last,) = decode_cursor(q.cursor, "audit", [_entry_id])
-        query = query.where(audit_log.c.id < last)
-    rows = conn.execute(query.order_by(audit_log.c.id.desc()).limit(q.limit + 1)).all()
-    next_cursor = encode_cursor("audit", [rows[q.limit - 1].id]) if len(rows) > q.limit else None
-    return AuditPage(items=[AuditEntryOut.model_validate(row, from_attributes=True) for row in rows[:q.limit]],
+    rows, next_cursor = id_keyset_page(conn, query, "audit", audit_log.c.id, q.cursor, q.limit)
+    return AuditPage(items=[AuditEntryOut.model_validate(row, from_attributes=True) for row in rows],
                      next_cursor=next_cursor)
 
 

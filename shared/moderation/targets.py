@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import Table, and_, case, literal, select
 
 from shared.errors import NotFound
-from shared.market.tables import PUBLIC_ITEM_STATUSES, items
-from shared.tables import media, proposals, users
+from shared.market.tables import items, public_items
+from shared.tables import active_user, media, proposals, users
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Connection
@@ -33,12 +33,10 @@ class Target:
 TARGETS: dict[str, Target] = {
     "proposal": Target(proposals, proposals.c.title, proposals.c.owner_id,
                        and_(proposals.c.status != "draft", proposals.c.hidden.is_(None)), proposals.c.hidden),
-    "item": Target(items, items.c.title, items.c.owner_id,
-                   and_(items.c.status.in_(PUBLIC_ITEM_STATUSES), items.c.hidden.is_(None)), items.c.hidden),
+    "item": Target(items, items.c.title, items.c.owner_id, public_items(), items.c.hidden),
     "media": Target(media, media.c.purpose, media.c.owner_id,
                     and_(media.c.status == "ready", media.c.hidden.is_(None)), media.c.hidden),
-    "user": Target(users, users.c.display_name, users.c.id,
-                   and_(users.c.deleted_at.is_(None), users.c.suspended_at.is_(None)),
+    "user": Target(users, users.c.display_name, users.c.id, active_user(),
                    case((users.c.suspended_at.is_not(None), literal("suspension")), else_=None)),
 }
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import AwareDatetime, ConfigDict, Field
 from sqlalchemy import func, select
 
+from shared.notifications.kinds import READ
 from shared.notifications.preferences import KindName
 from shared.notifications.tables import notifications
 from shared.paging import PageQuery, SortKey, keyset_page
@@ -16,6 +17,7 @@ from shared.types import ApiModel
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+    from sqlalchemy.orm import Session
 
 CURSOR = "notifications"
 MARK_MAX = 100
@@ -68,11 +70,15 @@ def page(conn: Connection, user_id: uuid.UUID, query: NotificationQuery) -> Noti
                             next_cursor=next_cursor, unread_count=unread_count(conn, user_id))
 
 
-def mark_read(conn: Connection, user_id: uuid.UUID, ids: list[uuid.UUID] | None) -> UnreadCount:
+def mark_read(session: Session, user_id: uuid.UUID, ids: list[uuid.UUID] | None) -> UnreadCount:
     """The ids named (None: every one) marked read. Idempotent: ids that are not the caller's,
-    or read already, change nothing."""
+    or read already, change nothing and tell no one."""
+    from shared.events import outbox
+
+    conn = session.connection()
     statement = notifications.update().where(notifications.c.user_id == user_id, notifications.c.read_at.is_(None))
     if ids is not None:
         statement = statement.where(notifications.c.id.in_(ids))
-    conn.execute(statement.values(read_at=func.now()))
+    if conn.execute(statement.values(read_at=func.now())).rowcount:
+        outbox.emit(session, READ, "user", user_id, {"user_id": str(user_id)})
     return UnreadCount(unread_count=unread_count(conn, user_id))

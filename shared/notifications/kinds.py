@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The event a person's reading makes (inbox.mark_read): the notifications function then sets
+# their live unread count (shared/live/documents.py).
+READ = "notifications.read"
+
 
 @dataclass(frozen=True)
 class Kind:

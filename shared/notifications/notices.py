@@ -26,7 +26,7 @@ from shared.chain.tables import investments
 from shared.market.tables import bids, favorites, items
 from shared.notifications.preferences import wanted
 from shared.notifications.tables import notifications
-from shared.tables import proposals, users
+from shared.tables import active_user, proposals, users
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -81,8 +81,7 @@ def _active(conn: Connection, notices: list[Notice]) -> list[Notice]:
     recipients = {n.user_id for n in notices}
     if not recipients:
         return []
-    active = set(conn.execute(select(users.c.id).where(users.c.id.in_(recipients), users.c.deleted_at.is_(None),
-                                                       users.c.suspended_at.is_(None))).scalars())
+    active = set(conn.execute(select(users.c.id).where(users.c.id.in_(recipients), active_user())).scalars())
     return [n for n in notices if n.user_id in active]
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from shared.errors import Forbidden
 from shared.paging import PageQuery, SortKey, keyset_page
 from shared.people.users import get_active
-from shared.tables import follows, users
+from shared.tables import active_user, follows, users
 from shared.types import ApiModel
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def people(conn: Connection, viewer: Viewer | None, user_id: uuid.UUID, directio
     followed_at = follows.c.created_at.label("followed_at")
     rows_select = (select(users.c.id, users.c.display_name, users.c.role, users.c.avatar_url, followed_at)
                    .join(follows, far == users.c.id)
-                   .where(near == owner.id, users.c.deleted_at.is_(None), users.c.suspended_at.is_(None)))
+                   .where(near == owner.id, active_user()))
     if not own and direction == "following" and not owner.follows_public:
         raise Forbidden("this person keeps whom they follow to themselves")
     if not own and direction == "followers":

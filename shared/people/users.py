@@ -23,7 +23,15 @@ from shared import audit
 from shared.db import transaction
 from shared.errors import Conflict, NotFound, RegistrationRequired, ValidationFailed
 from shared.events import outbox
-from shared.tables import account_deletions, follows, proposals, readable_columns, users, wallet_challenges
+from shared.tables import (
+    account_deletions,
+    active_user,
+    follows,
+    proposals,
+    readable_columns,
+    users,
+    wallet_challenges,
+)
 from shared.types import ApiModel, Line, left_out
 
 if TYPE_CHECKING:
@@ -81,6 +89,7 @@ class PublicProfile(ApiModel):
     links: list[str]
     avatar_url: str | None
     wallet_address: str | None
+    solana_address: str | None = Field(description="a linked Solana wallet (base58)")
     followers: int
     following: int
     follows_public: bool = Field(description="whether whom they follow is shown to others")
@@ -94,9 +103,10 @@ class MyProfile(PublicProfile):
 
 
 def _counts(db: Connection | Session, user_id: uuid.UUID) -> tuple[int, int]:
-    """Followers and followed who others may meet (not suspended), as the follow lists show them."""
+    """Followers and followed who others may meet (neither erased nor suspended), as the follow
+    lists show them."""
     def active(column):
-        return select(users.c.id).where(users.c.id == column, users.c.suspended_at.is_(None)).exists()
+        return select(users.c.id).where(users.c.id == column, active_user()).exists()
 
     followers = select(func.count()).where(follows.c.followee_id == user_id,
                                            active(follows.c.follower_id)).scalar_subquery()
@@ -115,6 +125,7 @@ def _public_fields(db: Connection | Session, user: Viewer) -> dict:
         "links": user.links,
         "avatar_url": user.avatar_url,
         "wallet_address": user.wallet_address,
+        "solana_address": user.solana_address,
         "followers": followers,
         "following": following,
         "follows_public": user.follows_public,
@@ -145,10 +156,8 @@ def own_profile(conn: Connection, viewer: Viewer) -> MyProfile:
 
 def get_active(db: Connection | Session, user_id: uuid.UUID, *, suspended: bool = False) -> Row:
     """A person's row unless erased, or suspended (``suspended``: suspended ones too)."""
-    active = [users.c.id == user_id, users.c.deleted_at.is_(None)]
-    if not suspended:
-        active.append(users.c.suspended_at.is_(None))
-    user = db.execute(select(*readable_columns(users)).where(*active)).one_or_none()
+    present = users.c.deleted_at.is_(None) if suspended else active_user()
+    user = db.execute(select(*readable_columns(users)).where(users.c.id == user_id, present)).one_or_none()
     if user is None:
         raise NotFound("no such user")
     return user
@@ -254,6 +263,7 @@ def erase(session: Session, user: User) -> str:
     user.links = []
     user.avatar_url = None
     user.wallet_address = None
+    user.solana_address = None
     user.deleted_at = datetime.now(UTC)
     audit.record(session, user, "user.erased", "user", user.id)
     outbox.emit(session, "user.deleted", "user", user.id, {"id": str(user.id)})

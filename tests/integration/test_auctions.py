@@ -65,6 +65,11 @@ def test_bidding_rules(api, cast, open_auction, db):
     assert bid(api, cast["ben"], auction, 1100).status_code == 201
     log = api.get(f"/api/auctions/{auction['id']}/bids").get_json()["items"]
     assert [(b["amount"], b["bidder_id"]) for b in log] == [("1100", cast["ben"].id), ("1000", cast["ann"].id)]
+    first = api.get(f"/api/auctions/{auction['id']}/bids", query_string={"limit": 1}).get_json()
+    rest = api.get(f"/api/auctions/{auction['id']}/bids", query_string={"limit": 1, "cursor": first["next_cursor"]})
+    assert [b["amount"] for b in first["items"] + rest.get_json()["items"]] == ["1100", "1000"]
+    assert rest.get_json()["next_cursor"] is None
+    assert api.get(f"/api/auctions/{auction['id']}/bids", query_string={"cursor": "garbage"}).status_code == 400
     # A second auction for the same item, and unlisting during the auction, are refused.
     again = api.post(f"/api/items/{auction['item_id']}/auctions", token=cast["seller"].token,
                      json={"ends_at": _at(600), "starting_price": "1", "min_increment": "1"})

@@ -364,7 +364,9 @@ def test_a_prototype_maps_onto_the_platform_schema(postgres_server, tmp_path):
         "products": [(20, 1, "Indigo Loom Study", 45000, 3, None)],
     })
     mapping = load_mapping(REPO / "docs" / "examples" / "prototype-mapping.yaml")
-    assert copy_mapped(source, engine, mapping) == {"users": 3, "proposals": 1, "items": 1}
+    copied = copy_mapped(source, engine, mapping)
+    assert {name: (o.rows, o.inserted, o.set_aside) for name, o in copied.items()} == {
+        "users": (3, 3, 0), "proposals": (1, 1, 0), "items": (1, 1, 0)}
     with engine.connect() as conn:
         users = {r.email: r for r in conn.execute(text("SELECT id, email, role, created_at, links FROM users"))}
         assert users["ada@example.test"].role == "artist" and users["cy@example.test"].role == "collector"
@@ -376,9 +378,11 @@ def test_a_prototype_maps_onto_the_platform_schema(postgres_server, tmp_path):
         assert proposal.deadline == datetime(2027, 1, 1, tzinfo=UTC)
         item = conn.execute(text("SELECT owner_id, inventory, status, price, search IS NOT NULL FROM items")).one()
         assert item.owner_id == legacy_uuid("accounts", 1) and item.inventory == 3 and item.status == "draft"
-    with pytest.raises(Refused, match="not empty"):
-        copy_mapped(source, engine, mapping)
-    assert copy_mapped(source, engine, mapping, truncate=True)["users"] == 3
+    # Into a schema that holds them already: each row reported, none doubled (tests/integration/
+    # test_datamove_into.py has the rest); --truncate empties the tables first.
+    again = copy_mapped(source, engine, mapping)
+    assert [(o.inserted, o.set_aside) for o in again.values()] == [(0, 3), (0, 1), (0, 1)]
+    assert copy_mapped(source, engine, mapping, truncate=True)["users"].inserted == 3
     engine.dispose()
 
 
@@ -424,3 +428,74 @@ def test_a_foreign_key_cycle_loads_because_constraints_come_last(target, tmp_pat
     assert {fk["referred_table"] for t in ("artist", "work") for fk in inspect(target).get_foreign_keys(t)} == \
         {"artist", "work"}
     assert all(check.equal for check in verify(source, target, Options()))
+
+
+# -- exact types ----------------------------------------------------------------------------------
+
+def _types(engine, table: str) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"), {"t": table}).all())
+
+
+SIZED = """CREATE TABLE p (id INTEGER PRIMARY KEY, name VARCHAR(70), code CHAR(3), price DECIMAL(10,2),
+                           qty NUMERIC(4), note TEXT(5), loose DECIMAL)"""
+
+
+def test_declared_sizes_are_kept_and_every_value_checked_against_them(target, tmp_path):
+    source = _sqlite(tmp_path, SIZED, {"p": [(1, "Loom", "ABC", 12.5, 12, "longer than five", "3.14159"),
+                                             (2, "x" * 70, "XYZ", "99999999.99", 9999, None, 1)]})
+    copy_sqlite(source, target, Options())
+    assert _types(target, "p") == {"id": "bigint", "name": "character varying(70)", "code": "character varying(3)",
+                                   "price": "numeric(10,2)", "qty": "numeric(4,0)", "note": "text", "loose": "numeric"}
+    assert all(check.equal for check in verify(source, target, Options()))
+    with target.connect() as conn:
+        assert conn.execute(text("SELECT price FROM p WHERE id = 2")).scalar_one() == Decimal("99999999.99")
+
+    _reset(target)
+    misfits = _sqlite(tmp_path, SIZED, {"p": [(1, "y" * 71, "ABCD", 1.234, 12345, None, None)]})
+    with pytest.raises(ValueError, match="4 values") as stopped:
+        copy_sqlite(misfits, target, Options())
+    for reason in ("name: longer than 70 characters", "code: longer than 3 characters",
+                   "price: more than 2 decimal places", "qty: more than 4 digits before the point"):
+        assert reason in str(stopped.value)
+
+
+def test_the_plan_says_what_each_loose_type_became_and_why(tmp_path):
+    source = _sqlite(tmp_path, SIZED + "; CREATE TABLE q (id INTEGER PRIMARY KEY, anything, flag BOOLEAN, n INT(11))")
+    child = _cli("plan", "--source", source.execute("PRAGMA database_list").fetchone()[2])
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    for line in ("name: VARCHAR(70) -> varchar(70)  (its length kept; longer values are reported)",
+                 "code: CHAR(3) -> varchar(3)  (its length kept (varchar: SQLite never pads)",
+                 "price: DECIMAL(10,2) -> numeric(10,2)  (its digits and decimals kept",
+                 "note: TEXT(5) -> text  (a size SQLite ignores on this type: text)",
+                 "loose: DECIMAL -> numeric  (no precision declared: numeric of any size)",
+                 "anything: (none) -> text  (no declared type: text)",
+                 "n: INT(11) -> bigint  (SQLite's INTEGER affinity holds 64 bits)"):
+        assert line in out, line
+
+
+def test_postgres_types_arrive_exactly_enums_included(postgres_server, target):
+    from infra.datamove.load import copy_postgres
+    from infra.datamove.verify import verify_postgres
+
+    source = create_engine(postgres_server.ensure_database(f"datamove_types_{next(_databases)}"))
+    with source.begin() as conn:
+        conn.execute(text("CREATE TYPE mood AS ENUM ('calm', 'wild', 'it''s')"))
+        conn.execute(text("""CREATE TABLE t (id int PRIMARY KEY, code varchar(7), price numeric(10,2), ok boolean,
+                             doc json, docb jsonb, at timestamp, at_tz timestamptz, day date, raw bytea, nums int[],
+                             words text[], feel mood, feels mood[], small smallint, fixed char(4))"""))
+        conn.execute(text("""INSERT INTO t VALUES
+            (1, 'abc', 12.50, true, '{"a": [1, 2]}', '{"b": null}', '2026-01-01 10:00', '2026-01-01 10:00+02',
+             '2026-01-02', '\\x00ff', '{1,2,3}', '{"x y", "z"}', 'it''s', '{calm,wild}', 7, 'ab'),
+            (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"""))
+    copy_postgres(source, target, Options())
+    assert _types(target, "t") == _types(source, "t")
+    assert _types(target, "t")["feels"] == "mood[]" and _types(target, "t")["price"] == "numeric(10,2)"
+    assert all(check.equal for check in verify_postgres(source, target))
+    with target.connect() as conn:
+        assert conn.execute(text("SELECT feel::text, at::text, fixed FROM t WHERE id = 1")).one() == (
+            "it's", "2026-01-01 10:00:00", "ab  ")
+    source.dispose()

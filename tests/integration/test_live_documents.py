@@ -7,6 +7,7 @@ import os
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from local.firestore import load_rules
 from shared.live.documents import put_newer
@@ -47,6 +48,29 @@ def test_bids_move_the_auction_and_the_outbid_count_and_only_their_readers_see_t
     assert as_client(f"auctions/{auction['id']}", ann.token, "PATCH", write).status_code == 403
     assert as_client(f"inbox/{ann.uid}", ann.token, "PATCH", {"fields": {"unread": {"integerValue": "0"}}}).status_code == 403
     assert as_client("elsewhere/anything", seller.token).status_code == 403
+
+
+def test_reading_notifications_brings_the_live_count_down(api, cast, open_auction, notifier, db):
+    ann, ben = cast["ann"], cast["ben"]
+    auction = open_auction(title="Tide Pools")
+    for price in (1000, 1200):
+        assert bid(api, ann, auction, price).status_code == 201
+        assert bid(api, ben, auction, price + 100).status_code == 201
+    deliver(notifier, db)
+    assert fields(as_client(f"inbox/{ann.uid}", ann.token))["unread"] == "2"
+
+    first = api.get("/api/me/notifications", token=ann.token).get_json()["items"][0]["id"]
+    assert api.post("/api/me/notifications/read", token=ann.token, json={"ids": [first]}).get_json() == {
+        "unread_count": 1}
+    deliver(notifier, db)
+    assert fields(as_client(f"inbox/{ann.uid}", ann.token))["unread"] == "1"
+    assert api.post("/api/me/notifications/read-all", token=ann.token).get_json() == {"unread_count": 0}
+    events = db.execute(text("SELECT count(*) FROM outbox WHERE type = 'notifications.read'")).scalar_one()
+    # Marking again changes nothing, and tells no one.
+    assert api.post("/api/me/notifications/read-all", token=ann.token).get_json() == {"unread_count": 0}
+    assert db.execute(text("SELECT count(*) FROM outbox WHERE type = 'notifications.read'")).scalar_one() == events == 2
+    deliver(notifier, db)
+    assert fields(as_client(f"inbox/{ann.uid}", ann.token))["unread"] == "0"
 
 
 def test_an_older_reading_never_replaces_a_newer_one():

@@ -3,6 +3,7 @@ followers and following of a profile as far as each follow's author made it publ
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from tests.integration.test_auctions import _at, _wait_past, bid, close_due
 
@@ -57,6 +58,10 @@ def test_my_bids_say_where_each_auction_stands_and_the_won_item_joins_the_collec
     assert [(b["amount"], b["leading"], b["auction_status"], b["title"]) for b in mine] == [
         ("12", True, "open", "Tide Chart"), ("10", False, "open", "Tide Chart")]
     assert [(b["amount"], b["leading"]) for b in listed(api, ben, "/api/me/bids")["items"]] == [("11", False)]
+    page = listed(api, ann, "/api/me/bids", limit=1)
+    assert [b["amount"] for b in page["items"]] == ["12"]
+    assert [b["amount"] for b in listed(api, ann, "/api/me/bids", limit=1, cursor=page["next_cursor"])["items"]] == ["10"]
+    assert api.get("/api/me/bids", token=ann.token, query_string={"cursor": "bm90LW91cnM"}).status_code == 400
     assert listed(api, ann, "/api/me/collection")["items"] == []
     _wait_past(auction["ends_at"])
     close_due()
@@ -65,7 +70,7 @@ def test_my_bids_say_where_each_auction_stands_and_the_won_item_joins_the_collec
     assert listed(api, ben, "/api/me/collection")["items"] == []
 
 
-def test_follow_lists_show_only_the_follows_their_authors_made_public(api, cast, people):
+def test_follow_lists_show_only_the_follows_their_authors_made_public(api, cast, people, db):
     seller, ann, ben = cast["seller"], cast["ann"], cast["ben"]
     cleo = people("collector", name="Cleo")
     for follower in (ann, ben, cleo):
@@ -87,4 +92,10 @@ def test_follow_lists_show_only_the_follows_their_authors_made_public(api, cast,
                                                 cursor=page["next_cursor"])) == [seller.id]
     # The counts on the profile stay public, as before.
     assert listed(api, None, f"/api/users/{seller.id}")["followers"] == 3
+    # They count whom the lists show: an erased follower no more than a suspended one. (Erasure
+    # removes the follows as well; this follow outlived it, as one written around it might.)
+    db.execute(text("UPDATE users SET deleted_at = now() WHERE id = :id"), {"id": cleo.id})
+    db.commit()
+    assert listed(api, None, f"/api/users/{seller.id}")["followers"] == 2
+    assert cleo.id not in ids(listed(api, seller, f"/api/users/{seller.id}/followers"))
     assert api.patch("/api/me", token=ann.token, json={"follows_public": None}).status_code == 422

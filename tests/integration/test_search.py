@@ -53,6 +53,27 @@ def test_title_matches_rank_above_description_matches(api, catalogue):
     assert "<mark>night</mark>" in night["items"][0]["snippet_html"]
 
 
+def test_a_word_in_the_heading_outranks_any_number_in_the_body(api, people, make_item):
+    artist = people("artist")
+    said_often = make_item(artist, listed=True, title="Seaside Study",
+                           description=" ".join(["cobalt blue, cobalt sea"] * 12))
+    in_the_tags = make_item(artist, listed=True, title="Untitled", description="Oil on linen.", tags=["cobalt"])
+    in_the_title = make_item(artist, listed=True, title="Cobalt", description="Oil on linen.")
+    page = _search(api, "q=cobalt&type=item")
+    assert [hit["id"] for hit in page["items"]] == [in_the_title["id"], in_the_tags["id"], said_often["id"]]
+    scores = [hit["score"] for hit in page["items"]]
+    assert scores[0] > scores[1] >= 1 > scores[2] > 0  # the heading's tier, then the body's
+    # Paged one at a time across the tiers: the same order, nothing twice (the cursor's score < 1
+    # leaves the heading's matches out of the query).
+    seen, cursor = [], None
+    while True:
+        page = _search(api, "q=cobalt&type=item&limit=1" + (f"&cursor={cursor}" if cursor else ""))
+        seen += [hit["id"] for hit in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == [in_the_title["id"], in_the_tags["id"], said_often["id"]]
+
+
 def test_a_typo_still_finds_the_item(api, catalogue):
     assert _search(api, "q=tapestri&type=item")["mode"] == "text"  # the English stemmer already forgives this one
     page = _search(api, "q=tapsetry&type=item")

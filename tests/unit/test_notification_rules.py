@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from infra.manifest import REPO, load
-from shared.live.documents import AUCTION_EVENTS
+from shared.live.documents import EVENTS
 from shared.notifications.kinds import KINDS
 from shared.notifications.notices import EVENT_TYPES
 
@@ -13,7 +13,7 @@ from shared.notifications.notices import EVENT_TYPES
 def test_the_subscription_filter_names_every_event_the_function_reads():
     function = load().by_name("notifications")
     assert function.topic == "domain-events"
-    heard = set(EVENT_TYPES) | AUCTION_EVENTS
+    heard = set(EVENT_TYPES) | EVENTS
     assert set(re.findall(r'attributes\.type = "([a-z_.]+)"', function.filter)) == heard
     assert function.filter.count(" OR ") == len(heard) - 1
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.errors import InvalidCursor
-from shared.paging import decode_cursor, encode_cursor
+from shared.paging import decode_cursor, encode_cursor, id_keyset_page
 
 PARSERS = [datetime.fromisoformat, uuid.UUID]
 
@@ -47,3 +47,10 @@ def test_an_infinite_number_is_rejected():
     cursor = base64.urlsafe_b64encode(b'["my-bids",Infinity]').decode().rstrip("=")
     with pytest.raises(InvalidCursor):
         decode_cursor(cursor, "my-bids", [int])
+
+
+@pytest.mark.parametrize("last_id", [10**20, 2**63, 0, -1, True, "5", 1.5, None])
+def test_an_identity_cursor_holds_a_bigint_id_only(last_id):
+    """Refused before any query (no connection here): the caller's mistake, a 400, never the database's error."""
+    with pytest.raises(InvalidCursor):
+        id_keyset_page(None, None, "bids", None, encode_cursor("bids", [last_id]), 20)

@@ -1,0 +1,513 @@
+"""Copy into an existing schema: a target already at Alembic head (or another prepared schema)
+whose constraints and foreign keys stay active throughout.
+
+Each table goes in through a stage: its rows are COPYed into an unlogged twin of the target
+table that has the target's columns and defaults but none of its constraints; the rows that
+would break one are set aside and reported, a line per row and reason, and the rest go in
+with one ``INSERT … SELECT``. One bad row neither aborts its table nor disappears unreported.
+
+The order is the foreign keys' among the tables loaded: parents first. A foreign key in a cycle
+(users -> media -> users) is loaded in a second pass: its column goes in empty with the row
+and is set once every table of the load is in, so it must be nullable. A self-reference needs
+no pass: an insert checks its foreign keys at the end of its statement, its own rows included.
+Identity and serial sequences are moved past the largest id the load brought.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+from infra.datamove.load import Options, Refused, copy_lines
+from infra.datamove.schema import ForeignKey, Table, q, reflect_postgres, reflect_sqlite
+from shared.bulk import copy_stream
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy import Connection, Engine
+
+STAGE = "_datamove_stage_"
+# The stage's own columns: the source row's number, and what it breaks.
+ROW, REASONS = "_datamove_row", "_datamove_reasons"
+# Conflicts listed in the summary; the report (--conflicts) holds every one.
+SHOWN = 20
+BATCH = 10_000
+LEFT_EMPTY = ": left empty"  # the end of a second pass's reason: the row went in, that value did not
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A source row that did not go in (or went in with a value left empty), and why."""
+    table: str
+    row: int  # its place in the table's source rows, from 1
+    key: dict[str, str | None]  # its primary key as given (text)
+    reason: str
+
+    @property
+    def went_in(self) -> bool:
+        return self.reason.endswith(LEFT_EMPTY)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One target table's rows: the columns the source gives, and their COPY text. ``lines``
+    puts what went wrong while reading into the list it is given, raised once the COPY ends."""
+    columns: list[str]
+    lines: Callable[[list[BaseException]], Iterable[bytes]]
+    copy_options: str = ""  # e.g. mapping mode's DEFAULT marker
+
+
+@dataclass
+class Outcome:
+    rows: int = 0
+    inserted: int = 0
+    set_aside: int = 0  # rows that did not go in
+    left_empty: int = 0  # rows that went in with a key of a cycle left empty
+    unnamed: int = 0  # rows a unique index refused in a table without a primary key to name them by
+
+
+Report = Callable[[Conflict], None]
+Progress = Callable[[str, Outcome, float], None]
+
+
+def order(tables: list[Table]) -> tuple[list[Table], dict[str, list[ForeignKey]]]:
+    """Parents first, and the foreign keys loaded in the second pass (table -> keys): in a cycle
+    among the tables, each nullable key whose target is in the cycle. Refused when a cycle has
+    no nullable key to break it."""
+    names = {t.name for t in tables}
+    edges = {t.name: {fk.target for fk in t.foreign_keys if fk.target in names and fk.target != t.name}
+             for t in tables}
+    cycles = _cycles(edges)
+    deferred: dict[str, list[ForeignKey]] = {}
+    for table in tables:
+        cycle = next((c for c in cycles if table.name in c), None)
+        if cycle is None:
+            continue
+        for fk in table.foreign_keys:
+            # A second pass finds its rows again by their primary key: a table without one keeps its keys.
+            if fk.target in cycle and fk.target != table.name and table.primary_key \
+                    and all(table.column(c).nullable for c in fk.columns):
+                deferred.setdefault(table.name, []).append(fk)
+                edges[table.name].discard(fk.target)
+    remaining = _cycles(edges)
+    if remaining:
+        raise Refused(f"the foreign keys of {', '.join(sorted(remaining[0]))} form a cycle through NOT NULL columns: "
+                      "no order loads them with their keys active")
+    by_name = {t.name: t for t in tables}
+    ordered: list[Table] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for parent in sorted(edges[name]):
+            visit(parent)
+        ordered.append(by_name[name])
+
+    for name in sorted(by_name):
+        visit(name)
+    return ordered, deferred
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of more than one table (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for after in edges[node]:
+            if after not in index:
+                connect(after)
+                low[node] = min(low[node], low[after])
+            elif after in stack:
+                low[node] = min(low[node], index[after])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for node in sorted(edges):
+        if node not in index:
+            connect(node)
+    return found
+
+
+def _referencing_outside(conn: Connection, names: list[str]) -> list[str]:
+    """Tables outside the load that refer to one in it, or to such a table (TRUNCATE needs them all)."""
+    found: list[str] = []
+    while True:
+        referring = conn.execute(text("""
+            SELECT DISTINCT child.relname FROM pg_constraint c
+            JOIN pg_class child ON child.oid = c.conrelid JOIN pg_class parent ON parent.oid = c.confrelid
+            WHERE c.contype = 'f' AND parent.relname = ANY(:names) AND NOT child.relname = ANY(:names)
+              AND child.relnamespace = CAST(current_schema() AS regnamespace)
+        """), {"names": [*names, *found]}).scalars().all()
+        if not referring:
+            return found
+        found += sorted(referring)
+
+
+def truncate(conn: Connection, names: list[str]) -> None:
+    """Empty the tables of the load with their foreign keys active: tables outside it that refer
+    to them go too when empty (PostgreSQL asks for them); refused when one holds rows. Locked
+    first, so no row arrives between the look and the TRUNCATE."""
+    outside = _referencing_outside(conn, names)
+    conn.execute(text(f"LOCK TABLE {', '.join(map(q, [*names, *outside]))} IN ACCESS EXCLUSIVE MODE"))
+    holding = [name for name in outside if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(name)})")).scalar()]
+    if holding:
+        raise Refused(f"--truncate would also empty {', '.join(holding)}, which refer to the tables loaded: "
+                      "load them too, or empty them first")
+    conn.execute(text(f"TRUNCATE {', '.join(map(q, [*names, *outside]))}"))
+
+
+def _catalogue(sql: str) -> str:
+    """Text from the catalogue (a condition, a predicate, a default) as SQLAlchemy's text() must
+    receive it: a colon in it is the SQL's own, never a parameter. (The statements that carry it
+    have no parameters, so pg8000 passes a "%" in it through as it is.)"""
+    return sql.replace(":", "\\:")
+
+
+def _defaults(conn: Connection, table: str) -> dict[str, str]:
+    """Column -> what fills it when the source gives nothing: its default, or its identity's
+    next value (generated columns compute themselves in the target)."""
+    return dict(conn.execute(text("""
+        SELECT a.attname, CASE WHEN a.attidentity <> '' THEN
+                   format('nextval(%L)', pg_get_serial_sequence(CAST(:t AS text), a.attname))
+               ELSE pg_get_expr(d.adbin, d.adrelid) END
+        FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = CAST(:t AS regclass) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+          AND (d.adbin IS NOT NULL OR a.attidentity <> '')
+    """), {"t": q(table)}).all())
+
+
+def _checks(conn: Connection, table: str, staged: set[str]) -> list[tuple[str, str]]:
+    """(name, condition) of the table's CHECK constraints over staged columns (one over a
+    generated column is the target's to apply: a row that breaks it stops the table)."""
+    rows = conn.execute(text("""
+        SELECT c.conname, pg_get_constraintdef(c.oid),
+               ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey))
+        FROM pg_constraint c WHERE c.conrelid = CAST(:t AS regclass) AND c.contype = 'c'
+    """), {"t": q(table)}).all()
+    return [(name, definition.removeprefix("CHECK ").removesuffix(" NOT VALID").removesuffix(" NO INHERIT"))
+            for name, definition, columns in rows if set(columns) <= staged]
+
+
+def _uniques(conn: Connection, table: str) -> list[tuple[str, list[str], str | None]]:
+    """(name, key columns, predicate) of the table's unique indexes on plain columns."""
+    rows = conn.execute(text("""
+        SELECT c.relname,
+               ARRAY(SELECT a.attname FROM unnest(CAST(i.indkey AS int2[])) WITH ORDINALITY AS k(attnum, n)
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                     WHERE k.n <= i.indnkeyatts ORDER BY k.n),
+               pg_get_expr(i.indpred, i.indrelid)
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = CAST(:t AS regclass) AND i.indisunique AND 0 <> ALL (i.indkey)
+        ORDER BY i.indisprimary DESC, c.relname
+    """), {"t": q(table)}).all()
+    return [(name, list(columns), predicate) for name, columns, predicate in rows]
+
+
+def _stage_name(conn: Connection, table: Table) -> str:
+    """The stage of a table, named by its oid: any table name fits in 63 bytes, and two long ones
+    never share a stage."""
+    return q(f"{STAGE}{conn.execute(text('SELECT CAST(CAST(:t AS regclass) AS oid)'), {'t': q(table.name)}).scalar()}")
+
+
+def _stage(conn: Connection, table: Table, staged: list[str]) -> str:
+    """An unlogged twin of the table: its columns and what fills them when the source gives
+    nothing, no constraints, and the source row's number and reasons."""
+    stage = _stage_name(conn, table)
+    conn.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+    conn.execute(text(f"CREATE UNLOGGED TABLE {stage} AS SELECT {', '.join(map(q, staged))} "
+                      f"FROM {q(table.name)} WITH NO DATA"))
+    for column, default in _defaults(conn, table.name).items():
+        if column in staged:
+            conn.execute(text(f"ALTER TABLE {stage} ALTER COLUMN {q(column)} SET DEFAULT {_catalogue(default)}"))
+    conn.execute(text(f"ALTER TABLE {stage} ADD COLUMN {ROW} bigint GENERATED ALWAYS AS IDENTITY, "
+                      f"ADD COLUMN {REASONS} text[] NOT NULL DEFAULT '{{}}'"))
+    return stage
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _mark(conn: Connection, stage: str, rules: list[tuple[str, str]]) -> int:
+    """Each (condition over the staged row ``s``, reason) in one pass over the stage: a row
+    that meets conditions gets their reasons. How many rows were marked."""
+    if not rules:
+        return 0
+    reasons = ", ".join(f"CASE WHEN {condition} THEN {_literal(reason)} END" for condition, reason in rules)
+    return conn.execute(text(
+        f"UPDATE {stage} s SET {REASONS} = {REASONS} || array_remove(ARRAY[{reasons}], NULL) "
+        f"WHERE {' OR '.join(f'({condition})' for condition, _ in rules)}")).rowcount
+
+
+def _key_match(columns: list[str], left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{q(c)} = {right}.{q(c)}" for c in columns)
+
+
+def _fk_match(fk: ForeignKey) -> tuple[str, str]:
+    """(the staged row gives every column of the key, the parent row ``p`` is the one it names)."""
+    given = " AND ".join(f"s.{q(c)} IS NOT NULL" for c in fk.columns)
+    match = " AND ".join(f"p.{q(t)} = s.{q(c)}" for c, t in zip(fk.columns, fk.target_columns, strict=True))
+    return given, match
+
+
+def _check_rows(conn: Connection, table: Table, stage: str, staged: list[str], deferred: list[ForeignKey]) -> None:
+    """Every rule of the target the staged rows would break, marked on them. Unqualified names
+    in a condition are the nearest table's: the staged row's, or the target's or the earlier
+    staged row's inside an EXISTS."""
+    name = q(table.name)
+    rules = [(f"s.{q(c.name)} IS NULL", f"no value for {c.name}") for c in table.columns
+             if c.name in staged and not c.nullable]
+    # A CHECK passes on NULL: only a false condition breaks it.
+    rules += [(f"({_catalogue(condition)}) IS FALSE", f"breaks {constraint}")
+              for constraint, condition in _checks(conn, table.name, set(staged))]
+    others = [fk for fk in table.foreign_keys if fk not in deferred and fk.target != table.name
+              and set(fk.columns) <= set(staged)]
+    for fk in others:
+        given, match = _fk_match(fk)
+        rules.append((f"{given} AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {match})",
+                      f"no {fk.target} row for {', '.join(fk.columns)} ({fk.name})"))
+    _mark(conn, stage, rules)
+    conn.execute(text(f"ANALYZE {stage}"))
+    for index, columns, predicate in _uniques(conn, table.name):
+        if not set(columns) <= set(staged):
+            continue
+        where = f" AND ({_catalogue(predicate)})" if predicate else ""  # a partial index: the rows it holds
+        _mark(conn, stage, [(f"EXISTS (SELECT 1 FROM {name} t WHERE {_key_match(columns, 't', 's')}{where}){where}",
+                             f"already in {table.name} ({index})")])
+        # An earlier row that goes in; one set aside leaves the key free.
+        _mark(conn, stage, [(f"EXISTS (SELECT 1 FROM {stage} e WHERE {_key_match(columns, 'e', 's')} "
+                             f"AND e.{ROW} < s.{ROW} AND e.{REASONS} = '{{}}'{where}){where}",
+                             f"repeats an earlier row's {', '.join(columns)} ({index})")])
+    # A self-reference last, until nothing changes: a row whose parent was set aside follows it.
+    for fk in table.foreign_keys:
+        if fk.target == table.name and set(fk.columns) <= set(staged):
+            given, match = _fk_match(fk)
+            condition = (f"s.{REASONS} = '{{}}' AND {given} AND NOT EXISTS (SELECT 1 FROM {name} p WHERE {match}) "
+                         f"AND NOT EXISTS (SELECT 1 FROM {stage} p WHERE {match} AND p.{REASONS} = '{{}}')")
+            while _mark(conn, stage, [(condition, f"no {fk.target} row for {', '.join(fk.columns)} ({fk.name})")]):
+                pass
+
+
+def _insert(conn: Connection, table: Table, stage: str, staged: list[str], deferred: list[ForeignKey]) -> Outcome:
+    """The staged rows that broke nothing, in. A row a unique index these checks do not read
+    (an expression's) still refused is marked by its key; a table without one counts them."""
+    later = {c for fk in deferred for c in fk.columns}
+    values = ", ".join(f"NULL::{table.column(c).sql_type}" if c in later else f"s.{q(c)}" for c in staged)
+    overriding = " OVERRIDING SYSTEM VALUE" if any(table.column(c).identity for c in staged) else ""
+    eligible = conn.execute(text(f"SELECT count(*) FROM {stage} WHERE {REASONS} = '{{}}'")).scalar_one()
+    inserted = conn.execute(text(
+        f"INSERT INTO {q(table.name)} ({', '.join(map(q, staged))}){overriding} "
+        f"SELECT {values} FROM {stage} s WHERE s.{REASONS} = '{{}}' ORDER BY s.{ROW} ON CONFLICT DO NOTHING")).rowcount
+    outcome = Outcome(rows=conn.execute(text(f"SELECT count(*) FROM {stage}")).scalar_one(), inserted=inserted)
+    if inserted < eligible:  # primary keys were checked: a refused row's key is not in the table
+        if table.primary_key:
+            _mark(conn, stage, [(f"s.{REASONS} = '{{}}' AND NOT EXISTS (SELECT 1 FROM {q(table.name)} t "
+                                 f"WHERE {_key_match(table.primary_key, 't', 's')})",
+                                 f"refused by a unique index of {table.name}")])
+        else:
+            outcome.unnamed = eligible - inserted
+    return outcome
+
+
+def _second_pass(conn: Connection, table: Table, stage: str, fks: list[ForeignKey]) -> None:
+    """The deferred keys' values, now that every table is in: for the rows that went in, and
+    for rows already there from an earlier copy whose value is still empty. A value whose
+    parent never arrived stays empty and is reported."""
+    there = f"NOT EXISTS (SELECT 1 FROM unnest(s.{REASONS}) AS r WHERE r NOT LIKE 'already in %')"
+    for fk in fks:
+        given, match = _fk_match(fk)
+        _mark(conn, stage, [(f"s.{REASONS} = '{{}}' AND {given} AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p "
+                             f"WHERE {match})", f"no {fk.target} row for {', '.join(fk.columns)} ({fk.name}){LEFT_EMPTY}")])
+        sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in fk.columns)
+        empty = " AND ".join(f"t.{q(c)} IS NULL" for c in fk.columns)
+        conn.execute(text(
+            f"UPDATE {q(table.name)} t SET {sets} FROM {stage} s WHERE {_key_match(table.primary_key, 't', 's')} "
+            f"AND {given} AND (s.{REASONS} = '{{}}' OR ({there} AND {empty} "
+            f"AND EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {match})))"))
+
+
+def _sequences(conn: Connection, table: Table) -> None:
+    """Each identity or serial sequence of the table past its largest value, never back."""
+    for column in table.columns:
+        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                {"t": q(table.name), "c": column.name}).scalar_one()
+        if sequence is None:
+            continue
+        conn.execute(text(f"SELECT setval(:s, m) FROM (SELECT max({q(column.name)}) AS m FROM {q(table.name)}) top "
+                          "WHERE m IS NOT NULL AND m > coalesce(pg_sequence_last_value(CAST(:s AS regclass)), 0)"),
+                     {"s": sequence})
+
+
+def _report(conn: Connection, table: Table, stage: str, outcome: Outcome, report: Report | None) -> None:
+    """Count the table's set-aside and left-empty rows; hand each conflict to ``report``, a
+    batch of rows at a time (memory stays flat whatever their number)."""
+    outcome.set_aside, outcome.left_empty = conn.execute(text(
+        f"SELECT count(*) FILTER (WHERE NOT {REASONS}[1] LIKE :empty), count(*) FILTER (WHERE {REASONS}[1] LIKE :empty) "
+        f"FROM {stage} WHERE {REASONS} <> '{{}}'"), {"empty": f"%{LEFT_EMPTY}"}).one()
+    if report is None:
+        return
+    key = table.primary_key
+    columns = "".join(f", CAST(s.{q(c)} AS text)" for c in key)
+    last = 0
+    while batch := conn.execute(text(
+            f"SELECT {ROW}, {REASONS}{columns} FROM {stage} s WHERE {REASONS} <> '{{}}' AND {ROW} > :last "
+            f"ORDER BY {ROW} LIMIT {BATCH}"), {"last": last}).all():
+        for row, reasons, *values in batch:
+            for reason in reasons:
+                report(Conflict(table.name, row, dict(zip(key, values, strict=True)), reason))
+        last = batch[-1][0]
+
+
+def copy_into(engine: Engine, incoming: dict[str, Incoming], *, empty_first: bool = False,
+              report: Report | None = None, progress: Progress | None = None) -> dict[str, Outcome]:
+    """Load each target table of ``incoming`` in the foreign keys' order, each in its own
+    transaction (its sequences moved in it); then the cycles' second pass. Every conflict goes
+    to ``report``; returns the counts per table. ``empty_first`` truncates in a transaction of
+    its own before anything loads."""
+    schema = {t.name: t for t in reflect_postgres(engine) if not t.name.startswith(STAGE)}
+    missing = sorted(set(incoming) - set(schema))
+    if missing:
+        raise Refused(f"the target has no table {', '.join(missing)}: run its migrations first")
+    tables, deferred = order([schema[name] for name in incoming])
+    plans = {}
+    for table in tables:
+        given = incoming[table.name].columns
+        unknown = sorted(set(given) - {c.name for c in table.columns})
+        generated = sorted(c.name for c in table.columns if c.generated is not None and c.name in given)
+        if unknown or generated:
+            raise Refused(f"{table.name} has no column {', '.join(unknown)}" if unknown else
+                          f"{table.name}.{', '.join(generated)} is computed by the target: leave it out")
+        # The source's columns, and the others with what fills them here (generated ones compute themselves).
+        plans[table.name] = given + [c.name for c in table.copied if c.name not in given]
+    if empty_first:
+        with engine.begin() as conn:
+            truncate(conn, [t.name for t in tables])
+    outcomes: dict[str, Outcome] = {}
+    stages: dict[str, str] = {}
+    try:
+        for table in tables:
+            started = time.monotonic()
+            source, staged = incoming[table.name], plans[table.name]
+            with engine.begin() as conn:
+                stage = stages[table.name] = _stage(conn, table, staged)
+                failures: list[BaseException] = []
+                copy_stream(conn, stage, tuple(map(q, source.columns)), source.lines(failures),
+                            with_options=source.copy_options)
+                if failures:
+                    raise failures[0]
+                _check_rows(conn, table, stage, staged, deferred.get(table.name, []))
+                outcomes[table.name] = _insert(conn, table, stage, staged, deferred.get(table.name, []))
+                _sequences(conn, table)
+            if progress:
+                progress(table.name, outcomes[table.name], time.monotonic() - started)
+        with engine.begin() as conn:
+            for table in tables:
+                if table.name in deferred:
+                    _second_pass(conn, table, stages[table.name], deferred[table.name])
+                _report(conn, table, stages[table.name], outcomes[table.name], report)
+    finally:
+        with engine.begin() as conn:
+            for stage in stages.values():
+                conn.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+    return outcomes
+
+
+class Conflicts:
+    """What an operator is told: every conflict as a line of JSON in a file (when given one),
+    the first SHOWN kept for the summary."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.first: list[Conflict] = []
+        self.count = 0
+        self._out = path.open("w") if path else None
+
+    def __call__(self, conflict: Conflict) -> None:
+        self.count += 1
+        if len(self.first) < SHOWN:
+            self.first.append(conflict)
+        if self._out:
+            self._out.write(json.dumps({"table": conflict.table, "row": conflict.row, "key": conflict.key,
+                                        "reason": conflict.reason, "went_in": conflict.went_in}) + "\n")
+
+    def close(self) -> None:
+        if self._out:
+            self._out.close()
+
+    def summary(self, outcomes: dict[str, Outcome]) -> Iterator[str]:
+        """Per table: rows, in, set aside, left empty; then the first conflicts."""
+        for name, o in outcomes.items():
+            empty = f"  {o.left_empty:>8,} with a value left empty" if o.left_empty else ""
+            unnamed = f"  ({o.unnamed:,} refused by a unique index, unnamed: no primary key)" if o.unnamed else ""
+            yield f"{name:<32} {o.rows:>10,} rows  {o.inserted:>10,} in  {o.set_aside:>8,} set aside{empty}{unnamed}"
+        for conflict in self.first:
+            key = ", ".join(f"{k}={v}" for k, v in conflict.key.items())
+            yield f"  {conflict.table} row {conflict.row} ({key}): {conflict.reason}"
+        if self.count > len(self.first):
+            yield f"  … and {self.count - len(self.first):,} more (--conflicts FILE lists every one)"
+
+
+# Tables of a platform database that are the schema's own bookkeeping, not data to move.
+NOT_DATA = ("alembic_version",)
+
+
+def _loadable(names: Iterable[str], target: Engine) -> list[str]:
+    """The source's tables to load: every one the target has (refused when it lacks one)."""
+    from sqlalchemy import inspect
+
+    present = set(inspect(target).get_table_names())
+    names = [n for n in names if n not in NOT_DATA and not n.startswith("_datamove")]
+    missing = sorted(set(names) - present)
+    if missing:
+        raise Refused(f"the target has no table {', '.join(missing)}: map them (--mapping) or leave them out")
+    return names
+
+
+def from_sqlite(source: sqlite3.Connection, target: Engine, options: Options) -> dict[str, Incoming]:
+    """A SQLite database's tables, by name, as COPY text of their declared types' values."""
+    tables = {t.name: t for t in reflect_sqlite(source)}
+
+    def lines(table: Table, failures: list[BaseException]) -> Iterator[bytes]:
+        misfits: list[str] = []
+        yield from copy_lines(source, table, options, misfits)
+        if misfits:
+            shown = "\n  ".join(misfits[:SHOWN])
+            failures.append(ValueError(f"{len(misfits)} values do not fit their column's type:\n  {shown}"))
+
+    return {name: Incoming([c.name for c in tables[name].columns], functools.partial(lines, tables[name]))
+            for name in _loadable(tables, target)}
+
+
+def from_postgres(source: Engine, target: Engine) -> dict[str, Incoming]:
+    """A PostgreSQL database's tables, by name, streamed as COPY text (the target's types may
+    differ from the source's where the text of a value reads the same: varchar(42) into text)."""
+    from infra.datamove.stream import copy_out
+
+    tables = {t.name: t for t in reflect_postgres(source)}
+
+    def lines(table: Table, failures: list[BaseException]) -> Iterator[bytes]:
+        with source.connect() as reading:
+            yield from copy_out(reading, q(table.name), [q(c.name) for c in table.copied], failures, format="text")
+
+    return {name: Incoming([c.name for c in tables[name].copied], functools.partial(lines, tables[name]))
+            for name in _loadable(tables, target)}

@@ -1,0 +1,289 @@
+"""infra.datamove into this platform's own migrated schema, its foreign keys and checks active:
+a legacy prototype through a mapping, loaded in the keys' order (a cycle through users and
+media included), each row that breaks a rule set aside with its reason, sequences moved past
+the copied ids, and --truncate that knows the tables referring to those it empties."""
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from infra.datamove.into import Conflicts
+from infra.datamove.load import Refused
+from infra.datamove.mapping import copy_mapped, legacy_uuid, load_mapping
+from tests.integration.test_datamove import _sqlite
+
+_databases = itertools.count()
+
+LEGACY = """
+    CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT, full_name TEXT, kind TEXT, uid TEXT,
+                           signup_ms INTEGER, avatar INTEGER REFERENCES pictures(id));
+    CREATE TABLE pictures (id INTEGER PRIMARY KEY, owner INTEGER REFERENCES accounts(id), path TEXT, mime TEXT);
+    CREATE TABLE projects (id INTEGER PRIMARY KEY, owner INTEGER, name TEXT, blurb TEXT, goal_cents INTEGER,
+                           state TEXT, ends TEXT);
+    CREATE TABLE products (id INTEGER PRIMARY KEY, maker INTEGER, name TEXT, price_cents INTEGER, stock INTEGER);
+    CREATE TABLE events (id INTEGER PRIMARY KEY, who INTEGER, what TEXT);
+"""
+ROWS = {
+    "accounts": [(1, "ada@example.test", "Ada", "creator", "uid-ada", 1_767_225_600_000, 30),
+                 (2, "bo@example.test", "Bo", "backer", "uid-bo", 1_767_225_700_000, None),
+                 (3, "cy@example.test", "Cy", "creator", "uid-cy", None, 31),      # its avatar repeats a path
+                 (4, "ada2@example.test", "Ada again", "creator", "uid-ada", None, None),  # uid of row 1
+                 (5, "zed@example.test", "Zed", "buyer", "uid-zed", None, None)],  # already in the target
+    "pictures": [(30, 1, "avatars/ada.webp", "image/webp"), (31, 3, "avatars/ada.webp", "image/webp"),
+                 (32, 9, "avatars/nobody.webp", "image/webp")],               # no account 9
+    "projects": [(10, 1, "Woven Cities", None, 250000, "live", "2027-01-01"),
+                 (11, 1, "Negative", "x", -5, "live", "2027-01-01")],         # breaks goal > 0
+    "products": [(20, 1, "Indigo Loom Study", 45000, 3), (21, 99, "Orphan", 100, 1),  # no account 99
+                 (22, 2, None, 100, 1)],                                       # no title
+    "events": [(1, 1, "signed_up"), (2, 2, "signed_up"), (3, 1, "published")],
+}
+# Children first on purpose: the load orders the tables by their foreign keys, not as written.
+MAPPING = """
+tables:
+  audit_log:
+    from: events
+    columns: {id: id, actor_id: {uuid_from: who, table: accounts}, action: what,
+              entity_type: {value: user}, entity_id: who}
+  items:
+    from: products
+    columns: {id: {uuid_from: id}, owner_id: {uuid_from: maker, table: accounts}, title: name,
+              kind: {value: physical}, price: price_cents, currency: {value: EUR}, inventory: stock}
+  proposals:
+    from: projects
+    columns: {id: {uuid_from: id}, owner_id: {uuid_from: owner, table: accounts}, title: name,
+              description: {from: blurb, default: ""}, goal: goal_cents, currency: {value: EUR},
+              status: {from: state, map: {live: open}, default: draft}, deadline: {from: ends, dates: iso}}
+  media:
+    from: pictures
+    columns: {id: {uuid_from: id}, owner_id: {uuid_from: owner, table: accounts}, purpose: {value: avatar},
+              object_name: path, declared_type: mime, max_bytes: {value: 5000000}}
+  users:
+    from: accounts
+    columns: {id: {uuid_from: id}, firebase_uid: uid, email: email, display_name: full_name,
+              role: {from: kind, map: {creator: artist, backer: investor, buyer: collector}, default: collector},
+              created_at: {from: signup_ms, dates: epoch_ms}, avatar_media_id: {uuid_from: avatar, table: pictures}}
+"""
+
+
+@pytest.fixture
+def platform(postgres_server):
+    from local import postgres
+
+    url = postgres_server.ensure_database(f"datamove_into_{next(_databases)}")
+    postgres.migrate(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:  # someone already on the live platform, by the same sign-in uid
+        conn.execute(text("INSERT INTO users (firebase_uid, role, display_name) VALUES ('uid-zed', 'collector', 'Zed')"))
+    yield engine
+    engine.dispose()
+
+
+def _copy(source, engine, mapping_file, **options):
+    """copy_mapped, and every conflict it reported."""
+    conflicts = []
+    outcomes = copy_mapped(source, engine, load_mapping(mapping_file), report=conflicts.append, **options)
+    return outcomes, conflicts
+
+
+def _reasons(conflicts) -> dict[tuple[str, int], list[str]]:
+    found: dict[tuple[str, int], list[str]] = {}
+    for conflict in conflicts:
+        found.setdefault((conflict.table, conflict.row), []).append(conflict.reason)
+    return found
+
+
+def test_a_legacy_database_moves_into_the_live_schema_row_by_row(platform, tmp_path):
+    mapping_file = tmp_path / "mapping.yaml"
+    mapping_file.write_text(MAPPING)
+    outcomes, conflicts = _copy(_sqlite(tmp_path, LEGACY, ROWS), platform, mapping_file)
+
+    assert {name: (o.rows, o.inserted, o.set_aside, o.left_empty) for name, o in outcomes.items()} == {
+        "users": (5, 3, 2, 1), "media": (3, 1, 2, 0), "proposals": (2, 1, 1, 0), "items": (3, 1, 2, 0),
+        "audit_log": (3, 3, 0, 0)}
+    assert list(outcomes).index("users") < list(outcomes).index("media") < list(outcomes).index("items")
+    reasons = _reasons(conflicts)
+    assert reasons == {
+        ("users", 4): ["repeats an earlier row's firebase_uid (uq_users_firebase_uid)"],
+        ("users", 5): ["already in users (uq_users_firebase_uid)"],
+        ("media", 2): ["repeats an earlier row's object_name (uq_media_object_name)"],
+        ("media", 3): ["no users row for owner_id (fk_media_owner_id_users)"],
+        ("proposals", 2): ["breaks ck_proposals_goal_positive"],
+        ("items", 2): ["no users row for owner_id (fk_items_owner_id_users)"],
+        ("items", 3): ["no value for title"],
+        # The second pass: Cy's avatar was the repeated picture, so it stays empty.
+        ("users", 3): ["no media row for avatar_media_id (fk_users_avatar_media_id_media): left empty"],
+    }
+    conflict = next(c for c in conflicts if (c.table, c.row) == ("users", 5))
+    assert conflict.key == {"id": str(legacy_uuid("accounts", 5))} and not conflict.went_in
+    assert next(c for c in conflicts if (c.table, c.row) == ("users", 3)).went_in
+    with platform.connect() as conn:
+        avatars = dict(conn.execute(text("SELECT firebase_uid, avatar_media_id FROM users")).all())
+        assert avatars["uid-ada"] == legacy_uuid("pictures", 30)  # the cycle, closed in the second pass
+        assert avatars["uid-cy"] is None
+        # The audit log's identity goes on after the copied ids.
+        next_id = conn.execute(text("INSERT INTO audit_log (action, entity_type, entity_id) "
+                                    "VALUES ('test', 'user', 'x') RETURNING id")).scalar_one()
+        assert next_id == 4
+    written = Conflicts(tmp_path / "conflicts.jsonl")
+    for conflict in conflicts:
+        written(conflict)
+    written.close()
+    assert len((tmp_path / "conflicts.jsonl").read_text().splitlines()) == written.count == 8
+    assert "users row 4 (id=" in "\n".join(written.summary(outcomes))
+
+
+def test_a_second_copy_reports_every_row_as_there_already(platform, tmp_path):
+    mapping_file = tmp_path / "mapping.yaml"
+    mapping_file.write_text(MAPPING)
+    source = _sqlite(tmp_path, LEGACY, ROWS)
+    _copy(source, platform, mapping_file)
+    again, conflicts = _copy(source, platform, mapping_file)
+    assert sum(o.inserted for o in again.values()) == 0
+    assert _reasons(conflicts)[("items", 1)] == ["already in items (pk_items)"]
+
+
+def test_truncate_empties_the_load_and_refuses_to_empty_what_else_refers_to_it(platform, tmp_path):
+    mapping_file = tmp_path / "mapping.yaml"
+    mapping_file.write_text(MAPPING)
+    source = _sqlite(tmp_path, LEGACY, ROWS)
+    _copy(source, platform, mapping_file)
+    again, _ = _copy(source, platform, mapping_file, truncate=True)
+    assert again["users"].inserted == 4  # Zed was emptied with the rest: now Zed's row is the source's
+    with platform.begin() as conn:
+        ada, bo = (legacy_uuid("accounts", n) for n in (1, 2))
+        conn.execute(text("INSERT INTO follows (follower_id, followee_id) VALUES (:a, :b)"), {"a": ada, "b": bo})
+    with pytest.raises(Refused, match="would also empty follows"):
+        copy_mapped(source, platform, load_mapping(mapping_file), truncate=True)
+    with platform.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 4  # nothing emptied
+
+
+def test_a_platform_database_moves_into_another_by_name(postgres_server, platform, tmp_path):
+    """Both at Alembic head: every table by name (the schema's bookkeeping left out), the
+    whole schema's foreign keys ordered, cycles and all; the CLI reports and lists conflicts."""
+    import subprocess
+    import sys
+
+    from infra.datamove.into import copy_into, from_postgres
+    from infra.manifest import REPO
+    from local import postgres
+
+    url = postgres_server.ensure_database(f"datamove_into_source_{next(_databases)}")
+    postgres.migrate(url)
+    source = create_engine(url)
+    with source.begin() as conn:
+        ada = conn.execute(text("INSERT INTO users (firebase_uid, role, display_name) VALUES ('uid-ada', 'artist', "
+                                "'Ada') RETURNING id")).scalar_one()
+        conn.execute(text("INSERT INTO users (firebase_uid, role, display_name) VALUES ('uid-zed', 'collector', 'Z')"))
+        picture = conn.execute(text(
+            "INSERT INTO media (owner_id, purpose, object_name, declared_type, max_bytes) "
+            "VALUES (:o, 'avatar', 'avatars/a.webp', 'image/webp', 1000) RETURNING id"), {"o": ada}).scalar_one()
+        conn.execute(text("UPDATE users SET avatar_media_id = :m WHERE id = :o"), {"m": picture, "o": ada})
+        conn.execute(text("INSERT INTO items (owner_id, title, kind, price, currency, inventory) "
+                          "VALUES (:o, 'Loom', 'physical', 100, 'EUR', 1)"), {"o": ada})
+        conn.execute(text("INSERT INTO audit_log (action, entity_type, entity_id) VALUES ('a', 'user', '1'), "
+                          "('b', 'user', '2')"))
+    conflicts = []
+    outcomes = copy_into(platform, from_postgres(source, platform), report=conflicts.append)
+    assert "alembic_version" not in outcomes
+    assert (outcomes["users"].rows, outcomes["users"].inserted) == (2, 1)
+    assert [c.reason for c in conflicts if c.table == "users"] == ["already in users (uq_users_firebase_uid)"]
+    assert (outcomes["media"].inserted, outcomes["items"].inserted, outcomes["audit_log"].inserted) == (1, 1, 2)
+    with platform.connect() as conn:
+        assert conn.execute(text("SELECT avatar_media_id FROM users WHERE id = :o"), {"o": ada}).scalar_one() == picture
+    # Again through the command line: everything is there already, so every row is set aside.
+    conflicts = tmp_path / "conflicts.jsonl"
+    target_url = platform.url.render_as_string(hide_password=False)
+    done = subprocess.run([sys.executable, "-m", "infra.datamove", "copy", "--source", url, "--target", target_url,
+                           "--into", "--conflicts", str(conflicts)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1, done.stderr
+    listed = [json.loads(line) for line in conflicts.read_text().splitlines()]
+    # Every row of the source, the migrations' own reference rows (categories, tags) included.
+    with source.connect() as conn:
+        rows = sum(conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in outcomes)
+    assert f"{rows} rows set aside" in done.stderr and len({(c["table"], c["row"]) for c in listed}) == rows > 5
+    assert any(c["table"] == "users" and c["key"] == {"id": str(ada)} and c["reason"] == "already in users (pk_users)"
+               for c in listed)
+    assert "SAWarning" not in done.stderr
+    source.dispose()
+
+
+LONG = "a_table_name_long_enough_that_a_prefix_cuts_it_"  # + "1": 49 bytes
+HOSTILE_TARGET = f"""
+    CREATE TABLE node (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, parent bigint REFERENCES node(id),
+                       label text NOT NULL, n int CHECK (n % 2 = 0 AND label <> ' :x'), doubled int GENERATED ALWAYS AS (n * 2) STORED);
+    CREATE TABLE tag (code text NOT NULL, extra int);
+    CREATE UNIQUE INDEX uq_tag_code ON tag (code) INCLUDE (extra);
+    CREATE TABLE "{LONG}_1" (id int PRIMARY KEY, v int NOT NULL);
+    CREATE TABLE "{LONG}_2" (id int PRIMARY KEY, v int NOT NULL);
+    CREATE TABLE log (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, what text NOT NULL)
+"""
+HOSTILE_SOURCE = f"""
+    CREATE TABLE node (id INTEGER PRIMARY KEY, parent INTEGER, label TEXT, n INTEGER);
+    CREATE TABLE tag (code TEXT, extra INTEGER);
+    CREATE TABLE "{LONG}_1" (id INTEGER PRIMARY KEY, v INTEGER);
+    CREATE TABLE "{LONG}_2" (id INTEGER PRIMARY KEY, v INTEGER);
+    CREATE TABLE log (what TEXT)
+"""
+
+
+def test_a_hostile_schema_sets_rows_aside_and_never_stops(postgres_server, tmp_path):
+    """Edge cases of a prepared schema: an ALWAYS identity given by the source, an identity the
+    source leaves out, a self-reference whose parent is set aside (its child follows, then the
+    grandchild), a check with a colon and a modulo, a generated column computed by the target,
+    a unique index with INCLUDE, a row that repeats one set aside (it goes in), and
+    two tables whose names are cut to the same 63 bytes."""
+    from infra.datamove.into import copy_into, from_sqlite
+    from infra.datamove.load import Options
+
+    engine = create_engine(postgres_server.ensure_database(f"datamove_hostile_{next(_databases)}"))
+    with engine.begin() as conn:
+        for statement in filter(str.strip, HOSTILE_TARGET.split(";")):
+            conn.execute(text(statement.replace(":", "\\:")))
+    source = _sqlite(tmp_path, HOSTILE_SOURCE, {
+        "node": [(1, None, "root", 2), (2, 1, None, 4), (3, 2, "child of a row set aside", 6),
+                 (4, 3, "grandchild", 8), (5, 1, "odd", 3), (6, 1, "fine", 10)],
+        "tag": [("a", None), ("a", 1), ("b", 2)],
+        f"{LONG}_1": [(1, 1)], f"{LONG}_2": [(1, None), (2, 2)],
+        "log": [("first",), (None,), ("second",)],
+    })
+    conflicts = []
+    outcomes = copy_into(engine, from_sqlite(source, engine, Options()), report=conflicts.append)
+    reasons = {(c.table, c.row): c.reason for c in conflicts}
+    assert reasons == {
+        ("node", 2): "no value for label",
+        ("node", 3): "no node row for parent (node_parent_fkey)",
+        ("node", 4): "no node row for parent (node_parent_fkey)",
+        ("node", 5): "breaks node_check",
+        ("tag", 2): "repeats an earlier row's code (uq_tag_code)",
+        (f"{LONG}_2", 1): "no value for v",
+        ("log", 2): "no value for what",
+    }
+    assert {name: o.inserted for name, o in outcomes.items()} == {
+        "node": 2, "tag": 2, f"{LONG}_1": 1, f"{LONG}_2": 1, "log": 2}
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT id, doubled FROM node ORDER BY id")).all() == [(1, 4), (6, 20)]
+        assert conn.execute(text("SELECT what FROM log ORDER BY id")).scalars().all() == ["first", "second"]
+        assert conn.execute(text("INSERT INTO node (label, n) VALUES ('next', 0) RETURNING id")).scalar_one() == 7
+        assert conn.execute(text("SELECT count(*) FROM pg_class WHERE relname LIKE '_datamove%'")).scalar_one() == 0
+    engine.dispose()
+
+
+def test_copying_again_fills_a_cycle_left_empty_by_an_interrupted_load(platform, tmp_path):
+    """A first load that stopped before the second pass (simulated: Ada's avatar emptied); the
+    second copy sets every row aside as there already, and fills the empty key of the cycle."""
+    mapping_file = tmp_path / "mapping.yaml"
+    mapping_file.write_text(MAPPING)
+    source = _sqlite(tmp_path, LEGACY, ROWS)
+    _copy(source, platform, mapping_file)
+    with platform.begin() as conn:
+        conn.execute(text("UPDATE users SET avatar_media_id = NULL WHERE firebase_uid = 'uid-ada'"))
+    again, _ = _copy(source, platform, mapping_file)
+    assert again["users"].inserted == 0
+    with platform.connect() as conn:
+        assert conn.execute(text("SELECT avatar_media_id FROM users WHERE firebase_uid = 'uid-ada'")).scalar_one() == \
+            legacy_uuid("pictures", 30)
