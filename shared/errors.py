@@ -80,3 +80,4 @@ SignatureRejected = _problem(400, "signature-rejected", "The signed message was 
 PreconditionRequired = _problem(428, "precondition-required", "Send If-Match with the ETag you read")
 TooManyRequests = _problem(429, "rate-limited", "Too many requests")
 ServiceUnavailable = _problem(503, "unavailable", "A dependency is unavailable; retry later")
+InMaintenance = _problem(503, "maintenance", "The platform is in maintenance: reads work, writes wait")

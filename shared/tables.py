@@ -221,6 +221,17 @@ proposals = Table(
     heading_index("proposals", PUBLIC_PROPOSAL),
 )
 
+# The platform's switches, one row. Maintenance: while maintenance_until is ahead, the API
+# refuses writes (shared/maintenance.py, set by infra.datamove).
+platform_state = Table(
+    "platform_state",
+    metadata,
+    Column("id", Boolean, primary_key=True, server_default=text("true")),
+    Column("maintenance_until", DateTime(timezone=True)),
+    Column("maintenance_reason", Text),
+    CheckConstraint("id", name="one_row"),
+)
+
 # The typo dictionary: words of titles, tags and names (triggers keep it, migration 0008).
 search_words = Table(
     "search_words",

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from infra.datamove.load import Options, Refused, copy_postgres, copy_sqlite, print_progress
+from infra.datamove.load import Options, Refused, copy_postgres, copy_sqlite
 from infra.datamove.types import DATE_RULES
 
 
@@ -32,40 +34,6 @@ def _source(path: str) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
-def backup(url: str, path: Path) -> None:
-    """pg_dump -Fc of the target before a PostgreSQL source overwrites anything in it."""
-    import shutil
-    import subprocess
-
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    pg_dump = _bundled("pg_dump") or shutil.which("pg_dump")
-    if pg_dump is None:
-        raise SystemExit("--backup: no pg_dump found (install the PostgreSQL client programs)")
-    socket = target.query.get("unix_sock")
-    host = str(socket).rsplit("/", 1)[0] if socket else target.host or "localhost"
-    command = [pg_dump, "-Fc", "-f", str(path), "-h", host, "-U", target.username or "postgres",
-               "-d", target.database or "postgres"]
-    if target.port:
-        command += ["-p", str(target.port)]
-    result = subprocess.run(command, capture_output=True, text=True,
-                            env={"PGPASSWORD": target.password or "", "PATH": "/usr/bin:/bin"})
-    if result.returncode:
-        raise SystemExit(f"--backup: pg_dump failed: {result.stderr.strip()}")
-
-
-def _bundled(program: str) -> str | None:
-    """The embedded PostgreSQL's own client program (its version matches the local
-    server, which an older system pg_dump refuses to dump)."""
-    try:
-        import pgserver
-    except ImportError:
-        return None
-    path = Path(pgserver.__file__).parent / "pginstall" / "bin" / program
-    return str(path) if path.exists() else None
-
-
 def _engine(url: str | None):
     """--target, else the configured database (DATABASE_URL, or Cloud SQL through the connector)."""
     from sqlalchemy import create_engine
@@ -85,18 +53,24 @@ def _copy_into(args: argparse.Namespace, engine, options: Options, from_postgres
     if args.mapping and from_postgres:
         raise SystemExit("--mapping: maps a SQLite prototype (a PostgreSQL source loads --into by name)")
     conflicts = Conflicts(args.conflicts)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(conflicts.close)
+        if args.maintenance and not args.dry_run:
+            stack.enter_context(_in_maintenance(engine, args.maintenance))
+        if args.backup:  # under maintenance: no write lands between the dump and the load
+            _backup(engine, args.backup, args.backup_key)
         if args.mapping:
             from infra.datamove.mapping import copy_mapped, load_mapping
 
             outcomes = copy_mapped(_source(args.source), engine, load_mapping(args.mapping), truncate=args.truncate,
-                                   report=conflicts)
+                                   dry_run=args.dry_run, report=conflicts, progress=_table_done)
         else:
             incoming = (postgres_tables(_engine(args.source), engine) if from_postgres
                         else from_sqlite(_source(args.source), engine, options))
-            outcomes = copy_into(engine, incoming, empty_first=args.truncate, report=conflicts)
-    finally:
-        conflicts.close()
+            outcomes = copy_into(engine, incoming, empty_first=args.truncate, dry_run=args.dry_run, report=conflicts,
+                                 progress=_table_done)
+    if args.dry_run:
+        print("dry run: nothing was written; what a copy would do now:")
     for line in conflicts.summary(outcomes):
         print(line)
     set_aside = sum(o.set_aside + o.unnamed for o in outcomes.values())
@@ -105,6 +79,86 @@ def _copy_into(args: argparse.Namespace, engine, options: Options, from_postgres
         listed = f" (listed in {args.conflicts})" if args.conflicts else ""
         print(f"{set_aside:,} rows set aside, {left_empty:,} in with a value left empty{listed}", file=sys.stderr)
     return 1 if set_aside or left_empty else 0
+
+
+def _table_done(name: str, outcome, seconds: float) -> None:
+    """Into a schema, tables load one after another: a line as each is in."""
+    print(f"{name:<32} {outcome.rows:>12,} rows {outcome.inserted:>12,} in {seconds:>8.1f} s", file=sys.stderr,
+          flush=True)
+
+
+@contextlib.contextmanager
+def _in_maintenance(engine, minutes: float) -> Iterator[None]:
+    """The API refuses writes while the block runs (at most ``minutes``): switched on, then a
+    wait until every instance has read the switch, then off again however the block ends."""
+    import time
+
+    from shared import maintenance
+
+    with engine.begin() as conn:
+        until = maintenance.switch_on(conn, minutes, "data is being moved in")
+    try:
+        print(f"maintenance: writes refused until {until.isoformat(timespec='seconds')} at the latest; "
+              f"{maintenance.SETTLE_SECONDS:.0f} s for every instance to see it and writes under way to end",
+              file=sys.stderr)
+        time.sleep(maintenance.SETTLE_SECONDS)
+        started = time.monotonic()
+        yield
+        if time.monotonic() - started > minutes * 60:
+            print(f"maintenance: the load outlived its {minutes:g} minutes: writes were accepted before it ended",
+                  file=sys.stderr)
+    finally:
+        with engine.begin() as conn:
+            maintenance.switch_off(conn)
+        print("maintenance: over, writes accepted", file=sys.stderr)
+
+
+def _maintenance(args: argparse.Namespace) -> int:
+    from shared import maintenance
+
+    if not 0 < args.minutes <= 7 * 24 * 60:
+        raise SystemExit("--minutes: more than 0, at most a week")
+    with _engine(args.target).begin() as conn:
+        if args.state == "on":
+            until = maintenance.switch_on(conn, args.minutes, args.reason)
+            print(f"on: writes answer 503 until {until.isoformat(timespec='seconds')} "
+                  f"(every instance within {maintenance.CACHE_SECONDS:.0f} s)")
+        elif args.state == "off":
+            maintenance.switch_off(conn)
+            print("off: writes accepted")
+        else:
+            until, reason = maintenance.status(conn)
+            print(f"on until {until.isoformat(timespec='seconds')}: {reason}" if until else "off")
+    return 0
+
+
+def _backup(engine, path: Path, key_source: str | None) -> None:
+    from infra.datamove import backup
+
+    if not key_source:
+        raise SystemExit("--backup: give --backup-key (a backup is encrypted at rest)")
+    try:
+        backup.backup(engine.url, path, backup.load_key(key_source))
+    except backup.BackupError as error:
+        raise SystemExit(f"--backup: {error}") from None
+    print(f"backup: {path} (encrypted; restore with python -m infra.datamove restore --backup {path} "
+          f"--backup-key {key_source} --target URL)", file=sys.stderr)
+
+
+def _keys_and_restore(args: argparse.Namespace) -> int:
+    from infra.datamove import backup
+
+    try:
+        if args.command == "keygen":
+            backup.keygen(args.out)
+            print(f"wrote {args.out} (keep it apart from the backups it opens)")
+        else:
+            backup.restore(_engine(args.target).url, args.backup, backup.load_key(args.backup_key))
+            print(f"restored {args.backup}")
+    except backup.BackupError as error:
+        print(f"{args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     common(commands.add_parser("plan", help="dry run: order, counts, type mapping, sampled warnings"), target=False)
     copy = commands.add_parser("copy", help="copy every table, then keys, indexes and foreign keys")
     common(copy)
-    copy.add_argument("--backup", type=Path, help="pg_dump -Fc the target here first")
+    copy.add_argument("--backup", type=Path, help="pg_dump -Fc the target here first, encrypted (--backup-key)")
+    copy.add_argument("--backup-key", metavar="SOURCE",
+                      help="the backup's key: file:PATH (keygen makes one) or "
+                           "secret:projects/P/secrets/S/versions/V (Secret Manager)")
     copy.add_argument("--mapping", type=Path, help="SQLite source: a YAML mapping onto this platform's tables "
                                                    "(see infra/datamove/mapping.py); the target's schema exists")
     copy.add_argument("--into", action="store_true",
@@ -134,6 +191,23 @@ def main(argv: list[str] | None = None) -> int:
                            "(see infra/datamove/into.py)")
     copy.add_argument("--conflicts", type=Path,
                       help="with --mapping or --into: every row set aside, and why, as JSON lines here")
+    copy.add_argument("--dry-run", action="store_true",
+                      help="with --mapping or --into: the whole load in one transaction, rolled back: what would "
+                           "go in and what would be set aside, nothing written")
+    copy.add_argument("--maintenance", type=float, metavar="MINUTES",
+                      help="with --mapping or --into: the API refuses writes (503, Retry-After) from before the "
+                           "load until it ends, for at most MINUTES")
+    keygen = commands.add_parser("keygen", help="a new key file for encrypted backups (mode 600)")
+    keygen.add_argument("--out", type=Path, required=True)
+    restore = commands.add_parser("restore", help="an encrypted backup back into the target (pg_restore --clean)")
+    restore.add_argument("--backup", type=Path, required=True)
+    restore.add_argument("--backup-key", metavar="SOURCE", required=True, help="as for copy --backup-key")
+    restore.add_argument("--target", help="SQLAlchemy URL of the PostgreSQL target (default: its settings)")
+    maintenance = commands.add_parser("maintenance", help="the API's maintenance mode: writes answer 503, reads go on")
+    maintenance.add_argument("state", choices=("on", "off", "status"))
+    maintenance.add_argument("--target", help="SQLAlchemy URL of the platform's database (default: its settings)")
+    maintenance.add_argument("--minutes", type=float, default=60.0, help="on: for at most this long (default 60)")
+    maintenance.add_argument("--reason", default="data is being moved in", help="on: told to refused writers")
     copy.add_argument("--parallel", type=int, default=min(4, os.cpu_count() or 1),
                       help="tables loaded at once (default: cores, at most 4)")
     mode = copy.add_mutually_exclusive_group()
@@ -144,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--json", type=Path, help="also write the report as JSON here")
 
     args = parser.parse_args(argv)
+    if args.command == "maintenance":
+        return _maintenance(args)
+    if args.command in ("keygen", "restore"):
+        return _keys_and_restore(args)
     parallel = getattr(args, "parallel", 1)
     if parallel < 1:
         raise SystemExit("--parallel: at least 1")
@@ -160,17 +238,23 @@ def main(argv: list[str] | None = None) -> int:
         if (args.mapping or args.into) and args.resume:
             raise SystemExit("--resume: for a copy that creates its tables; into a schema, copy again (rows "
                              "already there are reported, never doubled)")
-        if args.conflicts and not (args.mapping or args.into):
-            raise SystemExit("--conflicts: with --mapping or --into")
+        for flag in ("conflicts", "dry_run", "maintenance"):
+            if getattr(args, flag) and not (args.mapping or args.into):
+                raise SystemExit(f"--{flag.replace('_', '-')}: with --mapping or --into")
+        if args.maintenance is not None and not 0 < args.maintenance <= 7 * 24 * 60:
+            raise SystemExit("--maintenance: minutes, more than 0 and at most a week")
+        if args.dry_run and args.truncate:
+            raise SystemExit("--dry-run --truncate would hold the live tables locked for the whole run: "
+                             "dry-run against a restored copy of the target")
         try:
-            if args.backup:
-                backup(engine.url.render_as_string(hide_password=False), args.backup)
             if args.mapping or args.into:
                 return _copy_into(args, engine, options, from_postgres)
+            if args.backup:
+                _backup(engine, args.backup, args.backup_key)
             if from_postgres:
-                counts = copy_postgres(_engine(args.source), engine, options, progress=print_progress)
+                counts = copy_postgres(_engine(args.source), engine, options, live=True)
             else:
-                counts = copy_sqlite(_source(args.source), engine, options, progress=print_progress)
+                counts = copy_sqlite(_source(args.source), engine, options, live=True)
         except Refused as refused:
             print(f"refused: {refused}", file=sys.stderr)
             return 2

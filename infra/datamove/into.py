@@ -14,6 +14,7 @@ Identity and serial sequences are moved past the largest id the load brought.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sqlite3
@@ -230,16 +231,23 @@ def _stage_name(conn: Connection, table: Table) -> str:
     return q(f"{STAGE}{conn.execute(text('SELECT CAST(CAST(:t AS regclass) AS oid)'), {'t': q(table.name)}).scalar()}")
 
 
-def _stage(conn: Connection, table: Table, staged: list[str]) -> str:
+def _stage(conn: Connection, table: Table, staged: list[str], *, dry_run: bool = False) -> str:
     """An unlogged twin of the table: its columns and what fills them when the source gives
-    nothing, no constraints, and the source row's number and reasons."""
+    nothing, no constraints, and the source row's number and reasons. A dry run draws new ids
+    from a temporary sequence past the table's largest: the live one never moves for it."""
     stage = _stage_name(conn, table)
     conn.execute(text(f"DROP TABLE IF EXISTS {stage}"))
     conn.execute(text(f"CREATE UNLOGGED TABLE {stage} AS SELECT {', '.join(map(q, staged))} "
                       f"FROM {q(table.name)} WITH NO DATA"))
-    for column, default in _defaults(conn, table.name).items():
-        if column in staged:
-            conn.execute(text(f"ALTER TABLE {stage} ALTER COLUMN {q(column)} SET DEFAULT {_catalogue(default)}"))
+    for position, (column, default) in enumerate(_defaults(conn, table.name).items()):
+        if column not in staged:
+            continue
+        if dry_run and default.startswith("nextval("):
+            sequence = f"{stage[:-1]}_{position}\""
+            start = conn.execute(text(f"SELECT coalesce(max({q(column)}), 0) + 1 FROM {q(table.name)}")).scalar()
+            conn.execute(text(f"CREATE TEMPORARY SEQUENCE {sequence} START {int(start)}"))
+            default = f"nextval('pg_temp.{sequence}')"
+        conn.execute(text(f"ALTER TABLE {stage} ALTER COLUMN {q(column)} SET DEFAULT {_catalogue(default)}"))
     conn.execute(text(f"ALTER TABLE {stage} ADD COLUMN {ROW} bigint GENERATED ALWAYS AS IDENTITY, "
                       f"ADD COLUMN {REASONS} text[] NOT NULL DEFAULT '{{}}'"))
     return stage
@@ -379,12 +387,13 @@ def _report(conn: Connection, table: Table, stage: str, outcome: Outcome, report
         last = batch[-1][0]
 
 
-def copy_into(engine: Engine, incoming: dict[str, Incoming], *, empty_first: bool = False,
+def copy_into(engine: Engine, incoming: dict[str, Incoming], *, empty_first: bool = False, dry_run: bool = False,
               report: Report | None = None, progress: Progress | None = None) -> dict[str, Outcome]:
     """Load each target table of ``incoming`` in the foreign keys' order, each in its own
     transaction (its sequences moved in it); then the cycles' second pass. Every conflict goes
     to ``report``; returns the counts per table. ``empty_first`` truncates in a transaction of
-    its own before anything loads."""
+    its own before anything loads. ``dry_run``: all of it in one transaction, rolled back at
+    the end: the same counts and conflicts, nothing written."""
     schema = {t.name: t for t in reflect_postgres(engine) if not t.name.startswith(STAGE)}
     missing = sorted(set(incoming) - set(schema))
     if missing:
@@ -400,17 +409,34 @@ def copy_into(engine: Engine, incoming: dict[str, Incoming], *, empty_first: boo
                           f"{table.name}.{', '.join(generated)} is computed by the target: leave it out")
         # The source's columns, and the others with what fills them here (generated ones compute themselves).
         plans[table.name] = given + [c.name for c in table.copied if c.name not in given]
-    if empty_first:
-        with engine.begin() as conn:
-            truncate(conn, [t.name for t in tables])
+    with contextlib.ExitStack() as stack:
+        step = _steps(engine, stack, dry_run)
+        if empty_first:
+            with step() as conn:
+                truncate(conn, [t.name for t in tables])
+        return _load(step, tables, incoming, plans, deferred, report, progress, dry_run=dry_run)
+
+
+def _steps(engine: Engine, stack: contextlib.ExitStack,
+           dry_run: bool) -> Callable[[], contextlib.AbstractContextManager[Connection]]:
+    """Each step's transaction: its own, or (a dry run) one for all, rolled back at the end."""
+    if not dry_run:
+        return engine.begin
+    conn = stack.enter_context(engine.connect())  # never committed: closing it rolls everything back
+    return lambda: contextlib.nullcontext(conn)
+
+
+def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tables: list[Table],
+          incoming: dict[str, Incoming], plans: dict[str, list[str]], deferred: dict[str, list[ForeignKey]],
+          report: Report | None, progress: Progress | None, *, dry_run: bool) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     stages: dict[str, str] = {}
     try:
         for table in tables:
             started = time.monotonic()
             source, staged = incoming[table.name], plans[table.name]
-            with engine.begin() as conn:
-                stage = stages[table.name] = _stage(conn, table, staged)
+            with step() as conn:
+                stage = stages[table.name] = _stage(conn, table, staged, dry_run=dry_run)
                 failures: list[BaseException] = []
                 copy_stream(conn, stage, tuple(map(q, source.columns)), source.lines(failures),
                             with_options=source.copy_options)
@@ -418,18 +444,20 @@ def copy_into(engine: Engine, incoming: dict[str, Incoming], *, empty_first: boo
                     raise failures[0]
                 _check_rows(conn, table, stage, staged, deferred.get(table.name, []))
                 outcomes[table.name] = _insert(conn, table, stage, staged, deferred.get(table.name, []))
-                _sequences(conn, table)
+                if not dry_run:  # setval is not undone by a rollback
+                    _sequences(conn, table)
             if progress:
                 progress(table.name, outcomes[table.name], time.monotonic() - started)
-        with engine.begin() as conn:
+        with step() as conn:
             for table in tables:
                 if table.name in deferred:
                     _second_pass(conn, table, stages[table.name], deferred[table.name])
                 _report(conn, table, stages[table.name], outcomes[table.name], report)
     finally:
-        with engine.begin() as conn:
-            for stage in stages.values():
-                conn.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+        if not dry_run:  # a dry run's stages go with its transaction
+            with step() as conn:
+                for stage in stages.values():
+                    conn.execute(text(f"DROP TABLE IF EXISTS {stage}"))
     return outcomes
 
 
@@ -468,7 +496,7 @@ class Conflicts:
 
 
 # Tables of a platform database that are the schema's own bookkeeping, not data to move.
-NOT_DATA = ("alembic_version",)
+NOT_DATA = ("alembic_version", "platform_state")
 
 
 def _loadable(names: Iterable[str], target: Engine) -> list[str]:

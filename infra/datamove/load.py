@@ -8,18 +8,19 @@ uninterrupted run.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from infra.datamove.progress import Board
 from infra.datamove.schema import (
     Table,
     create_enums_sql,
@@ -256,8 +257,8 @@ def prepare(engine: Engine, tables: list[Table], options: Options) -> set[str]:
     return done
 
 
-Progress = Callable[[str, int, float], None]
 Loader = Callable[["Connection", Table], int]
+Tell = Callable[[str, int], None]  # (table, rows streamed since the last word)
 
 
 def _load_one(engine: Engine, table: Table, load: Loader) -> tuple[int, float]:
@@ -272,7 +273,7 @@ def _load_one(engine: Engine, table: Table, load: Loader) -> tuple[int, float]:
     return rows, time.monotonic() - started
 
 
-def _load_all(engine: Engine, tables: list[Table], options: Options, progress: Progress | None,
+def _load_all(engine: Engine, tables: list[Table], options: Options, board: Board | None,
               job: Callable[[Table], tuple[int, float]], pool: Executor | None = None) -> dict[str, int]:
     """Prepare, load every table not done yet (one after another, or on ``pool``), finish."""
     done = prepare(engine, tables, options)
@@ -285,27 +286,37 @@ def _load_all(engine: Engine, tables: list[Table], options: Options, progress: P
     counts: dict[str, int] = {}
     for name, (rows, seconds) in results:
         counts[name] = rows
-        if progress:
-            progress(name, rows, seconds)
+        if board:
+            board.finished(name, rows, seconds)
     finish(engine, tables, parallel=options.parallel)
     return counts
 
 
-def _sqlite_loader(source: sqlite3.Connection, options: Options, sizes: dict[str, int]) -> Loader:
+def _counted(chunks: Iterator[bytes], table: str, tell: Tell | None, total: list[int]) -> Iterator[bytes]:
+    """The chunks, their rows told as they pass (and summed into ``total``)."""
+    for chunk in chunks:
+        rows = chunk.count(b"\n")
+        total[0] += rows
+        if tell:
+            tell(table, rows)
+        yield chunk
+
+
+def _sqlite_loader(source: sqlite3.Connection, options: Options, tell: Tell | None) -> Loader:
     def load(conn: Connection, table: Table) -> int:
         misfits: list[str] = []
-        counter = _Counter(table.name, sizes.get(table.name))
+        rows = [0]
         copy_stream(conn, q(table.name), tuple(q(c.name) for c in table.columns),
-                    counter.count(copy_lines(source, table, options, misfits)))
+                    _counted(copy_lines(source, table, options, misfits), table.name, tell, rows))
         if misfits:
             shown = "\n  ".join(misfits[:20])
             raise ValueError(f"{len(misfits)} values do not fit their column's type:\n  {shown}")
-        return counter.rows
+        return rows[0]
 
     return load
 
 
-def _load_sqlite_table(source_path: str, target_url: str | None, options: Options, sizes: dict[str, int],
+def _load_sqlite_table(source_path: str, target_url: str | None, options: Options, inbox: Any,
                        table: Table) -> tuple[int, float]:
     """One table in a worker process: its own connections at both ends."""
     from sqlalchemy import create_engine
@@ -315,7 +326,8 @@ def _load_sqlite_table(source_path: str, target_url: str | None, options: Option
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
     engine = create_engine(target_url) if target_url else get_engine()
     try:
-        return _load_one(engine, table, _sqlite_loader(source, options, sizes))
+        tell = (lambda name, rows: inbox.put((name, rows))) if inbox is not None else None
+        return _load_one(engine, table, _sqlite_loader(source, options, tell))
     finally:
         engine.dispose()
         source.close()
@@ -333,14 +345,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options,
-                progress: Progress | None = None) -> dict[str, int]:
-    """The whole copy; returns rows per table. Raises Refused or, with misfits, ValueError."""
+def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options, *, live: bool = False) -> dict[str, int]:
+    """The whole copy; returns rows per table. Raises Refused or, with misfits, ValueError.
+    ``live``: one progress view on stderr (infra/datamove/progress.py)."""
     tables = load_order(reflect_sqlite(source))
     sizes = {t.name: source.execute(f"SELECT count(*) FROM {q(t.name)}").fetchone()[0] for t in tables}
+    with contextlib.ExitStack() as stack:
+        board = stack.enter_context(Board(sizes)) if live else None
+        return _copy_sqlite(source, engine, options, tables, sizes, board, stack)
+
+
+def _copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options, tables: list[Table],
+                 sizes: dict[str, int], board: Board | None, stack: contextlib.ExitStack) -> dict[str, int]:
     if options.parallel <= 1 or len(tables) <= 1:
-        loader = _sqlite_loader(source, options, sizes)
-        return _load_all(engine, tables, options, progress, lambda table: _load_one(engine, table, loader))
+        loader = _sqlite_loader(source, options, board.add if board else None)
+        return _load_all(engine, tables, options, board, lambda table: _load_one(engine, table, loader))
     # Processes: the encoding is Python. Big tables first, so none is left to run alone at the end.
     import multiprocessing
 
@@ -348,16 +367,27 @@ def copy_sqlite(source: sqlite3.Connection, engine: Engine, options: Options,
     # A Cloud SQL engine has no URL to hand over: workers build theirs from the same settings.
     url = engine.url.render_as_string(hide_password=False) if engine.url.database else None
     tables.sort(key=lambda t: -sizes[t.name])
-    with ProcessPoolExecutor(max_workers=options.parallel, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_die_with_parent) as pool:
-        return _load_all(engine, tables, options, progress,
-                         functools.partial(_load_sqlite_table, path, url, options, sizes), pool)
+    context = multiprocessing.get_context("spawn")
+    # The workers' counts reach the one view through a queue the board drains.
+    inbox = board.inbox(stack.enter_context(_manager(context))) if board else None
+    with ProcessPoolExecutor(max_workers=options.parallel, mp_context=context, initializer=_die_with_parent) as pool:
+        return _load_all(engine, tables, options, board,
+                         functools.partial(_load_sqlite_table, path, url, options, inbox), pool)
 
 
-def copy_postgres(source: Engine, engine: Engine, options: Options,
-                  progress: Progress | None = None) -> dict[str, int]:
+def _manager(context: Any) -> Any:
+    """A manager (the process that holds the progress queue) that goes when its parent does."""
+    from multiprocessing.managers import SyncManager
+
+    manager = SyncManager(ctx=context)
+    manager.start(_die_with_parent)
+    return manager
+
+
+def copy_postgres(source: Engine, engine: Engine, options: Options, *, live: bool = False) -> dict[str, int]:
     """PostgreSQL -> PostgreSQL: the same types, streamed in COPY's binary format from
-    one connection into the other (a bounded queue between them: memory stays flat)."""
+    one connection into the other (a bounded queue between them: memory stays flat).
+    ``live``: one progress view, by table (binary COPY is not counted row by row)."""
     from infra.datamove.stream import pipe_copy
 
     def load(conn: Connection, table: Table) -> int:
@@ -370,38 +400,20 @@ def copy_postgres(source: Engine, engine: Engine, options: Options,
         with engine.begin() as conn:
             for statement in create_enums_sql(enums, set(reflect_enums(engine))):
                 conn.execute(text(statement))
-    # Threads are enough here: the bytes pass through without Python looking at them.
-    with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
-        return _load_all(engine, tables, options, progress, lambda table: _load_one(engine, table, load), pool)
+    with contextlib.ExitStack() as stack:
+        board = stack.enter_context(Board(_estimates(source, tables))) if live else None
+        # Threads are enough here: the bytes pass through without Python looking at them.
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=max(1, options.parallel)))
+        return _load_all(engine, tables, options, board, lambda table: _load_one(engine, table, load), pool)
 
 
-class _Counter:
-    """Counts the rows going by and reports progress on stderr: a line rewritten in place
-    on a terminal, a plain log line every few seconds otherwise."""
-
-    EVERY = 5.0
-
-    def __init__(self, name: str = "", total: int | None = None) -> None:
-        self.rows = 0
-        self._name, self._total = name, total
-        self._started = self._reported = time.monotonic()
-        self._tty = sys.stderr.isatty()
-
-    def count(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        for chunk in chunks:
-            self.rows += chunk.count(b"\n")
-            yield chunk
-            now = time.monotonic()
-            if self._name and (self._tty or now - self._reported >= self.EVERY):
-                self._reported = now
-                self._report(now)
-
-    def _report(self, now: float) -> None:
-        rate = self.rows / max(now - self._started, 1e-9)
-        eta = f", {max(0, self._total - self.rows) / rate:,.0f} s left" if self._total and rate else ""
-        share = f"/{self._total:,}" if self._total else ""
-        line = f"{self._name}: {self.rows:,}{share} rows, {rate:,.0f} rows/s{eta}"
-        print(f"\r{line}\033[K" if self._tty else line, end="" if self._tty else "\n", file=sys.stderr, flush=True)
+def _estimates(source: Engine, tables: list[Table]) -> dict[str, int]:
+    """Rows per table as the source's statistics have them (a count of a big table takes long)."""
+    with source.connect() as conn:
+        found = dict(conn.execute(text(
+            "SELECT relname, greatest(reltuples, 0)::bigint FROM pg_class WHERE relkind IN ('r', 'p') "
+            "AND relnamespace = CAST(current_schema() AS regnamespace)")).all())
+    return {t.name: found.get(t.name, 0) for t in tables}
 
 
 def finish(engine: Engine, tables: list[Table], *, parallel: int = 2) -> None:
@@ -432,9 +444,3 @@ def finish(engine: Engine, tables: list[Table], *, parallel: int = 2) -> None:
                     conn.execute(text(f"ALTER TABLE {q(table.name)} ALTER COLUMN {q(column.name)} "
                                       f"RESTART WITH {(top or 0) + 1}"))
         conn.execute(text(f"DROP TABLE IF EXISTS {PROGRESS}"))
-
-
-def print_progress(name: str, rows: int, seconds: float) -> None:
-    rate = rows / seconds if seconds > 0 else 0.0
-    end = "\r\033[K" if sys.stderr.isatty() else ""
-    print(f"{end}{name:<32} {rows:>12,} rows {rate:>12,.0f} rows/s {seconds:>8.1f} s done", file=sys.stderr, flush=True)

@@ -143,7 +143,8 @@ def _encode(value: Any, udt: str, defaulted: bool) -> str:
 
 
 def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *, truncate: bool = False,
-                report: Report | None = None, progress: Progress | None = None) -> dict[str, Outcome]:
+                dry_run: bool = False, report: Report | None = None,
+                progress: Progress | None = None) -> dict[str, Outcome]:
     """Every mapped table into the target; what each took and set aside (each conflict to ``report``)."""
     source.row_factory = sqlite3.Row
     existing = set(inspect(engine).get_table_names())
@@ -158,7 +159,7 @@ def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *,
             raise Refused(f"{name} has no column {', '.join(unknown)}")
         incoming[name] = Incoming(list(rule.columns), functools.partial(_lines, source, name, rule, types),
                                   copy_options=f"DEFAULT '{USE_DEFAULT}'")
-    return copy_into(engine, incoming, empty_first=truncate, report=report, progress=progress)
+    return copy_into(engine, incoming, empty_first=truncate, dry_run=dry_run, report=report, progress=progress)
 
 
 def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[str, tuple[str, bool]],

@@ -20,7 +20,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, PathConverter, Rule
 from werkzeug.wrappers import Response
 
-from shared import db, errors, log, startup
+from shared import db, errors, log, maintenance, startup
 from shared.config import Settings, get_settings
 from shared.db import Work, work
 from shared.http import caching, rate_limit
@@ -258,6 +258,8 @@ class Api:
         # Who before what: an anonymous caller learns nothing about input validation.
         claims = auth.claims_from_header(request.headers.get("Authorization"), required=route.auth != "public")
         _limit_rate(self.name, route, request, claims, settings)
+        if route.method in WRITES:
+            maintenance.refuse_writes()
         query = _parse_query(route.query, request) if route.query else None
         body = _parse_body(route.body, request, settings.max_body_bytes) if route.body else None
         key = _idempotency_key(request) if route.keyed else None

@@ -84,7 +84,11 @@ def db(app_env, owner_engine):
 
 
 def reset_tables(connection) -> None:
+    from shared import maintenance
+
     connection.execute(text(f"TRUNCATE {', '.join(TABLES)}, rate_limits CASCADE"))
+    maintenance.switch_off(connection)
+    maintenance.forget()
     connection.execute(text("INSERT INTO categories (slug, name, sort_order) "
                             "SELECT slug, initcap(replace(slug, '-', ' ')), ord "
                             "FROM unnest(string_to_array(:slugs, ',')) WITH ORDINALITY AS c(slug, ord)"),

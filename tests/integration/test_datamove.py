@@ -323,18 +323,53 @@ def test_postgres_to_postgres_keeps_types_keys_and_content(pg_source, target):
     assert not all(check.equal for check in verify_postgres(pg_source, target))
 
 
-def test_postgres_copy_backs_up_the_target_first(pg_source, target, tmp_path):
+def test_the_backup_is_encrypted_and_one_command_restores_it(pg_source, target, tmp_path):
+    """copy --backup dumps the target first, encrypted with the key; restore brings it back,
+    and refuses a wrong key or a file altered or cut short, applying nothing."""
     source_url = pg_source.url.render_as_string(hide_password=False)
     target_url = target.url.render_as_string(hide_password=False)
     with target.begin() as conn:
-        conn.execute(text("CREATE TABLE keep_me (v int)"))
-    child = _cli("copy", "--source", source_url, "--target", target_url, "--backup", str(tmp_path / "before.dump"))
-    out, err = child.communicate(timeout=300)
-    assert child.returncode == 0, err
-    assert (tmp_path / "before.dump").read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
-    verified = _cli("verify", "--source", source_url, "--target", target_url)
-    out, err = verified.communicate(timeout=300)
-    assert verified.returncode == 0, out + err
+        conn.execute(text("CREATE TABLE keep_me (v text)"))
+        conn.execute(text("INSERT INTO keep_me VALUES ('a secret row')"))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        child = _cli(*args)
+        out, err = child.communicate(timeout=300)
+        return child.returncode, out, err
+
+    key, dump = tmp_path / "backup.key", tmp_path / "before.dump"
+    assert run("copy", "--source", source_url, "--target", target_url, "--backup", str(dump))[0] != 0  # no key
+    assert run("keygen", "--out", str(key))[0] == 0 and oct(key.stat().st_mode & 0o777) == "0o600"
+    assert run("keygen", "--out", str(key))[0] != 0  # never replaced
+    code, _, err = run("copy", "--source", source_url, "--target", target_url, "--backup", str(dump),
+                       "--backup-key", f"file:{key}")
+    assert code == 0, err
+    assert "copying: 2/2 tables" in err and "pieces" in err  # the one live view, and each table's line
+    sealed = dump.read_bytes()
+    assert sealed.startswith(b"KKBACKUP1") and b"PGDMP" not in sealed and b"a secret row" not in sealed
+    code, out, err = run("verify", "--source", source_url, "--target", target_url)
+    assert code == 0, out + err
+
+    with target.begin() as conn:
+        conn.execute(text("UPDATE keep_me SET v = 'changed'"))
+    other = tmp_path / "other.key"
+    run("keygen", "--out", str(other))
+    code, _, err = run("restore", "--backup", str(dump), "--backup-key", f"file:{other}", "--target", target_url)
+    assert code == 1 and "does not decrypt with this key" in err
+    middle = len(sealed) // 2
+    for damaged in (sealed[:-10], sealed[:middle] + bytes([sealed[middle] ^ 1]) + sealed[middle + 1:]):
+        (tmp_path / "damaged.dump").write_bytes(damaged)
+        code, _, err = run("restore", "--backup", str(tmp_path / "damaged.dump"), "--backup-key", f"file:{key}",
+                           "--target", target_url)
+        assert code == 1 and "altered or cut short" in err
+    with target.connect() as conn:
+        assert conn.execute(text("SELECT v FROM keep_me")).scalar_one() == "changed"  # nothing applied
+    code, _, err = run("restore", "--backup", str(dump), "--backup-key", f"file:{key}", "--target", target_url)
+    assert code == 0, err
+    with target.connect() as conn:
+        assert conn.execute(text("SELECT v FROM keep_me")).scalar_one() == "a secret row"
+        # What the dump held is as it was; a table made after the dump is not the backup's to drop.
+        assert inspect(target).has_table("pieces")
 
 
 # -- mapping mode ---------------------------------------------------------------------------------

@@ -3,57 +3,31 @@
 cannot run offline, so this edge is the one fake (decision 0032)."""
 from __future__ import annotations
 
-import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from shared.embeddings.models import EmbeddingUnavailable
 from shared.embeddings.tables import DIMENSIONS
 from shared.embeddings.vertex import VertexEmbedder
+from tests.support.loopback_api import LoopbackApi
 
 
-class Vertex:
-    """Records each request; answers with ``answer(body)`` (status, JSON)."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict, dict]] = []
-        self.answer = lambda body: (200, {"predictions": [
-            {"embeddings": {"values": [float(i + 1)] + [0.0] * (DIMENSIONS - 1),
-                            "statistics": {"token_count": 3, "truncated": False}}}
-            for i, _ in enumerate(body["instances"])], "metadata": {"billableCharacterCount": 12}})
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append((self.path, dict(self.headers), body))
-                status, answer = outer.answer(body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+def _predictions(body: dict) -> tuple[int, dict]:
+    return 200, {"predictions": [
+        {"embeddings": {"values": [float(i + 1)] + [0.0] * (DIMENSIONS - 1),
+                        "statistics": {"token_count": 3, "truncated": False}}}
+        for i, _ in enumerate(body["instances"])], "metadata": {"billableCharacterCount": 12}}
 
 
 @pytest.fixture
 def vertex():
-    server = Vertex()
+    server = LoopbackApi(_predictions)
     yield server
-    server.server.shutdown()
+    server.close()
 
 
-def embedder(vertex: Vertex) -> VertexEmbedder:
+def embedder(vertex: LoopbackApi) -> VertexEmbedder:
     return VertexEmbedder("demo-project", "europe-west1", "text-embedding-005", token=lambda: "ya29.token",
                           endpoint=vertex.url)
 
