@@ -714,7 +714,8 @@ def test_an_artwork_sold_for_eth_from_the_wallets_and_the_proceeds_withdrawn(sta
     expect(panel.get_by_test_id("chain-sale-status")).to_have_text("open")
     _shot(request, seller, "1-on-sale")
 
-    buyer, buyer_watch = open_page(wallet=AnvilWallet(stack.chain_url, buyer_wallet))
+    buyer_provider = AnvilWallet(stack.chain_url, buyer_wallet)
+    buyer, buyer_watch = open_page(wallet=buyer_provider)
     sign_up(buyer, f"collector-{run}@example.test", f"Col {run}", "collector")
     buyer.get_by_role("button", name="Connect and link wallet").click()
     expect(buyer.get_by_test_id("wallet-address")).to_have_text(buyer_wallet, ignore_case=True)
@@ -723,6 +724,10 @@ def test_an_artwork_sold_for_eth_from_the_wallets_and_the_proceeds_withdrawn(sta
     expect(sale).to_contain_text("0.5 ETH")
     before = int(rpc.call("eth_getBalance", buyer_wallet, "latest"), 16)
     sale.get_by_role("button", name="Buy with your wallet").click()
+    # The page asks the API for the transaction, then the wallet sends it: reloading before the
+    # wallet has it would cancel the purchase (a run under load once did). Waiting in the page lets
+    # Playwright answer the wallet's calls meanwhile.
+    until(lambda: "eth_sendTransaction" in buyer_provider.calls, between=lambda: buyer.wait_for_timeout(200))
     until(lambda: buyer.get_by_test_id("chain-sale-status").text_content() == "sold",
           between=lambda: buyer_watch.reload(buyer))
     assert int(rpc.call("eth_getBalance", buyer_wallet, "latest"), 16) < before - 5 * 10**17  # paid, and gas
