@@ -136,9 +136,27 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def search_latency(words: list[str], fixture: dict, repeat: int, rng: random.Random) -> dict[str, list[float]]:
+def _warm_timings(kinds: dict, repeat: int, embed_query=None) -> dict[str, list[float]]:
+    """Each kind's queries (``kinds``: name -> a maker of query parameters) through search(),
+    twice over: the first pass warms the pages they read, the second is timed."""
     from shared.db import get_engine
     from shared.market.search import SearchQuery, search
+
+    results: dict[str, list[float]] = {}
+    for name, make in kinds.items():
+        timings = []
+        for n in range(2 * repeat):
+            query = SearchQuery.model_validate(make())
+            started = time.perf_counter()
+            with get_engine().begin() as conn:
+                search(conn, query, embed_query)
+            if n >= repeat:
+                timings.append(time.perf_counter() - started)
+        results[name] = timings
+    return results
+
+
+def search_latency(words: list[str], fixture: dict, repeat: int, rng: random.Random) -> dict[str, list[float]]:
 
     def typo(word: str) -> str:
         i = rng.randrange(1, len(word) - 1)
@@ -155,18 +173,7 @@ def search_latency(words: list[str], fixture: dict, repeat: int, rng: random.Ran
         "browse category": lambda: {"category": "sculpture", "type": "item", "sort": "newest"},
         "popular items": lambda: {"sort": "popular", "type": "item"},
     }
-    results: dict[str, list[float]] = {}
-    for name, make in kinds.items():
-        timings = []
-        for n in range(2 * repeat):
-            query = SearchQuery.model_validate(make())
-            started = time.perf_counter()
-            with get_engine().begin() as conn:
-                search(conn, query)
-            if n >= repeat:  # the first pass warms the pages these queries read
-                timings.append(time.perf_counter() - started)
-        results[name] = timings
-    return results
+    return _warm_timings(kinds, repeat)
 
 
 def relevance(url: str) -> dict:
@@ -322,9 +329,7 @@ def meaning_latency(words: list[str], vectors: dict, repeat: int, rng: random.Ra
     query is an item's vector moved by the same noise as a topic's items (a query near a topic)."""
     import numpy as np
 
-    from shared.db import get_engine
     from shared.embeddings.models import QueryVector
-    from shared.market.search import SearchQuery, search
 
     sample, noise = vectors["sample"], vectors["rng"]
 
@@ -340,18 +345,7 @@ def meaning_latency(words: list[str], vectors: dict, repeat: int, rng: random.Ra
                                        "max_price": "500000"},
         "hybrid": lambda: {"q": " ".join(rng.choice(mid) for _ in range(rng.randint(1, 2))), "mode": "hybrid"},
     }
-    results: dict[str, list[float]] = {}
-    for name, make in kinds.items():
-        timings = []
-        for n in range(2 * repeat):
-            query = SearchQuery.model_validate(make())
-            started = time.perf_counter()
-            with get_engine().begin() as conn:
-                search(conn, query, embed_query)
-            if n >= repeat:  # the first pass warms the index's pages
-                timings.append(time.perf_counter() - started)
-        results[name] = timings
-    return results
+    return _warm_timings(kinds, repeat, embed_query)
 
 
 def explain_meaning(words: list[str], vectors: dict, rng: random.Random) -> None:

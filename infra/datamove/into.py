@@ -323,11 +323,12 @@ def _insert(conn: Connection, table: Table, stage: str, staged: list[str], defer
     later = {c for fk in deferred for c in fk.columns}
     values = ", ".join(f"NULL::{table.column(c).sql_type}" if c in later else f"s.{q(c)}" for c in staged)
     overriding = " OVERRIDING SYSTEM VALUE" if any(table.column(c).identity for c in staged) else ""
-    eligible = conn.execute(text(f"SELECT count(*) FROM {stage} WHERE {REASONS} = '{{}}'")).scalar_one()
+    rows, eligible = conn.execute(text(
+        f"SELECT count(*), count(*) FILTER (WHERE {REASONS} = '{{}}') FROM {stage}")).one()
     inserted = conn.execute(text(
         f"INSERT INTO {q(table.name)} ({', '.join(map(q, staged))}){overriding} "
         f"SELECT {values} FROM {stage} s WHERE s.{REASONS} = '{{}}' ORDER BY s.{ROW} ON CONFLICT DO NOTHING")).rowcount
-    outcome = Outcome(rows=conn.execute(text(f"SELECT count(*) FROM {stage}")).scalar_one(), inserted=inserted)
+    outcome = Outcome(rows=rows, inserted=inserted)
     if inserted < eligible:  # primary keys were checked: a refused row's key is not in the table
         if table.primary_key:
             _mark(conn, stage, [(f"s.{REASONS} = '{{}}' AND NOT EXISTS (SELECT 1 FROM {q(table.name)} t "
