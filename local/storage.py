@@ -108,8 +108,11 @@ class StorageFront:
         parts = request.path.lstrip("/").split("/", 1)
         if request.method == "PUT" and len(parts) == 2 and parts[0] in self.notifications:
             return parts[0], parts[1]  # XML API / signed URL: PUT /{bucket}/{object}
-        if request.path.startswith("/upload/storage/v1/b/"):
+        # JSON API: an upload, or a copy (copyTo, rewriteTo: a migration's copy --media from a bucket).
+        if request.path.startswith("/upload/storage/v1/b/") or (
+                request.method == "POST" and ("/copyTo/" in request.path or "/rewriteTo/" in request.path)):
             body = json.loads(response.get_data() or b"{}")
+            body = body.get("resource", body) if body.get("done", True) else {}
             if body.get("bucket") in self.notifications and body.get("name"):
                 return body["bucket"], body["name"]
         return None

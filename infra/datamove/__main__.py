@@ -49,21 +49,34 @@ def _copy_into(args: argparse.Namespace, engine, options: Options, from_postgres
     """--mapping or --into: a summary, every conflict in --conflicts; exit 1 when a row was set aside."""
     from infra.datamove.into import Conflicts, copy_into, from_sqlite
     from infra.datamove.into import from_postgres as postgres_tables
+    from infra.datamove.mapping import copy_mapped, load_mapping, media_columns
 
     if args.mapping and from_postgres:
         raise SystemExit("--mapping: maps a SQLite prototype (a PostgreSQL source loads --into by name)")
     conflicts = Conflicts(args.conflicts)
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    columns = list(media_columns(mapping).values()) if mapping else []
+    if args.media and not columns:
+        raise SystemExit("--media: the mapping marks no column as naming objects (media:)")
+    buckets = _buckets() if columns else None
+    # The media source is opened before any row moves: a wrong path fails before the load.
+    media = _media_source(args.media) if args.media else None
+    named: dict = {}  # media column -> the values naming objects, as loaded
+
+    def read_references(conn) -> None:
+        from infra.datamove.objects import referenced_values
+
+        named.update({column: list(referenced_values(conn, column, buckets)) for column in columns})
     with contextlib.ExitStack() as stack:
         stack.callback(conflicts.close)
         if args.maintenance and not args.dry_run:
             stack.enter_context(_in_maintenance(engine, args.maintenance))
         if args.backup:  # under maintenance: no write lands between the dump and the load
             _backup(engine, args.backup, args.backup_key)
-        if args.mapping:
-            from infra.datamove.mapping import copy_mapped, load_mapping
-
-            outcomes = copy_mapped(_source(args.source), engine, load_mapping(args.mapping), truncate=args.truncate,
-                                   dry_run=args.dry_run, report=conflicts, progress=_table_done)
+        if mapping:
+            outcomes = copy_mapped(_source(args.source), engine, mapping, truncate=args.truncate,
+                                   dry_run=args.dry_run, report=conflicts, progress=_table_done, buckets=buckets,
+                                   then=read_references if columns and args.media else None)
         else:
             incoming = (postgres_tables(_engine(args.source), engine) if from_postgres
                         else from_sqlite(_source(args.source), engine, options))
@@ -78,7 +91,48 @@ def _copy_into(args: argparse.Namespace, engine, options: Options, from_postgres
     if set_aside or left_empty:
         listed = f" (listed in {args.conflicts})" if args.conflicts else ""
         print(f"{set_aside:,} rows set aside, {left_empty:,} in with a value left empty{listed}", file=sys.stderr)
-    return 1 if set_aside or left_empty else 0
+    missing = _copy_media(args, buckets, named, media) if buckets else 0
+    return 1 if set_aside or left_empty or missing else 0
+
+
+def _buckets():
+    from infra.datamove.objects import Buckets
+    from shared.config import ConfigError
+
+    try:
+        return Buckets.configured()
+    except ConfigError as error:
+        raise SystemExit(f"the mapping names stored objects (media:): {error} (the target's buckets)") from None
+
+
+def _media_source(spec: str):
+    """The store --media names, and the client the copies go through."""
+    from infra.datamove.objects import open_source
+    from shared.media import storage
+
+    client = storage.client()
+    return open_source(spec, client), client
+
+
+def _copy_media(args: argparse.Namespace, buckets, named: dict, media) -> int:
+    """--media: the objects the loaded rows name (a dry run's: those they would), from the
+    source store into the target's buckets; how many the source lacks or could not give."""
+    from infra.datamove.objects import copy_referenced
+
+    if media is None:
+        print("the rows name objects (media:) but no --media SOURCE was given: none were copied "
+              "(verify --media lists what is missing)", file=sys.stderr)
+        return 0
+    source, client = media
+    copied = copy_referenced(named, source, client, buckets, dry_run=args.dry_run)
+    verb = "would copy" if args.dry_run else "copied"
+    print(f"media: {verb} {copied.copied:,} objects, {copied.there:,} there already, "
+          f"{len(copied.missing):,} not in {args.media}, {len(copied.failed):,} failed")
+    for path in copied.missing[:20]:
+        print(f"  not in the source: {path}", file=sys.stderr)
+    for failure in copied.failed[:20]:
+        print(f"  failed: {failure}", file=sys.stderr)
+    return len(copied.missing) + len(copied.failed)
 
 
 def _table_done(name: str, outcome, seconds: float) -> None:
@@ -165,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.datamove", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def common(command: argparse.ArgumentParser, target: bool = True) -> None:
-        command.add_argument("--source", required=True,
+    def common(command: argparse.ArgumentParser, target: bool = True, source: bool = True) -> None:
+        command.add_argument("--source", required=source,
                              help="a SQLite database file (opened read-only) or a postgresql:// URL")
         if target:
             command.add_argument("--target", help="SQLAlchemy URL of the PostgreSQL target "
@@ -189,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="the target's schema exists (its migrations ran): load the source's tables into it "
                            "by name, its constraints active; a row that would break one is set aside and reported "
                            "(see infra/datamove/into.py)")
+    copy.add_argument("--media", metavar="SOURCE",
+                      help="with --mapping: copy the objects its media: columns name from this directory or "
+                           "gs://BUCKET[/PREFIX] into the target's buckets (UPLOADS_BUCKET, MEDIA_BUCKET)")
     copy.add_argument("--conflicts", type=Path,
                       help="with --mapping or --into: every row set aside, and why, as JSON lines here")
     copy.add_argument("--dry-run", action="store_true",
@@ -213,9 +270,14 @@ def main(argv: list[str] | None = None) -> int:
     mode = copy.add_mutually_exclusive_group()
     mode.add_argument("--truncate", action="store_true", help="replace the rows of non-empty target tables")
     mode.add_argument("--resume", action="store_true", help="continue an interrupted copy")
-    verify = commands.add_parser("verify", help="row counts and content checksums on both sides")
-    common(verify)
+    verify = commands.add_parser("verify", help="row counts and content checksums on both sides; --media: "
+                                                "the target's stored objects")
+    common(verify, source=False)
     verify.add_argument("--json", type=Path, help="also write the report as JSON here")
+    verify.add_argument("--media", action="store_true",
+                        help="every object the target's rows name is in its bucket (UPLOADS_BUCKET, MEDIA_BUCKET); "
+                             "lists the missing (exit 1) and the objects no row names")
+    verify.add_argument("--mapping", type=Path, help="with --media: also check the mapping's media: columns")
 
     args = parser.parse_args(argv)
     if args.command == "maintenance":
@@ -227,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--parallel: at least 1")
     options = Options(truncate=getattr(args, "truncate", False), resume=getattr(args, "resume", False),
                       dates=_dates(args.dates), nul=args.nul, parallel=parallel)
+    if args.command == "verify" and args.mapping and not args.media:
+        raise SystemExit("verify --mapping: with --media (it adds the mapping's media: columns)")
+    if args.command == "verify" and not args.source:
+        if not args.media:
+            raise SystemExit("verify: give --source, --media, or both")
+        return _verify_media(args, _engine(args.target))
     from_postgres = _is_postgres(args.source)
     if args.command == "plan":
         from infra.datamove.plan import plan, plan_postgres
@@ -241,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         for flag in ("conflicts", "dry_run", "maintenance"):
             if getattr(args, flag) and not (args.mapping or args.into):
                 raise SystemExit(f"--{flag.replace('_', '-')}: with --mapping or --into")
+        if args.media and not args.mapping:
+            raise SystemExit("--media: with --mapping (its media: columns say which values name objects)")
         if args.maintenance is not None and not 0 < args.maintenance <= 7 * 24 * 60:
             raise SystemExit("--maintenance: minutes, more than 0 and at most a week")
         if args.dry_run and args.truncate:
@@ -269,9 +339,31 @@ def main(argv: list[str] | None = None) -> int:
     checks = (verify_postgres(_engine(args.source), engine) if from_postgres
               else verify_sqlite(_source(args.source), engine, options))
     print(report(checks))
-    if args.json:
+    if args.json and not args.media:
         args.json.write_text(json.dumps(as_json(checks), indent=2))
-    return 0 if all(check.equal for check in checks) else 1
+    rows_equal = all(check.equal for check in checks)
+    if args.media:
+        return _verify_media(args, engine, rows=as_json(checks)) or (0 if rows_equal else 1)
+    return 0 if rows_equal else 1
+
+
+def _verify_media(args: argparse.Namespace, engine, rows: dict | None = None) -> int:
+    from infra.datamove.mapping import load_mapping, media_columns
+    from infra.datamove.objects import column_reference, media_json, media_report, platform_references, verify_media
+    from shared.media import storage
+
+    buckets = _buckets()
+    extra = []
+    if args.mapping:
+        with engine.connect() as conn:
+            extra = [column_reference(conn, c.table, c.column, c.role, c.url)
+                     for c in media_columns(load_mapping(args.mapping)).values()
+                     if f"{c.table}.{c.column}" not in {r.label for r in platform_references()}]
+    check = verify_media(engine, storage.client(), buckets, extra)
+    print(media_report(check, buckets))
+    if args.json:
+        args.json.write_text(json.dumps({**({"rows": rows} if rows else {}), "media": media_json(check)}, indent=2))
+    return 0 if check.resolved else 1
 
 
 if __name__ == "__main__":

@@ -389,12 +389,14 @@ def _report(conn: Connection, table: Table, stage: str, outcome: Outcome, report
 
 
 def copy_into(engine: Engine, incoming: dict[str, Incoming], *, empty_first: bool = False, dry_run: bool = False,
-              report: Report | None = None, progress: Progress | None = None) -> dict[str, Outcome]:
+              report: Report | None = None, progress: Progress | None = None,
+              then: Callable[[Connection], object] | None = None) -> dict[str, Outcome]:
     """Load each target table of ``incoming`` in the foreign keys' order, each in its own
     transaction (its sequences moved in it); then the cycles' second pass. Every conflict goes
     to ``report``; returns the counts per table. ``empty_first`` truncates in a transaction of
     its own before anything loads. ``dry_run``: all of it in one transaction, rolled back at
-    the end: the same counts and conflicts, nothing written."""
+    the end: the same counts and conflicts, nothing written. ``then`` reads the loaded tables
+    once all is in (a dry run's, before they are rolled back)."""
     schema = {t.name: t for t in reflect_postgres(engine) if not t.name.startswith(STAGE)}
     missing = sorted(set(incoming) - set(schema))
     if missing:
@@ -415,7 +417,11 @@ def copy_into(engine: Engine, incoming: dict[str, Incoming], *, empty_first: boo
         if empty_first:
             with step() as conn:
                 truncate(conn, [t.name for t in tables])
-        return _load(step, tables, incoming, plans, deferred, report, progress, dry_run=dry_run)
+        outcomes = _load(step, tables, incoming, plans, deferred, report, progress, dry_run=dry_run)
+        if then is not None:
+            with step() as conn:
+                then(conn)
+        return outcomes
 
 
 def _steps(engine: Engine, stack: contextlib.ExitStack,

@@ -14,12 +14,23 @@ in YAML (renames, value maps, defaults, constants, date rules, ids), no code edi
         from: projects
         columns:
           owner_id: {uuid_from: owner, table: accounts}   # a foreign key: the same UUID as that row's id
+      media:
+        from: pictures
+        columns:
+          object_name: {from: path, media: {to: uploads, under: imported/}}   # an object: see below
 
 The target is the live schema, constraints active (infra/datamove/into.py): tables load in
 their foreign keys' order, whatever the order written; a row that breaks a rule of the target
 (a missing parent, a repeated key, a check, a missing value) is set aside and reported with its
 reason, the others go in. ``--truncate`` empties the tables first. Every mapped value is
 checked by PostgreSQL's own types on the way in.
+
+A column with ``media:`` names a stored object (infra/datamove/objects.py): the legacy value is
+a path in the media source (``strip`` takes a URL's origin off first), and the row stores the
+name the object gets in the target, ``under`` that prefix, in the uploads bucket (``to:
+uploads``: image-processing makes it a picture), the media bucket (``media``), or as its
+public URL (``public``); into ``media.object_name``, image-processing makes an upload a picture.
+``copy --media SOURCE`` then copies the objects the rows name. An empty value is no object.
 """
 from __future__ import annotations
 
@@ -27,25 +38,57 @@ import functools
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import inspect, text
 
 from infra.datamove.into import Incoming, Outcome, Progress, Report, copy_into
 from infra.datamove.load import CHUNK_ROWS, Refused
+from infra.datamove.objects import PLATFORM_PREFIXES, Buckets, MediaColumn, source_path
 from infra.datamove.schema import q
 from infra.datamove.types import DATE_RULES, Misfit, copy_text, to_datetime
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
 # uuid5 namespace of legacy keys: the same legacy row always gets the same UUID.
 LEGACY = uuid.UUID("6b616c61-6b72-7574-0000-6c6567616379")
+
+
+class MediaRule(BaseModel):
+    """The column names a stored object: where it goes in the target, and how its name is made."""
+    model_config = ConfigDict(extra="forbid")
+
+    to: Literal["uploads", "media", "public"]
+    under: str = Field(default="imported/", description="the prefix of the names the objects get")
+    strip: list[str] = Field(default_factory=list, description="prefixes taken off a legacy value (a URL's origin)")
+
+    @field_validator("under")
+    @classmethod
+    def _a_folder(cls, under: str) -> str:
+        try:
+            source_path(under.removesuffix("/"))
+        except Misfit:
+            raise ValueError("under must be a relative folder such as imported/") from None
+        if not under.endswith("/") or len(under) > 200:
+            raise ValueError("under must end in / (at most 200 characters)")
+        if under.startswith(PLATFORM_PREFIXES):
+            raise ValueError(f"under: the platform writes its own objects under {', '.join(PLATFORM_PREFIXES)}")
+        return under
+
+    def rewrite(self, value: str, buckets: Buckets | None) -> str:
+        """The legacy reference as the target stores it."""
+        name = self.under + source_path(value, self.strip)
+        if self.to != "public":
+            return name
+        if buckets is None:
+            raise Misfit("to: public needs the media bucket's settings")
+        return buckets.url(name)
 
 
 class ColumnRule(BaseModel):
@@ -58,12 +101,15 @@ class ColumnRule(BaseModel):
     map: dict[str, Any] | None = None
     default: Any = None
     dates: str | None = None
+    media: MediaRule | None = None
 
     @model_validator(mode="after")
     def _one_origin(self) -> ColumnRule:
         origins = [self.source is not None, self.uuid_from is not None, "value" in self.model_fields_set]
         if sum(origins) != 1:
             raise ValueError("give exactly one of from, uuid_from or value")
+        if self.media is not None and (self.source is None or self.dates is not None):
+            raise ValueError("media: with from, and no dates")
         if self.dates is not None and self.dates not in DATE_RULES:
             raise ValueError(f"dates must be one of {', '.join(DATE_RULES)}")
         return self
@@ -105,7 +151,15 @@ def legacy_uuid(table: str, key: Any) -> uuid.UUID:
     return uuid.uuid5(LEGACY, f"{table}:{key}")
 
 
-def _value(rule: ColumnRule, row: sqlite3.Row, legacy_table: str) -> Any:
+def media_columns(mapping: Mapping) -> dict[tuple[str, str], MediaColumn]:
+    """The mapped columns that name stored objects."""
+    return {(table, name): MediaColumn(table, name, "uploads" if rule.media.to == "uploads" else "media",
+                                       rule.media.to == "public", rule.media.under)
+            for table, table_rule in mapping.tables.items()
+            for name, rule in table_rule.columns.items() if rule.media is not None}
+
+
+def _value(rule: ColumnRule, row: sqlite3.Row, legacy_table: str, buckets: Buckets | None) -> Any:
     if rule.uuid_from is not None:
         key = row[rule.uuid_from]
         return None if key is None else legacy_uuid(rule.table or legacy_table, key)
@@ -118,6 +172,8 @@ def _value(rule: ColumnRule, row: sqlite3.Row, legacy_table: str) -> Any:
         value = rule.default
     if rule.dates is not None and value is not None:
         value = to_datetime(value, rule.dates)
+    if rule.media is not None and value is not None:
+        value = rule.media.rewrite(str(value), buckets) if str(value).strip() else None
     return value
 
 
@@ -143,9 +199,11 @@ def _encode(value: Any, udt: str, defaulted: bool) -> str:
 
 
 def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *, truncate: bool = False,
-                dry_run: bool = False, report: Report | None = None,
-                progress: Progress | None = None) -> dict[str, Outcome]:
-    """Every mapped table into the target; what each took and set aside (each conflict to ``report``)."""
+                dry_run: bool = False, report: Report | None = None, progress: Progress | None = None,
+                buckets: Buckets | None = None, then: Callable[[Connection], object] | None = None,
+                ) -> dict[str, Outcome]:
+    """Every mapped table into the target; what each took and set aside (each conflict to ``report``).
+    ``buckets`` places ``media:`` columns' objects; ``then`` reads the target once all is in."""
     source.row_factory = sqlite3.Row
     existing = set(inspect(engine).get_table_names())
     missing = [name for name in mapping.tables if name not in existing]
@@ -157,13 +215,14 @@ def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *,
         unknown = sorted(set(rule.columns) - set(types))
         if unknown:
             raise Refused(f"{name} has no column {', '.join(unknown)}")
-        incoming[name] = Incoming(list(rule.columns), functools.partial(_lines, source, name, rule, types),
+        incoming[name] = Incoming(list(rule.columns), functools.partial(_lines, source, name, rule, types, buckets),
                                   copy_options=f"DEFAULT '{USE_DEFAULT}'")
-    return copy_into(engine, incoming, empty_first=truncate, dry_run=dry_run, report=report, progress=progress)
+    return copy_into(engine, incoming, empty_first=truncate, dry_run=dry_run, report=report, progress=progress,
+                     then=then)
 
 
 def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[str, tuple[str, bool]],
-           _: list[BaseException]) -> Iterator[bytes]:
+           buckets: Buckets | None, _: list[BaseException]) -> Iterator[bytes]:
     """The mapped rows of one table as COPY text, a chunk at a time (a value that does not map
     stops the table at once)."""
     where = f" WHERE {rule.where}" if rule.where else ""
@@ -172,7 +231,7 @@ def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[s
         chunk = []
         for row in batch:
             try:
-                chunk.append("\t".join(_encode(_value(rule.columns[c], row, rule.source), *types[c])
+                chunk.append("\t".join(_encode(_value(rule.columns[c], row, rule.source, buckets), *types[c])
                                        for c in rule.columns))
             except (Misfit, IndexError, KeyError) as error:
                 raise ValueError(f"{rule.source} -> {name}: {error}") from None

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from shared.models import Media, User
 
 Purpose = Literal["avatar", "cover", "item", "artwork"]
+# A profile shows the smallest variant at least this wide.
+AVATAR_WIDTH = 256
 
 
 class Variant(ApiModel):

@@ -13,14 +13,17 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shared.config import get_settings
 from shared.events import outbox
 from shared.events.consumer import apply_once
 from shared.events.envelope import PoisonMessage
 from shared.media import images, storage
+from shared.media.media import AVATAR_WIDTH, variant_url
+from shared.media.public import public_url
 from shared.tables import media as media_table
+from shared.tables import users
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -108,6 +111,12 @@ def process_object(unit: Work, resource: dict[str, Any]) -> None:
     media.format = result.source_format.lower()
     media.width, media.height, media.bytes = result.width, result.height, resource["size"]
     media.dominant_color, media.placeholder, media.variants = result.dominant_color, result.placeholder, variants
+    if media.purpose == "avatar" and media.hidden is None:
+        # An avatar attached before it was processed (only a migration does that: copy --media)
+        # shows from now on; one its owner chose since stays.
+        session.execute(update(users).where(users.c.id == media.owner_id, users.c.avatar_media_id == media.id,
+                                            users.c.avatar_url.is_(None))
+                        .values(avatar_url=variant_url(media, AVATAR_WIDTH)))
     outbox.emit(session, "media.processed", "media", media.id, {
         "id": str(media.id), "owner_id": str(media.owner_id), "purpose": media.purpose,
         "variants": [{k: v for k, v in variant.items() if k != "object"} for variant in variants],
@@ -138,10 +147,3 @@ def _reject(session: Session, media: Media, reason: str) -> None:
     outbox.emit(session, "media.rejected", "media", media.id,
                 {"id": str(media.id), "owner_id": str(media.owner_id), "reason": reason,
                  "objects": {"uploads": [media.object_name]}})
-
-
-def public_url(name: str) -> str:
-    """Where clients load a variant: MEDIA_PUBLIC_URL, else the bucket's public URL."""
-    settings = get_settings()
-    base = settings.media_public_url or f"https://storage.googleapis.com/{settings.media_bucket}"
-    return f"{base.rstrip('/')}/{name}"

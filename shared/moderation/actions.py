@@ -91,10 +91,10 @@ def _new_version(table) -> dict:
 
 def _avatar(session: Session, media_id: uuid.UUID, shown: uuid.UUID | None) -> None:
     """A hidden picture leaves the profiles that show it as their avatar; a restored one comes back."""
-    from shared.media.media import variant_url
+    from shared.media.media import AVATAR_WIDTH, variant_url
     from shared.models import Media
 
-    url = variant_url(session.get(Media, shown), 256) if shown else None
+    url = variant_url(session.get(Media, shown), AVATAR_WIDTH) if shown else None
     session.execute(update(users).where(users.c.avatar_media_id == media_id).values(avatar_url=url))
 
 

@@ -218,7 +218,7 @@ def update_profile(session: Session, user: User, patch: ProfilePatch) -> User:
 
         avatar = patch.avatar_media_id and media.attachable(session, user, patch.avatar_media_id, "avatar")
         changes["avatar_media_id"] = avatar.id if avatar else None
-        changes["avatar_url"] = media.variant_url(avatar, 256) if avatar else None
+        changes["avatar_url"] = media.variant_url(avatar, media.AVATAR_WIDTH) if avatar else None
     for field, value in changes.items():
         setattr(user, field, value)
     if changes:
