@@ -81,6 +81,27 @@ def platform(postgres_server):
     engine.dispose()
 
 
+@pytest.fixture(params=["per-row", "set-based"])
+def key_checks(request, monkeypatch) -> list[str]:
+    """Both ways a load may check foreign keys (infra/datamove/into.py ``_set_based_keys``):
+    PostgreSQL's per-row triggers, or the load's own set-based check with the parents locked,
+    from the first row on. Yields the tables that took the set-based way."""
+    from infra.datamove import into
+
+    monkeypatch.setattr(into, "SET_BASED_KEYS", 1 if request.param == "set-based" else 10**12)
+    taken: list[str] = []
+    chooses = into._set_based_keys
+
+    def recorded(conn, table, stage):
+        chosen = chooses(conn, table, stage)
+        if chosen:
+            taken.append(table.name)
+        return chosen
+
+    monkeypatch.setattr(into, "_set_based_keys", recorded)
+    return taken
+
+
 def _copy(source, engine, mapping_file, **options):
     """copy_mapped, and every conflict it reported."""
     conflicts = []
@@ -95,7 +116,7 @@ def _reasons(conflicts) -> dict[tuple[str, int], list[str]]:
     return found
 
 
-def test_a_legacy_database_moves_into_the_live_schema_row_by_row(platform, tmp_path):
+def test_a_legacy_database_moves_into_the_live_schema_row_by_row(platform, tmp_path, key_checks, request):
     mapping_file = tmp_path / "mapping.yaml"
     mapping_file.write_text(MAPPING)
     outcomes, conflicts = _copy(_sqlite(tmp_path, LEGACY, ROWS), platform, mapping_file)
@@ -133,6 +154,10 @@ def test_a_legacy_database_moves_into_the_live_schema_row_by_row(platform, tmp_p
     written.close()
     assert len((tmp_path / "conflicts.jsonl").read_text().splitlines()) == written.count == 8
     assert "users row 4 (id=" in "\n".join(written.summary(outcomes))
+    # The same outcome either way. Users, proposals and items keep the per-row checks: a trigger
+    # of their own (search's words) must run, and the set-based way would skip it.
+    set_based = request.node.callspec.params["key_checks"] == "set-based"
+    assert key_checks == (["media"] if set_based else [])
 
 
 def test_a_second_copy_reports_every_row_as_there_already(platform, tmp_path):
@@ -231,7 +256,7 @@ HOSTILE_SOURCE = f"""
 """
 
 
-def test_a_hostile_schema_sets_rows_aside_and_never_stops(postgres_server, tmp_path):
+def test_a_hostile_schema_sets_rows_aside_and_never_stops(postgres_server, tmp_path, key_checks, request):
     """Edge cases of a prepared schema: an ALWAYS identity given by the source, an identity the
     source leaves out, a self-reference whose parent is set aside (its child follows, then the
     grandchild), a check with a colon and a modulo, a generated column computed by the target,
@@ -270,7 +295,66 @@ def test_a_hostile_schema_sets_rows_aside_and_never_stops(postgres_server, tmp_p
         assert conn.execute(text("SELECT what FROM log ORDER BY id")).scalars().all() == ["first", "second"]
         assert conn.execute(text("INSERT INTO node (label, n) VALUES ('next', 0) RETURNING id")).scalar_one() == 7
         assert conn.execute(text("SELECT count(*) FROM pg_class WHERE relname LIKE '_datamove%'")).scalar_one() == 0
+    assert key_checks == (["node"] if request.node.callspec.params["key_checks"] == "set-based" else [])
     engine.dispose()
+
+
+def test_the_set_based_way_is_taken_only_where_it_changes_nothing_but_speed(postgres_server, tmp_path, monkeypatch):
+    """A table with a trigger of its own keeps the per-row checks (the trigger runs), and a role
+    that may not set session_replication_role (the migrator, as in Cloud SQL) loads the same
+    rows the per-row way. Meanwhile the parents of a set-based load take no write."""
+    from infra.datamove import into
+    from infra.datamove.into import copy_into, from_sqlite
+    from infra.datamove.load import Options
+    from local.postgres import MIGRATOR
+
+    monkeypatch.setattr(into, "SET_BASED_KEYS", 1)
+    schema = [
+        "CREATE TABLE parent (id int PRIMARY KEY)",
+        "CREATE TABLE plain (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent(id))",
+        "CREATE TABLE stamped (id int PRIMARY KEY, parent_id int REFERENCES parent(id), stamp text)",
+        "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.stamp = ''seen''; RETURN NEW; END'",
+        "CREATE TRIGGER stamp BEFORE INSERT ON stamped FOR EACH ROW EXECUTE FUNCTION stamp()",
+    ]
+    rows = {"parent": [(1,), (2,)], "plain": [(10, 1), (11, 3), (12, 2)], "stamped": [(20, 2, None), (21, 9, None)]}
+    source = _sqlite(tmp_path, "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+                               "CREATE TABLE plain (id INTEGER PRIMARY KEY, parent_id INTEGER);"
+                               "CREATE TABLE stamped (id INTEGER PRIMARY KEY, parent_id INTEGER, stamp TEXT);", rows)
+    for role in ("postgres", MIGRATOR):
+        database = f"datamove_keys_{next(_databases)}"
+        postgres_server.ensure_database(database)
+        postgres_server.provision(database, [])
+        engine = create_engine(postgres_server.url(database, role))
+        with engine.begin() as conn:
+            for statement in schema:
+                conn.execute(text(statement))
+        taken = []
+        chooses = into._set_based_keys
+
+        def recorded(conn, table, stage, taken=taken, chooses=chooses):
+            chosen = chooses(conn, table, stage)
+            if chosen:
+                taken.append(table.name)
+                blocked = conn.execute(text(  # the parents' lock: SHARE (readers go on)
+                    "SELECT mode FROM pg_locks WHERE relation = 'parent'::regclass AND pid = pg_backend_pid() "
+                    "AND mode = 'ShareLock'")).scalar()
+                assert blocked == "ShareLock"
+            return chosen
+
+        monkeypatch.setattr(into, "_set_based_keys", recorded)
+        conflicts = []
+        outcomes = copy_into(engine, from_sqlite(source, engine, Options()), report=conflicts.append)
+        assert {(c.table, c.row): c.reason for c in conflicts} == {
+            ("plain", 2): "no parent row for parent_id (plain_parent_id_fkey)",
+            ("stamped", 2): "no parent row for parent_id (stamped_parent_id_fkey)"}
+        assert {name: o.inserted for name, o in outcomes.items()} == {"parent": 2, "plain": 2, "stamped": 1}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id, stamp FROM stamped")).all() == [(20, "seen")]
+            assert conn.execute(text("SELECT count(*) FROM plain p LEFT JOIN parent q ON q.id = p.parent_id "
+                                     "WHERE q.id IS NULL")).scalar_one() == 0
+        assert taken == (["plain"] if role == "postgres" else [])
+        monkeypatch.setattr(into, "_set_based_keys", chooses)
+        engine.dispose()
 
 
 def test_copying_again_fills_a_cycle_left_empty_by_an_interrupted_load(platform, tmp_path):
