@@ -83,22 +83,35 @@ def platform(postgres_server):
 
 @pytest.fixture(params=["per-row", "set-based"])
 def key_checks(request, monkeypatch) -> list[str]:
-    """Both ways a load may check foreign keys (infra/datamove/into.py ``_set_based_keys``):
-    PostgreSQL's per-row triggers, or the load's own set-based check with the parents locked,
-    from the first row on. Yields the tables that took the set-based way."""
+    """Both ways a load may check what it checked itself (infra/datamove/into.py ``_way``):
+    PostgreSQL's per-row triggers and ON CONFLICT, or nothing more with the tables locked, from
+    the first row on. Yields the tables whose foreign keys took the set-based way."""
     from infra.datamove import into
 
     monkeypatch.setattr(into, "SET_BASED_KEYS", 1 if request.param == "set-based" else 10**12)
-    taken: list[str] = []
-    chooses = into._set_based_keys
+    return _record_ways(monkeypatch)["keys"]
 
-    def recorded(conn, table, stage):
-        chosen = chooses(conn, table, stage)
-        if chosen:
-            taken.append(table.name)
-        return chosen
 
-    monkeypatch.setattr(into, "_set_based_keys", recorded)
+def _record_ways(monkeypatch) -> dict[str, list[str]]:
+    """The tables each large-load way was taken for: "keys" (set-based foreign keys), "alone"."""
+    from infra.datamove import into
+
+    taken: dict[str, list[str]] = {"keys": [], "alone": []}
+    chooses = into._way
+
+    def recorded(conn, table, stage, staged):
+        way = chooses(conn, table, stage, staged)
+        locks = set(conn.execute(text("SELECT relation::regclass::text || ' ' || mode FROM pg_locks "
+                                      "WHERE pid = pg_backend_pid() AND relation IS NOT NULL")).scalars())
+        if way.set_based_keys:
+            taken["keys"].append(table.name)
+            assert {f"{fk.target} ShareLock" for fk in table.foreign_keys} <= locks  # readers go on
+        if way.alone:
+            taken["alone"].append(table.name)
+            assert f"{table.name} ShareRowExclusiveLock" in locks
+        return way
+
+    monkeypatch.setattr(into, "_way", recorded)
     return taken
 
 
@@ -300,9 +313,10 @@ def test_a_hostile_schema_sets_rows_aside_and_never_stops(postgres_server, tmp_p
 
 
 def test_the_set_based_way_is_taken_only_where_it_changes_nothing_but_speed(postgres_server, tmp_path, monkeypatch):
-    """A table with a trigger of its own keeps the per-row checks (the trigger runs), and a role
+    """A table with a trigger of its own keeps the per-row checks (the trigger runs), a role
     that may not set session_replication_role (the migrator, as in Cloud SQL) loads the same
-    rows the per-row way. Meanwhile the parents of a set-based load take no write."""
+    rows the per-row way, and a unique rule the load does not check (an expression's) keeps
+    PostgreSQL's arbiter. Meanwhile the parents and the table take no other write."""
     from infra.datamove import into
     from infra.datamove.into import copy_into, from_sqlite
     from infra.datamove.load import Options
@@ -315,11 +329,15 @@ def test_the_set_based_way_is_taken_only_where_it_changes_nothing_but_speed(post
         "CREATE TABLE stamped (id int PRIMARY KEY, parent_id int REFERENCES parent(id), stamp text)",
         "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.stamp = ''seen''; RETURN NEW; END'",
         "CREATE TRIGGER stamp BEFORE INSERT ON stamped FOR EACH ROW EXECUTE FUNCTION stamp()",
+        "CREATE TABLE coded (id int PRIMARY KEY, code text)",
+        "CREATE UNIQUE INDEX uq_coded_code ON coded (lower(code))",
     ]
-    rows = {"parent": [(1,), (2,)], "plain": [(10, 1), (11, 3), (12, 2)], "stamped": [(20, 2, None), (21, 9, None)]}
+    rows = {"parent": [(1,), (2,)], "plain": [(10, 1), (11, 3), (12, 2)], "stamped": [(20, 2, None), (21, 9, None)],
+            "coded": [(30, "Loom"), (31, "loom")]}
     source = _sqlite(tmp_path, "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
                                "CREATE TABLE plain (id INTEGER PRIMARY KEY, parent_id INTEGER);"
-                               "CREATE TABLE stamped (id INTEGER PRIMARY KEY, parent_id INTEGER, stamp TEXT);", rows)
+                               "CREATE TABLE stamped (id INTEGER PRIMARY KEY, parent_id INTEGER, stamp TEXT);"
+                               "CREATE TABLE coded (id INTEGER PRIMARY KEY, code TEXT);", rows)
     for role in ("postgres", MIGRATOR):
         database = f"datamove_keys_{next(_databases)}"
         postgres_server.ensure_database(database)
@@ -328,32 +346,25 @@ def test_the_set_based_way_is_taken_only_where_it_changes_nothing_but_speed(post
         with engine.begin() as conn:
             for statement in schema:
                 conn.execute(text(statement))
-        taken = []
-        chooses = into._set_based_keys
-
-        def recorded(conn, table, stage, taken=taken, chooses=chooses):
-            chosen = chooses(conn, table, stage)
-            if chosen:
-                taken.append(table.name)
-                blocked = conn.execute(text(  # the parents' lock: SHARE (readers go on)
-                    "SELECT mode FROM pg_locks WHERE relation = 'parent'::regclass AND pid = pg_backend_pid() "
-                    "AND mode = 'ShareLock'")).scalar()
-                assert blocked == "ShareLock"
-            return chosen
-
-        monkeypatch.setattr(into, "_set_based_keys", recorded)
+        taken = _record_ways(monkeypatch)
         conflicts = []
         outcomes = copy_into(engine, from_sqlite(source, engine, Options()), report=conflicts.append)
         assert {(c.table, c.row): c.reason for c in conflicts} == {
             ("plain", 2): "no parent row for parent_id (plain_parent_id_fkey)",
-            ("stamped", 2): "no parent row for parent_id (stamped_parent_id_fkey)"}
-        assert {name: o.inserted for name, o in outcomes.items()} == {"parent": 2, "plain": 2, "stamped": 1}
+            ("stamped", 2): "no parent row for parent_id (stamped_parent_id_fkey)",
+            ("coded", 2): "refused by a unique index of coded"}
+        assert {name: o.inserted for name, o in outcomes.items()} == {"parent": 2, "plain": 2, "stamped": 1,
+                                                                     "coded": 1}
         with engine.connect() as conn:
             assert conn.execute(text("SELECT id, stamp FROM stamped")).all() == [(20, "seen")]
             assert conn.execute(text("SELECT count(*) FROM plain p LEFT JOIN parent q ON q.id = p.parent_id "
                                      "WHERE q.id IS NULL")).scalar_one() == 0
-        assert taken == (["plain"] if role == "postgres" else [])
-        monkeypatch.setattr(into, "_set_based_keys", chooses)
+        assert taken["keys"] == (["plain"] if role == "postgres" else [])
+        # Every unique rule checked: alone, without ON CONFLICT; one over lower(code) is not
+        # checked, so its refusal is PostgreSQL's, found after the insert.
+        assert sorted(taken["alone"]) == ["parent", "plain", "stamped"]
+        monkeypatch.undo()  # the next role's load is recorded afresh
+        monkeypatch.setattr(into, "SET_BASED_KEYS", 1)
         engine.dispose()
 
 
@@ -409,3 +420,32 @@ def test_solana_wallets_arrive_whole(platform, tmp_path):
     with platform.connect() as conn:
         assert conn.execute(text("SELECT solana_address FROM users WHERE id = :id"),
                             {"id": legacy_uuid("fans", 1)}).scalar_one() == address
+
+
+@pytest.mark.parametrize("failing", ["reading the source", "taking a table in"])
+def test_a_table_that_stops_keeps_those_before_it_and_leaves_no_stage(postgres_server, tmp_path, failing):
+    """Reading the next table's source and taking the last one in overlap: a value that does
+    not fit its column (found while staging), or a rule only PostgreSQL applies (a CHECK over a
+    generated column, found by the insert), stops the load there; the tables before it stay,
+    nothing after it is loaded, and no stage is left behind."""
+    from infra.datamove.into import copy_into, from_sqlite
+    from infra.datamove.load import Options
+
+    engine = create_engine(postgres_server.ensure_database(f"datamove_stops_{next(_databases)}"))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE a (id int PRIMARY KEY)"))
+        conn.execute(text("CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a(id), n int, "
+                          "doubled int GENERATED ALWAYS AS (n * 2) STORED CHECK (doubled < 100))"))
+        conn.execute(text("CREATE TABLE c (id int PRIMARY KEY, b_id int REFERENCES b(id))"))
+    bad = "many" if failing == "reading the source" else 70
+    source = _sqlite(tmp_path, "CREATE TABLE a (id INTEGER PRIMARY KEY);"
+                               "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER, n INTEGER);"
+                               "CREATE TABLE c (id INTEGER PRIMARY KEY, b_id INTEGER);",
+                     {"a": [(1,), (2,)], "b": [(10, 1, 3), (11, 2, bad)], "c": [(20, 10)]})
+    with pytest.raises(Exception) as stopped:
+        copy_into(engine, from_sqlite(source, engine, Options()))
+    assert ("do not fit" if failing == "reading the source" else "b_doubled_check") in str(stopped.value)
+    with engine.connect() as conn:
+        assert [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in "abc"] == [2, 0, 0]
+        assert conn.execute(text("SELECT count(*) FROM pg_class WHERE relname LIKE '_datamove%'")).scalar_one() == 0
+    engine.dispose()
