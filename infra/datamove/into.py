@@ -43,10 +43,10 @@ ROW, REASONS = "_datamove_row", "_datamove_reasons"
 # Conflicts listed in the summary; the report (--conflicts) holds every one.
 SHOWN = 20
 BATCH = 10_000
-LEFT_EMPTY = ": left empty"
+LEFT_EMPTY = ": left empty"  # the end of a second pass's reason: the row went in, that value did not
 # From this many rows, a load may leave out PostgreSQL's own per-row checks of what it checked
 # itself (_way): below it, they cost little, and the load locks no table against writers.
-SET_BASED_KEYS = 50_000  # the end of a second pass's reason: the row went in, that value did not
+SET_BASED_KEYS = 50_000
 
 
 @dataclass(frozen=True)
@@ -330,38 +330,57 @@ class Way:
     alone: bool = False  # no other writer, every unique rule checked: no ON CONFLICT arbiter needed
 
 
-def _way(conn: Connection, table: Table, stage: str, staged: list[str]) -> Way:
+def _way(conn: Connection, table: Table, stage: str, staged: list[str], deferred: list[ForeignKey]) -> Way:
     """For a load of SET_BASED_KEYS rows or more, what PostgreSQL need not check again, and the
-    locks that make it so, held until the table's transaction ends (readers go on throughout):
+    locks that make it so, held until the table's transaction ends (readers go on throughout).
+    Only for a table the checks fully describe: no trigger or rule of its own, no deferrable
+    constraint, no cycle's key inserted empty, every unique rule one ``_check_rows`` reads as
+    PostgreSQL does (plain staged columns, default operator classes and collations, NULLs
+    distinct, no exclusion constraint). Then:
 
-    - the foreign keys, checked once set-based (``_check_rows``) instead of once per row by
-      PostgreSQL's triggers, when the table has no trigger of its own (it would be skipped
-      too), its keys are MATCH SIMPLE (what the check reads), and the role may set
-      session_replication_role (a superuser; on PostgreSQL 15 and later, one granted ``SET ON
-      PARAMETER session_replication_role``). The parents are locked against writes (SHARE), so
-      no parent the check found can go before the rows that need it are in;
-    - the unique rules, when ``_check_rows`` reads every one (no expression index, none over a
-      column the load does not give, no NULLS NOT DISTINCT, no exclusion constraint): the table is locked against other writers (SHARE ROW
-      EXCLUSIVE), so no key can arrive between the check and the insert, and the insert needs
-      no ON CONFLICT arbiter (30% of its time)."""
-    if conn.execute(text(f"SELECT count(*) FROM {stage}")).scalar_one() < SET_BASED_KEYS:
+    - ``alone``: the table is locked against other writers (SHARE ROW EXCLUSIVE), so no key can
+      arrive between the check and the insert, and the insert needs no ON CONFLICT arbiter
+      (30% of its time); a row that still broke a rule would stop the table, never slip in;
+    - ``set_based_keys``: the foreign keys, checked once set-based, are not checked again per
+      row by PostgreSQL's triggers (replica mode), when every key is MATCH SIMPLE over staged
+      columns (what the check reads) and the role may set session_replication_role (a
+      superuser; on PostgreSQL 15 and later, one granted ``SET ON PARAMETER
+      session_replication_role``). The parents are locked against writes (SHARE), so no
+      parent the check found can go before the rows that need it are in.
+
+    A lock the role may not take leaves that part to PostgreSQL."""
+    if deferred or conn.execute(text(f"SELECT count(*) FROM {stage}")).scalar_one() < SET_BASED_KEYS:
         return Way()
-    unlike_keys, unchecked_uniques = conn.execute(text(
-        "SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal) + "
-        "       (SELECT count(*) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND contype = 'f' "
-        "        AND confmatchtype <> 's'), "
-        "       (SELECT count(*) FROM pg_index WHERE indrelid = CAST(:t AS regclass) AND indisunique "
-        "        AND (0 = ANY (indkey) OR indnullsnotdistinct)) + "
-        "       (SELECT count(*) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND contype = 'x')"),
-        {"t": q(table.name)}).one()
-    parents = sorted({fk.target for fk in table.foreign_keys})
-    keys = bool(parents) and not unlike_keys and _may_skip_triggers(conn)
-    if keys:
-        conn.execute(text(f"LOCK TABLE {', '.join(map(q, parents))} IN SHARE MODE"))
-    alone = not unchecked_uniques and all(set(columns) <= set(staged) for _, columns, _ in _uniques(conn, table.name))
-    if alone:
-        conn.execute(text(f"LOCK TABLE {q(table.name)} IN SHARE ROW EXCLUSIVE MODE"))
-    return Way(keys, alone)
+    unlike, unlike_keys = conn.execute(text(_UNLIKE), {"t": q(table.name)}).one()
+    uniques = _uniques(conn, table.name)
+    if unlike or not all(set(columns) <= set(staged) for _, columns, _ in uniques):
+        return Way()
+    if not _locked(conn, [table.name], "SHARE ROW EXCLUSIVE"):
+        return Way()
+    parents = sorted({fk.target for fk in table.foreign_keys} - {table.name})
+    keys = (bool(table.foreign_keys) and not unlike_keys
+            and all(set(fk.columns) <= set(staged) for fk in table.foreign_keys)
+            and _may_skip_triggers(conn) and _locked(conn, parents, "SHARE"))
+    return Way(set_based_keys=keys, alone=True)
+
+
+# What makes a table's own rules other than those the stage's checks read as PostgreSQL does:
+# (anything at all, anything about its foreign keys).
+_UNLIKE = """
+    SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal)
+         + (SELECT count(*) FROM pg_rewrite WHERE ev_class = CAST(:t AS regclass))
+         + (SELECT count(*) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)
+            AND (condeferrable OR contype = 'x'))
+         + (SELECT count(*) FROM pg_index i WHERE i.indrelid = CAST(:t AS regclass) AND i.indisunique
+            AND (0 = ANY (i.indkey) OR i.indnullsnotdistinct OR EXISTS (
+                SELECT 1 FROM unnest(CAST(i.indkey AS int2[]), CAST(i.indclass AS oid[]),
+                                     CAST(i.indcollation AS oid[])) AS k(attnum, opclass, coll)
+                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                JOIN pg_opclass o ON o.oid = k.opclass
+                WHERE NOT o.opcdefault OR k.coll <> a.attcollation))),
+           (SELECT count(*) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'
+            AND confmatchtype <> 's')
+"""
 
 
 def _may_skip_triggers(conn: Connection) -> bool:
@@ -370,6 +389,18 @@ def _may_skip_triggers(conn: Connection) -> bool:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text("SET LOCAL session_replication_role = origin"))
     except DBAPIError:  # not this role's to set: the triggers check, row by row
+        return False
+    return True
+
+
+def _locked(conn: Connection, tables: list[str], mode: str) -> bool:
+    """The tables locked in ``mode`` (nothing to lock: True); False when the role may not."""
+    if not tables:
+        return True
+    try:
+        with conn.begin_nested():
+            conn.execute(text(f"LOCK TABLE {', '.join(map(q, tables))} IN {mode} MODE"))
+    except DBAPIError:
         return False
     return True
 
@@ -386,11 +417,16 @@ def _insert(conn: Connection, table: Table, stage: str, staged: list[str], defer
         f"SELECT count(*), count(*) FILTER (WHERE {REASONS} = '{{}}') FROM {stage}")).one()
     if way.set_based_keys:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-    # In the stage's order (a sequential scan of rows only ever appended), without a sort.
+    # With an arbiter, in the source's order: of two rows a rule the checks do not read refuses,
+    # the first goes in. Alone, no row is refused: no sort. PostgreSQL takes no deferrable
+    # unique rule as an arbiter: beside one, a row the checks missed stops the table.
+    deferrable = conn.execute(text(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND condeferrable "
+        "AND contype IN ('p', 'u', 'x')"), {"t": q(table.name)}).scalar_one()
+    tail = "" if way.alone or deferrable else f" ORDER BY s.{ROW} ON CONFLICT DO NOTHING"
     inserted = conn.execute(text(
         f"INSERT INTO {q(table.name)} ({', '.join(map(q, staged))}){overriding} "
-        f"SELECT {values} FROM {stage} s WHERE s.{REASONS} = '{{}}'"
-        f"{'' if way.alone else ' ON CONFLICT DO NOTHING'}")).rowcount
+        f"SELECT {values} FROM {stage} s WHERE s.{REASONS} = '{{}}'{tail}")).rowcount
     if way.set_based_keys:
         conn.execute(text("SET LOCAL session_replication_role = origin"))
     outcome = Outcome(rows=rows, inserted=inserted)
@@ -511,7 +547,7 @@ def _fill_stage(conn: Connection, table: Table, source: Incoming, staged: list[s
 def _take_in(conn: Connection, table: Table, stage: str, staged: list[str], deferred: list[ForeignKey], *,
              dry_run: bool) -> Outcome:
     """The staged rows checked against the target as it is now, and those that break nothing in."""
-    way = Way() if dry_run else _way(conn, table, stage, staged)  # a dry run would hold the locks to its end
+    way = Way() if dry_run else _way(conn, table, stage, staged, deferred)  # a dry run: locks to its end
     _check_rows(conn, table, stage, staged, deferred)
     outcome = _insert(conn, table, stage, staged, deferred, way=way)
     if not dry_run:  # setval is not undone by a rollback
@@ -564,14 +600,25 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
 def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]], tables: list[Table],
                incoming: dict[str, Incoming], plans: dict[str, list[str]], stages: dict[str, str],
                started: dict[str, float], take_in: Callable[[Table], None]) -> None:
-    """Stage here, take in on a worker, in order. A failure on either side stops the staging;
-    the tables staged before it are still taken in (each commits on its own, as before), then
-    the failure is raised."""
-    ready: queue.Queue[Table | None] = queue.Queue()
+    """Stage here, take in on a worker, in order, one table ahead at most (a stage waits for
+    the worker to take the one before). A failure on either side stops the staging; the table
+    staged before it is still taken in (each commits on its own, as before), then the first
+    failure is raised."""
+    ready: queue.Queue[Table | None] = queue.Queue(maxsize=1)
 
     def worker() -> None:
         while (table := ready.get()) is not None:
             take_in(table)
+
+    def hand_over(item: Table | None) -> bool:
+        """Into the worker's queue, unless it has stopped."""
+        while not taking.done():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     with ThreadPoolExecutor(1, thread_name_prefix="datamove-take-in") as pool:
         taking = pool.submit(worker)
@@ -583,10 +630,15 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
                 with step() as conn:
                     stages[table.name] = _fill_stage(conn, table, incoming[table.name], plans[table.name],
                                                      dry_run=False)
-                ready.put(table)
-        finally:
-            ready.put(None)
-            taking.result()
+                if not hand_over(table):
+                    break
+        except BaseException as failure:
+            hand_over(None)
+            if taking.exception() is not None:
+                raise failure from taking.exception()
+            raise
+        hand_over(None)
+        taking.result()
 
 
 class Conflicts:
