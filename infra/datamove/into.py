@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from infra.datamove.load import Options, Refused, copy_lines
-from infra.datamove.schema import ForeignKey, Table, q, reflect_postgres, reflect_sqlite
+from infra.datamove.schema import ForeignKey, Table, parents_first, q, reflect_postgres, reflect_sqlite
 from shared.bulk import copy_stream
 
 if TYPE_CHECKING:
@@ -108,20 +108,7 @@ def order(tables: list[Table]) -> tuple[list[Table], dict[str, list[ForeignKey]]
         raise Refused(f"the foreign keys of {', '.join(sorted(remaining[0]))} form a cycle through NOT NULL columns: "
                       "no order loads them with their keys active")
     by_name = {t.name: t for t in tables}
-    ordered: list[Table] = []
-    seen: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in seen:
-            return
-        seen.add(name)
-        for parent in sorted(edges[name]):
-            visit(parent)
-        ordered.append(by_name[name])
-
-    for name in sorted(by_name):
-        visit(name)
-    return ordered, deferred
+    return [by_name[name] for name in parents_first({name: sorted(edges[name]) for name in edges})], deferred
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[set[str]]:
@@ -384,22 +371,21 @@ _UNLIKE = """
 
 
 def _may_skip_triggers(conn: Connection) -> bool:
-    try:
-        with conn.begin_nested():
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            conn.execute(text("SET LOCAL session_replication_role = origin"))
-    except DBAPIError:  # not this role's to set: the triggers check, row by row
-        return False
-    return True
+    """Whether the role may set session_replication_role (otherwise the triggers check, row by row)."""
+    return _tried(conn, "SET LOCAL session_replication_role = replica", "SET LOCAL session_replication_role = origin")
 
 
 def _locked(conn: Connection, tables: list[str], mode: str) -> bool:
     """The tables locked in ``mode`` (nothing to lock: True); False when the role may not."""
-    if not tables:
-        return True
+    return not tables or _tried(conn, f"LOCK TABLE {', '.join(map(q, tables))} IN {mode} MODE")
+
+
+def _tried(conn: Connection, *statements: str) -> bool:
+    """The statements run in a savepoint; False, and nothing done, when the role may not."""
     try:
         with conn.begin_nested():
-            conn.execute(text(f"LOCK TABLE {', '.join(map(q, tables))} IN {mode} MODE"))
+            for statement in statements:
+                conn.execute(text(statement))
     except DBAPIError:
         return False
     return True

@@ -1,7 +1,7 @@
 """Media references: the stored objects a database's rows name, checked against the
 buckets (``verify --media``) and brought in from a legacy store (``copy --media``).
 
-This platform's rows name objects in two buckets (``PLATFORM``): an upload and a sale's
+This platform's rows name objects in two buckets (``platform_references``): an upload and a sale's
 cleaned original in the uploads bucket; each processed variant in the media bucket, by
 name and by public URL; a profile's avatar by public URL. A reference resolves when its
 object is in its bucket; an object no row names is an orphan. An upload a person asked for
@@ -19,25 +19,27 @@ from __future__ import annotations
 
 import functools
 import mimetypes
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from sqlalchemy import text
 
 from infra.datamove.schema import q
+from infra.datamove.stream import cursor_rows
 from infra.datamove.types import Misfit
+from shared.media.public import public_url
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
 Role = Literal["uploads", "media"]
 ROLES: tuple[Role, ...] = ("uploads", "media")
-FETCH = 10_000
 SHOWN = 20
 COPY_THREADS = 8  # copies wait on the network, not the CPU
 
@@ -62,13 +64,17 @@ class Buckets:
         return self.uploads if role == "uploads" else self.media
 
     def url(self, name: str) -> str:
-        return self.public_base + quote(name, safe="/")
+        return public_url(name, self.public_base)
 
     def object_of_url(self, url: str) -> str | None:
         """The media bucket's object a public URL names; None for a URL elsewhere."""
         if not url.startswith(self.public_base):
             return None
         return unquote(url[len(self.public_base):].split("?", 1)[0]) or None
+
+    def named(self, value: str | None, url: bool) -> str | None:
+        """The object a stored reference names: the value itself, or the object of its public URL."""
+        return self.object_of_url(value) if url and value is not None else value
 
 
 @dataclass(frozen=True)
@@ -105,21 +111,12 @@ def platform_references() -> tuple[Reference, ...]:
 
 def column_reference(conn: Connection, table: str, column: str, role: Role, url: bool) -> Reference:
     """A mapped column that names objects (``media:`` in a mapping), keyed by the table's primary key."""
-    key = conn.execute(text(
-        "SELECT string_agg(quote_ident(a.attname) || '::text', ' || '','' || ' ORDER BY k.ord) "
-        "FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
-        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-        "WHERE i.indrelid = CAST(:t AS regclass) AND i.indisprimary"), {"t": q(table)}).scalar() or "ctid::text"
+    from sqlalchemy import inspect
+
+    key = " || ',' || ".join(f"{q(c)}::text" for c in inspect(conn).get_pk_constraint(table)["constrained_columns"])
     return Reference(f"{table}.{column}", role,
-                     f"SELECT {key}, {q(column)}, false FROM {q(table)} WHERE {q(column)} IS NOT NULL", url=url)
-
-
-def _rows(conn: Connection, sql: str) -> Iterator[Any]:
-    """Every row of ``sql`` through a server-side cursor: memory holds one batch."""
-    conn.execute(text(f"DECLARE media_refs NO SCROLL CURSOR FOR {sql}"))
-    while batch := conn.execute(text(f"FETCH {FETCH} FROM media_refs")).all():
-        yield from batch
-    conn.execute(text("CLOSE media_refs"))
+                     f"SELECT {key or 'ctid::text'}, {q(column)}, false FROM {q(table)} WHERE {q(column)} IS NOT NULL",
+                     url=url)
 
 
 def stored_names(client: Any, bucket: str, prefix: str | None = None) -> set[str]:
@@ -156,9 +153,9 @@ def verify_media(engine: Engine, client: Any, buckets: Buckets, extra: Iterable[
     with engine.begin() as conn:
         for reference in [*platform_references(), *extra]:
             counts = check.counts.setdefault(reference.label, Counter())
-            for key, value, unsent in _rows(conn, reference.sql):
+            for key, value, unsent in cursor_rows(conn, reference.sql):
                 counts["references"] += 1
-                name = buckets.object_of_url(value) if reference.url and value is not None else value
+                name = buckets.named(value, reference.url)
                 if name is None:
                     counts["missing"] += 1
                     check.unresolved.append(Unresolved(reference.label, key, value or "",
@@ -284,9 +281,6 @@ class MediaColumn:
     def stored_prefix(self, buckets: Buckets) -> str:
         return buckets.url(self.under) if self.url else self.under
 
-    def name_of(self, value: str, buckets: Buckets) -> str | None:
-        return buckets.object_of_url(value) if self.url else value
-
 
 @dataclass
 class Copied:
@@ -311,7 +305,7 @@ def copy_referenced(values: dict[MediaColumn, Iterable[str]], source: Source, cl
     outcome = Copied()
     for column, column_values in values.items():
         for value in column_values:
-            name = column.name_of(value, buckets)
+            name = buckets.named(value, column.url)
             if name is None or not name.startswith(column.under):
                 continue
             try:  # read back from the target, where anyone may have written it since
@@ -352,11 +346,6 @@ def copy_referenced(values: dict[MediaColumn, Iterable[str]], source: Source, cl
 
 
 def _common_prefix(values: dict[MediaColumn, Any], role: Role) -> str | None:
-    """The listing's prefix: what every column into ``role`` names its objects under."""
-    unders = [column.under for column in values if column.role == role]
-    prefix = unders[0] if unders else ""
-    for under in unders[1:]:
-        while not under.startswith(prefix):
-            prefix = prefix[:-1]
-    return prefix or None
-
+    """The listing's prefix: what every column into ``role`` names its objects under (a bucket
+    lists by string prefix, so a string's common prefix, not a path's)."""
+    return os.path.commonprefix([column.under for column in values if column.role == role]) or None  # noqa: RUF071

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from infra.datamove.types import PgType, Size, declared_size, sqlite_pg_type
@@ -190,19 +191,25 @@ def load_order(tables: list[Table]) -> list[Table]:
     """Referenced tables before those referencing them (cycles and self-references are
     fine: constraints are added after all data is in, so this order is for readers)."""
     by_name = {t.name: t for t in tables}
-    ordered: list[Table] = []
-    state: dict[str, str] = {}
+    parents = {t.name: [fk.target for fk in t.foreign_keys if fk.target in by_name and fk.target != t.name]
+               for t in tables}
+    return [by_name[name] for name in parents_first(parents)]
 
-    def visit(table: Table) -> None:
-        if state.get(table.name):
+
+def parents_first(parents: dict[str, Iterable[str]]) -> list[str]:
+    """Each name after its parents (walked in the order given), names in sorted order
+    otherwise; a cycle is cut where the walk meets it again."""
+    ordered: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
             return
-        state[table.name] = "visiting"
-        for fk in table.foreign_keys:
-            if fk.target in by_name and fk.target != table.name:
-                visit(by_name[fk.target])
-        state[table.name] = "done"
-        ordered.append(table)
+        seen.add(name)
+        for parent in parents[name]:
+            visit(parent)
+        ordered.append(name)
 
-    for table in sorted(tables, key=lambda t: t.name):
-        visit(table)
+    for name in sorted(parents):
+        visit(name)
     return ordered

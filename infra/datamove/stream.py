@@ -1,4 +1,5 @@
-"""COPY TO STDOUT on one connection piped into COPY FROM STDIN on another.
+"""COPY TO STDOUT on one connection piped into COPY FROM STDIN on another; rows read through
+a server-side cursor.
 
 pg8000 writes a COPY's output to a file-like object and reads a COPY's input from an
 iterable; a thread runs the reading side into a bounded queue that the writing side
@@ -9,13 +10,25 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 QUEUE_FRAMES = 16
+FETCH_ROWS = 10_000
 _END = object()
+
+
+def cursor_rows(conn: Connection, sql: str, name: str = "datamove_rows") -> Iterator[Any]:
+    """Every row of ``sql`` through a server-side cursor (inside the connection's transaction):
+    memory holds one batch of FETCH_ROWS."""
+    conn.execute(text(f"DECLARE {name} NO SCROLL CURSOR FOR {sql}"))
+    while batch := conn.execute(text(f"FETCH {FETCH_ROWS} FROM {name}")).all():
+        yield from batch
+    conn.execute(text(f"CLOSE {name}"))
 
 
 class _QueueWriter:

@@ -18,13 +18,13 @@ from sqlalchemy import text
 
 from infra.datamove.load import Options, _source_rows
 from infra.datamove.schema import Table, load_order, q, reflect_sqlite
+from infra.datamove.stream import cursor_rows
 from infra.datamove.types import Misfit, canonical, convert
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 MODULUS = 2**256
-FETCH = 10_000
 
 
 @dataclass
@@ -63,11 +63,9 @@ def target_checksum(engine: Engine, table: Table) -> tuple[int, str]:
     cols = ", ".join(q(c.name) for c in table.columns)
     rows, total = 0, 0
     with engine.begin() as conn:
-        conn.execute(text(f"DECLARE verify_rows NO SCROLL CURSOR FOR SELECT {cols} FROM {q(table.name)}"))
-        while batch := conn.execute(text(f"FETCH {FETCH} FROM verify_rows")).all():
-            for row in batch:
-                total = (total + _row_hash([canonical(value) for value in row])) % MODULUS
-                rows += 1
+        for row in cursor_rows(conn, f"SELECT {cols} FROM {q(table.name)}"):
+            total = (total + _row_hash([canonical(value) for value in row])) % MODULUS
+            rows += 1
     return rows, f"{total:064x}"
 
 

@@ -17,6 +17,7 @@ def public_base() -> str:
     return base.rstrip("/") + "/"
 
 
-def public_url(name: str) -> str:
-    """The public URL of an object of the media bucket (its name percent-encoded, "/" kept)."""
-    return public_base() + quote(name, safe="/")
+def public_url(name: str, base: str | None = None) -> str:
+    """The public URL of an object of the media bucket (its name percent-encoded, "/" kept),
+    under ``base`` (ending in "/"; default: this platform's)."""
+    return (base or public_base()) + quote(name, safe="/")
