@@ -20,12 +20,14 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str], data: bytes)
 
 
 def copy_stream(conn: Connection, table: str, columns: Sequence[str], frames: Iterable[bytes | memoryview],
-                with_options: str = "") -> None:
-    """COPY text-format frames as they are produced: memory holds one frame at a time."""
+                with_options: str = "") -> int:
+    """COPY text-format frames as they are produced: memory holds one frame at a time. The rows
+    the server took."""
     cursor = conn.connection.dbapi_connection.cursor()
     suffix = f" WITH ({with_options})" if with_options else ""
     try:
         cursor.execute(f"COPY {table} ({', '.join(columns)}) FROM STDIN{suffix}", stream=frames)
+        return cursor.rowcount
     finally:
         cursor.close()
 

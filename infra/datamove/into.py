@@ -19,6 +19,7 @@ import functools
 import json
 import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,8 @@ from sqlalchemy.exc import DBAPIError
 
 from infra.datamove.load import Options, Refused, copy_lines
 from infra.datamove.schema import ForeignKey, Table, parents_first, q, reflect_postgres, reflect_sqlite
-from shared.bulk import copy_stream
+from infra.datamove.stream import copy_in
+from shared.bulk import sqlstate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -69,6 +71,7 @@ class Incoming:
     columns: list[str]
     lines: Callable[[list[BaseException]], Iterable[bytes]]
     copy_options: str = ""  # e.g. mapping mode's DEFAULT marker
+    rows: int = 0  # how many the source holds, counted up to SET_BASED_KEYS (0: unknown, taken as few)
 
 
 @dataclass
@@ -317,8 +320,8 @@ class Way:
     alone: bool = False  # no other writer, every unique rule checked: no ON CONFLICT arbiter needed
 
 
-def _way(conn: Connection, table: Table, stage: str, staged: list[str], deferred: list[ForeignKey]) -> Way:
-    """For a load of SET_BASED_KEYS rows or more, what PostgreSQL need not check again, and the
+def _way(conn: Connection, table: Table, rows: int, staged: list[str], deferred: list[ForeignKey]) -> Way:
+    """For a load of ``rows`` (SET_BASED_KEYS or more), what PostgreSQL need not check again, and the
     locks that make it so, held until the table's transaction ends (readers go on throughout).
     Only for a table the checks fully describe: no trigger or rule of its own, no deferrable
     constraint, no cycle's key inserted empty, every unique rule one ``_check_rows`` reads as
@@ -336,7 +339,7 @@ def _way(conn: Connection, table: Table, stage: str, staged: list[str], deferred
       parent the check found can go before the rows that need it are in.
 
     A lock the role may not take leaves that part to PostgreSQL."""
-    if deferred or conn.execute(text(f"SELECT count(*) FROM {stage}")).scalar_one() < SET_BASED_KEYS:
+    if deferred or rows < SET_BASED_KEYS:
         return Way()
     unlike, unlike_keys = conn.execute(text(_UNLIKE), {"t": q(table.name)}).one()
     uniques = _uniques(conn, table.name)
@@ -524,16 +527,58 @@ def _fill_stage(conn: Connection, table: Table, source: Incoming, staged: list[s
     """The table's stage, with the source's rows in it."""
     stage = _stage(conn, table, staged, dry_run=dry_run)
     failures: list[BaseException] = []
-    copy_stream(conn, stage, tuple(map(q, source.columns)), source.lines(failures), with_options=source.copy_options)
+    copy_in(conn, stage, tuple(map(q, source.columns)), source.lines(failures), with_options=source.copy_options)
     if failures:
         raise failures[0]
     return stage
 
 
+def _direct(conn: Connection, table: Table, source: Incoming, staged: list[str],
+            deferred: list[ForeignKey]) -> Outcome | None:
+    """A large load that the table's own rules (unique indexes, NOT NULL, CHECK) and a set-based
+    look at its foreign keys can check whole, COPYed straight into the table (decision 0038):
+    no stage, no second reading. Only where ``_way`` finds it may go alone; its locks stay to
+    the end of the transaction. None, with nothing written, when a row breaks a rule: the
+    caller then loads the table through a stage, which names each such row."""
+    if deferred or source.rows < SET_BASED_KEYS:
+        return None
+    way = _way(conn, table, source.rows, staged, deferred)
+    if not way.alone:
+        return None
+    attempt = conn.begin_nested()
+    try:
+        if way.set_based_keys:
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        failures: list[BaseException] = []
+        rows = copy_in(conn, q(table.name), tuple(map(q, source.columns)), source.lines(failures),
+                       with_options=source.copy_options)
+        if failures:
+            raise failures[0]
+        if way.set_based_keys:
+            conn.execute(text("SET LOCAL session_replication_role = origin"))
+            # A query of its own for each key: each is one anti-join (under OR, a lookup a row).
+            if any(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)} s WHERE {_fk_match(fk)[0]} "
+                                     f"AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {_fk_match(fk)[1]}))"))
+                   .scalar_one() for fk in table.foreign_keys):
+                attempt.rollback()
+                return None
+    except Exception as error:
+        if attempt.is_active:
+            attempt.rollback()
+        if (sqlstate(error) or "").startswith("23"):  # integrity constraint violation: a row to name
+            return None
+        raise
+    attempt.commit()
+    _sequences(conn, table)
+    return Outcome(rows=rows, inserted=rows)
+
+
 def _take_in(conn: Connection, table: Table, stage: str, staged: list[str], deferred: list[ForeignKey], *,
              dry_run: bool) -> Outcome:
     """The staged rows checked against the target as it is now, and those that break nothing in."""
-    way = Way() if dry_run else _way(conn, table, stage, staged, deferred)  # a dry run: locks to its end
+    # A dry run takes no locks: it would hold them to its end.
+    way = Way() if dry_run else _way(conn, table, conn.execute(text(f"SELECT count(*) FROM {stage}")).scalar_one(),
+                                     staged, deferred)
     _check_rows(conn, table, stage, staged, deferred)
     outcome = _insert(conn, table, stage, staged, deferred, way=way)
     if not dry_run:  # setval is not undone by a rollback
@@ -547,18 +592,30 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
     """Each table staged, then taken in, in the keys' order. Outside a dry run the two overlap:
     this thread reads the source into the next table's stage (its own transaction: a stage
     depends on no other table) while a worker checks and inserts the one before, so the
-    source's reading and the target's checking use a core each. A dry run's single
-    transaction takes one table after another."""
+    source's reading and the target's checking use a core each; a large table is first tried
+    straight into its target (``_direct``). A dry run's single transaction takes one table
+    after another."""
     outcomes: dict[str, Outcome] = {}
     stages: dict[str, str] = {}
     started: dict[str, float] = {}
+
+    def done(table: Table) -> None:
+        if progress:
+            progress(table.name, outcomes[table.name], time.monotonic() - started[table.name])
 
     def take_in(table: Table) -> None:
         with step() as conn:
             outcomes[table.name] = _take_in(conn, table, stages[table.name], plans[table.name],
                                             deferred.get(table.name, []), dry_run=dry_run)
-        if progress:
-            progress(table.name, outcomes[table.name], time.monotonic() - started[table.name])
+        done(table)
+
+    def direct(table: Table) -> bool:
+        with step() as conn:
+            outcome = _direct(conn, table, incoming[table.name], plans[table.name], deferred.get(table.name, []))
+        if outcome is not None:
+            outcomes[table.name] = outcome
+            done(table)
+        return outcome is not None
 
     try:
         if dry_run:
@@ -569,12 +626,13 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
                                                      dry_run=True)
                 take_in(table)
         else:
-            _pipelined(step, tables, incoming, plans, stages, started, take_in)
+            _pipelined(step, tables, incoming, plans, stages, started, take_in, direct)
         with step() as conn:
             for table in tables:
                 if table.name in deferred:
                     _second_pass(conn, table, stages[table.name], deferred[table.name])
-                _report(conn, table, stages[table.name], outcomes[table.name], report)
+                if table.name in stages:  # a table that went in directly broke nothing
+                    _report(conn, table, stages[table.name], outcomes[table.name], report)
     finally:
         if not dry_run:  # a dry run's stages go with its transaction
             with step() as conn:
@@ -585,18 +643,23 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
 
 def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]], tables: list[Table],
                incoming: dict[str, Incoming], plans: dict[str, list[str]], stages: dict[str, str],
-               started: dict[str, float], take_in: Callable[[Table], None]) -> None:
+               started: dict[str, float], take_in: Callable[[Table], None], direct: Callable[[Table], bool]) -> None:
     """Stage here, take in on a worker, in order, one table ahead at most (a stage waits for
-    the worker to take the one before). A failure on either side stops the staging; the table
-    staged before it is still taken in (each commits on its own, as before), then the first
-    failure is raised."""
-    ready: queue.Queue[Table | None] = queue.Queue(maxsize=1)
+    the worker to take the one before). A table large enough to try ``direct`` waits first for
+    the worker to take in every table before it (its parents among them), and is staged only
+    if that fails. A failure on either side stops the staging; the table staged before it is
+    still taken in (each commits on its own, as before), then the first failure is raised."""
+    ready: queue.Queue[tuple[Table, threading.Event] | None] = queue.Queue(maxsize=1)
 
     def worker() -> None:
-        while (table := ready.get()) is not None:
-            take_in(table)
+        while (item := ready.get()) is not None:
+            table, taken = item
+            try:
+                take_in(table)
+            finally:
+                taken.set()
 
-    def hand_over(item: Table | None) -> bool:
+    def hand_over(item: tuple[Table, threading.Event] | None) -> bool:
         """Into the worker's queue, unless it has stopped."""
         while not taking.done():
             try:
@@ -606,6 +669,15 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
                 continue
         return False
 
+    def all_taken(last: threading.Event) -> bool:
+        """Whether the worker took in every table handed to it (False: it stopped)."""
+        while not last.wait(0.2):
+            if taking.done():
+                return False
+        return not taking.done() or taking.exception() is None
+
+    last = threading.Event()
+    last.set()
     with ThreadPoolExecutor(1, thread_name_prefix="datamove-take-in") as pool:
         taking = pool.submit(worker)
         try:
@@ -613,10 +685,16 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
                 if taking.done():  # the worker failed: no more staging
                     break
                 started[table.name] = time.monotonic()
+                if incoming[table.name].rows >= SET_BASED_KEYS:
+                    if not all_taken(last):
+                        break
+                    if direct(table):
+                        continue
                 with step() as conn:
                     stages[table.name] = _fill_stage(conn, table, incoming[table.name], plans[table.name],
                                                      dry_run=False)
-                if not hand_over(table):
+                last = threading.Event()
+                if not hand_over((table, last)):
                     break
         except BaseException as failure:
             hand_over(None)
@@ -677,6 +755,13 @@ def _loadable(names: Iterable[str], target: Engine) -> list[str]:
     return names
 
 
+def counted_to_way(table: str, where: str = "") -> str:
+    """A count of the source table's rows (``where`` holds) up to SET_BASED_KEYS, what decides a
+    load's way: a whole count of a large table would read all of it, and statistics may be
+    missing after a load."""
+    return f"SELECT count(*) FROM (SELECT 1 FROM {q(table)}{where} LIMIT {SET_BASED_KEYS}) AS first"
+
+
 def from_sqlite(source: sqlite3.Connection, target: Engine, options: Options) -> dict[str, Incoming]:
     """A SQLite database's tables, by name, as COPY text of their declared types' values."""
     tables = {t.name: t for t in reflect_sqlite(source)}
@@ -688,7 +773,8 @@ def from_sqlite(source: sqlite3.Connection, target: Engine, options: Options) ->
             shown = "\n  ".join(misfits[:SHOWN])
             failures.append(ValueError(f"{len(misfits)} values do not fit their column's type:\n  {shown}"))
 
-    return {name: Incoming([c.name for c in tables[name].columns], functools.partial(lines, tables[name]))
+    return {name: Incoming([c.name for c in tables[name].columns], functools.partial(lines, tables[name]),
+                           rows=source.execute(counted_to_way(name)).fetchone()[0])
             for name in _loadable(tables, target)}
 
 
@@ -698,10 +784,14 @@ def from_postgres(source: Engine, target: Engine) -> dict[str, Incoming]:
     from infra.datamove.stream import copy_out
 
     tables = {t.name: t for t in reflect_postgres(source)}
+    names = _loadable(tables, target)
+    with source.connect() as conn:
+        rows = {name: conn.execute(text(counted_to_way(name))).scalar_one() for name in names}
 
     def lines(table: Table, failures: list[BaseException]) -> Iterator[bytes]:
         with source.connect() as reading:
             yield from copy_out(reading, q(table.name), [q(c.name) for c in table.copied], failures, format="text")
 
-    return {name: Incoming([c.name for c in tables[name].copied], functools.partial(lines, tables[name]))
-            for name in _loadable(tables, target)}
+    return {name: Incoming([c.name for c in tables[name].copied], functools.partial(lines, tables[name]),
+                           rows=rows[name])
+            for name in names}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -30,8 +29,8 @@ from infra.datamove.schema import (
     reflect_postgres,
     reflect_sqlite,
 )
+from infra.datamove.stream import copy_in
 from infra.datamove.types import Misfit, PgType, copy_encoder
-from shared.bulk import copy_stream
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -87,11 +86,12 @@ def key_and_index_sql(table: Table) -> list[tuple[str, str]]:
 
 
 def foreign_key_sql(table: Table) -> list[tuple[str, str]]:
-    """(name, statement) of the foreign keys, added once every table holds its data and keys."""
+    """(name, statement) of the foreign keys, added once every table holds its data and keys:
+    NOT VALID (no scan, a moment's lock), then validated (``finish``)."""
     return [(fk.name, f"ALTER TABLE {q(table.name)} ADD CONSTRAINT {q(fk.name)} "
                       f"FOREIGN KEY ({', '.join(map(q, fk.columns))}) "
                       f"REFERENCES {q(fk.target)} ({', '.join(map(q, fk.target_columns))}) "
-                      f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}")
+                      f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update} NOT VALID")
             for fk in table.foreign_keys]
 
 
@@ -113,26 +113,29 @@ def _source_rows(source: sqlite3.Connection, table: Table) -> Iterator[tuple]:
         yield from batch
 
 
-# Column types whose COPY text SQLite itself can write (in C, far faster than Python):
-# (the check every value must pass, the text of a value that passed). Doubles are
-# checked there too but written by Python: SQLite's own float-to-text is not exact.
+# Column types whose COPY text needs no Python per value: (the check every value must pass,
+# what SQLite selects of a value that passed). Python's str() of what it returns is its COPY
+# text: an integer's digits, a double's shortest exact repr (SQLite's own float-to-text is
+# not exact), a text as it is (escaped in SQL where it needs to be, below).
 _SQLITE_TEXT = {
-    PgType.BIGINT: ("typeof({c}) IN ('integer', 'null')", "CAST({c} AS TEXT)"),
+    PgType.BIGINT: ("typeof({c}) IN ('integer', 'null')", "{c}"),
     PgType.DOUBLE: ("(typeof({c}) IN ('real', 'null') OR (typeof({c}) = 'integer' AND abs({c}) <= 9007199254740992))",
-                    None),
-    PgType.TEXT: ("(typeof({c}) = 'null' OR (typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), x'00') = 0))",
-                  "replace(replace(replace(replace({c}, '\\', '\\\\'), char(10), '\\n'), char(13), '\\r'), "
-                  "char(9), '\\t')"),
+                    "{c}"),
+    PgType.TEXT: ("(typeof({c}) = 'null' OR (typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), x'00') = 0))", "{c}"),
     # hex(NULL) is '' in SQLite: NULL must stay NULL, not become an empty bytea.
     PgType.BYTEA: ("typeof({c}) IN ('blob', 'null')", "CASE WHEN {c} IS NOT NULL THEN '\\\\x' || lower(hex({c})) END"),
 }
+# A text that holds a character COPY text must escape; the escaping is a third of the whole
+# read, so it is written only for columns that hold one, and there only for those values.
+_SPECIAL = "({c} GLOB '*[\\' || char(9, 10, 13) || ']*')"
+_ESCAPED = ("CASE WHEN " + _SPECIAL + " THEN replace(replace(replace(replace({c}, '\\', '\\\\'), char(10), '\\n'), "
+            "char(13), '\\r'), char(9), '\\t') ELSE {c} END")
 
 
-def _sqlite_segments_sql(source: sqlite3.Connection, table: Table) -> tuple[str, list[bool]] | None:
-    """A SELECT of each row in segments: runs of columns SQLite writes as one piece of
-    COPY text, and raw doubles between them (``True`` in the list marks those). None
-    when a column's type is not one of the above, or a value would not fit (checked in
-    one pass first; such a table goes the Python way, which names every misfit)."""
+def _sqlite_row_sql(source: sqlite3.Connection, table: Table) -> str | None:
+    """A SELECT of each row's values as ``_SQLITE_TEXT`` writes them (NULL as COPY's null marker).
+    None when a column's type is not one of those, or a value would not fit (checked in one
+    pass first; such a table goes the Python way, which names every misfit)."""
     if any(c.pg not in _SQLITE_TEXT or (c.size and c.size.length is None) for c in table.columns):
         return None
     quoted = [q(c.name) for c in table.columns]
@@ -142,58 +145,29 @@ def _sqlite_segments_sql(source: sqlite3.Connection, table: Table) -> tuple[str,
                           for c, col in zip(table.columns, quoted, strict=True))
     if source.execute(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE NOT ({checks}))").fetchone()[0]:
         return None
-    segments: list[str] = []
-    doubles: list[bool] = []
-    run: list[str] = []
-    for column, col in zip(table.columns, quoted, strict=True):
-        writer = _SQLITE_TEXT[column.pg][1]
-        if writer is None:
-            if run:
-                segments.append(" || char(9) || ".join(run))
-                doubles.append(False)
-                run = []
-            segments.append(col)
-            doubles.append(True)
-        else:
-            run.append(f"coalesce({writer.format(c=col)}, '\\N')")
-    if run:
-        segments.append(" || char(9) || ".join(run))
-        doubles.append(False)
+    # A scan of its own for each (EXISTS stops at the first): cheaper than the aggregate of all.
+    special = {col for c, col in zip(table.columns, quoted, strict=True) if c.pg is PgType.TEXT and source.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {name} WHERE {_SPECIAL.format(c=col)})").fetchone()[0]}
+    values = ", ".join(f"coalesce({(_ESCAPED if col in special else _SQLITE_TEXT[c.pg][1]).format(c=col)}, '\\N')"
+                       for c, col in zip(table.columns, quoted, strict=True))
     order = " ORDER BY rowid" if _has_rowid(source, table) else ""
-    return f"SELECT {', '.join(segments)} FROM {name}{order}", doubles
+    return f"SELECT {values} FROM {name}{order}"
 
 
-def _double_text(value: float | int | None) -> str:
-    if value is None:
-        return "\\N"
-    return repr(float(value)) if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def _segment_lines(source: sqlite3.Connection, sql: str, doubles: list[bool]) -> Iterator[bytes]:
+def _row_lines(source: sqlite3.Connection, sql: str, width: int) -> Iterator[bytes]:
+    """The rows of ``sql`` as COPY text, joined by one format in C (no Python per row)."""
+    line = "\t".join(["%s"] * width).__mod__
     cursor = source.execute(sql)
-    if not any(doubles):
-        while batch := cursor.fetchmany(CHUNK_ROWS):
-            yield ("\n".join(row[0] for row in batch) + "\n").encode()
-        return
-    positions = [i for i, is_double in enumerate(doubles) if is_double]
     while batch := cursor.fetchmany(CHUNK_ROWS):
-        lines = []
-        for row in batch:
-            parts = list(row)
-            for i in positions:
-                value = parts[i]
-                # The common case inline (a finite float: v - v is 0.0; inf and nan give nan).
-                parts[i] = repr(value) if type(value) is float and value - value == 0.0 else _double_text(value)
-            lines.append("\t".join(parts))
-        yield ("\n".join(lines) + "\n").encode()
+        yield ("\n".join(map(line, batch)) + "\n").encode()
 
 
 def copy_lines(source: sqlite3.Connection, table: Table, options: Options,
                misfits: list[str]) -> Iterator[bytes]:
     """COPY text for the table, a chunk at a time (memory stays bounded)."""
-    fast = _sqlite_segments_sql(source, table)
+    fast = _sqlite_row_sql(source, table)
     if fast is not None:
-        yield from _segment_lines(source, *fast)
+        yield from _row_lines(source, fast, len(table.columns))
         return
     encoders = [copy_encoder(c.pg, date_rule=options.dates.get(f"{table.name}.{c.name}", "auto"), nul=options.nul,
                              size=c.size)
@@ -262,11 +236,13 @@ Tell = Callable[[str, int], None]  # (table, rows streamed since the last word)
 
 
 def _load_one(engine: Engine, table: Table, load: Loader) -> tuple[int, float]:
-    """Empty, load and mark one table done, in one transaction; (rows, seconds)."""
+    """Empty, load, key and index, and mark one table done, in one transaction; (rows, seconds).
+    Its keys and indexes are built while other tables still load (the foreign keys wait for all)."""
     started = time.monotonic()
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {q(table.name)}"))  # what an interrupted attempt left: nothing, or this
         rows = load(conn, table)
+        _add(conn, key_and_index_sql(table), _present(conn))
         conn.execute(text(f"INSERT INTO {PROGRESS} (table_name, rows, finished_at) VALUES (:t, :n, now()) "
                           "ON CONFLICT (table_name) DO UPDATE SET rows = excluded.rows, finished_at = now()"),
                      {"t": table.name, "n": rows})
@@ -306,8 +282,8 @@ def _sqlite_loader(source: sqlite3.Connection, options: Options, tell: Tell | No
     def load(conn: Connection, table: Table) -> int:
         misfits: list[str] = []
         rows = [0]
-        copy_stream(conn, q(table.name), tuple(q(c.name) for c in table.columns),
-                    _counted(copy_lines(source, table, options, misfits), table.name, tell, rows))
+        copy_in(conn, q(table.name), tuple(q(c.name) for c in table.columns),
+                _counted(copy_lines(source, table, options, misfits), table.name, tell, rows), with_options="FREEZE")
         if misfits:
             shown = "\n  ".join(misfits[:20])
             raise ValueError(f"{len(misfits)} values do not fit their column's type:\n  {shown}")
@@ -416,28 +392,43 @@ def _estimates(source: Engine, tables: list[Table]) -> dict[str, int]:
     return {t.name: found.get(t.name, 0) for t in tables}
 
 
-def finish(engine: Engine, tables: list[Table], *, parallel: int = 2) -> None:
-    """Keys and indexes (tables at once, each on its own connection), then foreign keys
-    (one at a time: two could lock each other's tables), then identities. Whatever an
-    interrupted run added already is skipped."""
-    with engine.connect() as conn:
-        present = {row[0] for row in conn.execute(text(
-            "SELECT conname FROM pg_constraint UNION SELECT indexname FROM pg_indexes"))}
+def _present(conn: Connection) -> set[str]:
+    """The names of the target's constraints and indexes: what an earlier run added already."""
+    return set(conn.execute(text("SELECT conname FROM pg_constraint UNION SELECT indexname FROM pg_indexes")).scalars())
 
-    def add(statements: list[tuple[str, str]], conn: Connection) -> None:
-        for name, statement in statements:
-            if name not in present:
-                conn.execute(text(statement))
+
+def _add(conn: Connection, statements: list[tuple[str, str]], present: set[str]) -> None:
+    for name, statement in statements:
+        if name not in present:
+            conn.execute(text(statement))
+
+
+def finish(engine: Engine, tables: list[Table], *, parallel: int = 2) -> None:
+    """Keys and indexes not built yet (tables at once, each on its own connection), then foreign keys: added
+    NOT VALID one at a time (adding locks both tables), then validated a table at once
+    (validating locks the parent only against DDL, so different tables' keys check side by
+    side), then identities. Whatever an interrupted run added already is skipped; a key it
+    left unvalidated is validated now."""
+    with engine.connect() as conn:
+        present = _present(conn)
 
     def keys_and_indexes(table: Table) -> None:
         with engine.begin() as conn:
-            add(key_and_index_sql(table), conn)
+            _add(conn, key_and_index_sql(table), present)
+
+    def validate(table: Table) -> None:
+        with engine.begin() as conn:
+            for fk in table.foreign_keys:  # a valid key: nothing to do
+                conn.execute(text(f"ALTER TABLE {q(table.name)} VALIDATE CONSTRAINT {q(fk.name)}"))
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         list(pool.map(keys_and_indexes, sorted(tables, key=lambda t: -len(t.indexes) - bool(t.primary_key))))
+        with engine.begin() as conn:
+            for table in tables:
+                _add(conn, foreign_key_sql(table), present)
+        list(pool.map(validate, [t for t in tables if t.foreign_keys]))
     with engine.begin() as conn:
         for table in tables:
-            add(foreign_key_sql(table), conn)
             for column in table.columns:
                 if column.identity:
                     top = conn.execute(text(f"SELECT max({q(column.name)}) FROM {q(table.name)}")).scalar()

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import inspect, text
 
-from infra.datamove.into import Incoming, Outcome, Progress, Report, copy_into
+from infra.datamove.into import Incoming, Outcome, Progress, Report, copy_into, counted_to_way
 from infra.datamove.load import CHUNK_ROWS, Refused
 from infra.datamove.objects import PLATFORM_PREFIXES, Buckets, MediaColumn, source_path
 from infra.datamove.schema import q
@@ -216,17 +216,21 @@ def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *,
         if unknown:
             raise Refused(f"{name} has no column {', '.join(unknown)}")
         incoming[name] = Incoming(list(rule.columns), functools.partial(_lines, source, name, rule, types, buckets),
-                                  copy_options=f"DEFAULT '{USE_DEFAULT}'")
+                                  copy_options=f"DEFAULT '{USE_DEFAULT}'",
+                                  rows=source.execute(counted_to_way(rule.source, _where(rule))).fetchone()[0])
     return copy_into(engine, incoming, empty_first=truncate, dry_run=dry_run, report=report, progress=progress,
                      then=then)
+
+
+def _where(rule: TableRule) -> str:
+    return f" WHERE {rule.where}" if rule.where else ""
 
 
 def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[str, tuple[str, bool]],
            buckets: Buckets | None, _: list[BaseException]) -> Iterator[bytes]:
     """The mapped rows of one table as COPY text, a chunk at a time (a value that does not map
     stops the table at once)."""
-    where = f" WHERE {rule.where}" if rule.where else ""
-    cursor = source.execute(f"SELECT * FROM {q(rule.source)}{where}")
+    cursor = source.execute(f"SELECT * FROM {q(rule.source)}{_where(rule)}")
     while batch := cursor.fetchmany(CHUNK_ROWS):
         chunk = []
         for row in batch:

@@ -82,37 +82,58 @@ def platform(postgres_server):
 
 
 @pytest.fixture(params=["per-row", "set-based"])
-def key_checks(request, monkeypatch) -> list[str]:
+def key_checks(request, monkeypatch) -> set[str]:
     """Both ways a load may check what it checked itself (infra/datamove/into.py ``_way``):
     PostgreSQL's per-row triggers and ON CONFLICT, or nothing more with the tables locked, from
-    the first row on. Yields the tables whose foreign keys took the set-based way."""
+    the first row on (and a table tried straight into its target first). Yields the tables
+    whose foreign keys took the set-based way."""
     from infra.datamove import into
 
     monkeypatch.setattr(into, "SET_BASED_KEYS", 1 if request.param == "set-based" else 10**12)
     return _record_ways(monkeypatch)["keys"]
 
 
-def _record_ways(monkeypatch) -> dict[str, list[str]]:
-    """The tables each large-load way was taken for: "keys" (set-based foreign keys), "alone"."""
+def _record_ways(monkeypatch) -> dict[str, set[str]]:
+    """The tables each large-load way was taken for: "keys" (set-based foreign keys), "alone",
+    and "direct" (those that went straight into their target, no stage)."""
     from infra.datamove import into
 
-    taken: dict[str, list[str]] = {"keys": [], "alone": []}
-    chooses = into._way
+    taken: dict[str, set[str]] = {"keys": set(), "alone": set(), "direct": set()}
+    chooses, tries = into._way, into._direct
 
-    def recorded(conn, table, stage, staged, deferred):
-        way = chooses(conn, table, stage, staged, deferred)
+    def recorded(conn, table, rows, staged, deferred):
+        way = chooses(conn, table, rows, staged, deferred)
         locks = set(conn.execute(text("SELECT relation::regclass::text || ' ' || mode FROM pg_locks "
                                       "WHERE pid = pg_backend_pid() AND relation IS NOT NULL")).scalars())
         if way.set_based_keys:
-            taken["keys"].append(table.name)
+            taken["keys"].add(table.name)
             assert {f"{fk.target} ShareLock" for fk in table.foreign_keys if fk.target != table.name} <= locks
         if way.alone:
-            taken["alone"].append(table.name)
+            taken["alone"].add(table.name)
             assert f"{table.name} ShareRowExclusiveLock" in locks
         return way
 
+    def direct(conn, table, source, staged, deferred):
+        outcome = tries(conn, table, source, staged, deferred)
+        if outcome is not None:
+            taken["direct"].add(table.name)
+        return outcome
+
     monkeypatch.setattr(into, "_way", recorded)
+    monkeypatch.setattr(into, "_direct", direct)
     return taken
+
+
+def _schema_as(postgres_server, schema: list[str], role: str):
+    """An engine, as ``role``, on a new database the role owns, holding ``schema``."""
+    database = f"datamove_schema_{next(_databases)}"
+    postgres_server.ensure_database(database)
+    postgres_server.provision(database, [])
+    engine = create_engine(postgres_server.url(database, role))
+    with engine.begin() as conn:
+        for statement in schema:
+            conn.execute(text(statement))
+    return engine
 
 
 def _copy(source, engine, mapping_file, **options):
@@ -170,7 +191,7 @@ def test_a_legacy_database_moves_into_the_live_schema_row_by_row(platform, tmp_p
     # The same outcome either way. Users, proposals and items keep the per-row checks: a trigger
     # of their own (search's words) must run, and the set-based way would skip it.
     set_based = request.node.callspec.params["key_checks"] == "set-based"
-    assert key_checks == (["media"] if set_based else [])
+    assert key_checks == ({"media"} if set_based else set())
 
 
 def test_a_second_copy_reports_every_row_as_there_already(platform, tmp_path):
@@ -308,7 +329,7 @@ def test_a_hostile_schema_sets_rows_aside_and_never_stops(postgres_server, tmp_p
         assert conn.execute(text("SELECT what FROM log ORDER BY id")).scalars().all() == ["first", "second"]
         assert conn.execute(text("INSERT INTO node (label, n) VALUES ('next', 0) RETURNING id")).scalar_one() == 7
         assert conn.execute(text("SELECT count(*) FROM pg_class WHERE relname LIKE '_datamove%'")).scalar_one() == 0
-    assert key_checks == (["node"] if request.node.callspec.params["key_checks"] == "set-based" else [])
+    assert key_checks == ({"node"} if request.node.callspec.params["key_checks"] == "set-based" else set())
     engine.dispose()
 
 
@@ -347,13 +368,7 @@ def test_the_set_based_way_is_taken_only_where_it_changes_nothing_but_speed(post
                                "CREATE TABLE later (id INTEGER PRIMARY KEY, parent_id INTEGER, code TEXT);"
                                "CREATE TABLE derived (id INTEGER PRIMARY KEY, n INTEGER);", rows)
     for role in ("postgres", MIGRATOR):
-        database = f"datamove_keys_{next(_databases)}"
-        postgres_server.ensure_database(database)
-        postgres_server.provision(database, [])
-        engine = create_engine(postgres_server.url(database, role))
-        with engine.begin() as conn:
-            for statement in schema:
-                conn.execute(text(statement))
+        engine = _schema_as(postgres_server, schema, role)
         taken = _record_ways(monkeypatch)
         conflicts = []
         outcomes = copy_into(engine, from_sqlite(source, engine, Options()), report=conflicts.append)
@@ -367,13 +382,62 @@ def test_the_set_based_way_is_taken_only_where_it_changes_nothing_but_speed(post
             assert conn.execute(text("SELECT id, stamp FROM stamped")).all() == [(20, "seen")]
             assert conn.execute(text("SELECT count(*) FROM plain p LEFT JOIN parent q ON q.id = p.parent_id "
                                      "WHERE q.id IS NULL")).scalar_one() == 0
-        assert taken["keys"] == (["plain"] if role == "postgres" else [])
+        assert taken["keys"] == ({"plain"} if role == "postgres" else set())
         # Alone, without ON CONFLICT, only where the checks read every rule as PostgreSQL does:
         # not beside a trigger, an expression's unique index (its refusal is PostgreSQL's, found
         # after the insert) or a deferred unique rule; a key over a computed column stays per row.
-        assert sorted(taken["alone"]) == ["derived", "parent", "plain"]
+        assert taken["alone"] == {"derived", "parent", "plain"}
+        # The tables that break nothing went straight in; "plain", whose second row has no
+        # parent, was loaded again through its stage, which named that row.
+        assert taken["direct"] == {"derived", "parent"}
         monkeypatch.undo()  # the next role's load is recorded afresh
         monkeypatch.setattr(into, "SET_BASED_KEYS", 1)
+        engine.dispose()
+
+
+def test_a_large_load_that_breaks_nothing_goes_straight_in_and_one_that_does_is_staged(postgres_server, tmp_path,
+                                                                                       monkeypatch):
+    """A large table the load may take alone is COPYed straight into its target; when a row
+    breaks a rule (a missing parent, a CHECK, a key already there) that attempt leaves nothing
+    and the table loads through its stage, which names each row, the same for a role that may
+    not skip the per-row triggers (the migrator)."""
+    from infra.datamove import into
+    from infra.datamove.into import copy_into, from_sqlite
+    from infra.datamove.load import Options
+    from local.postgres import MIGRATOR
+
+    schema = ["CREATE TABLE parent (id int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text NOT NULL)",
+              "CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent(id), "
+              "note text CHECK (note <> 'bad'))"]
+    tables = "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT); " \
+             "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER, note TEXT);"
+    clean = _sqlite(tmp_path, tables, {"parent": [(1, "a"), (2, "b")], "child": [(10, 1, "x"), (11, 2, "y")]})
+    broken = _sqlite(tmp_path, tables, {"parent": [(5, "e")],
+                                        "child": [(12, 1, "ok"), (13, 9, "orphan"), (14, 2, "bad"), (10, 1, "again")]})
+    for role in ("postgres", MIGRATOR):
+        monkeypatch.setattr(into, "SET_BASED_KEYS", 1)
+        engine = _schema_as(postgres_server, schema, role)
+        taken = _record_ways(monkeypatch)
+        conflicts = []
+        outcomes = copy_into(engine, from_sqlite(clean, engine, Options()), report=conflicts.append)
+        assert taken["direct"] == {"parent", "child"} and conflicts == []
+        assert {name: (o.rows, o.inserted) for name, o in outcomes.items()} == {"parent": (2, 2), "child": (2, 2)}
+        with engine.connect() as conn:  # the identity moved past the ids that came
+            assert conn.execute(text("SELECT nextval(pg_get_serial_sequence('parent', 'id'))")).scalar_one() == 3
+
+        taken = _record_ways(monkeypatch)
+        outcomes = copy_into(engine, from_sqlite(broken, engine, Options()), report=conflicts.append)
+        assert taken["direct"] == {"parent"}
+        assert {(c.table, c.row): c.reason for c in conflicts} == {  # rows in the source's order: by id
+            ("child", 1): "already in child (child_pkey)",
+            ("child", 3): "no parent row for parent_id (child_parent_id_fkey)",
+            ("child", 4): "breaks child_note_check"}
+        assert {name: o.inserted for name, o in outcomes.items()} == {"parent": 1, "child": 1}
+        with engine.connect() as conn:  # the failed attempt left nothing behind
+            assert conn.execute(text("SELECT id, note FROM child ORDER BY id")).all() == [
+                (10, "x"), (11, "y"), (12, "ok")]
+            assert conn.execute(text("SELECT count(*) FROM pg_class WHERE relname LIKE '_datamove%'")).scalar_one() == 0
+        monkeypatch.undo()
         engine.dispose()
 
 
