@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -35,8 +36,6 @@ from infra.datamove.stream import copy_in
 from shared.bulk import sqlstate
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlalchemy import Connection, Engine
 
 STAGE = "_datamove_stage_"
@@ -72,6 +71,7 @@ class Incoming:
     lines: Callable[[list[BaseException]], Iterable[bytes]]
     copy_options: str = ""  # e.g. mapping mode's DEFAULT marker
     rows: int = 0  # how many the source holds, counted up to SET_BASED_KEYS (0: unknown, taken as few)
+    concurrent: bool = False  # ``lines`` may run on several threads at once (each reads on its own connection)
 
 
 @dataclass
@@ -320,7 +320,8 @@ class Way:
     alone: bool = False  # no other writer, every unique rule checked: no ON CONFLICT arbiter needed
 
 
-def _way(conn: Connection, table: Table, rows: int, staged: list[str], deferred: list[ForeignKey]) -> Way:
+def _way(conn: Connection, table: Table, rows: int, staged: list[str], deferred: list[ForeignKey], *,
+         lock_parents: bool = True) -> Way:
     """For a load of ``rows`` (SET_BASED_KEYS or more), what PostgreSQL need not check again, and the
     locks that make it so, held until the table's transaction ends (readers go on throughout).
     Only for a table the checks fully describe: no trigger or rule of its own, no deferrable
@@ -338,19 +339,19 @@ def _way(conn: Connection, table: Table, rows: int, staged: list[str], deferred:
       session_replication_role``). The parents are locked against writes (SHARE), so no
       parent the check found can go before the rows that need it are in.
 
-    A lock the role may not take leaves that part to PostgreSQL."""
+    A lock the role may not take leaves that part to PostgreSQL. ``lock_parents=False``: the
+    caller locks the parents itself, later (``_direct``)."""
     if deferred or rows < SET_BASED_KEYS:
         return Way()
-    unlike, unlike_keys = conn.execute(text(_UNLIKE), {"t": q(table.name)}).one()
-    uniques = _uniques(conn, table.name)
-    if unlike or not all(set(columns) <= set(staged) for _, columns, _ in uniques):
+    described, keys_described = _described(conn, table, staged)
+    if not described:
         return Way()
     if not _locked(conn, [table.name], "SHARE ROW EXCLUSIVE"):
         return Way()
     parents = sorted({fk.target for fk in table.foreign_keys} - {table.name})
-    keys = (bool(table.foreign_keys) and not unlike_keys
+    keys = (bool(table.foreign_keys) and keys_described
             and all(set(fk.columns) <= set(staged) for fk in table.foreign_keys)
-            and _may_skip_triggers(conn) and _locked(conn, parents, "SHARE"))
+            and _may_skip_triggers(conn) and (not lock_parents or _locked(conn, parents, "SHARE")))
     return Way(set_based_keys=keys, alone=True)
 
 
@@ -371,6 +372,14 @@ _UNLIKE = """
            (SELECT count(*) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'
             AND confmatchtype <> 's')
 """
+
+
+def _described(conn: Connection, table: Table, staged: list[str]) -> tuple[bool, bool]:
+    """Whether the stage's checks describe the table's own rules fully (``_way``), and its
+    foreign keys (every one MATCH SIMPLE)."""
+    unlike, unlike_keys = conn.execute(text(_UNLIKE), {"t": q(table.name)}).one()
+    uniques = _uniques(conn, table.name)
+    return not unlike and all(set(columns) <= set(staged) for _, columns, _ in uniques), not unlike_keys
 
 
 def _may_skip_triggers(conn: Connection) -> bool:
@@ -533,18 +542,29 @@ def _fill_stage(conn: Connection, table: Table, source: Incoming, staged: list[s
     return stage
 
 
-def _direct(conn: Connection, table: Table, source: Incoming, staged: list[str],
-            deferred: list[ForeignKey]) -> Outcome | None:
+class NotNow(Exception):
+    """A direct attempt that cannot be made beside the parents' own: it waits for them."""
+
+
+def _direct(conn: Connection, table: Table, source: Incoming, staged: list[str], deferred: list[ForeignKey],
+            ahead: bool = False) -> Outcome | None:
     """A large load that the table's own rules (unique indexes, NOT NULL, CHECK) and a set-based
     look at its foreign keys can check whole, COPYed straight into the table (decision 0038):
     no stage, no second reading. Only where ``_way`` finds it may go alone; its locks stay to
-    the end of the transaction. None, with nothing written, when a row breaks a rule: the
-    caller then loads the table through a stage, which names each such row."""
+    the end of the transaction. The parents are locked after the COPY: ``ahead``, beside a
+    parent's own attempt, that waits for the parent's transaction, and the check then sees
+    what it brought. None, with nothing written, when a row breaks a rule: the caller then
+    loads the table through a stage, which names each such row."""
     if deferred or source.rows < SET_BASED_KEYS:
         return None
-    way = _way(conn, table, source.rows, staged, deferred)
-    if not way.alone:
+    way = _way(conn, table, source.rows, staged, deferred, lock_parents=False)
+    # Into rows already there (a load copied again to continue) a key would likely repeat, found
+    # only once all is sent: the stage names it at once.
+    if not way.alone or conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)})")).scalar_one():
         return None
+    if ahead and table.foreign_keys and not way.set_based_keys:
+        raise NotNow  # the per-row triggers would look for parents not yet in
+    parents = sorted({fk.target for fk in table.foreign_keys} - {table.name})
     attempt = conn.begin_nested()
     try:
         if way.set_based_keys:
@@ -557,7 +577,7 @@ def _direct(conn: Connection, table: Table, source: Incoming, staged: list[str],
         if way.set_based_keys:
             conn.execute(text("SET LOCAL session_replication_role = origin"))
             # A query of its own for each key: each is one anti-join (under OR, a lookup a row).
-            if any(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)} s WHERE {_fk_match(fk)[0]} "
+            if not _locked(conn, parents, "SHARE") or any(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)} s WHERE {_fk_match(fk)[0]} "
                                      f"AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {_fk_match(fk)[1]}))"))
                    .scalar_one() for fk in table.foreign_keys):
                 attempt.rollback()
@@ -609,9 +629,20 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
                                             deferred.get(table.name, []), dry_run=dry_run)
         done(table)
 
-    def direct(table: Table) -> bool:
+    def may_go_direct(table: Table) -> bool:
+        """Without a lock: what ``_direct`` would refuse before any waiting for the tables before it."""
         with step() as conn:
-            outcome = _direct(conn, table, incoming[table.name], plans[table.name], deferred.get(table.name, []))
+            return (table.name not in deferred and _described(conn, table, plans[table.name])[0]
+                    and not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)})")).scalar_one())
+
+    def direct(table: Table, ahead: bool = False) -> bool | None:
+        """Whether the table went straight in; None: not tried yet (``NotNow``)."""
+        try:
+            with step() as conn:
+                outcome = _direct(conn, table, incoming[table.name], plans[table.name], deferred.get(table.name, []),
+                                  ahead=ahead)
+        except NotNow:
+            return None
         if outcome is not None:
             outcomes[table.name] = outcome
             done(table)
@@ -626,7 +657,10 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
                                                      dry_run=True)
                 take_in(table)
         else:
-            _pipelined(step, tables, incoming, plans, stages, started, take_in, direct)
+            with step() as conn:
+                may_skip_triggers = _may_skip_triggers(conn)
+            ahead = _ahead(tables, incoming, deferred) if may_skip_triggers else set()
+            _pipelined(step, tables, incoming, plans, stages, started, take_in, direct, may_go_direct, ahead)
         with step() as conn:
             for table in tables:
                 if table.name in deferred:
@@ -641,23 +675,45 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
     return outcomes
 
 
+def _ahead(tables: list[Table], incoming: dict[str, Incoming], deferred: dict[str, list[ForeignKey]]) -> set[str]:
+    """The large tables tried straight into their target beside their parents' own attempts
+    (the role may skip the per-row triggers): each whose parents in the load are all tried so
+    too. A parent loaded through its stage would not be in when the child looks."""
+    ahead: set[str] = set()
+    names = {t.name for t in tables}
+    for table in tables:  # parents first
+        source = incoming[table.name]
+        parents = {fk.target for fk in table.foreign_keys if fk.target in names and fk.target != table.name}
+        if source.concurrent and source.rows >= SET_BASED_KEYS and table.name not in deferred and parents <= ahead:
+            ahead.add(table.name)
+    return ahead
+
+
+# Direct attempts at once: one a core of the machine the bench runs on (two), each a reading
+# here and a COPY on the server.
+AHEAD = 2
+
+
 def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]], tables: list[Table],
                incoming: dict[str, Incoming], plans: dict[str, list[str]], stages: dict[str, str],
-               started: dict[str, float], take_in: Callable[[Table], None], direct: Callable[[Table], bool]) -> None:
+               started: dict[str, float], take_in: Callable[[Table], None],
+               direct: Callable[[Table, bool], bool | None], may_go_direct: Callable[[Table], bool],
+               ahead: set[str]) -> None:
     """Stage here, take in on a worker, in order, one table ahead at most (a stage waits for
-    the worker to take the one before). A table large enough to try ``direct`` waits first for
-    the worker to take in every table before it (its parents among them), and is staged only
-    if that fails. A failure on either side stops the staging; the table staged before it is
-    still taken in (each commits on its own, as before), then the first failure is raised."""
+    the worker to take the one before). The tables ``ahead`` are tried straight into their
+    target from the start, AHEAD at a time in the keys' order, a child beside its parent;
+    another large table (or one that could not be tried beside its parents) waits for the
+    worker to take in every table before it, then is tried.
+    A table whose attempt fails is staged in its turn. A failure on either side stops the
+    staging; the table staged before it is still taken in (each commits on its own, as
+    before), then the first failure is raised."""
     ready: queue.Queue[tuple[Table, threading.Event] | None] = queue.Queue(maxsize=1)
 
     def worker() -> None:
         while (item := ready.get()) is not None:
             table, taken = item
-            try:
-                take_in(table)
-            finally:
-                taken.set()
+            take_in(table)
+            taken.set()  # only once in: a failure is seen by all_taken through the worker's end
 
     def hand_over(item: tuple[Table, threading.Event] | None) -> bool:
         """Into the worker's queue, unless it has stopped."""
@@ -678,17 +734,27 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
 
     last = threading.Event()
     last.set()
-    with ThreadPoolExecutor(1, thread_name_prefix="datamove-take-in") as pool:
+    with ThreadPoolExecutor(AHEAD, thread_name_prefix="datamove-direct") as early, \
+            ThreadPoolExecutor(1, thread_name_prefix="datamove-take-in") as pool:
+        attempts = {}
+        for table in tables:
+            if table.name in ahead:
+                started[table.name] = time.monotonic()
+                attempts[table.name] = early.submit(direct, table, True)
         taking = pool.submit(worker)
         try:
             for table in tables:
                 if taking.done():  # the worker failed: no more staging
                     break
-                started[table.name] = time.monotonic()
-                if incoming[table.name].rows >= SET_BASED_KEYS:
+                went_in = attempts[table.name].result() if table.name in attempts else None
+                if went_in:
+                    continue
+                if went_in is None:  # not tried yet
+                    started[table.name] = time.monotonic()
+                if went_in is None and incoming[table.name].rows >= SET_BASED_KEYS and may_go_direct(table):
                     if not all_taken(last):
                         break
-                    if direct(table):
+                    if direct(table, False):
                         continue
                 with step() as conn:
                     stages[table.name] = _fill_stage(conn, table, incoming[table.name], plans[table.name],
@@ -697,12 +763,17 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
                 if not hand_over((table, last)):
                     break
         except BaseException as failure:
+            early.shutdown(cancel_futures=True)
             hand_over(None)
             if taking.exception() is not None:
                 raise failure from taking.exception()
             raise
+        early.shutdown(cancel_futures=True)  # the loop stopped early: attempts not begun are dropped
         hand_over(None)
         taking.result()
+        for attempt in attempts.values():  # one the loop did not reach: its failure is not lost
+            if attempt.done() and not attempt.cancelled() and attempt.exception() is not None:
+                raise attempt.exception()
 
 
 class Conflicts:
@@ -765,16 +836,23 @@ def counted_to_way(table: str, where: str = "") -> str:
 def from_sqlite(source: sqlite3.Connection, target: Engine, options: Options) -> dict[str, Incoming]:
     """A SQLite database's tables, by name, as COPY text of their declared types' values."""
     tables = {t.name: t for t in reflect_sqlite(source)}
+    path = source.execute("PRAGMA database_list").fetchone()[2]  # '' for a database in memory
 
     def lines(table: Table, failures: list[BaseException]) -> Iterator[bytes]:
         misfits: list[str] = []
-        yield from copy_lines(source, table, options, misfits)
+        # A file is read on a connection of each reading's own, so two tables can be read at once.
+        reading = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True) if path else source
+        try:
+            yield from copy_lines(reading, table, options, misfits)
+        finally:
+            if reading is not source:
+                reading.close()
         if misfits:
             shown = "\n  ".join(misfits[:SHOWN])
             failures.append(ValueError(f"{len(misfits)} values do not fit their column's type:\n  {shown}"))
 
     return {name: Incoming([c.name for c in tables[name].columns], functools.partial(lines, tables[name]),
-                           rows=source.execute(counted_to_way(name)).fetchone()[0])
+                           rows=source.execute(counted_to_way(name)).fetchone()[0], concurrent=bool(path))
             for name in _loadable(tables, target)}
 
 
@@ -793,5 +871,5 @@ def from_postgres(source: Engine, target: Engine) -> dict[str, Incoming]:
             yield from copy_out(reading, q(table.name), [q(c.name) for c in table.copied], failures, format="text")
 
     return {name: Incoming([c.name for c in tables[name].copied], functools.partial(lines, tables[name]),
-                           rows=rows[name])
+                           rows=rows[name], concurrent=True)
             for name in names}

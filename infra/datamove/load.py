@@ -157,7 +157,9 @@ def _sqlite_row_sql(source: sqlite3.Connection, table: Table) -> str | None:
 def _row_lines(source: sqlite3.Connection, sql: str, width: int) -> Iterator[bytes]:
     """The rows of ``sql`` as COPY text, joined by one format in C (no Python per row)."""
     line = "\t".join(["%s"] * width).__mod__
-    cursor = source.execute(sql)
+    cursor = source.cursor()
+    cursor.row_factory = None  # tuples, whatever the connection's own factory (mapping sets sqlite3.Row)
+    cursor.execute(sql)
     while batch := cursor.fetchmany(CHUNK_ROWS):
         yield ("\n".join(map(line, batch)) + "\n").encode()
 
@@ -208,10 +210,17 @@ def _done(conn: Connection) -> set[str]:
 
 
 def prepare(engine: Engine, tables: list[Table], options: Options) -> set[str]:
-    """Create what is missing; refuse to write into data unless told. Returns tables done."""
+    """Create what is missing; refuse to write into data unless told. Returns tables done.
+    The foreign keys the copy adds at its end, as an earlier run left them (validated, or not
+    when their validation failed), go first: a key between two tables of the copy would stop
+    each table's TRUNCATE, and ``finish`` adds and validates them again."""
     with engine.begin() as conn:
         existing = _existing(conn)
         done = _done(conn) if options.resume else set()
+        for table in tables:
+            if table.name in existing:
+                for fk in table.foreign_keys:
+                    conn.execute(text(f"ALTER TABLE {q(table.name)} DROP CONSTRAINT IF EXISTS {q(fk.name)}"))
         for table in tables:
             if table.name not in existing:
                 continue
@@ -393,8 +402,10 @@ def _estimates(source: Engine, tables: list[Table]) -> dict[str, int]:
 
 
 def _present(conn: Connection) -> set[str]:
-    """The names of the target's constraints and indexes: what an earlier run added already."""
-    return set(conn.execute(text("SELECT conname FROM pg_constraint UNION SELECT indexname FROM pg_indexes")).scalars())
+    """The names of the constraints and indexes in the target's schema: what an earlier run added already."""
+    return set(conn.execute(text(
+        "SELECT conname FROM pg_constraint WHERE connamespace = CAST(current_schema() AS regnamespace) "
+        "UNION SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")).scalars())
 
 
 def _add(conn: Connection, statements: list[tuple[str, str]], present: set[str]) -> None:

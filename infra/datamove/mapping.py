@@ -223,7 +223,7 @@ def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *,
 
 
 def _where(rule: TableRule) -> str:
-    return f" WHERE {rule.where}" if rule.where else ""
+    return f" WHERE ({rule.where}\n)" if rule.where else ""  # a comment at its end stays its own
 
 
 def _lines(source: sqlite3.Connection, name: str, rule: TableRule, types: dict[str, tuple[str, bool]],

@@ -143,8 +143,9 @@ def copy_in(conn: Connection, table: str, columns: Sequence[str], chunks: Iterab
     """``COPY table (columns) FROM STDIN`` of ``chunks``, sent by a thread while this one makes
     the next: pg8000 waits for the server to take each chunk, so making and parsing would
     otherwise take turns. A failure while making ends the COPY with the rows sent so far and
-    is raised here (the caller's transaction undoes them); the server's is raised as it comes.
-    The rows the server took."""
+    is raised here: the caller must roll its transaction back, which undoes them. The server's
+    is raised once all is sent (chained to a failure while making, when both happened). The
+    rows the server took."""
     from shared.bulk import copy_stream
 
     sent: queue.Queue = queue.Queue(maxsize=2)
@@ -177,9 +178,14 @@ def copy_in(conn: Connection, table: str, columns: Sequence[str], chunks: Iterab
         for chunk in chunks:
             if not hand_over(chunk):
                 break
-    finally:
+    except BaseException as making:
         hand_over(_END)
         sender.join()
+        if failures:
+            raise failures[0] from making
+        raise
+    hand_over(_END)
+    sender.join()
     if failures:
         raise failures[0]
     return taken[0]

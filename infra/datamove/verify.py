@@ -96,15 +96,15 @@ def server_checksum(engine: Engine, table: Table) -> tuple[int, str]:
 
 
 def verify_postgres(source: Engine, engine: Engine) -> list[TableCheck]:
-    """Both sides' checksums at once: each is the work of its own server."""
+    """Both sides' checksums at once, a table at a time each: each is the work of its own server."""
     from concurrent.futures import ThreadPoolExecutor
 
     from infra.datamove.schema import reflect_postgres
 
     tables = load_order(reflect_postgres(source))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        sources = pool.map(functools.partial(server_checksum, source), tables)
-        targets = pool.map(functools.partial(server_checksum, engine), tables)
+    with ThreadPoolExecutor(max_workers=1) as source_side, ThreadPoolExecutor(max_workers=1) as target_side:
+        sources = source_side.map(functools.partial(server_checksum, source), tables)
+        targets = target_side.map(functools.partial(server_checksum, engine), tables)
         return [TableCheck(table.name, source_rows, target_rows, source_sum, target_sum)
                 for table, (source_rows, source_sum), (target_rows, target_sum)
                 in zip(tables, sources, targets, strict=True)]

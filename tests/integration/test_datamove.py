@@ -187,6 +187,24 @@ def test_a_non_empty_target_is_refused(target, tmp_path):
     assert all(check.equal for check in verify(source, engine, Options()))
 
 
+def test_a_key_that_failed_its_check_does_not_stop_the_next_copy(target, tmp_path):
+    """A child without its parent fails the foreign key's validation; the next copy, the source
+    mended, replaces the rows (--truncate, or --resume) and ends with every key valid."""
+    script = ("CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);"
+              "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));")
+    source = _sqlite(tmp_path, script, {"parent": [(1, "a")], "child": [(1, 1), (2, 9)]})
+    with pytest.raises(Exception, match="23503"):
+        copy_sqlite(source, target, Options())
+    source.execute("DELETE FROM child WHERE id = 2")
+    source.commit()
+    for options in (Options(truncate=True), Options(resume=True)):
+        copy_sqlite(source, target, options)
+        assert all(check.equal for check in verify(source, target, Options()))
+        with target.connect() as conn:
+            assert conn.execute(text("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f'")).all() == [
+                ("fk_child_0", True)]
+
+
 def test_verify_finds_one_changed_cell(target, tmp_path):
     engine = target
     source = _sqlite(tmp_path, "CREATE TABLE t (id INTEGER PRIMARY KEY, v REAL, s TEXT);",
@@ -565,6 +583,37 @@ def test_copy_out_gives_the_bytes_the_server_wrote_whatever_the_row_sizes(target
             assert b"".join(frames) == expected.getvalue()
             assert max(map(len, frames), default=0) < (1 << 20) * 3  # a frame is about a MiB, never the table
             assert conn.execute(text("SELECT 1")).scalar_one() == 1  # the connection reads on as before
+
+
+def test_copy_out_takes_many_rows_a_call_and_leaves_notices_to_pg8000(target):
+    """The writer takes the buffered rows itself (pg8000 calls it about once an 8 KiB buffer,
+    not once a row), and a NoticeResponse between rows stops it there: pg8000 reads the
+    notice, then the rows after it arrive in order."""
+    import queue
+
+    from infra.datamove import stream
+
+    with target.begin() as conn:
+        conn.execute(text("CREATE FUNCTION noisy(n int) RETURNS int LANGUAGE plpgsql AS "
+                          "'BEGIN IF n % 1000 = 0 THEN RAISE NOTICE ''row %'', n; END IF; RETURN n; END'"))
+    calls = []
+
+    class Counted(stream._QueueWriter):
+        def write(self, data: bytes) -> None:
+            calls.append(len(data))
+            super().write(data)
+
+    with target.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        frames: queue.Queue = queue.Queue()
+        writer = Counted(frames, driver._sock)
+        driver.cursor().execute("COPY (SELECT noisy(n) FROM generate_series(1, 20000) n) TO STDOUT", stream=writer)
+        writer.flush()
+        out = b"".join(frames.get_nowait() for _ in range(frames.qsize()))
+        assert out == "".join(f"{n}\n" for n in range(1, 20001)).encode()
+        assert len(calls) < 20000 / 50
+        said = [notice.get(b"M", b"").decode() for notice in driver.notices]
+        assert [m for m in said if m.startswith("row ")] == [f"row {n}" for n in range(1000, 20001, 1000)]
 
 
 def _columns(conn, table: str) -> list[str]:
