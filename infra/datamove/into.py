@@ -542,6 +542,17 @@ def _fill_stage(conn: Connection, table: Table, source: Incoming, staged: list[s
     return stage
 
 
+def _orphaned(conn: Connection, table: Table) -> bool:
+    """Whether a row of the table names a parent that is not there: a query of its own for each
+    key, each one anti-join (under OR, a lookup a row)."""
+    for fk in table.foreign_keys:
+        given, match = _fk_match(fk)
+        if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)} s WHERE {given} "
+                             f"AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {match}))")).scalar_one():
+            return True
+    return False
+
+
 class NotNow(Exception):
     """A direct attempt that cannot be made beside the parents' own: it waits for them."""
 
@@ -576,10 +587,7 @@ def _direct(conn: Connection, table: Table, source: Incoming, staged: list[str],
             raise failures[0]
         if way.set_based_keys:
             conn.execute(text("SET LOCAL session_replication_role = origin"))
-            # A query of its own for each key: each is one anti-join (under OR, a lookup a row).
-            if not _locked(conn, parents, "SHARE") or any(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)} s WHERE {_fk_match(fk)[0]} "
-                                     f"AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {_fk_match(fk)[1]}))"))
-                   .scalar_one() for fk in table.foreign_keys):
+            if not _locked(conn, parents, "SHARE") or _orphaned(conn, table):
                 attempt.rollback()
                 return None
     except Exception as error:
