@@ -351,7 +351,8 @@ def _way(conn: Connection, table: Table, rows: int, staged: list[str], deferred:
     parents = sorted({fk.target for fk in table.foreign_keys} - {table.name})
     keys = (bool(table.foreign_keys) and keys_described
             and all(set(fk.columns) <= set(staged) for fk in table.foreign_keys)
-            and _may_skip_triggers(conn) and (not lock_parents or _locked(conn, parents, "SHARE")))
+            and _may_skip_triggers(conn)
+            and (_locked(conn, parents, "SHARE") if lock_parents else _may_lock(conn, parents)))
     return Way(set_based_keys=keys, alone=True)
 
 
@@ -380,6 +381,13 @@ def _described(conn: Connection, table: Table, staged: list[str]) -> tuple[bool,
     unlike, unlike_keys = conn.execute(text(_UNLIKE), {"t": q(table.name)}).one()
     uniques = _uniques(conn, table.name)
     return not unlike and all(set(columns) <= set(staged) for _, columns, _ in uniques), not unlike_keys
+
+
+def _may_lock(conn: Connection, tables: list[str]) -> bool:
+    """Whether the role may lock the tables IN SHARE MODE later (UPDATE, DELETE or TRUNCATE on
+    each), without waiting for a lock now."""
+    return all(conn.execute(text("SELECT has_table_privilege(CAST(:t AS regclass), 'UPDATE, DELETE, TRUNCATE')"),
+                            {"t": q(name)}).scalar_one() for name in tables)
 
 
 def _may_skip_triggers(conn: Connection) -> bool:
@@ -637,14 +645,18 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
                                             deferred.get(table.name, []), dry_run=dry_run)
         done(table)
 
-    def may_go_direct(table: Table) -> bool:
-        """Without a lock: what ``_direct`` would refuse before any waiting for the tables before it."""
+    def may_go_direct(table: Table, beside: bool = False) -> bool:
+        """Without a lock: what ``_direct`` would refuse before any waiting for the tables before
+        it; ``beside`` a parent, its foreign keys must be ones the load checks set-based too."""
         with step() as conn:
-            return (table.name not in deferred and _described(conn, table, plans[table.name])[0]
+            described, keys_described = _described(conn, table, plans[table.name])
+            keys = keys_described and all(set(fk.columns) <= set(plans[table.name]) for fk in table.foreign_keys)
+            return (table.name not in deferred and described and (keys or not beside)
                     and not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)})")).scalar_one())
 
     def direct(table: Table, ahead: bool = False) -> bool | None:
         """Whether the table went straight in; None: not tried yet (``NotNow``)."""
+        started[table.name] = time.monotonic()
         try:
             with step() as conn:
                 outcome = _direct(conn, table, incoming[table.name], plans[table.name], deferred.get(table.name, []),
@@ -667,7 +679,7 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
         else:
             with step() as conn:
                 may_skip_triggers = _may_skip_triggers(conn)
-            ahead = _ahead(tables, incoming, deferred) if may_skip_triggers else set()
+            ahead = _ahead(tables, incoming, functools.partial(may_go_direct, beside=True)) if may_skip_triggers else set()
             _pipelined(step, tables, incoming, plans, stages, started, take_in, direct, may_go_direct, ahead)
         with step() as conn:
             for table in tables:
@@ -680,19 +692,20 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
             with step() as conn:
                 for stage in stages.values():
                     conn.execute(text(f"DROP TABLE IF EXISTS {stage}"))
-    return outcomes
+    return {table.name: outcomes[table.name] for table in tables}  # in the keys' order, however they ended
 
 
-def _ahead(tables: list[Table], incoming: dict[str, Incoming], deferred: dict[str, list[ForeignKey]]) -> set[str]:
+def _ahead(tables: list[Table], incoming: dict[str, Incoming], may: Callable[[Table], bool]) -> set[str]:
     """The large tables tried straight into their target beside their parents' own attempts
-    (the role may skip the per-row triggers): each whose parents in the load are all tried so
-    too. A parent loaded through its stage would not be in when the child looks."""
+    (the role may skip the per-row triggers): each the checks without locks let through
+    (``may``) whose parents in the load are all tried so too. A parent loaded through its
+    stage would not be in when the child looks."""
     ahead: set[str] = set()
     names = {t.name for t in tables}
     for table in tables:  # parents first
         source = incoming[table.name]
         parents = {fk.target for fk in table.foreign_keys if fk.target in names and fk.target != table.name}
-        if source.concurrent and source.rows >= SET_BASED_KEYS and table.name not in deferred and parents <= ahead:
+        if source.concurrent and source.rows >= SET_BASED_KEYS and parents <= ahead and may(table):
             ahead.add(table.name)
     return ahead
 
@@ -747,7 +760,6 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
         attempts = {}
         for table in tables:
             if table.name in ahead:
-                started[table.name] = time.monotonic()
                 attempts[table.name] = early.submit(direct, table, True)
         taking = pool.submit(worker)
         try:
@@ -757,8 +769,7 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
                 went_in = attempts[table.name].result() if table.name in attempts else None
                 if went_in:
                     continue
-                if went_in is None:  # not tried yet
-                    started[table.name] = time.monotonic()
+                started[table.name] = time.monotonic()  # its own time from here: waiting, trying, staging
                 if went_in is None and incoming[table.name].rows >= SET_BASED_KEYS and may_go_direct(table):
                     if not all_taken(last):
                         break
@@ -778,10 +789,13 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
             raise
         early.shutdown(cancel_futures=True)  # the loop stopped early: attempts not begun are dropped
         hand_over(None)
-        taking.result()
-        for attempt in attempts.values():  # one the loop did not reach: its failure is not lost
-            if attempt.done() and not attempt.cancelled() and attempt.exception() is not None:
-                raise attempt.exception()
+        try:
+            taking.result()
+        except BaseException as failure:  # an attempt the loop did not reach: its failure told too
+            for attempt in attempts.values():
+                if attempt.done() and not attempt.cancelled() and attempt.exception() is not None:
+                    failure.add_note(f"and straight into {attempt.exception()!r}")
+            raise
 
 
 class Conflicts:
@@ -849,7 +863,9 @@ def from_sqlite(source: sqlite3.Connection, target: Engine, options: Options) ->
     def lines(table: Table, failures: list[BaseException]) -> Iterator[bytes]:
         misfits: list[str] = []
         # A file is read on a connection of each reading's own, so two tables can be read at once.
-        reading = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True) if path else source
+        # (check_same_thread off: a reading stopped early may be closed on another thread)
+        reading = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, check_same_thread=False) if path \
+            else source
         try:
             yield from copy_lines(reading, table, options, misfits)
         finally:

@@ -213,14 +213,18 @@ def prepare(engine: Engine, tables: list[Table], options: Options) -> set[str]:
     """Create what is missing; refuse to write into data unless told. Returns tables done.
     The foreign keys the copy adds at its end, as an earlier run left them (validated, or not
     when their validation failed), go first: a key between two tables of the copy would stop
-    each table's TRUNCATE, and ``finish`` adds and validates them again."""
+    each table's TRUNCATE, and ``finish`` adds and validates them again. (A key of the
+    target's own by the same name is replaced by the source's.)"""
     with engine.begin() as conn:
         existing = _existing(conn)
         done = _done(conn) if options.resume else set()
         for table in tables:
             if table.name in existing:
+                keys = set(conn.execute(text("SELECT conname FROM pg_constraint WHERE contype = 'f' "
+                                             "AND conrelid = CAST(:t AS regclass)"), {"t": q(table.name)}).scalars())
                 for fk in table.foreign_keys:
-                    conn.execute(text(f"ALTER TABLE {q(table.name)} DROP CONSTRAINT IF EXISTS {q(fk.name)}"))
+                    if fk.name in keys:
+                        conn.execute(text(f"ALTER TABLE {q(table.name)} DROP CONSTRAINT {q(fk.name)}"))
         for table in tables:
             if table.name not in existing:
                 continue
