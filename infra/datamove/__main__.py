@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from infra.datamove.load import Options, Refused, copy_postgres, copy_sqlite
+from infra.datamove.load import Options, Refused, copy_postgres, copy_sqlite, read_only
 from infra.datamove.types import DATE_RULES
 
 
@@ -31,7 +31,7 @@ def _is_postgres(source: str) -> bool:
 def _source(path: str) -> sqlite3.Connection:
     if not Path(path).is_file():
         raise SystemExit(f"--source {path!r}: no such SQLite file (or give a postgresql:// URL)")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return read_only(path)
 
 
 def _engine(url: str | None):

@@ -24,18 +24,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from infra.datamove.load import Options, Refused, copy_lines
+from infra.datamove.load import Options, Refused, copy_lines, holds_rows, read_only
 from infra.datamove.schema import ForeignKey, Table, parents_first, q, reflect_postgres, reflect_sqlite
-from infra.datamove.stream import copy_in
+from infra.datamove.stream import copy_in, offer
 from shared.bulk import sqlstate
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy import Connection, Engine
 
 STAGE = "_datamove_stage_"
@@ -167,7 +168,7 @@ def truncate(conn: Connection, names: list[str]) -> None:
     first, so no row arrives between the look and the TRUNCATE."""
     outside = _referencing_outside(conn, names)
     conn.execute(text(f"LOCK TABLE {', '.join(map(q, [*names, *outside]))} IN ACCESS EXCLUSIVE MODE"))
-    holding = [name for name in outside if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(name)})")).scalar()]
+    holding = [name for name in outside if holds_rows(conn, name)]
     if holding:
         raise Refused(f"--truncate would also empty {', '.join(holding)}, which refer to the tables loaded: "
                       "load them too, or empty them first")
@@ -275,6 +276,13 @@ def _fk_match(fk: ForeignKey) -> tuple[str, str]:
     return given, match
 
 
+def _no_parent(fk: ForeignKey) -> tuple[str, str]:
+    """(the staged row ``s`` names a parent that is not there, the reason it is told)."""
+    given, match = _fk_match(fk)
+    return (f"{given} AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {match})",
+            f"no {fk.target} row for {', '.join(fk.columns)} ({fk.name})")
+
+
 def _check_rows(conn: Connection, table: Table, stage: str, staged: list[str], deferred: list[ForeignKey]) -> None:
     """Every rule of the target the staged rows would break, marked on them. Unqualified names
     in a condition are the nearest table's: the staged row's, or the target's or the earlier
@@ -287,10 +295,7 @@ def _check_rows(conn: Connection, table: Table, stage: str, staged: list[str], d
               for constraint, condition in _checks(conn, table.name, set(staged))]
     others = [fk for fk in table.foreign_keys if fk not in deferred and fk.target != table.name
               and set(fk.columns) <= set(staged)]
-    for fk in others:
-        given, match = _fk_match(fk)
-        rules.append((f"{given} AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {match})",
-                      f"no {fk.target} row for {', '.join(fk.columns)} ({fk.name})"))
+    rules += [_no_parent(fk) for fk in others]
     _mark(conn, stage, rules)
     conn.execute(text(f"ANALYZE {stage}"))
     for index, columns, predicate in _uniques(conn, table.name):
@@ -309,7 +314,7 @@ def _check_rows(conn: Connection, table: Table, stage: str, staged: list[str], d
             given, match = _fk_match(fk)
             condition = (f"s.{REASONS} = '{{}}' AND {given} AND NOT EXISTS (SELECT 1 FROM {name} p WHERE {match}) "
                          f"AND NOT EXISTS (SELECT 1 FROM {stage} p WHERE {match} AND p.{REASONS} = '{{}}')")
-            while _mark(conn, stage, [(condition, f"no {fk.target} row for {', '.join(fk.columns)} ({fk.name})")]):
+            while _mark(conn, stage, [(condition, _no_parent(fk)[1])]):
                 pass
 
 
@@ -349,9 +354,7 @@ def _way(conn: Connection, table: Table, rows: int, staged: list[str], deferred:
     if not _locked(conn, [table.name], "SHARE ROW EXCLUSIVE"):
         return Way()
     parents = sorted({fk.target for fk in table.foreign_keys} - {table.name})
-    keys = (bool(table.foreign_keys) and keys_described
-            and all(set(fk.columns) <= set(staged) for fk in table.foreign_keys)
-            and _may_skip_triggers(conn)
+    keys = (bool(table.foreign_keys) and keys_described and _may_skip_triggers(conn)
             and (_locked(conn, parents, "SHARE") if lock_parents else _may_lock(conn, parents)))
     return Way(set_based_keys=keys, alone=True)
 
@@ -377,10 +380,11 @@ _UNLIKE = """
 
 def _described(conn: Connection, table: Table, staged: list[str]) -> tuple[bool, bool]:
     """Whether the stage's checks describe the table's own rules fully (``_way``), and its
-    foreign keys (every one MATCH SIMPLE)."""
+    foreign keys (every one MATCH SIMPLE over staged columns, what the check reads)."""
     unlike, unlike_keys = conn.execute(text(_UNLIKE), {"t": q(table.name)}).one()
     uniques = _uniques(conn, table.name)
-    return not unlike and all(set(columns) <= set(staged) for _, columns, _ in uniques), not unlike_keys
+    return (not unlike and all(set(columns) <= set(staged) for _, columns, _ in uniques),
+            not unlike_keys and all(set(fk.columns) <= set(staged) for fk in table.foreign_keys))
 
 
 def _may_lock(conn: Connection, tables: list[str]) -> bool:
@@ -453,8 +457,8 @@ def _second_pass(conn: Connection, table: Table, stage: str, fks: list[ForeignKe
     there = f"NOT EXISTS (SELECT 1 FROM unnest(s.{REASONS}) AS r WHERE r NOT LIKE 'already in %')"
     for fk in fks:
         given, match = _fk_match(fk)
-        _mark(conn, stage, [(f"s.{REASONS} = '{{}}' AND {given} AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p "
-                             f"WHERE {match})", f"no {fk.target} row for {', '.join(fk.columns)} ({fk.name}){LEFT_EMPTY}")])
+        missing, reason = _no_parent(fk)
+        _mark(conn, stage, [(f"s.{REASONS} = '{{}}' AND {missing}", f"{reason}{LEFT_EMPTY}")])
         sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in fk.columns)
         empty = " AND ".join(f"t.{q(c)} IS NULL" for c in fk.columns)
         conn.execute(text(
@@ -543,22 +547,25 @@ def _steps(engine: Engine, stack: contextlib.ExitStack,
 def _fill_stage(conn: Connection, table: Table, source: Incoming, staged: list[str], *, dry_run: bool) -> str:
     """The table's stage, with the source's rows in it."""
     stage = _stage(conn, table, staged, dry_run=dry_run)
+    _copy_source(conn, stage, source)
+    return stage
+
+
+def _copy_source(conn: Connection, into: str, source: Incoming) -> int:
+    """The source's rows COPYed into ``into``; a failure while reading raised once the COPY ends.
+    The rows the server took."""
     failures: list[BaseException] = []
-    copy_in(conn, stage, tuple(map(q, source.columns)), source.lines(failures), with_options=source.copy_options)
+    rows = copy_in(conn, into, tuple(map(q, source.columns)), source.lines(failures), with_options=source.copy_options)
     if failures:
         raise failures[0]
-    return stage
+    return rows
 
 
 def _orphaned(conn: Connection, table: Table) -> bool:
     """Whether a row of the table names a parent that is not there: a query of its own for each
     key, each one anti-join (under OR, a lookup a row)."""
-    for fk in table.foreign_keys:
-        given, match = _fk_match(fk)
-        if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)} s WHERE {given} "
-                             f"AND NOT EXISTS (SELECT 1 FROM {q(fk.target)} p WHERE {match}))")).scalar_one():
-            return True
-    return False
+    return any(conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)} s WHERE {_no_parent(fk)[0]})"))
+               .scalar_one() for fk in table.foreign_keys)
 
 
 class NotNow(Exception):
@@ -579,7 +586,7 @@ def _direct(conn: Connection, table: Table, source: Incoming, staged: list[str],
     way = _way(conn, table, source.rows, staged, deferred, lock_parents=False)
     # Into rows already there (a load copied again to continue) a key would likely repeat, found
     # only once all is sent: the stage names it at once.
-    if not way.alone or conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)})")).scalar_one():
+    if not way.alone or holds_rows(conn, table.name):
         return None
     if ahead and table.foreign_keys and not way.set_based_keys:
         raise NotNow  # the per-row triggers would look for parents not yet in
@@ -588,11 +595,7 @@ def _direct(conn: Connection, table: Table, source: Incoming, staged: list[str],
     try:
         if way.set_based_keys:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
-        failures: list[BaseException] = []
-        rows = copy_in(conn, q(table.name), tuple(map(q, source.columns)), source.lines(failures),
-                       with_options=source.copy_options)
-        if failures:
-            raise failures[0]
+        rows = _copy_source(conn, q(table.name), source)
         if way.set_based_keys:
             conn.execute(text("SET LOCAL session_replication_role = origin"))
             if not _locked(conn, parents, "SHARE") or _orphaned(conn, table):
@@ -649,10 +652,9 @@ def _load(step: Callable[[], contextlib.AbstractContextManager[Connection]], tab
         """Without a lock: what ``_direct`` would refuse before any waiting for the tables before
         it; ``beside`` a parent, its foreign keys must be ones the load checks set-based too."""
         with step() as conn:
-            described, keys_described = _described(conn, table, plans[table.name])
-            keys = keys_described and all(set(fk.columns) <= set(plans[table.name]) for fk in table.foreign_keys)
+            described, keys = _described(conn, table, plans[table.name])
             return (table.name not in deferred and described and (keys or not beside)
-                    and not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)})")).scalar_one())
+                    and not holds_rows(conn, table.name))
 
     def direct(table: Table, ahead: bool = False) -> bool | None:
         """Whether the table went straight in; None: not tried yet (``NotNow``)."""
@@ -738,13 +740,7 @@ def _pipelined(step: Callable[[], contextlib.AbstractContextManager[Connection]]
 
     def hand_over(item: tuple[Table, threading.Event] | None) -> bool:
         """Into the worker's queue, unless it has stopped."""
-        while not taking.done():
-            try:
-                ready.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return offer(ready, item, lambda: not taking.done())
 
     def all_taken(last: threading.Event) -> bool:
         """Whether the worker took in every table handed to it (False: it stopped)."""
@@ -863,9 +859,7 @@ def from_sqlite(source: sqlite3.Connection, target: Engine, options: Options) ->
     def lines(table: Table, failures: list[BaseException]) -> Iterator[bytes]:
         misfits: list[str] = []
         # A file is read on a connection of each reading's own, so two tables can be read at once.
-        # (check_same_thread off: a reading stopped early may be closed on another thread)
-        reading = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, check_same_thread=False) if path \
-            else source
+        reading = read_only(path) if path else source
         try:
             yield from copy_lines(reading, table, options, misfits)
         finally:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -198,6 +199,16 @@ def _misfit_row(table: Table, encoders: list, rowid: int, values: list, misfits:
     return fields
 
 
+def read_only(path: str) -> sqlite3.Connection:
+    """A SQLite file opened read-only, usable from any thread (a reading stopped early may be
+    closed on another)."""
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+
+
+def holds_rows(conn: Connection, table: str) -> bool:
+    return conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table)})")).scalar_one()
+
+
 def _existing(conn: Connection) -> set[str]:
     return {row[0] for row in conn.execute(text(
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))}
@@ -228,8 +239,7 @@ def prepare(engine: Engine, tables: list[Table], options: Options) -> set[str]:
         for table in tables:
             if table.name not in existing:
                 continue
-            rows = conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {q(table.name)})")).scalar()
-            if rows and not (options.truncate or options.resume):
+            if holds_rows(conn, table.name) and not (options.truncate or options.resume):
                 raise Refused(f"target table {table.name!r} is not empty: pass --truncate to replace its rows "
                               "or --resume to continue an interrupted copy")
             if options.truncate:
@@ -312,7 +322,7 @@ def _load_sqlite_table(source_path: str, target_url: str | None, options: Option
 
     from shared.db import get_engine
 
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    source = read_only(source_path)
     engine = create_engine(target_url) if target_url else get_engine()
     try:
         tell = (lambda name, rows: inbox.put((name, rows))) if inbox is not None else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import struct
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -138,6 +138,17 @@ def pipe_copy(source: Connection, target: Connection, table: str, columns: list[
     return rows
 
 
+def offer(into: queue.Queue, item: object, alive: Callable[[], bool]) -> bool:
+    """``item`` into a bounded queue whose reader may stop: False once ``alive()`` says it has."""
+    while alive():
+        try:
+            into.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def copy_in(conn: Connection, table: str, columns: Sequence[str], chunks: Iterable[bytes], *,
             with_options: str = "") -> int:
     """``COPY table (columns) FROM STDIN`` of ``chunks``, sent by a thread while this one makes
@@ -166,13 +177,7 @@ def copy_in(conn: Connection, table: str, columns: Sequence[str], chunks: Iterab
     sender.start()
 
     def hand_over(item: object) -> bool:
-        while sender.is_alive():
-            try:
-                sent.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return offer(sent, item, sender.is_alive)
 
     try:
         for chunk in chunks:
