@@ -430,7 +430,8 @@ def _insert(conn: Connection, table: Table, stage: str, staged: list[str], defer
     # With an arbiter, in the source's order: of two rows a rule the checks do not read refuses,
     # the first goes in. Alone, no row is refused: no sort. PostgreSQL takes no deferrable
     # unique rule as an arbiter: beside one, a row the checks missed stops the table.
-    deferrable = conn.execute(text(
+    # Alone means no deferrable constraint (``_UNLIKE``): no need to ask.
+    deferrable = not way.alone and conn.execute(text(
         "SELECT count(*) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND condeferrable "
         "AND contype IN ('p', 'u', 'x')"), {"t": q(table.name)}).scalar_one()
     tail = "" if way.alone or deferrable else f" ORDER BY s.{ROW} ON CONFLICT DO NOTHING"
@@ -616,7 +617,7 @@ def _take_in(conn: Connection, table: Table, stage: str, staged: list[str], defe
              dry_run: bool) -> Outcome:
     """The staged rows checked against the target as it is now, and those that break nothing in."""
     # A dry run takes no locks: it would hold them to its end.
-    way = Way() if dry_run else _way(conn, table, conn.execute(text(f"SELECT count(*) FROM {stage}")).scalar_one(),
+    way = Way() if dry_run else _way(conn, table, conn.execute(text(counted_to_way(stage))).scalar_one(),
                                      staged, deferred)
     _check_rows(conn, table, stage, staged, deferred)
     outcome = _insert(conn, table, stage, staged, deferred, way=way)
@@ -844,11 +845,11 @@ def _loadable(names: Iterable[str], target: Engine) -> list[str]:
     return names
 
 
-def counted_to_way(table: str, where: str = "") -> str:
-    """A count of the source table's rows (``where`` holds) up to SET_BASED_KEYS, what decides a
-    load's way: a whole count of a large table would read all of it, and statistics may be
-    missing after a load."""
-    return f"SELECT count(*) FROM (SELECT 1 FROM {q(table)}{where} LIMIT {SET_BASED_KEYS}) AS first"
+def counted_to_way(relation: str, where: str = "") -> str:
+    """A count of a table's rows (``relation``, quoted; those ``where`` holds) up to
+    SET_BASED_KEYS, what decides a load's way: a whole count of a large table would read all
+    of it, and statistics may be missing after a load."""
+    return f"SELECT count(*) FROM (SELECT 1 FROM {relation}{where} LIMIT {SET_BASED_KEYS}) AS first"
 
 
 def from_sqlite(source: sqlite3.Connection, target: Engine, options: Options) -> dict[str, Incoming]:
@@ -870,7 +871,7 @@ def from_sqlite(source: sqlite3.Connection, target: Engine, options: Options) ->
             failures.append(ValueError(f"{len(misfits)} values do not fit their column's type:\n  {shown}"))
 
     return {name: Incoming([c.name for c in tables[name].columns], functools.partial(lines, tables[name]),
-                           rows=source.execute(counted_to_way(name)).fetchone()[0], concurrent=bool(path))
+                           rows=source.execute(counted_to_way(q(name))).fetchone()[0], concurrent=bool(path))
             for name in _loadable(tables, target)}
 
 
@@ -882,7 +883,7 @@ def from_postgres(source: Engine, target: Engine) -> dict[str, Incoming]:
     tables = {t.name: t for t in reflect_postgres(source)}
     names = _loadable(tables, target)
     with source.connect() as conn:
-        rows = {name: conn.execute(text(counted_to_way(name))).scalar_one() for name in names}
+        rows = {name: conn.execute(text(counted_to_way(q(name)))).scalar_one() for name in names}
 
     def lines(table: Table, failures: list[BaseException]) -> Iterator[bytes]:
         with source.connect() as reading:

@@ -217,7 +217,7 @@ def copy_mapped(source: sqlite3.Connection, engine: Engine, mapping: Mapping, *,
             raise Refused(f"{name} has no column {', '.join(unknown)}")
         incoming[name] = Incoming(list(rule.columns), functools.partial(_lines, source, name, rule, types, buckets),
                                   copy_options=f"DEFAULT '{USE_DEFAULT}'",
-                                  rows=source.execute(counted_to_way(rule.source, _where(rule))).fetchone()[0])
+                                  rows=source.execute(counted_to_way(q(rule.source), _where(rule))).fetchone()[0])
     return copy_into(engine, incoming, empty_first=truncate, dry_run=dry_run, report=report, progress=progress,
                      then=then)
 

@@ -1,6 +1,6 @@
 """The web app in real Chromium (Playwright), against the stack `make dev` runs, through
 the Hosting emulator: sign-up and roles, a proposal with a cover image, wallet linking
-with Sign-In with Ethereum, funding from the wallet and the indexer's totals, the
+with Sign-In with Ethereum and with Solana, funding from the wallet and the indexer's totals, the
 network drawing, marketplace search with a typo, favorites and bids backed by a card
 (localstripe's Stripe.js), an auction between two bidders through to the winner's payment,
 an artist's shop and a buy-now order through shipping to its receipt, error states, the
@@ -21,7 +21,7 @@ from local.chain import Platform, Rpc
 from local.seed import seed
 from local.stack import Stack, StackConfig
 from local.stripe import SECRET_KEY as STRIPE_SECRET_KEY
-from tests.support.browser import AnvilWallet, Watch, chromium_path, screenshot
+from tests.support.browser import AnvilWallet, SolanaWallet, Watch, chromium_path, screenshot
 from tests.support.images import png
 from tests.support.waiting import wait_for
 
@@ -53,7 +53,7 @@ def open_page(browser, stack, request):
     """A fresh browser profile (its own sign-in) per call; every page is watched."""
     opened: list[tuple[object, object, Watch]] = []
 
-    def make(*, wallet: AnvilWallet | None = None, viewport=(1280, 900)):
+    def make(*, wallet: AnvilWallet | SolanaWallet | None = None, viewport=(1280, 900)):
         context = browser.new_context(base_url=stack.hosting_url,
                                       viewport={"width": viewport[0], "height": viewport[1]})
         context.set_default_timeout(20_000)
@@ -137,7 +137,7 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     # with a cover image and publishes it.
     artist, artist_watch = open_page(wallet=AnvilWallet(stack.chain_url, accounts[3]))
     sign_up(artist, f"artist-{run}@example.test", f"Wren {run}", "artist")
-    artist.get_by_role("button", name="Connect and link wallet").click()
+    artist.get_by_role("button", name="Connect and link Ethereum wallet").click()
     expect(artist.get_by_test_id("wallet-address")).to_have_text(accounts[3], ignore_case=True)
     _shot(request, artist, "1-artist-registered")
     artist.get_by_role("link", name="New proposal").click()
@@ -174,7 +174,7 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     wallet = AnvilWallet(stack.chain_url, accounts[7])
     investor, investor_watch = open_page(wallet=wallet)
     sign_up(investor, f"investor-{run}@example.test", f"Iris {run}", "investor")
-    investor.get_by_role("button", name="Connect and link wallet").click()
+    investor.get_by_role("button", name="Connect and link Ethereum wallet").click()
     expect(investor.get_by_test_id("wallet-address")).to_have_text(accounts[7], ignore_case=True)
     assert "personal_sign" in wallet.calls
     _shot(request, investor, "4-wallet-linked")
@@ -212,6 +212,22 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     expect(artist.get_by_test_id("raised")).to_have_text("0.5 ETH")
     artist_watch.check()
 
+
+
+def test_a_collector_links_a_solana_wallet_with_sign_in_with_solana(open_page, request):
+    """Sign-In with Solana from the profile page: the wallet (Phantom's interface) signs the
+    server's one-time message with its ed25519 key, and the account keeps the address whole
+    (a 32-byte key in base58, up to 44 characters, where an EVM address has 42)."""
+    wallet = SolanaWallet()
+    page, watch = open_page(wallet=wallet)
+    sign_up(page, f"sol-{uuid.uuid4().hex[:8]}@example.test", "Sol Collector", "collector")
+    expect(page.get_by_text("No Ethereum browser wallet was found.")).to_be_visible()
+    page.get_by_role("button", name="Connect and link Solana wallet").click()
+    expect(page.get_by_test_id("solana-address")).to_have_text(wallet.address)
+    assert len(wallet.signed) == 1 and wallet.address in wallet.signed[0]
+    _shot(request, page, "1-solana-linked")
+    watch.reload(page)  # the address as the API has it, not as the page remembered it
+    expect(page.get_by_test_id("solana-address")).to_have_text(wallet.address)
 
 def test_marketplace_search_with_a_typo_favorite_and_bid(open_page, request):
     page, watch = open_page()
@@ -589,7 +605,7 @@ def test_funding_completes_the_artist_withdraws_and_a_backer_of_a_failed_proposa
 
     artist, artist_watch = open_page(wallet=AnvilWallet(stack.chain_url, accounts[4]))
     sign_up(artist, f"artist2-{run}@example.test", f"Odile {run}", "artist")
-    artist.get_by_role("button", name="Connect and link wallet").click()
+    artist.get_by_role("button", name="Connect and link Ethereum wallet").click()
     expect(artist.get_by_test_id("wallet-address")).to_have_text(accounts[4], ignore_case=True)
     backed, missed = f"Salt Prints {run}", f"Fog Studies {run}"
     backed_id = create_and_publish(artist, backed, "1")
@@ -600,7 +616,7 @@ def test_funding_completes_the_artist_withdraws_and_a_backer_of_a_failed_proposa
     for account, name in ((accounts[5], f"Bo {run}"), (accounts[6], f"Cy {run}")):
         page, watch = open_page(wallet=AnvilWallet(stack.chain_url, account))
         sign_up(page, f"{name.split()[0].lower()}-{run}@example.test", name, "investor")
-        page.get_by_role("button", name="Connect and link wallet").click()
+        page.get_by_role("button", name="Connect and link Ethereum wallet").click()
         expect(page.get_by_test_id("wallet-address")).to_have_text(account, ignore_case=True)
         investors.append((page, watch))
     (bo, bo_watch), (cy, cy_watch) = investors
@@ -673,7 +689,7 @@ def test_an_artwork_sold_for_eth_from_the_wallets_and_the_proceeds_withdrawn(sta
 
     seller, seller_watch = open_page(wallet=AnvilWallet(stack.chain_url, seller_wallet))
     sign_up(seller, f"inker-{run}@example.test", f"Ines {run}", "artist")
-    seller.get_by_role("button", name="Connect and link wallet").click()
+    seller.get_by_role("button", name="Connect and link Ethereum wallet").click()
     expect(seller.get_by_test_id("wallet-address")).to_have_text(seller_wallet, ignore_case=True)
     # The item through the API (a digital item's file is uploaded and checked first), linked to a
     # token minted to the seller's wallet once the indexer knows its owner.
@@ -717,7 +733,7 @@ def test_an_artwork_sold_for_eth_from_the_wallets_and_the_proceeds_withdrawn(sta
     buyer_provider = AnvilWallet(stack.chain_url, buyer_wallet)
     buyer, buyer_watch = open_page(wallet=buyer_provider)
     sign_up(buyer, f"collector-{run}@example.test", f"Col {run}", "collector")
-    buyer.get_by_role("button", name="Connect and link wallet").click()
+    buyer.get_by_role("button", name="Connect and link Ethereum wallet").click()
     expect(buyer.get_by_test_id("wallet-address")).to_have_text(buyer_wallet, ignore_case=True)
     buyer_watch.goto(buyer, f"/#/items/{item['id']}")
     sale = buyer.get_by_test_id("chain-sale")

@@ -475,6 +475,41 @@ def test_a_large_load_that_breaks_nothing_goes_straight_in_and_one_that_does_is_
     engine.dispose()
 
 
+
+def test_a_child_beside_a_parent_the_role_may_not_lock_goes_in_with_its_triggers(postgres_server, tmp_path,
+                                                                              monkeypatch):
+    """A role that may skip the per-row triggers but not lock a parent against writes (INSERT
+    and SELECT on it only) does not try the child straight in beside the parent with set-based
+    keys: that COPY would be thrown away once the lock was refused. The parent, which it may
+    not lock alone, goes through its stage; the child then goes straight in, checked by the
+    triggers, and nothing is set aside."""
+    from infra.datamove import into
+    from infra.datamove.into import copy_into, from_sqlite
+    from infra.datamove.load import Options
+
+    monkeypatch.setattr(into, "SET_BASED_KEYS", 1)
+    database = f"datamove_schema_{next(_databases)}"
+    with create_engine(postgres_server.ensure_database(database)).begin() as conn:  # as the superuser
+        for statement in DIRECT_SCHEMA:
+            conn.execute(text(statement))
+        conn.execute(text("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'datamove_loader') "
+                          "THEN CREATE ROLE datamove_loader LOGIN; END IF; END $$"))
+        conn.execute(text("GRANT SET ON PARAMETER session_replication_role TO datamove_loader"))
+        conn.execute(text("GRANT CREATE ON SCHEMA public TO datamove_loader"))
+        conn.execute(text("GRANT SELECT, INSERT ON parent TO datamove_loader"))
+        conn.execute(text("GRANT USAGE, UPDATE ON SEQUENCE parent_id_seq TO datamove_loader"))
+        conn.execute(text("GRANT ALL ON child TO datamove_loader"))
+    engine = create_engine(postgres_server.url(database, "datamove_loader"))
+    source = _sqlite(tmp_path, DIRECT_SOURCE, {"parent": PARENTS, "child": [(10, 1, "x"), (11, 2, "y")]})
+    taken = _record_ways(monkeypatch)
+    conflicts = []
+    outcomes = copy_into(engine, from_sqlite(source, engine, Options()), report=conflicts.append)
+    assert conflicts == [] and {name: o.inserted for name, o in outcomes.items()} == {"parent": 2, "child": 2}
+    assert taken == {"keys": set(), "alone": {"child"}, "direct": {"child"}}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, parent_id FROM child ORDER BY id")).all() == [(10, 1), (11, 2)]
+    engine.dispose()
+
 def test_copying_again_fills_a_cycle_left_empty_by_an_interrupted_load(platform, tmp_path):
     """A first load that stopped before the second pass (simulated: Ada's avatar emptied); the
     second copy sets every row aside as there already, and fills the empty key of the cycle."""

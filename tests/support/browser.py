@@ -1,7 +1,8 @@
 """Real Chromium (Debian's `chromium` package) driven by Playwright, for the web app's
 end-to-end tests: a watch that fails a test on any console error, page error, failed
-request or error response it did not expect, screenshots, and an EIP-1193 wallet the
-page sees as window.ethereum, backed by an unlocked anvil account."""
+request or error response it did not expect, screenshots, an EIP-1193 wallet the page
+sees as window.ethereum, backed by an unlocked anvil account, and a Solana wallet it sees
+as window.solana, backed by an ed25519 key of the test's."""
 from __future__ import annotations
 
 import os
@@ -164,3 +165,45 @@ class AnvilWallet:
             return {"result": None}
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         return requests.post(self.rpc_url, json=body, timeout=30).json()
+
+
+# The page's window.solana, as Phantom's: connect() gives the public key, signMessage() the
+# ed25519 signature of the bytes; the test holds the key (expose_function).
+SOLANA_SCRIPT = """
+window.solana = {
+  isKalaKrutTestWallet: true,
+  async connect() {
+    const address = await window.__solanaWallet("connect", []);
+    return { publicKey: { toString: () => address, toBase58: () => address } };
+  },
+  async signMessage(message, display) {
+    return { signature: new Uint8Array(await window.__solanaWallet("signMessage", Array.from(message))) };
+  },
+};
+"""
+
+
+class SolanaWallet:
+    """A Solana wallet the page sees as window.solana: a new ed25519 key that signs every
+    message the page asks it to (kept in ``signed``)."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        from shared.people import base58
+
+        self.key = Ed25519PrivateKey.generate()
+        self.address = base58.encode(self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+        self.signed: list[str] = []
+
+    def install(self, context) -> None:
+        context.expose_function("__solanaWallet", self.handle)
+        context.add_init_script(SOLANA_SCRIPT)
+
+    def handle(self, method: str, payload: list[int]) -> Any:
+        if method == "connect":
+            return self.address
+        message = bytes(payload)
+        self.signed.append(message.decode())
+        return list(self.key.sign(message))

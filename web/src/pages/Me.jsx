@@ -3,6 +3,7 @@ import { api } from "../lib/api.js";
 import { useSession } from "../session.jsx";
 import { ImageUpload } from "../components/Media.jsx";
 import { Loading, Problem, useAction } from "../components/States.jsx";
+import { hasSolanaWallet, linkSolanaWallet } from "../lib/solana.js";
 import { hasWallet, linkWallet } from "../lib/wallet.js";
 import { markRegistered, signOut } from "../lib/firebase.js";
 
@@ -73,25 +74,46 @@ function ProfileForm({ profile }) {
   );
 }
 
-function Wallet({ profile }) {
-  const { config, setProfile } = useSession();
-  const link = useAction(async () => {
-    const linked = await linkWallet(config.chain?.chain_id);
-    setProfile({ ...profile, wallet_address: linked.wallet_address });
-  });
+// One linked wallet: its address, or a button that links one (the wallet signs a one-time
+// message; nothing is sent on chain).
+function LinkedWallet({ name, address, testId, found, help, link }) {
+  const action = useAction(link);
   return (
-    <div className="panel">
-      <h2>Wallet</h2>
-      {profile.wallet_address ? (
-        <p>Linked wallet: <code data-testid="wallet-address">{profile.wallet_address}</code></p>
+    <div className="linked-wallet">
+      <h3>{name}</h3>
+      {address ? (
+        <p>Linked: <code data-testid={testId}>{address}</code></p>
       ) : (
         <>
-          <p>Link a wallet with Sign-In with Ethereum: the wallet signs a one-time message; nothing is sent on chain.</p>
-          {!hasWallet() && <p className="state empty">No browser wallet was found.</p>}
-          <button type="button" onClick={link.run} disabled={link.busy}>{link.busy ? "Waiting for the wallet…" : "Connect and link wallet"}</button>
+          <p>{help}</p>
+          {!found && <p className="state empty">No {name} browser wallet was found.</p>}
+          <button type="button" onClick={action.run} disabled={action.busy}>
+            {action.busy ? "Waiting for the wallet…" : `Connect and link ${name} wallet`}
+          </button>
         </>
       )}
-      <Problem error={link.error} />
+      <Problem error={action.error} />
+    </div>
+  );
+}
+
+function Wallets({ profile }) {
+  const { config, setProfile } = useSession();
+  return (
+    <div className="panel">
+      <h2>Wallets</h2>
+      <LinkedWallet name="Ethereum" address={profile.wallet_address} testId="wallet-address" found={hasWallet()}
+        help="Sign-In with Ethereum: fund proposals and buy works on chain from this wallet."
+        link={async () => {
+          const linked = await linkWallet(config.chain?.chain_id);
+          setProfile({ ...profile, wallet_address: linked.wallet_address });
+        }} />
+      <LinkedWallet name="Solana" address={profile.solana_address} testId="solana-address" found={hasSolanaWallet()}
+        help="Sign-In with Solana: the wallet signs a one-time message with its ed25519 key."
+        link={async () => {
+          const linked = await linkSolanaWallet();
+          setProfile({ ...profile, solana_address: linked.solana_address });
+        }} />
     </div>
   );
 }
@@ -138,7 +160,7 @@ export function MePage() {
             <h2>Avatar</h2>
             <ImageUpload purpose="avatar" label="Choose an image" onReady={attachAvatar} />
           </div>
-          <Wallet profile={profile} />
+          <Wallets profile={profile} />
           <Sessions />
           <p><a href={`#/users/${profile.id}`}>See your public profile</a></p>
         </div>
