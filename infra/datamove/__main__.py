@@ -34,15 +34,27 @@ def _source(path: str) -> sqlite3.Connection:
     return read_only(path)
 
 
-def _engine(url: str | None):
-    """--target, else the configured database (DATABASE_URL, or Cloud SQL through the connector)."""
+def _engine(url: str | None, connections: int = 1):
+    """--target, else the configured database (DATABASE_URL, or Cloud SQL through the connector),
+    with a pool of at least ``connections``: a load's threads each hold one at once, and a
+    function's small pool (DB_POOL_SIZE) would keep one waiting until QueuePool gives up."""
     from sqlalchemy import create_engine
 
     if url:
-        return create_engine(url)
-    from shared.db import get_engine
+        return create_engine(url, pool_size=max(5, connections))  # SQLAlchemy's default size, or more
+    from shared.config import get_settings
+    from shared.db import build_engine
 
-    return get_engine()
+    settings = get_settings()
+    return build_engine(settings.model_copy(update={"db_pool_size": max(settings.db_pool_size, connections)}))
+
+
+def _load_connections(parallel: int) -> int:
+    """The target connections a copy holds at once: one a table loaded side by side; into a
+    schema, the staging, the take-in and the direct attempts (infra/datamove/into.py)."""
+    from infra.datamove.into import AHEAD
+
+    return max(parallel, AHEAD + 2)
 
 
 def _copy_into(args: argparse.Namespace, engine, options: Options, from_postgres: bool) -> int:
@@ -78,7 +90,7 @@ def _copy_into(args: argparse.Namespace, engine, options: Options, from_postgres
                                    dry_run=args.dry_run, report=conflicts, progress=_table_done, buckets=buckets,
                                    then=read_references if columns and args.media else None)
         else:
-            incoming = (postgres_tables(_engine(args.source), engine) if from_postgres
+            incoming = (postgres_tables(_engine(args.source, _load_connections(options.parallel)), engine) if from_postgres
                         else from_sqlite(_source(args.source), engine, options))
             outcomes = copy_into(engine, incoming, empty_first=args.truncate, dry_run=args.dry_run, report=conflicts,
                                  progress=_table_done)
@@ -301,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(plan_postgres(_engine(args.source)) if from_postgres else plan(_source(args.source), options))
         return 0
-    engine = _engine(args.target)
+    engine = _engine(args.target, _load_connections(parallel))
     if args.command == "copy":
         if (args.mapping or args.into) and args.resume:
             raise SystemExit("--resume: for a copy that creates its tables; into a schema, copy again (rows "
@@ -322,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.backup:
                 _backup(engine, args.backup, args.backup_key)
             if from_postgres:
-                counts = copy_postgres(_engine(args.source), engine, options, live=True)
+                counts = copy_postgres(_engine(args.source, parallel), engine, options, live=True)
             else:
                 counts = copy_sqlite(_source(args.source), engine, options, live=True)
         except Refused as refused:

@@ -213,7 +213,6 @@ def test_artist_publishes_investor_funds_from_wallet_and_sees_the_artist_in_the_
     artist_watch.check()
 
 
-
 def test_a_collector_links_a_solana_wallet_with_sign_in_with_solana(open_page, request):
     """Sign-In with Solana from the profile page: the wallet (Phantom's interface) signs the
     server's one-time message with its ed25519 key, and the account keeps the address whole
@@ -228,6 +227,7 @@ def test_a_collector_links_a_solana_wallet_with_sign_in_with_solana(open_page, r
     _shot(request, page, "1-solana-linked")
     watch.reload(page)  # the address as the API has it, not as the page remembered it
     expect(page.get_by_test_id("solana-address")).to_have_text(wallet.address)
+
 
 def test_marketplace_search_with_a_typo_favorite_and_bid(open_page, request):
     page, watch = open_page()

@@ -475,7 +475,6 @@ def test_a_large_load_that_breaks_nothing_goes_straight_in_and_one_that_does_is_
     engine.dispose()
 
 
-
 def test_a_child_beside_a_parent_the_role_may_not_lock_goes_in_with_its_triggers(postgres_server, tmp_path,
                                                                               monkeypatch):
     """A role that may skip the per-row triggers but not lock a parent against writes (INSERT
@@ -500,6 +499,8 @@ def test_a_child_beside_a_parent_the_role_may_not_lock_goes_in_with_its_triggers
         conn.execute(text("GRANT USAGE, UPDATE ON SEQUENCE parent_id_seq TO datamove_loader"))
         conn.execute(text("GRANT ALL ON child TO datamove_loader"))
     engine = create_engine(postgres_server.url(database, "datamove_loader"))
+    with engine.begin() as conn:  # what makes the child a candidate beside its parent at all
+        assert into._may_skip_triggers(conn) and not into._may_lock(conn, ["parent"])
     source = _sqlite(tmp_path, DIRECT_SOURCE, {"parent": PARENTS, "child": [(10, 1, "x"), (11, 2, "y")]})
     taken = _record_ways(monkeypatch)
     conflicts = []
@@ -509,6 +510,7 @@ def test_a_child_beside_a_parent_the_role_may_not_lock_goes_in_with_its_triggers
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id, parent_id FROM child ORDER BY id")).all() == [(10, 1), (11, 2)]
     engine.dispose()
+
 
 def test_copying_again_fills_a_cycle_left_empty_by_an_interrupted_load(platform, tmp_path):
     """A first load that stopped before the second pass (simulated: Ada's avatar emptied); the

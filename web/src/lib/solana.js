@@ -21,8 +21,16 @@ async function ask(call) {
 export async function linkSolanaWallet() {
   const wallet = injected();
   if (!wallet) throw new WalletError("No Solana wallet found", "Install a Solana browser wallet (such as Phantom) and reload.");
-  const { publicKey } = await ask(() => wallet.connect());
+  // Phantom answers connect() with the key and signMessage() with {signature}; other wallets
+  // keep the key on the provider, or give the signature's bytes alone.
+  const connected = await ask(() => wallet.connect());
+  const publicKey = connected?.publicKey ?? wallet.publicKey;
+  if (!publicKey) throw new WalletError("The wallet refused", "It shared no public key.");
   const challenge = await api("/api/me/solana-wallet/challenge", { method: "POST", body: { address: publicKey.toString() } });
-  const { signature } = await ask(() => wallet.signMessage(new TextEncoder().encode(challenge.message), "utf8"));
+  const signed = await ask(() => wallet.signMessage(new TextEncoder().encode(challenge.message), "utf8"));
+  const signature = signed?.signature ?? signed;
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) {
+    throw new WalletError("The wallet refused", "It gave no ed25519 signature of the message.");
+  }
   return api("/api/me/solana-wallet", { method: "POST", body: { message: challenge.message, signature: bs58.encode(signature) } });
 }

@@ -97,23 +97,18 @@ function LinkedWallet({ name, address, testId, found, help, link }) {
   );
 }
 
+// After a link the profile is read again: two links at once each see the other's address.
 function Wallets({ profile }) {
-  const { config, setProfile } = useSession();
+  const { config, refresh } = useSession();
   return (
     <div className="panel">
       <h2>Wallets</h2>
       <LinkedWallet name="Ethereum" address={profile.wallet_address} testId="wallet-address" found={hasWallet()}
         help="Sign-In with Ethereum: fund proposals and buy works on chain from this wallet."
-        link={async () => {
-          const linked = await linkWallet(config.chain?.chain_id);
-          setProfile({ ...profile, wallet_address: linked.wallet_address });
-        }} />
+        link={async () => { await linkWallet(config.chain?.chain_id); await refresh(); }} />
       <LinkedWallet name="Solana" address={profile.solana_address} testId="solana-address" found={hasSolanaWallet()}
         help="Sign-In with Solana: the wallet signs a one-time message with its ed25519 key."
-        link={async () => {
-          const linked = await linkSolanaWallet();
-          setProfile({ ...profile, solana_address: linked.solana_address });
-        }} />
+        link={async () => { await linkSolanaWallet(); await refresh(); }} />
     </div>
   );
 }
