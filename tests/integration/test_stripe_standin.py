@@ -13,6 +13,7 @@ import requests
 import stripe
 
 from local.stripe import SECRET_KEY, WEBHOOK_SECRET, register_webhook
+from shared.payments.webhook import signed_by
 
 CARD = {"exp_month": 12, "exp_year": 2030, "cvc": "123"}
 VISA = "4242424242424242"
@@ -183,6 +184,9 @@ def test_webhook_events_are_signed_and_which_are_sent(client, hook):
     # Every delivery verifies with the secret it was registered with, and with no other.
     assert all(header.startswith("t=") and ",v1=" in header for _, header in hook.received)
     body, header = hook.received[0]
+    # The payments-webhook function's own check (decision 0039) takes them too, and only them.
+    assert all(signed_by(b.decode(), h, WEBHOOK_SECRET, now=time.time()) for b, h in hook.received)
+    assert not signed_by(body.decode(), header, "whsec_other", now=time.time())
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(body, header, "whsec_other")
     with pytest.raises(stripe.SignatureVerificationError):
