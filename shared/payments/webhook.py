@@ -35,13 +35,13 @@ class Received(ApiModel):
     applied: str | None = None
 
 
-def verify(payload: bytes, signature: str | None, secret: str, *, now: float | None = None) -> dict:
+def verify(payload: bytes, signature: str | None, secret: str) -> dict:
     """The event, if the signature is Stripe's for this endpoint; SignatureRejected (400, as
     Stripe's guide answers) otherwise."""
     if not signature:
         raise SignatureRejected("missing Stripe-Signature header")
     try:
-        signed = signed_by(payload.decode("utf-8"), signature, secret, now=time.time() if now is None else now)
+        signed = signed_by(payload.decode("utf-8"), signature, secret, now=time.time())
         event = json.loads(payload) if signed else None
     except (UnicodeDecodeError, ValueError):
         signed = False

@@ -23,21 +23,19 @@ function provider() {
   return window.ethereum;
 }
 
-// What a wallet's failure means to the person: code 4001 is "declined" in EIP-1193 and in
-// Solana wallets alike.
-export function walletError(error) {
-  if (error instanceof WalletError) return error;
-  if (error?.code === 4001) return new WalletError("Cancelled in the wallet", "You declined the request.");
-  return new WalletError("The wallet refused", error?.message || String(error));
-}
-
-async function request(method, params) {
+// A call to a wallet, its failure told as the person should read it: code 4001 is "declined"
+// in EIP-1193 and in Solana wallets alike.
+export async function askWallet(call) {
   try {
-    return await provider().request({ method, params });
+    return await call();
   } catch (error) {
-    throw walletError(error);
+    if (error instanceof WalletError) throw error;
+    if (error?.code === 4001) throw new WalletError("Cancelled in the wallet", "You declined the request.");
+    throw new WalletError("The wallet refused", error?.message || String(error));
   }
 }
+
+const request = (method, params) => askWallet(() => provider().request({ method, params }));
 
 export const hasWallet = () => Boolean(window.ethereum);
 
