@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -117,27 +118,39 @@ def _source_rows(source: sqlite3.Connection, table: Table) -> Iterator[tuple]:
 # Column types whose COPY text needs no Python per value: (the check every value must pass,
 # what SQLite selects of a value that passed). Python's str() of what it returns is its COPY
 # text: an integer's digits, a double's shortest exact repr (SQLite's own float-to-text is
-# not exact), a text as it is (escaped in SQL where it needs to be, below).
+# not exact), a text as it is (escaped where it needs to be, below).
 _SQLITE_TEXT = {
     PgType.BIGINT: ("typeof({c}) IN ('integer', 'null')", "{c}"),
     PgType.DOUBLE: ("(typeof({c}) IN ('real', 'null') OR (typeof({c}) = 'integer' AND abs({c}) <= 9007199254740992))",
                     "{c}"),
+    # No NUL: PostgreSQL cannot hold one, and the rows' text marks NULL with it (_row_lines).
     PgType.TEXT: ("(typeof({c}) = 'null' OR (typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), x'00') = 0))", "{c}"),
-    # hex(NULL) is '' in SQLite: NULL must stay NULL, not become an empty bytea.
-    PgType.BYTEA: ("typeof({c}) IN ('blob', 'null')", "CASE WHEN {c} IS NOT NULL THEN '\\\\x' || lower(hex({c})) END"),
+    # hex(NULL) is '' in SQLite: NULL must stay NULL, not become an empty bytea. PostgreSQL reads
+    # hex digits in either case: SQLite's upper case as it comes (a third of the cost with lower()).
+    PgType.BYTEA: ("typeof({c}) IN ('blob', 'null')", "CASE WHEN {c} IS NOT NULL THEN '\\\\x' || hex({c}) END"),
 }
-# A text that holds a character COPY text must escape; the escaping is a third of the whole
-# read, so it is written only for columns that hold one, and there only for those values.
-# Four instr() find one a third faster than a GLOB of the four.
-_SPECIAL = "(instr({c}, char(9)) OR instr({c}, char(10)) OR instr({c}, char(13)) OR instr({c}, '\\'))"
-_ESCAPED = ("CASE WHEN " + _SPECIAL + " THEN replace(replace(replace(replace({c}, '\\', '\\\\'), char(10), '\\n'), "
-            "char(13), '\\r'), char(9), '\\t') ELSE {c} END")
+# What a text must escape in COPY's text format, and how. Looked for in Python, a batch's
+# column at once (a C scan of the joined values), not by SQLite a value at a time: four
+# instr() a value cost SQLite more than the rest of the check (decision 0038).
+_SPECIAL = ("\\", "\n", "\r", "\t")
+_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+# The marker of NULL in the rows SQLite selects: a character no value that passed its check
+# holds, replaced by COPY's own marker in a chunk's text at once.
+_NULL = "\x00"
 
 
-def _sqlite_row_sql(source: sqlite3.Connection, table: Table) -> str | None:
-    """A SELECT of each row's values as ``_SQLITE_TEXT`` writes them (NULL as COPY's null marker).
-    None when a column's type is not one of those, or a value would not fit (checked in one
-    pass first; such a table goes the Python way, which names every misfit)."""
+@dataclass(frozen=True)
+class _RowText:
+    """A SELECT of each row's values as ``_SQLITE_TEXT`` writes them, NULL as ``_NULL``; and
+    the positions of its text columns, which a batch escapes where it must."""
+    sql: str
+    texts: tuple[int, ...]
+
+
+def _sqlite_row_text(source: sqlite3.Connection, table: Table) -> _RowText | None:
+    """The rows' text made without Python per value. None when a column's type is not one of
+    ``_SQLITE_TEXT``'s, or a value would not fit (checked in one pass first; such a table goes
+    the Python way, which names every misfit)."""
     if any(c.pg not in _SQLITE_TEXT or (c.size and c.size.length is None) for c in table.columns):
         return None
     quoted = [q(c.name) for c in table.columns]
@@ -147,29 +160,45 @@ def _sqlite_row_sql(source: sqlite3.Connection, table: Table) -> str | None:
                           for c, col in zip(table.columns, quoted, strict=True))
     if source.execute(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE NOT ({checks}))").fetchone()[0]:
         return None
-    # A scan of its own for each (EXISTS stops at the first): cheaper than the aggregate of all.
-    special = {col for c, col in zip(table.columns, quoted, strict=True) if c.pg is PgType.TEXT and source.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {name} WHERE {_SPECIAL.format(c=col)})").fetchone()[0]}
-    values = ", ".join(f"coalesce({(_ESCAPED if col in special else _SQLITE_TEXT[c.pg][1]).format(c=col)}, '\\N')"
+    values = ", ".join(f"coalesce({_SQLITE_TEXT[c.pg][1].format(c=col)}, char(0))"
                        for c, col in zip(table.columns, quoted, strict=True))
     order = " ORDER BY rowid" if _has_rowid(source, table) else ""
-    return f"SELECT {values} FROM {name}{order}"
+    return _RowText(f"SELECT {values} FROM {name}{order}",
+                    tuple(i for i, c in enumerate(table.columns) if c.pg is PgType.TEXT))
 
 
-def _row_lines(source: sqlite3.Connection, sql: str, width: int) -> Iterator[bytes]:
-    """The rows of ``sql`` as COPY text, joined by one format in C (no Python per row)."""
+def _escaped(value: str) -> str:
+    for character, escape in _ESCAPES:
+        value = value.replace(character, escape)
+    return value
+
+
+def _row_lines(source: sqlite3.Connection, rows: _RowText, width: int) -> Iterator[bytes]:
+    """The rows as COPY text, a batch joined by one format in C (no Python per row); a text
+    column of the batch that holds a character to escape is escaped, that column only."""
     line = "\t".join(["%s"] * width).__mod__
+    texts = [(i, operator.itemgetter(i)) for i in rows.texts]
     cursor = source.cursor()
     cursor.row_factory = None  # tuples, whatever the connection's own factory (mapping sets sqlite3.Row)
-    cursor.execute(sql)
+    cursor.execute(rows.sql)
     while batch := cursor.fetchmany(CHUNK_ROWS):
-        yield ("\n".join(map(line, batch)) + "\n").encode()
+        special = [i for i, value in texts if _holds_special("".join(map(value, batch)))]
+        if special:
+            columns = list(zip(*batch, strict=True))
+            for i in special:
+                columns[i] = tuple(map(_escaped, columns[i]))
+            batch = list(zip(*columns, strict=True))
+        yield ("\n".join(map(line, batch)) + "\n").replace(_NULL, "\\N").encode()
+
+
+def _holds_special(text: str) -> bool:
+    return any(character in text for character in _SPECIAL)
 
 
 def copy_lines(source: sqlite3.Connection, table: Table, options: Options,
                misfits: list[str]) -> Iterator[bytes]:
     """COPY text for the table, a chunk at a time (memory stays bounded)."""
-    fast = _sqlite_row_sql(source, table)
+    fast = _sqlite_row_text(source, table)
     if fast is not None:
         yield from _row_lines(source, fast, len(table.columns))
         return
