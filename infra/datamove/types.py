@@ -203,7 +203,8 @@ def _sized(value: Any, size: Size) -> Any:
     return value
 
 
-def _escape(text: str) -> str:
+def escaped(text: str) -> str:
+    """A text as a field of COPY's text format: backslash first, so no escape is escaped twice."""
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
@@ -224,7 +225,7 @@ def copy_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, str):
-        return _escape(value)
+        return escaped(value)
     return str(value)
 
 

@@ -475,7 +475,8 @@ def test_every_double_arrives_bit_for_bit(target, tmp_path):
 def test_text_copy_must_escape_arrives_as_it_was_whichever_batch_holds_it(target, tmp_path, monkeypatch):
     """Each batch of rows looks for what COPY must escape in its own text columns: a tab or a
     line break only in a later batch, a value that reads like COPY's NULL marker, NULL beside
-    each; a column without any beside one with some."""
+    each; a column that needs none beside one that does, in batches where one, the other or
+    both do."""
     from infra.datamove import load
     from infra.datamove.schema import reflect_sqlite
 
@@ -483,7 +484,9 @@ def test_text_copy_must_escape_arrives_as_it_was_whichever_batch_holds_it(target
     # Two rows a batch: each character to escape alone in its batch.
     values = ["plain", None, "also plain", "\\N", "tab\there", None, "new\nline", "N", "carriage\rreturn", "", None,
               "back\\slash"]
-    rows = [(i, value, f"clean {i}" if i % 3 else None, i) for i, value in enumerate(values, 1)]
+    # c: clean but in the first batch (a backslash, s clean) and the third (a tab beside s's).
+    others = {2: "c\\c", 5: "c\tc"}
+    rows = [(i, value, others.get(i, f"clean {i}" if i % 3 else None), i) for i, value in enumerate(values, 1)]
     source = _sqlite(tmp_path, "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, c TEXT, n INTEGER)", {"t": rows})
     assert load._sqlite_row_text(source, reflect_sqlite(source)[0]) is not None  # the SQLite way, not Python's
     copy_sqlite(source, target, Options())

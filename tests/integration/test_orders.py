@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from tests.integration.conftest import reset_tables
 from tests.integration.test_auctions import CARD, DECLINED_CARD, close_due
-from tests.integration.test_payments import _signed, intent_status, stripe_client  # noqa: F401  (fixture)
+from tests.integration.test_payments import intent_status, stripe_client  # noqa: F401  (fixture)
+from tests.support import stripe_signing
 
 ADDRESS = {"name": "Ada Obi", "line1": "12 Marina Road", "city": "Lagos", "postal_code": "101231", "country": "NG"}
 
@@ -251,7 +252,7 @@ def _event(ref: str, kind: str) -> tuple[bytes, str]:
 
     body = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": kind,
                        "data": {"object": {"id": ref, "object": "payment_intent"}}}).encode()
-    return body, _signed(body, get_settings().stripe_webhook_secret)
+    return body, stripe_signing.header(body, get_settings().stripe_webhook_secret)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))

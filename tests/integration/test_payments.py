@@ -1,8 +1,6 @@
 """Bids backed by money (issue 24, decision 0027), against the real database and the Stripe
 stand-in (localstripe): authorisation on bid, release when outbid, capture from the winner at
 close, the ledger, what crashes leave behind, and Stripe's signed webhook."""
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -19,6 +17,7 @@ from tests.integration.test_auctions import (  # noqa: F401  (fixtures)
     close_due,
     open_auction,
 )
+from tests.support import stripe_signing
 
 
 @pytest.fixture
@@ -230,13 +229,6 @@ def test_what_a_crash_leaves_is_let_go(api, cast, open_auction, db, stripe_clien
     assert intent_status(stripe_client, unconfirmed.id) == "canceled"
 
 
-def _signed(payload: bytes, secret: str, at: int | None = None) -> str:
-    """A Stripe-Signature header as Stripe makes it: HMAC-SHA256 of "<t>.<body>"."""
-    at = at or int(time.time())
-    digest = hmac.new(secret.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={at},v1={digest}"
-
-
 def test_stripe_events_are_verified_and_applied_once(api, cast, open_auction, db, owner_engine, stripe_client):
     """Our capture call's answer was lost; Stripe's signed event says what happened."""
     from shared.config import get_settings
@@ -255,15 +247,16 @@ def test_stripe_events_are_verified_and_applied_once(api, cast, open_auction, db
         headers = {"Content-Type": "application/json", **({"Stripe-Signature": signature} if signature else {})}
         return api.post("/api/payments/stripe", data=body, headers=headers)
 
-    for forged in (None, _signed(event, "whsec_someone_else"), _signed(event, secret, at=int(time.time()) - 3600),
-                   _signed(event + b" ", secret).replace("v1=", "v1=0")):
+    sign = stripe_signing.header
+    for forged in (None, sign(event, "whsec_someone_else"), sign(event, secret, at=int(time.time()) - 3600),
+                   sign(event + b" ", secret).replace("v1=", "v1=0")):
         response = deliver(event, forged)
         assert response.status_code == 400, response.get_data(as_text=True)
         assert response.get_json()["code"] == "signature-rejected"
         assert holds_of(db, auction)[cast["ann"].id]["status"] == "capturing"
     for _ in range(2):  # Stripe delivers at least once
-        response = deliver(event, _signed(event, secret))
+        response = deliver(event, stripe_signing.header(event, secret))
         assert response.status_code == 200 and response.get_json() == {"received": True, "applied": "captured"}
     assert holds_of(db, auction)[cast["ann"].id]["status"] == "captured"
     other = json.dumps({"id": "evt_2", "type": "customer.created", "data": {"object": {"id": "cus_1"}}}).encode()
-    assert deliver(other, _signed(other, secret)).get_json() == {"received": True, "applied": None}
+    assert deliver(other, stripe_signing.header(other, secret)).get_json() == {"received": True, "applied": None}
